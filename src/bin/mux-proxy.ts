@@ -1,0 +1,4 @@
+import { runMain } from "citty";
+import { proxyCommand } from "../cli/proxy.ts";
+
+await runMain(proxyCommand);

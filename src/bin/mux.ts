@@ -1,0 +1,3 @@
+import { runMux } from "../cli/main.ts";
+
+await runMux();

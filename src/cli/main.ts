@@ -1,0 +1,24 @@
+/**
+ * The `mux` command tree. The only place (with the other `cli/` files) that reads argv,
+ * installs signal handlers, or exits.
+ * @module
+ */
+
+import { defineCommand, runMain } from "citty";
+import { MUX_VERSION } from "../mux/service.ts";
+
+/** The root `mux` command with lazily loaded subcommands. */
+export const main = defineCommand({
+  meta: { name: "mux", version: MUX_VERSION, description: "Share one MCP server between many MCP clients" },
+  subCommands: {
+    serve: () => import("./serve.ts").then((m) => m.serveCommand),
+    proxy: () => import("./proxy.ts").then((m) => m.proxyCommand),
+    health: () => import("./health.ts").then((m) => m.healthCommand),
+    status: () => import("./status.ts").then((m) => m.statusCommand),
+  },
+});
+
+/** Run `mux` with the process's argv. */
+export function runMux(): Promise<void> {
+  return runMain(main);
+}

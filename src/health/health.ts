@@ -1,0 +1,74 @@
+/**
+ * `checkHealth`: a real MCP `ping` through the service socket, plus the daemon's status, with
+ * every failure mode told apart.
+ * @module
+ */
+
+import { connectFailureKind, connectRpc } from "../client/rpc.ts";
+import { isObject } from "../protocol/message.ts";
+import { RpcErrorCode } from "../protocol/rpc-error.ts";
+
+/** Options of {@link checkHealth}. */
+export interface HealthOptions {
+  socket: string;
+  /** Deadline for connecting and for the ping answer (default 3000 ms). */
+  timeoutMs?: number;
+}
+
+/** The outcome kinds, each with its own CLI exit code (see `HEALTH_EXIT_CODES`). */
+export type HealthState = "healthy" | "failed" | "no-socket" | "refused" | "timeout" | "error";
+
+/** Exit codes of `mux health` per outcome. */
+export const HEALTH_EXIT_CODES: Record<HealthState, number> = {
+  healthy: 0,
+  failed: 1,
+  "no-socket": 2,
+  refused: 3,
+  timeout: 4,
+  error: 5,
+};
+
+/** Result of a health check. */
+export interface HealthResult {
+  ok: boolean;
+  state: HealthState;
+  socket: string;
+  /** One line for humans. */
+  message: string;
+  latencyMs?: number;
+  /** The daemon's status snapshot, when it gave one. */
+  status?: Record<string, unknown>;
+}
+
+/** Ping the service behind `socket`. Never throws. */
+export async function checkHealth(options: HealthOptions): Promise<HealthResult> {
+  const { socket } = options;
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const started = performance.now();
+  let conn: Awaited<ReturnType<typeof connectRpc>>;
+  try {
+    conn = await connectRpc(socket, timeoutMs);
+  } catch (error) {
+    const kind = connectFailureKind(error);
+    const message = error instanceof Error ? error.message : String(error);
+    const state: HealthState = kind === "missing" ? "no-socket" : kind === "refused" ? "refused" : kind === "timeout" ? "timeout" : "error";
+    return { ok: false, state, socket, message };
+  }
+  try {
+    const pong = await conn.request("ping", undefined, timeoutMs);
+    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    const statusAnswer = await conn.request("mcp-mux/status", undefined, timeoutMs);
+    const status = isObject(statusAnswer.result) ? statusAnswer.result : undefined;
+    if (pong.timedOut) return { ok: false, state: "timeout", socket, message: `no answer to ping within ${timeoutMs} ms`, status };
+    const error = isObject(pong.error) ? pong.error : undefined;
+    if (error?.code === RpcErrorCode.ServiceFailed || status?.state === "failed") {
+      const why = String(error?.message ?? status?.failReason ?? "service failed");
+      return { ok: false, state: "failed", socket, message: why, status, latencyMs };
+    }
+    if (error) return { ok: false, state: "error", socket, message: String(error.message), status, latencyMs };
+    const name = status ? ` (service "${String(status.service)}", ${String(status.state)})` : "";
+    return { ok: true, state: "healthy", socket, message: `healthy: ping answered in ${latencyMs} ms${name}`, latencyMs, status };
+  } finally {
+    conn.close();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The service's Unix socket: path checks, ownership (never steal a live daemon's socket,
+ * replace a stale one), owner-only permissions, and removal on close.
+ * @module
+ */
+
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
+import type { SocketHandler, TCPSocketListener, UnixSocketListener } from "bun";
+import { connectRpc } from "../client/rpc.ts";
+import { MuxError } from "../errors.ts";
+import { isObject } from "../protocol/message.ts";
+
+/** Longest socket path the OS accepts (sun_path minus the terminating NUL). */
+export const MAX_SOCKET_PATH_BYTES = process.platform === "linux" ? 107 : 103;
+
+/** A bound socket. */
+export interface Listener<T> {
+  readonly path: string;
+  /** Stop accepting; remove the socket file if it is still ours. */
+  close(): void;
+  readonly server: UnixSocketListener<T> | TCPSocketListener<T>;
+}
+
+/** Check a socket path before anything starts. Throws a `MuxError` naming the problem. */
+export function checkSocketPath(path: string): void {
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new MuxError(
+      "SOCKET_PATH_TOO_LONG",
+      `socket path is ${bytes} bytes, over the ${MAX_SOCKET_PATH_BYTES}-byte limit of Unix sockets: ${path}`,
+    );
+  }
+}
+
+/** Bind `path`, taking over a stale socket file but never a live daemon's. */
+export async function listenUnix<T>(path: string, handlers: SocketHandler<T>): Promise<Listener<T>> {
+  checkSocketPath(path);
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (existsSync(path)) await takeOverStale(path);
+  const previous = process.umask(0o177);
+  let server: UnixSocketListener<T> | TCPSocketListener<T>;
+  try {
+    server = Bun.listen<T>({ unix: path, socket: handlers, allowHalfOpen: true });
+  } catch (error) {
+    throw new MuxError("SOCKET_IN_USE", `cannot listen on ${path}: ${String(error)}`, { cause: error });
+  } finally {
+    process.umask(previous);
+  }
+  chmodSync(path, 0o600);
+  const ino = lstatSync(path).ino;
+  return {
+    path,
+    server,
+    close() {
+      server.stop(true);
+      try {
+        if (lstatSync(path).ino === ino) unlinkSync(path);
+      } catch {}
+    },
+  };
+}
+
+// --- internal ---
+
+async function takeOverStale(path: string): Promise<void> {
+  const stat = lstatSync(path);
+  if (!stat.isSocket()) {
+    throw new MuxError("SOCKET_PATH_INVALID", `${path} exists and is not a socket; refusing to replace it`);
+  }
+  let conn: Awaited<ReturnType<typeof connectRpc>> | undefined;
+  try {
+    conn = await connectRpc(path, 1000);
+  } catch {
+    unlinkSync(path); // nobody listens: a stale socket left by a dead daemon
+    return;
+  }
+  const answer = await conn.request("mcp-mux/status", undefined, 1000);
+  conn.close();
+  const status = isObject(answer.result) ? answer.result : undefined;
+  const who = status
+    ? `mcp-mux pid ${String(status.muxPid)} (service "${String(status.service)}")`
+    : "another process (not answering mcp-mux/status)";
+  throw new MuxError("SOCKET_IN_USE", `${path} is already served by ${who}; stop it first or choose another --socket`);
+}

@@ -1,0 +1,101 @@
+/**
+ * Options of one mux service, their defaults, and their resolution.
+ * @module
+ */
+
+import type { MuxLogger } from "./logger.ts";
+import type { RootsPolicy } from "./roots.ts";
+import type { AmbiguousRoute } from "./router.ts";
+
+/** Everything that describes one service. Only `socket` and `cmd` are required. */
+export interface ServiceOptions {
+  /** Unix socket path the clients connect to. */
+  socket: string;
+  /** The MCP server command. */
+  cmd: string;
+  args?: string[];
+  /** Added to the inherited environment of the child. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Name in logs and status; defaults to the socket file name without extension. */
+  serviceName?: string;
+  /** At most this many clients have requests in flight at the child at once (default 5). */
+  maxActiveClients?: number;
+  /** Spawn the child on the first client request instead of at start (default false). */
+  lazyStart?: boolean;
+  /** Largest client message in bytes (default 1 MiB). */
+  maxRequestBytes?: number;
+  /** Deadline of each request (default 30 s). */
+  requestTimeoutMs?: number;
+  /** First restart delay (default 1 s); doubles per consecutive failure. */
+  restartBackoffMs?: number;
+  /** Largest restart delay (default 30 s). */
+  restartBackoffMaxMs?: number;
+  /** Consecutive failures tolerated before the service is `failed` (default 5, 0 = unlimited). */
+  maxRestarts?: number;
+  /** A child that stays up this long resets the failure count and backoff (default 60 s). */
+  healthyAfterMs?: number;
+  /** JSON status snapshot file, written atomically on change. */
+  statusFile?: string;
+  /** How the child's `roots/list` is answered (default `intersection`). */
+  rootsPolicy?: RootsPolicy;
+  /** Where an ambiguous sampling/elicitation request goes (default `error`). */
+  ambiguousRoute?: AmbiguousRoute;
+  /** SIGTERM → SIGKILL grace for the child's process tree (default 2 s). */
+  killGraceMs?: number;
+  /** How long shutdown lets in-flight requests finish (default 1 s). */
+  shutdownGraceMs?: number;
+  /** A client that falls this many bytes behind is disconnected (default 64 MiB). */
+  maxClientQueueBytes?: number;
+}
+
+/** Options of {@link startMux}. */
+export interface MuxOptions extends ServiceOptions {
+  logger?: MuxLogger;
+  /** Aborting it closes the mux, like `close()`. */
+  signal?: AbortSignal;
+}
+
+/** Options with every default applied. */
+export type ResolvedServiceOptions = Required<Omit<ServiceOptions, "env" | "cwd" | "statusFile">> &
+  Pick<ServiceOptions, "env" | "cwd" | "statusFile">;
+
+/** The defaults of every optional setting. */
+export const DEFAULTS = {
+  maxActiveClients: 5,
+  lazyStart: false,
+  maxRequestBytes: 1_048_576,
+  requestTimeoutMs: 30_000,
+  restartBackoffMs: 1_000,
+  restartBackoffMaxMs: 30_000,
+  maxRestarts: 5,
+  healthyAfterMs: 60_000,
+  rootsPolicy: "intersection",
+  ambiguousRoute: "error",
+  killGraceMs: 2_000,
+  shutdownGraceMs: 1_000,
+  maxClientQueueBytes: 64 * 1_048_576,
+} as const satisfies Partial<ServiceOptions>;
+
+/** Apply defaults. */
+export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions {
+  const out = {
+    ...DEFAULTS,
+    args: [],
+    serviceName: defaultServiceName(options.socket),
+    ...withoutUndefined(options),
+  } as ResolvedServiceOptions;
+  return out;
+}
+
+/** Default service name: the socket file name without its extension. */
+export function defaultServiceName(socket: string): string {
+  const base = socket.split("/").pop() ?? "mux";
+  return base.replace(/\.[^.]*$/, "") || "mux";
+}
+
+// --- internal ---
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

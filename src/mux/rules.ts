@@ -1,0 +1,346 @@
+/**
+ * Per-method routing rules (routing spec §1): four tables, one per direction and kind.
+ * A method without a rule takes the default path: client requests are forwarded with a
+ * rewritten id, client notifications are forwarded, child notifications are broadcast to
+ * operational clients, and child requests are refused with -32601.
+ * @module
+ */
+
+import type { JsonObject, NotificationMessage, RequestMessage } from "../protocol/message.ts";
+import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
+import { spanAt, splice } from "../protocol/scan.ts";
+import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
+import { isLogLevel, passesLevel } from "./levels.ts";
+import { combineRoots, type Root } from "./roots.ts";
+import type { Reply, Router, Subscription } from "./router.ts";
+import { type ClientSession, idKey } from "./session.ts";
+
+/** Handles one client request. */
+export type ClientRequestRule = (r: Router, s: ClientSession, msg: RequestMessage, reply: Reply) => void;
+/** Handles one client notification. */
+export type ClientNotificationRule = (r: Router, s: ClientSession, msg: NotificationMessage) => void;
+/** Handles one request from the child. */
+export type ChildRequestRule = (r: Router, msg: RequestMessage) => void;
+/** Handles one notification from the child. */
+export type ChildNotificationRule = (r: Router, msg: NotificationMessage) => void;
+
+/** Client → server requests with a rule of their own. */
+export const clientRequestRules: Record<string, ClientRequestRule> = {
+  initialize(r, s, msg, reply) {
+    const params = msg.params ?? {};
+    if (!s.initialized) {
+      s.capabilities = isObject(params.capabilities) ? params.capabilities : {};
+      s.clientInfo = isObject(params.clientInfo) ? params.clientInfo : undefined;
+    }
+    if (r.state !== "ready" || !r.initResult) return r.waitForInit(s, msg, reply);
+    const version = negotiateVersion(params.protocolVersion, String(r.initResult.protocolVersion));
+    s.protocolVersion = version;
+    s.initialized = true;
+    const caps = isObject(r.initResult.capabilities) ? r.initResult.capabilities : {};
+    reply(resultLine(msg.rawId, { ...r.initResult, protocolVersion: version, capabilities: capabilitiesFor(version, caps) }));
+    r.applyLogLevel();
+    r.host.changed();
+  },
+
+  ping(r, _s, msg, reply) {
+    if (r.state === "failed") return reply(r.failedError(msg.rawId));
+    reply(resultLine(msg.rawId, {}));
+  },
+
+  "server/discover"(_r, _s, msg, reply) {
+    reply(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: server/discover (use initialize)"));
+  },
+
+  "mcp-mux/status"(r, _s, msg, reply) {
+    reply(resultLine(msg.rawId, r.host.status()));
+  },
+
+  "logging/setLevel"(r, s, msg, reply) {
+    const level = msg.params?.level;
+    if (!isLogLevel(level)) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid log level: ${String(level)}`));
+    const caps = r.initResult?.capabilities;
+    if (isObject(caps) && !("logging" in caps)) {
+      return reply(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: the server does not support logging"));
+    }
+    s.logLevel = level;
+    reply(resultLine(msg.rawId, {}));
+    r.applyLogLevel();
+  },
+
+  "resources/subscribe"(r, s, msg, reply) {
+    const uri = msg.params?.uri;
+    if (typeof uri !== "string") return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
+    const existing = r.subscriptions.get(uri);
+    if (existing) {
+      s.subscriptions.add(uri);
+      existing.sessions.add(s);
+      if (existing.confirmed) return reply(resultLine(msg.rawId, {}));
+      existing.waiters.push((error) =>
+        reply(error ? errorLine(msg.rawId, error.code, error.message, error.data) : resultLine(msg.rawId, {})),
+      );
+      return;
+    }
+    const sub: Subscription = { sessions: new Set([s]), confirmed: false, waiters: [] };
+    r.subscriptions.set(uri, sub);
+    s.subscriptions.add(uri);
+    r.submit(s, msg, reply, () =>
+      r.forward(s, msg, reply, (res) => {
+        const waiters = sub.waiters;
+        sub.waiters = [];
+        if (res.error) {
+          for (const member of sub.sessions) member.subscriptions.delete(uri);
+          if (r.subscriptions.get(uri) === sub) r.subscriptions.delete(uri);
+          reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
+          for (const w of waiters) w(res.error);
+          return;
+        }
+        sub.confirmed = true;
+        reply(res.idSpan ? splice(res.text, res.idSpan, msg.rawId) : resultLine(msg.rawId, {}));
+        for (const w of waiters) w();
+      }),
+    );
+  },
+
+  "resources/unsubscribe"(r, s, msg, reply) {
+    const uri = msg.params?.uri;
+    if (typeof uri !== "string") return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
+    const sub = r.subscriptions.get(uri);
+    if (!s.subscriptions.delete(uri) || !sub) return reply(resultLine(msg.rawId, {}));
+    sub.sessions.delete(s);
+    if (sub.sessions.size > 0 || !sub.confirmed) {
+      if (sub.sessions.size === 0) r.subscriptions.delete(uri);
+      return reply(resultLine(msg.rawId, {}));
+    }
+    r.subscriptions.delete(uri);
+    r.submit(s, msg, reply);
+  },
+
+  "tasks/get": ownTaskOnly,
+  "tasks/result": ownTaskOnly,
+  "tasks/cancel": ownTaskOnly,
+
+  "tasks/list"(r, s, msg, reply) {
+    r.submit(s, msg, reply, () =>
+      r.forward(s, msg, reply, (res) => {
+        if (res.error) return reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
+        const result = isObject(res.result) ? res.result : {};
+        const tasks = Array.isArray(result.tasks) ? result.tasks : [];
+        const mine = tasks.filter((t) => isObject(t) && r.taskOwners.get(String(t.taskId)) === s);
+        reply(resultLine(msg.rawId, { ...result, tasks: mine }));
+      }),
+    );
+  },
+};
+
+/** Client → server notifications with a rule of their own. */
+export const clientNotificationRules: Record<string, ClientNotificationRule> = {
+  "notifications/initialized"(r, s) {
+    if (!s.initialized || s.operational) return;
+    s.operational = true;
+    refreshRoots(r, s);
+    r.host.changed();
+  },
+
+  "notifications/cancelled"(r, s, msg) {
+    const requestId = msg.params?.requestId;
+    if (requestId === undefined) return;
+    const muxId = s.inflight.get(idKey(requestId));
+    if (muxId === undefined) return;
+    if (muxId === 0) {
+      r.cancelHeld(s, idKey(requestId));
+      return;
+    }
+    const p = r.pending.get(muxId);
+    if (!p || p.method === "initialize") return;
+    r.dropPending(p);
+    const reason = typeof msg.params?.reason === "string" ? msg.params.reason : "cancelled by client";
+    r.cancelAtChild(muxId, reason);
+    r.host.changed();
+  },
+
+  "notifications/roots/list_changed"(r, s) {
+    refreshRoots(r, s);
+  },
+};
+
+/** Server (child) → client requests. */
+export const childRequestRules: Record<string, ChildRequestRule> = {
+  ping(r, msg) {
+    r.host.writeChild(resultLine(msg.rawId, {}));
+  },
+
+  "roots/list"(r, msg) {
+    answerRoots(r, msg, Date.now() + ROOTS_WAIT_MS);
+  },
+
+  "sampling/createMessage"(r, msg) {
+    const p = msg.params ?? {};
+    routeToClient(r, msg, (s) => {
+      const cap = s.capabilities.sampling;
+      if (!isObject(cap)) return false;
+      if ((p.tools !== undefined || p.toolChoice !== undefined) && !isObject(cap.tools)) return false;
+      if (p.includeContext !== undefined && p.includeContext !== "none" && !isObject(cap.context)) return false;
+      return true;
+    });
+  },
+
+  "elicitation/create"(r, msg) {
+    const mode = msg.params?.mode ?? "form";
+    const elicitationId = typeof msg.params?.elicitationId === "string" ? msg.params.elicitationId : undefined;
+    routeToClient(
+      r,
+      msg,
+      (s) => {
+        const cap = s.capabilities.elicitation;
+        if (!isObject(cap)) return false;
+        if (mode === "url") return isObject(cap.url);
+        return isObject(cap.form) || Object.keys(cap).length === 0;
+      },
+      elicitationId,
+    );
+  },
+};
+
+/** Server (child) → client notifications. */
+export const childNotificationRules: Record<string, ChildNotificationRule> = {
+  "notifications/progress"(r, msg) {
+    const token = msg.params?.progressToken;
+    const owner = typeof token === "number" ? r.progress.get(token) : undefined;
+    if (!owner) return; // unknown or released token: drop, never broadcast
+    const span = spanAt(msg.text, ["params", "progressToken"]);
+    if (span) owner.session.send(splice(msg.text, span, owner.rawToken));
+  },
+
+  "notifications/message"(r, msg) {
+    const owner = relatedTaskOwner(r, msg.params);
+    const level = msg.params?.level;
+    for (const s of owner ? [owner] : r.sessions) if (s.operational && passesLevel(level, s.logLevel)) s.send(msg.text);
+  },
+
+  "notifications/resources/updated"(r, msg) {
+    const uri = msg.params?.uri;
+    if (typeof uri !== "string") return;
+    const exact = [...r.sessions].filter((s) => [...s.subscriptions].some((sub) => uri === sub || uri.startsWith(sub)));
+    const targets = exact.length > 0 ? exact : [...r.sessions].filter((s) => s.subscriptions.size > 0);
+    for (const s of targets) s.send(msg.text);
+  },
+
+  "notifications/cancelled"(r, msg) {
+    const requestId = msg.params?.requestId;
+    if (requestId === undefined) return;
+    const open = r.childRequests.get(idKey(requestId));
+    if (!open) return;
+    r.childRequests.delete(idKey(requestId));
+    const out = open.session.outbound.get(open.muxKey);
+    clearTimeout(out?.timer);
+    open.session.outbound.delete(open.muxKey);
+    const span = spanAt(msg.text, ["params", "requestId"]);
+    if (span) open.session.send(splice(msg.text, span, JSON.stringify(open.muxKey.slice(1))));
+  },
+
+  "notifications/elicitation/complete"(r, msg) {
+    const id = msg.params?.elicitationId;
+    const owner = typeof id === "string" ? r.elicitationOwners.get(id) : undefined;
+    if (!owner) return;
+    r.elicitationOwners.delete(id as string);
+    owner.send(msg.text);
+  },
+
+  "notifications/tasks/status"(r, msg) {
+    const owner = r.taskOwners.get(String(msg.params?.taskId));
+    owner?.send(msg.text);
+  },
+};
+
+// --- internal ---
+
+const ROOTS_WAIT_MS = 2000;
+
+/** Methods during which the server may legitimately ask the caller something. */
+const CAUSAL_METHODS = new Set(["tools/call", "prompts/get", "resources/read", "completion/complete", "tasks/result"]);
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function ownTaskOnly(r: Router, s: ClientSession, msg: RequestMessage, reply: Reply): void {
+  const taskId = msg.params?.taskId;
+  if (typeof taskId !== "string" || r.taskOwners.get(taskId) !== s) {
+    return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Task not found"));
+  }
+  r.submit(s, msg, reply);
+}
+
+function relatedTaskOwner(r: Router, params: JsonObject | undefined): ClientSession | undefined {
+  const related = (params?._meta as JsonObject | undefined)?.["io.modelcontextprotocol/related-task"];
+  const taskId = isObject(related) ? related.taskId : undefined;
+  return typeof taskId === "string" ? r.taskOwners.get(taskId) : undefined;
+}
+
+function hasCausalRequest(r: Router, s: ClientSession): boolean {
+  for (const muxId of s.inflight.values()) {
+    const p = r.pending.get(muxId);
+    if (p && CAUSAL_METHODS.has(p.method)) return true;
+  }
+  return false;
+}
+
+/**
+ * Route a server→client request to exactly one client (routing spec §2.5):
+ * 1. a related task's owner; 2. the one client with a causal request in flight;
+ * 3. with nothing in flight, the only capable client. Anything else is ambiguous: refused
+ * by default (`ambiguousRoute: "error"`), or sent to the most recently active candidate.
+ */
+function routeToClient(r: Router, msg: RequestMessage, capable: (s: ClientSession) => boolean, elicitationId?: string): void {
+  const refuse = (why: string): void => r.answerChildUnrouted(msg.rawId, msg.method, why);
+  const taskOwner = relatedTaskOwner(r, msg.params);
+  if (taskOwner) return capable(taskOwner) ? r.sendToClient(taskOwner, msg, elicitationId) : refuse("the task owner lacks the capability");
+  const live = [...r.sessions].filter((s) => s.operational);
+  const busy = live.filter((s) => hasCausalRequest(r, s));
+  if (busy.length === 1) {
+    const only = busy[0] as ClientSession;
+    return capable(only) ? r.sendToClient(only, msg, elicitationId) : refuse("the calling client did not declare the capability");
+  }
+  const candidates = (busy.length === 0 ? live : busy).filter(capable);
+  if (candidates.length === 0) return refuse("no connected client declared the capability");
+  if (busy.length === 0 && candidates.length === 1) return r.sendToClient(candidates[0] as ClientSession, msg, elicitationId);
+  if (r.options.ambiguousRoute === "most-recent") {
+    candidates.sort((a, b) => b.lastRequestAt - a.lastRequestAt);
+    r.logger.warn(`${msg.method}: ambiguous origin; sending to the most recently active client ${candidates[0]?.id}`);
+    return r.sendToClient(candidates[0] as ClientSession, msg, elicitationId);
+  }
+  refuse("several clients could have caused it (set ambiguous_route to most-recent to pick one)");
+}
+
+function refreshRoots(r: Router, s: ClientSession): void {
+  if (r.options.rootsPolicy === "none" || !isObject(s.capabilities.roots) || !s.operational) return;
+  r.askClient(s, "roots/list", (res) => {
+    const roots = isObject(res.result) && Array.isArray(res.result.roots) ? (res.result.roots as Root[]) : [];
+    const changed = JSON.stringify(roots) !== JSON.stringify(s.roots);
+    s.roots = roots;
+    if (changed) r.rootsChanged();
+  });
+}
+
+function answerRoots(r: Router, msg: RequestMessage, deadline: number): void {
+  if (r.options.rootsPolicy === "none") {
+    r.host.writeChild(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: roots are not shared"));
+    return;
+  }
+  const capable = [...r.sessions]
+    .filter((s) => s.operational && isObject(s.capabilities.roots))
+    .sort((a, b) => a.connectedAt - b.connectedAt);
+  if (capable.length === 0) {
+    r.host.writeChild(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: no connected client exposes roots"));
+    return;
+  }
+  if (capable.some((s) => s.roots === undefined) && Date.now() < deadline) {
+    setTimeout(() => answerRoots(r, msg, deadline), 25);
+    return;
+  }
+  const roots = combineRoots(
+    r.options.rootsPolicy,
+    capable.map((s) => s.roots ?? []),
+  );
+  r.host.writeChild(resultLine(msg.rawId, { roots }));
+}

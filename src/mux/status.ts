@@ -1,0 +1,71 @@
+/**
+ * The status snapshot of a service and the status-file writer: atomic (temp file + rename),
+ * throttled, and silent while nothing changes.
+ * @module
+ */
+
+import { renameSync, writeFileSync } from "node:fs";
+import type { ChildState } from "./router.ts";
+
+/** What `--status-file`, `mux status` and `mcp-mux/status` report. */
+export interface StatusSnapshot {
+  service: string;
+  socket: string;
+  muxPid: number;
+  childPid: number | null;
+  state: ChildState;
+  /** Why the service is failed, if it is. */
+  failReason: string | null;
+  restarts: number;
+  lastRestartReason: string | null;
+  connectedClients: number;
+  activeClients: number;
+  maxActiveClients: number;
+  queuedRequests: number;
+  pendingRequests: number;
+  initializeCached: boolean;
+  protocolVersion: string | null;
+  serverInfo: { name?: string; version?: string } | null;
+  uptimeMs: number;
+  childUptimeMs: number | null;
+  timestamp: string;
+}
+
+/** Writes snapshots to a file at most every `intervalMs`, only when they differ. */
+export interface StatusWriter {
+  /** Something changed; a snapshot will be taken and written soon. */
+  touch(): void;
+  /** Write the final snapshot now. */
+  flush(): void;
+}
+
+/** Create a writer that snapshots through `take` into `path`. */
+export function createStatusWriter(path: string, take: () => StatusSnapshot, intervalMs = 200): StatusWriter {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let last = "";
+  let lastWrite = 0;
+  let counter = 0;
+  const write = (): void => {
+    timer = undefined;
+    const snapshot = take();
+    const { timestamp: _t, uptimeMs: _u, childUptimeMs: _c, ...meaningful } = snapshot;
+    const key = JSON.stringify(meaningful);
+    if (key === last) return;
+    last = key;
+    lastWrite = Date.now();
+    const tmp = `${path}.${process.pid}.${counter++}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(snapshot, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, path);
+  };
+  return {
+    touch() {
+      if (timer) return;
+      const wait = Math.max(0, lastWrite + intervalMs - Date.now());
+      timer = setTimeout(write, wait);
+    },
+    flush() {
+      clearTimeout(timer);
+      write();
+    },
+  };
+}

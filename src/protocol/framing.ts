@@ -1,0 +1,152 @@
+/**
+ * Newline-delimited JSON framing, split on the byte 0x0A before decoding so that a multi-byte
+ * UTF-8 character split across reads survives. Optionally enforces a per-line byte limit
+ * without ever buffering more than the limit.
+ * @module
+ */
+
+const NEWLINE = 0x0a;
+const decoder = new TextDecoder();
+
+/** What the splitter reports for each complete line. */
+export interface LineSink {
+  /** A complete line (without `\n` or a trailing `\r`), decoded as UTF-8. */
+  line(text: string): void;
+  /** A line longer than the limit; `head` and `tail` are its first and last bytes, decoded. */
+  oversized?(info: OversizedLine): void;
+}
+
+/** Details of a line that exceeded the byte limit; the line itself was discarded. */
+export interface OversizedLine {
+  bytes: number;
+  head: string;
+  tail: string;
+}
+
+/** Options of {@link createLineSplitter}. */
+export interface LineSplitterOptions {
+  /** Lines longer than this many bytes are dropped and reported via `oversized`. Default: no limit. */
+  maxLineBytes?: number;
+}
+
+/** Incremental splitter: push byte chunks, get whole lines. */
+export interface LineSplitter {
+  push(chunk: Uint8Array): void;
+  /** Bytes currently held for an unfinished line. */
+  readonly buffered: number;
+}
+
+/** Create a byte-level line splitter that reports lines to `sink`. */
+export function createLineSplitter(sink: LineSink, options: LineSplitterOptions = {}): LineSplitter {
+  const max = options.maxLineBytes ?? Number.POSITIVE_INFINITY;
+  let carry: Uint8Array[] = [];
+  let carryBytes = 0;
+  // Discard mode: the current line is over the limit; keep only its head and a rolling tail.
+  let discarding = false;
+  let discardBytes = 0;
+  let head: Uint8Array = new Uint8Array(0);
+  let tail: Uint8Array = new Uint8Array(0);
+
+  const emit = (bytes: Uint8Array): void => {
+    let end = bytes.length;
+    if (end > 0 && bytes[end - 1] === 0x0d) end--;
+    let start = 0;
+    // Strip a UTF-8 BOM at the start of a line.
+    if (end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
+    if (end - start === 0) return;
+    sink.line(decoder.decode(bytes.subarray(start, end)));
+  };
+
+  const startDiscard = (): void => {
+    const joined = concat(carry, carryBytes);
+    discarding = true;
+    discardBytes = carryBytes;
+    head = joined.slice(0, EDGE);
+    tail = joined.slice(Math.max(0, joined.length - EDGE));
+    carry = [];
+    carryBytes = 0;
+  };
+
+  const finishDiscard = (last: Uint8Array): void => {
+    discardBytes += last.length;
+    tail = lastBytes(tail, last);
+    discarding = false;
+    sink.oversized?.({ bytes: discardBytes, head: decoder.decode(head), tail: decoder.decode(tail) });
+    head = tail = new Uint8Array(0);
+    discardBytes = 0;
+  };
+
+  return {
+    get buffered() {
+      return carryBytes;
+    },
+    push(chunk: Uint8Array): void {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const nl = chunk.indexOf(NEWLINE, offset);
+        if (nl === -1) {
+          const rest = chunk.subarray(offset);
+          if (discarding) {
+            discardBytes += rest.length;
+            tail = lastBytes(tail, rest);
+          } else {
+            carry.push(rest.slice());
+            carryBytes += rest.length;
+            if (carryBytes > max) startDiscard();
+          }
+          return;
+        }
+        const piece = chunk.subarray(offset, nl);
+        offset = nl + 1;
+        if (discarding) {
+          finishDiscard(piece);
+          continue;
+        }
+        if (carryBytes === 0) {
+          if (piece.length > max) sink.oversized?.(describe(piece));
+          else emit(piece);
+          continue;
+        }
+        carry.push(piece);
+        const total = carryBytes + piece.length;
+        const line = concat(carry, total);
+        carry = [];
+        carryBytes = 0;
+        if (total > max) sink.oversized?.(describe(line));
+        else emit(line);
+      }
+    },
+  };
+}
+
+// --- internal ---
+
+const EDGE = 512;
+
+function describe(bytes: Uint8Array): OversizedLine {
+  return {
+    bytes: bytes.length,
+    head: decoder.decode(bytes.subarray(0, EDGE)),
+    tail: decoder.decode(bytes.subarray(Math.max(0, bytes.length - EDGE))),
+  };
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function lastBytes(prev: Uint8Array, next: Uint8Array): Uint8Array {
+  if (next.length >= EDGE) return next.slice(next.length - EDGE);
+  const keep = Math.min(prev.length, EDGE - next.length);
+  const out = new Uint8Array(keep + next.length);
+  out.set(prev.subarray(prev.length - keep), 0);
+  out.set(next, keep);
+  return out;
+}

@@ -1,0 +1,55 @@
+/**
+ * JSON-RPC error codes the mux sends on the wire, and builders for error lines. Every code
+ * here is documented in the README ("Error codes").
+ * @module
+ */
+
+/** Numeric JSON-RPC error codes used by the mux. */
+export const RpcErrorCode = {
+  /** The line is not valid JSON. */
+  ParseError: -32700,
+  /** Valid JSON but not a JSON-RPC message (or a reused in-flight id, or an empty batch). */
+  InvalidRequest: -32600,
+  /** Method unknown to the mux before initialize, or a capability nobody offers. */
+  MethodNotFound: -32601,
+  /** Invalid params (e.g. unknown log level, a task owned by another client). */
+  InvalidParams: -32602,
+  /** Internal mux error. */
+  InternalError: -32603,
+  /** The request was not answered within `request_timeout_ms` (same code as the MCP SDK). */
+  RequestTimeout: -32001,
+  /** The MCP server process exited or restarted while the request was in flight. */
+  ServerExited: -32030,
+  /** The service is in the `failed` state (restart limit reached or command cannot start). */
+  ServiceFailed: -32031,
+  /** The request exceeded `max_request_bytes`; `data.limit` holds the limit. */
+  MessageTooLarge: -32032,
+  /** The mux is shutting down. */
+  ShuttingDown: -32033,
+  /** A server→client request could not be routed to exactly one capable client. */
+  NoRoute: -32034,
+} as const;
+
+/** One of the codes above. */
+export type RpcErrorCodeValue = (typeof RpcErrorCode)[keyof typeof RpcErrorCode];
+
+/** The `error` member of a JSON-RPC error response. */
+export interface RpcErrorBody {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/**
+ * Serialize an error response. `rawId` is the id's exact JSON text (`"null"` when unknown),
+ * spliced as-is so the client gets its id back byte-identical.
+ */
+export function errorLine(rawId: string, code: number, message: string, data?: unknown): string {
+  const body: RpcErrorBody = data === undefined ? { code, message } : { code, message, data };
+  return `{"jsonrpc":"2.0","id":${rawId},"error":${JSON.stringify(body)}}`;
+}
+
+/** Serialize a success response with a raw id. */
+export function resultLine(rawId: string, result: unknown): string {
+  return `{"jsonrpc":"2.0","id":${rawId},"result":${JSON.stringify(result)}}`;
+}

@@ -1,0 +1,112 @@
+/**
+ * `runProxy`: a byte-exact stdio ↔ Unix socket bridge that an MCP host runs in place of the
+ * server command. It never parses or rewrites messages (the daemon does that), and it writes
+ * nothing but the daemon's bytes to stdout.
+ * @module
+ */
+
+import { MuxError } from "../errors.ts";
+
+/** Where the proxy reads and writes. Defaults to the process's stdin and stdout. */
+export interface ProxyOptions {
+  socket: string;
+  stdin?: ReadableStream<Uint8Array>;
+  stdout?: ProxyOutput;
+  /** Aborting it ends the proxy. */
+  signal?: AbortSignal;
+}
+
+/** A byte sink with optional backpressure (Bun's FileSink fits). */
+export interface ProxyOutput {
+  write(chunk: Uint8Array): unknown;
+  flush?(): unknown;
+}
+
+/** Why the proxy ended. */
+export interface ProxyResult {
+  reason: "stdin-closed" | "daemon-closed" | "aborted";
+}
+
+/**
+ * Bridge stdin/stdout to the daemon socket until one side ends. Throws
+ * `MuxError("CONNECT_FAILED")` at once when the socket is missing or refuses.
+ */
+export async function runProxy(options: ProxyOptions): Promise<ProxyResult> {
+  const stdin = options.stdin ?? Bun.stdin.stream();
+  const stdout = options.stdout ?? Bun.stdout.writer();
+  let finish!: (result: ProxyResult) => void;
+  const done = new Promise<ProxyResult>((resolve) => {
+    finish = resolve;
+  });
+  let drainWaiter: (() => void) | undefined;
+  let stdinEnded = false;
+
+  const socket = await Bun.connect({
+    unix: options.socket,
+    allowHalfOpen: true,
+    socket: {
+      data(sock, chunk) {
+        stdout.write(chunk);
+        const flushed = stdout.flush?.();
+        if (flushed instanceof Promise) {
+          sock.pause();
+          void flushed.then(() => sock.resume());
+        }
+      },
+      drain() {
+        drainWaiter?.();
+      },
+      close() {
+        drainWaiter?.();
+        finish({ reason: stdinEnded ? "stdin-closed" : "daemon-closed" });
+      },
+      end(sock) {
+        sock.end();
+      },
+      error() {},
+    },
+  }).catch((error: unknown) => {
+    throw new MuxError("CONNECT_FAILED", connectMessage(options.socket, error), { cause: error });
+  });
+
+  options.signal?.addEventListener("abort", () => finish({ reason: "aborted" }), { once: true });
+
+  void (async () => {
+    const reader = stdin.getReader();
+    for (;;) {
+      const { value, done: eof } = await reader.read();
+      if (eof) break;
+      let chunk = value;
+      for (;;) {
+        const n = socket.write(chunk);
+        if (n < 0) return;
+        if (n >= chunk.length) break;
+        chunk = chunk.subarray(n);
+        await new Promise<void>((resolve) => {
+          drainWaiter = resolve;
+        });
+        drainWaiter = undefined;
+      }
+    }
+    // Half-close: the daemon answers what is in flight, then closes the connection.
+    stdinEnded = true;
+    socket.shutdown();
+  })().catch(() => {
+    stdinEnded = true;
+    socket.shutdown();
+  });
+
+  const result = await done;
+  socket.end();
+  return result;
+}
+
+// --- internal ---
+
+function connectMessage(path: string, error: unknown): string {
+  const code = (error as { code?: string }).code;
+  const start = `start it with: mux serve --socket ${path} --cmd <server command>`;
+  if (code === "ENOENT") return `no mcp-mux daemon at ${path} (socket not found); ${start}`;
+  if (code === "ECONNREFUSED") return `no mcp-mux daemon is listening on ${path} (stale socket); ${start}`;
+  return `cannot connect to ${path}: ${error instanceof Error ? error.message : String(error)}`;
+}
