@@ -56,7 +56,8 @@ export async function connectRpc(path: string, timeoutMs = 2000): Promise<RpcCon
     if (error instanceof MuxError) throw error;
     const code = (error as { code?: string }).code;
     if (code === "ENOENT") throw failure(path, "missing", "no such socket", error);
-    if (code === "ECONNREFUSED") throw failure(path, "refused", "connection refused (stale socket: no daemon is listening)", error);
+    if (code === "ECONNREFUSED")
+      throw failure(path, "refused", "connection refused (stale socket: no daemon is listening)", error);
     throw failure(path, "error", error instanceof Error ? error.message : String(error), error);
   } finally {
     clearTimeout(timer);

@@ -51,7 +51,8 @@ export async function checkHealth(options: HealthOptions): Promise<HealthResult>
   } catch (error) {
     const kind = connectFailureKind(error);
     const message = error instanceof Error ? error.message : String(error);
-    const state: HealthState = kind === "missing" ? "no-socket" : kind === "refused" ? "refused" : kind === "timeout" ? "timeout" : "error";
+    const state: HealthState =
+      kind === "missing" ? "no-socket" : kind === "refused" ? "refused" : kind === "timeout" ? "timeout" : "error";
     return { ok: false, state, socket, message };
   }
   try {
@@ -59,7 +60,8 @@ export async function checkHealth(options: HealthOptions): Promise<HealthResult>
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const statusAnswer = await conn.request("mcp-mux/status", undefined, timeoutMs);
     const status = isObject(statusAnswer.result) ? statusAnswer.result : undefined;
-    if (pong.timedOut) return { ok: false, state: "timeout", socket, message: `no answer to ping within ${timeoutMs} ms`, status };
+    if (pong.timedOut)
+      return { ok: false, state: "timeout", socket, message: `no answer to ping within ${timeoutMs} ms`, status };
     const error = isObject(pong.error) ? pong.error : undefined;
     if (error?.code === RpcErrorCode.ServiceFailed || status?.state === "failed") {
       const why = String(error?.message ?? status?.failReason ?? "service failed");
@@ -67,7 +69,14 @@ export async function checkHealth(options: HealthOptions): Promise<HealthResult>
     }
     if (error) return { ok: false, state: "error", socket, message: String(error.message), status, latencyMs };
     const name = status ? ` (service "${String(status.service)}", ${String(status.state)})` : "";
-    return { ok: true, state: "healthy", socket, message: `healthy: ping answered in ${latencyMs} ms${name}`, latencyMs, status };
+    return {
+      ok: true,
+      state: "healthy",
+      socket,
+      message: `healthy: ping answered in ${latencyMs} ms${name}`,
+      latencyMs,
+      status,
+    };
   } finally {
     conn.close();
   }

@@ -26,7 +26,10 @@ export function severity(level: unknown): number {
  * never set a level wants the server default ("everything"), which after any explicit level
  * can only be restored with `debug`. Returns undefined when nothing needs to be set.
  */
-export function effectiveLevel(clientLevels: (string | undefined)[], childLevel: string | undefined): string | undefined {
+export function effectiveLevel(
+  clientLevels: (string | undefined)[],
+  childLevel: string | undefined,
+): string | undefined {
   if (clientLevels.length === 0) return childLevel;
   if (clientLevels.some((l) => l === undefined)) return childLevel === undefined ? undefined : "debug";
   let best: string | undefined;

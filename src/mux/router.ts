@@ -192,7 +192,11 @@ export class Router {
         if (rule) return rule(this, session, msg, reply);
         if (!session.initialized && !KNOWN_CLIENT_METHODS.has(msg.method)) {
           return reply(
-            errorLine(msg.rawId, RpcErrorCode.MethodNotFound, `Method not found: ${msg.method} (send initialize first)`),
+            errorLine(
+              msg.rawId,
+              RpcErrorCode.MethodNotFound,
+              `Method not found: ${msg.method} (send initialize first)`,
+            ),
           );
         }
         return this.submit(session, msg, reply);
@@ -214,10 +218,15 @@ export class Router {
     this.logger.warn(`client ${session.id}: dropped a ${bytes}-byte message (limit ${limit})`);
     if (rawId === undefined) return; // a notification (or unreadable): never answered
     session.send(
-      errorLine(rawId, RpcErrorCode.MessageTooLarge, `Request too large: ${bytes} bytes exceeds the limit of ${limit} bytes`, {
-        limit,
-        size: bytes,
-      }),
+      errorLine(
+        rawId,
+        RpcErrorCode.MessageTooLarge,
+        `Request too large: ${bytes} bytes exceeds the limit of ${limit} bytes`,
+        {
+          limit,
+          size: bytes,
+        },
+      ),
     );
   }
 
@@ -228,7 +237,11 @@ export class Router {
     const key = idKey(msg.id);
     if (session.inflight.has(key)) {
       return reply(
-        errorLine(msg.rawId, RpcErrorCode.InvalidRequest, "Invalid Request: this id is already used by a request in flight"),
+        errorLine(
+          msg.rawId,
+          RpcErrorCode.InvalidRequest,
+          "Invalid Request: this id is already used by a request in flight",
+        ),
       );
     }
     if (this.state === "failed") return reply(this.failedError(msg.rawId));
@@ -287,7 +300,8 @@ export class Router {
       onResponse(syntheticError(RpcErrorCode.RequestTimeout, `${method} timed out`));
     }, this.options.requestTimeoutMs);
     this.pending.set(muxId, p);
-    const body = params === undefined ? { jsonrpc: "2.0", id: muxId, method } : { jsonrpc: "2.0", id: muxId, method, params };
+    const body =
+      params === undefined ? { jsonrpc: "2.0", id: muxId, method } : { jsonrpc: "2.0", id: muxId, method, params };
     this.host.writeChild(JSON.stringify(body));
   }
 
@@ -337,7 +351,9 @@ export class Router {
       if (msg.kind === "request") {
         const rule = childRequestRules[msg.method];
         if (rule) return rule(this, msg);
-        return this.host.writeChild(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, `Method not found: ${msg.method}`)) as never;
+        return this.host.writeChild(
+          errorLine(msg.rawId, RpcErrorCode.MethodNotFound, `Method not found: ${msg.method}`),
+        ) as never;
       }
       if (msg.kind === "notification") {
         const rule = childNotificationRules[msg.method];
@@ -352,7 +368,8 @@ export class Router {
     const muxId = Number(idText);
     const p = Number.isInteger(muxId) ? this.pending.get(muxId) : undefined;
     if (!p || !idSpan) {
-      if (idText === "null" && spans.keys.has("error")) this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
+      if (idText === "null" && spans.keys.has("error"))
+        this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
       else this.logger.debug(`dropped a server response for unknown id ${idText.slice(0, 40)}`);
       return;
     }
@@ -512,7 +529,11 @@ export class Router {
 
   /** Recompute the level the child should log at, and tell it when that changes. */
   applyLogLevel(): void {
-    if (this.state !== "ready" || !isObjectValue(this.initResult?.capabilities) || !("logging" in (this.initResult.capabilities as JsonObject)))
+    if (
+      this.state !== "ready" ||
+      !isObjectValue(this.initResult?.capabilities) ||
+      !("logging" in (this.initResult.capabilities as JsonObject))
+    )
       return;
     const levels = [...this.sessions].filter((s) => s.initialized).map((s) => s.logLevel);
     const want = effectiveLevel(levels, this.childLogLevel);
@@ -528,8 +549,7 @@ export class Router {
     if (this.options.rootsPolicy === "none" || this.rootsTimer) return;
     this.rootsTimer = setTimeout(() => {
       this.rootsTimer = undefined;
-      if (this.state === "ready")
-        this.host.writeChild('{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}');
+      if (this.state === "ready") this.host.writeChild('{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}');
     }, 50);
   }
 
@@ -563,7 +583,11 @@ export class Router {
 
   /** The error for a request to a failed service. */
   failedError(rawId: string): string {
-    return errorLine(rawId, RpcErrorCode.ServiceFailed, `MCP server unavailable: ${this.failReason ?? "service failed"}`);
+    return errorLine(
+      rawId,
+      RpcErrorCode.ServiceFailed,
+      `MCP server unavailable: ${this.failReason ?? "service failed"}`,
+    );
   }
 
   // --- internal ---
@@ -595,9 +619,13 @@ export class Router {
   }
 
   private afterRestart(previous: JsonObject, next: JsonObject): void {
-    if (previous.protocolVersion !== next.protocolVersion || capabilitiesShrank(previous.capabilities, next.capabilities)) {
+    if (
+      previous.protocolVersion !== next.protocolVersion ||
+      capabilitiesShrank(previous.capabilities, next.capabilities)
+    ) {
       this.logger.warn("restarted server is incompatible with the previous session; closing clients so they reconnect");
-      for (const s of [...this.sessions]) if (s.initialized) s.close("server restarted with a different protocol version");
+      for (const s of [...this.sessions])
+        if (s.initialized) s.close("server restarted with a different protocol version");
       return;
     }
     const caps = (next.capabilities ?? {}) as JsonObject;
@@ -672,9 +700,14 @@ export class Router {
 
   private timeoutError(rawId: string, context: string): string {
     const ms = this.options.requestTimeoutMs;
-    return errorLine(rawId, RpcErrorCode.RequestTimeout, `Request timed out after ${ms} ms${context ? ` ${context}` : ""}`, {
-      timeoutMs: ms,
-    });
+    return errorLine(
+      rawId,
+      RpcErrorCode.RequestTimeout,
+      `Request timed out after ${ms} ms${context ? ` ${context}` : ""}`,
+      {
+        timeoutMs: ms,
+      },
+    );
   }
 
   private clientResponse(session: ClientSession, msg: ResponseMessage): void {
@@ -714,7 +747,9 @@ export class Router {
       const probe = parseMessage(part);
       if (probe.kind === "request" && probe.method === "initialize") {
         expected++;
-        answers.push(errorLine(probe.rawId, RpcErrorCode.InvalidRequest, "Invalid Request: initialize must not be batched"));
+        answers.push(
+          errorLine(probe.rawId, RpcErrorCode.InvalidRequest, "Invalid Request: initialize must not be batched"),
+        );
         continue;
       }
       if (probe.kind !== "notification" && probe.kind !== "response") expected++;
@@ -782,7 +817,15 @@ export function idKeyFromRaw(raw: string): string {
 }
 
 function syntheticError(code: number, message: string): ResponseMessage {
-  return { kind: "response", text: "", id: null, rawId: "null", idSpan: undefined, result: undefined, error: { code, message } };
+  return {
+    kind: "response",
+    text: "",
+    id: null,
+    rawId: "null",
+    idSpan: undefined,
+    result: undefined,
+    error: { code, message },
+  };
 }
 
 function isObjectValue(value: unknown): value is JsonObject {

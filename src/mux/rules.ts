@@ -37,7 +37,13 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
     s.protocolVersion = version;
     s.initialized = true;
     const caps = isObject(r.initResult.capabilities) ? r.initResult.capabilities : {};
-    reply(resultLine(msg.rawId, { ...r.initResult, protocolVersion: version, capabilities: capabilitiesFor(version, caps) }));
+    reply(
+      resultLine(msg.rawId, {
+        ...r.initResult,
+        protocolVersion: version,
+        capabilities: capabilitiesFor(version, caps),
+      }),
+    );
     r.applyLogLevel();
     r.host.changed();
   },
@@ -57,10 +63,13 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
 
   "logging/setLevel"(r, s, msg, reply) {
     const level = msg.params?.level;
-    if (!isLogLevel(level)) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid log level: ${String(level)}`));
+    if (!isLogLevel(level))
+      return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid log level: ${String(level)}`));
     const caps = r.initResult?.capabilities;
     if (isObject(caps) && !("logging" in caps)) {
-      return reply(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: the server does not support logging"));
+      return reply(
+        errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: the server does not support logging"),
+      );
     }
     s.logLevel = level;
     reply(resultLine(msg.rawId, {}));
@@ -69,7 +78,8 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
 
   "resources/subscribe"(r, s, msg, reply) {
     const uri = msg.params?.uri;
-    if (typeof uri !== "string") return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
+    if (typeof uri !== "string")
+      return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
     const existing = r.subscriptions.get(uri);
     if (existing) {
       s.subscriptions.add(uri);
@@ -103,7 +113,8 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
 
   "resources/unsubscribe"(r, s, msg, reply) {
     const uri = msg.params?.uri;
-    if (typeof uri !== "string") return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
+    if (typeof uri !== "string")
+      return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
     const sub = r.subscriptions.get(uri);
     if (!s.subscriptions.delete(uri) || !sub) return reply(resultLine(msg.rawId, {}));
     sub.sessions.delete(s);
@@ -291,19 +302,30 @@ function hasCausalRequest(r: Router, s: ClientSession): boolean {
  * 3. with nothing in flight, the only capable client. Anything else is ambiguous: refused
  * by default (`ambiguousRoute: "error"`), or sent to the most recently active candidate.
  */
-function routeToClient(r: Router, msg: RequestMessage, capable: (s: ClientSession) => boolean, elicitationId?: string): void {
+function routeToClient(
+  r: Router,
+  msg: RequestMessage,
+  capable: (s: ClientSession) => boolean,
+  elicitationId?: string,
+): void {
   const refuse = (why: string): void => r.answerChildUnrouted(msg.rawId, msg.method, why);
   const taskOwner = relatedTaskOwner(r, msg.params);
-  if (taskOwner) return capable(taskOwner) ? r.sendToClient(taskOwner, msg, elicitationId) : refuse("the task owner lacks the capability");
+  if (taskOwner)
+    return capable(taskOwner)
+      ? r.sendToClient(taskOwner, msg, elicitationId)
+      : refuse("the task owner lacks the capability");
   const live = [...r.sessions].filter((s) => s.operational);
   const busy = live.filter((s) => hasCausalRequest(r, s));
   if (busy.length === 1) {
     const only = busy[0] as ClientSession;
-    return capable(only) ? r.sendToClient(only, msg, elicitationId) : refuse("the calling client did not declare the capability");
+    return capable(only)
+      ? r.sendToClient(only, msg, elicitationId)
+      : refuse("the calling client did not declare the capability");
   }
   const candidates = (busy.length === 0 ? live : busy).filter(capable);
   if (candidates.length === 0) return refuse("no connected client declared the capability");
-  if (busy.length === 0 && candidates.length === 1) return r.sendToClient(candidates[0] as ClientSession, msg, elicitationId);
+  if (busy.length === 0 && candidates.length === 1)
+    return r.sendToClient(candidates[0] as ClientSession, msg, elicitationId);
   if (r.options.ambiguousRoute === "most-recent") {
     candidates.sort((a, b) => b.lastRequestAt - a.lastRequestAt);
     r.logger.warn(`${msg.method}: ambiguous origin; sending to the most recently active client ${candidates[0]?.id}`);
@@ -331,7 +353,9 @@ function answerRoots(r: Router, msg: RequestMessage, deadline: number): void {
     .filter((s) => s.operational && isObject(s.capabilities.roots))
     .sort((a, b) => a.connectedAt - b.connectedAt);
   if (capable.length === 0) {
-    r.host.writeChild(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: no connected client exposes roots"));
+    r.host.writeChild(
+      errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: no connected client exposes roots"),
+    );
     return;
   }
   if (capable.some((s) => s.roots === undefined) && Date.now() < deadline) {

@@ -213,6 +213,9 @@ function checkCommand(options: ResolvedServiceOptions): void {
     ? existsSync(cmd)
     : Bun.which(cmd, { PATH: options.env?.PATH ?? process.env.PATH ?? "", cwd: options.cwd }) !== null;
   if (!found) {
-    throw new MuxError("SPAWN_FAILED", `cannot start MCP server command "${cmd}": command not found (check the path or PATH)`);
+    throw new MuxError(
+      "SPAWN_FAILED",
+      `cannot start MCP server command "${cmd}": command not found (check the path or PATH)`,
+    );
   }
 }

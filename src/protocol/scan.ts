@@ -130,7 +130,16 @@ function valueEndAt(text: string, i: number): number {
   let j = i;
   for (;;) {
     const d = text.charCodeAt(j);
-    if (Number.isNaN(d) || d === COMMA || d === RBRACE || d === RBRACKET || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09)
+    if (
+      Number.isNaN(d) ||
+      d === COMMA ||
+      d === RBRACE ||
+      d === RBRACKET ||
+      d === 0x20 ||
+      d === 0x0a ||
+      d === 0x0d ||
+      d === 0x09
+    )
       break;
     j++;
   }

@@ -1,0 +1,29 @@
+/**
+ * The test command: build the executables, run `bun test`, and end with "N passed, N failed".
+ * Usage: bun scripts/test.ts [bun test args...]
+ */
+const build = Bun.spawnSync({ cmd: [process.execPath, "scripts/build.ts"], stdout: "inherit", stderr: "inherit" });
+if (build.exitCode !== 0) {
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+}
+const proc = Bun.spawn({
+  cmd: [process.execPath, "test", "--timeout", "60000", ...process.argv.slice(2)],
+  stdout: "pipe",
+  stderr: "pipe",
+});
+let text = "";
+const pump = async (stream: ReadableStream<Uint8Array>, sink: NodeJS.WriteStream): Promise<void> => {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    const s = decoder.decode(chunk, { stream: true });
+    text += s;
+    sink.write(s);
+  }
+};
+await Promise.all([pump(proc.stdout, process.stdout), pump(proc.stderr, process.stderr)]);
+const code = await proc.exited;
+const passed = Number(/^\s*(\d+) pass$/m.exec(text)?.[1] ?? 0);
+const failed = Number(/^\s*(\d+) fail$/m.exec(text)?.[1] ?? 0) + (code !== 0 && !/^\s*\d+ fail$/m.test(text) ? 1 : 0);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(code === 0 && failed === 0 ? 0 : 1);

@@ -1,0 +1,265 @@
+/**
+ * Test harness: temp dirs, a mux target that runs either in-process (`startMux`) or as the
+ * compiled `dist/mux` binary, raw socket clients, and official-SDK clients that connect
+ * through the compiled `dist/mux-proxy`.
+ */
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import type { Subprocess } from "bun";
+import { type MuxOptions, startMux } from "../src/index.ts";
+import { createLineSplitter } from "../src/protocol/framing.ts";
+
+export const ROOT = resolve(import.meta.dir, "..");
+export const MUX_BIN = join(ROOT, "dist/mux");
+export const PROXY_BIN = join(ROOT, "dist/mux-proxy");
+export const FAKE_SERVER = join(ROOT, "test/fixtures/fake-server.ts");
+export const BUN = process.execPath;
+export const EVERYTHING_BIN = join(ROOT, "node_modules/.bin/mcp-server-everything");
+export const MEMORY_BIN = join(ROOT, "node_modules/.bin/mcp-server-memory");
+
+export type Json = Record<string, unknown>;
+
+/** A per-test temporary directory, removed on dispose. */
+export function tempDir(): { path: string; [Symbol.dispose](): void } {
+  const path = mkdtempSync(join(tmpdir(), "mux-"));
+  return {
+    path,
+    [Symbol.dispose]() {
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Where the mux runs: in this process, or as the compiled binary. */
+export type Mode = "lib" | "bin";
+export const MODES: Mode[] = ["lib", "bin"];
+
+/** A running mux under test. */
+export interface Target {
+  socket: string;
+  proc?: Subprocess;
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+/** Options for the fake server child. */
+export function fakeServer(dir: string, env: Record<string, string> = {}): Pick<MuxOptions, "cmd" | "args" | "env"> {
+  return { cmd: BUN, args: [FAKE_SERVER], env: { FAKE_RECORD: join(dir, "record.jsonl"), ...env } };
+}
+
+/** Lines the fake server received (as parsed JSON). */
+export function recorded(dir: string): Json[] {
+  const file = join(dir, "record.jsonl");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Json);
+}
+
+/** Start a mux in `mode`. In bin mode, options become CLI flags. */
+export async function startTarget(mode: Mode, options: MuxOptions): Promise<Target> {
+  if (mode === "lib") {
+    const handle = await startMux({ logger: silentLogger, ...options });
+    return { socket: handle.socket, stderr: () => "", close: () => handle.close() };
+  }
+  const flags: string[] = ["serve", "--socket", options.socket, "--cmd", options.cmd];
+  const map: [keyof MuxOptions, string][] = [
+    ["maxActiveClients", "--max-active-clients"],
+    ["maxRequestBytes", "--max-request-bytes"],
+    ["requestTimeoutMs", "--request-timeout-ms"],
+    ["restartBackoffMs", "--restart-backoff-ms"],
+    ["restartBackoffMaxMs", "--restart-backoff-max-ms"],
+    ["maxRestarts", "--max-restarts"],
+    ["healthyAfterMs", "--healthy-after-ms"],
+    ["statusFile", "--status-file"],
+    ["serviceName", "--service-name"],
+    ["rootsPolicy", "--roots-policy"],
+    ["ambiguousRoute", "--ambiguous-route"],
+  ];
+  for (const [key, flag] of map) if (options[key] !== undefined) flags.push(flag, String(options[key]));
+  if (options.lazyStart) flags.push("--lazy-start");
+  flags.push("--log-level", "debug", "--", ...(options.args ?? []));
+  const proc = Bun.spawn({
+    cmd: [MUX_BIN, ...flags],
+    env: { ...process.env, ...options.env },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  let stderr = "";
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) stderr += decoder.decode(chunk);
+  })();
+  await waitFor(() => existsSync(options.socket) || proc.exitCode !== null, 10_000);
+  if (proc.exitCode !== null) throw new Error(`mux exited early (${proc.exitCode}): ${stderr}`);
+  return {
+    socket: options.socket,
+    proc,
+    stderr: () => stderr,
+    async close() {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}
+
+/** Poll until `check` is true. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = "condition",
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/** A raw JSON-RPC client over the socket: send anything, inspect every line received. */
+export class RawClient {
+  readonly received: Json[] = [];
+  readonly rawLines: string[] = [];
+  closed = false;
+  private waiters: (() => void)[] = [];
+  private backlog: Uint8Array[] = [];
+  private constructor(private readonly socket: Awaited<ReturnType<typeof Bun.connect>>) {}
+
+  static async connect(path: string): Promise<RawClient> {
+    let client: RawClient | undefined;
+    const pendingLines: string[] = [];
+    const splitter = createLineSplitter({
+      line(text) {
+        if (client) client.push(text);
+        else pendingLines.push(text);
+      },
+    });
+    const socket = await Bun.connect({
+      unix: path,
+      socket: {
+        data(_s, chunk) {
+          splitter.push(chunk);
+        },
+        close() {
+          if (client) {
+            client.closed = true;
+            client.wake();
+          }
+        },
+        drain() {
+          client?.drain();
+        },
+        error() {},
+      },
+    });
+    client = new RawClient(socket);
+    for (const l of pendingLines) client.push(l);
+    return client;
+  }
+
+  /** Queue a line, respecting socket backpressure. */
+  send(message: Json | string): void {
+    const bytes = new TextEncoder().encode(`${typeof message === "string" ? message : JSON.stringify(message)}\n`);
+    this.backlog.push(bytes);
+    if (this.backlog.length === 1) this.drain();
+  }
+
+  private drain(): void {
+    while (this.backlog.length > 0) {
+      const first = this.backlog[0] as Uint8Array;
+      const n = this.socket.write(first);
+      if (n < 0) return;
+      if (n < first.length) {
+        this.backlog[0] = first.subarray(n);
+        return;
+      }
+      this.backlog.shift();
+    }
+  }
+
+  request(id: unknown, method: string, params?: Json): void {
+    this.send({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) } as Json);
+  }
+
+  /** Wait for the first received message matching `match` (searching everything received so far). */
+  async next(match: (m: Json) => boolean, timeoutMs = 5000): Promise<Json> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.received.find(match);
+      if (found) return found;
+      if (this.closed) throw new Error("connection closed while waiting");
+      if (Date.now() > until) throw new Error(`timed out; received: ${JSON.stringify(this.received).slice(0, 500)}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+
+  /** Wait for the response with exactly this id value. */
+  response(id: unknown, timeoutMs?: number): Promise<Json> {
+    return this.next((m) => m.id === id && ("result" in m || "error" in m), timeoutMs);
+  }
+
+  /** Initialize and send initialized. */
+  async handshake(capabilities: Json = {}, version = "2025-11-25"): Promise<Json> {
+    this.request("init", "initialize", {
+      protocolVersion: version,
+      capabilities,
+      clientInfo: { name: "raw", version: "1" },
+    });
+    const res = await this.response("init", 15_000);
+    this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    return res;
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+
+  private push(text: string): void {
+    this.rawLines.push(text);
+    try {
+      const value = JSON.parse(text) as unknown;
+      if (Array.isArray(value)) this.received.push({ batch: value });
+      else this.received.push(value as Json);
+    } catch {
+      this.received.push({ unparsable: text });
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+/** An official SDK client that reaches the mux through the compiled mux-proxy. */
+export async function sdkClient(
+  socket: string,
+  options: { name?: string; capabilities?: ClientCapabilities } = {},
+): Promise<Client> {
+  const client = new Client(
+    { name: options.name ?? "sdk-test", version: "1.0.0" },
+    { capabilities: options.capabilities ?? {} },
+  );
+  const transport = new StdioClientTransport({ command: PROXY_BIN, args: ["--socket", socket], stderr: "pipe" });
+  await client.connect(transport);
+  return client;
+}
+
+/** Text of the first content item of a tool result. */
+export function textOf(result: unknown): string {
+  const content = (result as { content?: { text?: string }[] }).content;
+  return content?.[0]?.text ?? "";
+}
