@@ -131,7 +131,34 @@ export class RawClient {
   closed = false;
   private waiters: (() => void)[] = [];
   private backlog: Uint8Array[] = [];
-  private constructor(private readonly socket: Awaited<ReturnType<typeof Bun.connect>>) {}
+  private constructor(private readonly socket: { write(b: Uint8Array): number; end(): void }) {}
+
+  /** A raw client whose bytes go through a real `dist/mux-proxy` process. */
+  static async viaProxy(path: string): Promise<RawClient> {
+    const proc = Bun.spawn({ cmd: [PROXY_BIN, "--socket", path], stdin: "pipe", stdout: "pipe", stderr: "ignore" });
+    const client = new RawClient({
+      write(b) {
+        proc.stdin.write(b);
+        proc.stdin.flush();
+        return b.length;
+      },
+      end() {
+        try {
+          proc.stdin.end();
+        } catch {}
+      },
+    });
+    client.proc = proc;
+    const splitter = createLineSplitter({ line: (text) => client.push(text) });
+    void (async () => {
+      for await (const chunk of proc.stdout) splitter.push(chunk);
+      client.closed = true;
+      client.wake();
+    })();
+    return client;
+  }
+
+  proc: Subprocess | undefined;
 
   static async connect(path: string): Promise<RawClient> {
     let client: RawClient | undefined;

@@ -62,9 +62,16 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
     handlers.gone(reason);
   };
 
+  // stdout ending usually means the process is exiting: give the exit a moment so the
+  // reason names the real cause (exit code or signal).
+  const stdoutEnded = async (why: string): Promise<void> => {
+    await Promise.race([proc.exited, Bun.sleep(200)]);
+    await Bun.sleep(0);
+    finish(why);
+  };
   void pumpLines(proc.stdout, handlers.line).then(
-    () => finish("server closed its stdout"),
-    (error) => finish(`reading server stdout failed: ${String(error)}`),
+    () => stdoutEnded("server closed its stdout"),
+    (error) => stdoutEnded(`reading server stdout failed: ${String(error)}`),
   );
   void pumpLines(proc.stderr, (text) => logger.info(`[stderr] ${text}`)).catch(() => {});
   const exited = proc.exited.then(
