@@ -199,6 +199,84 @@ describe("child failure and restart", () => {
   });
 });
 
+describe("backoff and noisy servers", () => {
+  test("restart delays grow exponentially up to the maximum", async () => {
+    const d = dir();
+    const started = Date.now();
+    const t = await use("lib", {
+      socket: join(d, "bo.sock"),
+      cmd: BUN,
+      args: ["-e", "process.exit(1)"],
+      maxRestarts: 4,
+      restartBackoffMs: 50,
+      restartBackoffMaxMs: 200,
+    });
+    const c = await raw(t.socket);
+    await waitFor(async () => (await status(c)).state === "failed", 10_000, "failed");
+    // delays 50 + 100 + 200 + 200 (capped) before the fifth failure
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    expect((await status(c)).restarts).toBe(4);
+  });
+
+  test("a child that stays up long enough resets the failure count", async () => {
+    const d = dir();
+    const t = await use("lib", {
+      socket: join(d, "hr.sock"),
+      ...fakeServer(d),
+      maxRestarts: 1,
+      restartBackoffMs: 10,
+      healthyAfterMs: 150,
+    });
+    const c = await raw(t.socket);
+    await c.handshake();
+    for (let i = 0; i < 3; i++) {
+      await Bun.sleep(200);
+      const { childPid } = await status(c);
+      process.kill(childPid as number, "SIGKILL");
+      await waitFor(
+        async () => {
+          const s = await status(c);
+          return s.state === "ready" && s.childPid !== childPid;
+        },
+        5000,
+        "restart",
+      );
+    }
+    const s = await status(c);
+    expect(s.state).toBe("ready");
+    expect(s.restarts).toBe(3);
+  });
+
+  test("stderr floods, stdout banners and notification floods do not break routing", async () => {
+    const d = dir();
+    const t = await use("bin", {
+      socket: join(d, "fl.sock"),
+      ...fakeServer(d, { FAKE_STDERR_LINES: "20000", FAKE_BANNER: "1" }),
+    });
+    const c = await raw(t.socket, true);
+    await c.handshake();
+    c.request(1, "tools/call", { name: "flood", arguments: { count: 5000 } });
+    await c.response(1, 20_000);
+    expect(c.received.filter((m) => m.method === "notifications/message").length).toBe(5000);
+  });
+
+  test("a restart kills the crashed child's whole process group", async () => {
+    const d = dir();
+    const grandchildFile = join(d, "gc.pid");
+    const t = await use("lib", {
+      socket: join(d, "pg.sock"),
+      ...fakeServer(d, { FAKE_GRANDCHILD_PID_FILE: grandchildFile }),
+      restartBackoffMs: 10,
+    });
+    const c = await raw(t.socket);
+    await c.handshake();
+    const grandchild = Number(readFileSync(grandchildFile, "utf8"));
+    c.request(1, "tools/call", { name: "crash" });
+    expect(((await c.response(1)).error as Json).code).toBe(-32030);
+    await waitFor(() => !alive(grandchild), 5000, "grandchild gone");
+  });
+});
+
 describe("timeouts, slots, lazy start", () => {
   test("a request timeout answers -32001, cancels at the child and frees the entry", async () => {
     const d = dir();
@@ -290,6 +368,19 @@ describe("shutdown and socket ownership", () => {
     expect(((await c.response(1)).error as Json).code).toBe(-32033);
     expect(existsSync(t.socket)).toBe(false);
     await waitFor(() => !alive(child) && !alive(grandchild), 5000, "tree gone");
+  });
+
+  test("shutdown lets requests that finish within the grace period complete", async () => {
+    const d = dir();
+    const t = await startTarget("bin", { socket: join(d, "gr.sock"), ...fakeServer(d) });
+    const c = await raw(t.socket);
+    await c.handshake();
+    c.request(1, "tools/call", { name: "slow", arguments: { ms: 300 } });
+    await Bun.sleep(50);
+    t.proc?.kill("SIGTERM");
+    const r = await c.response(1);
+    expect(JSON.parse(textOf(r.result))).toEqual({ ms: 300 });
+    expect(await t.proc?.exited).toBe(0);
   });
 
   test("library close() does the same without signals", async () => {
