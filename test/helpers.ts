@@ -86,6 +86,7 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
   ];
   for (const [key, flag] of map) if (options[key] !== undefined) flags.push(flag, String(options[key]));
   if (options.lazyStart) flags.push("--lazy-start");
+  if (options.isolated) flags.push("--isolated");
   flags.push("--log-level", "debug", "--", ...(options.args ?? []));
   const proc = Bun.spawn({
     cmd: [MUX_BIN, ...flags],

@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, runMain } from "citty";
-import { MUX_VERSION } from "../mux/service.ts";
+import { MUX_VERSION } from "../mux/engine.ts";
 
 /** The root `mux` command with lazily loaded subcommands. */
 export const main = defineCommand({

@@ -29,6 +29,7 @@ export const serveCommand = defineCommand({
     "status-file": { type: "string", description: "Write JSON status snapshots here" },
     "roots-policy": { type: "string", description: "intersection (default) | union | first | none" },
     "ambiguous-route": { type: "string", description: "error (default) | most-recent" },
+    isolated: { type: "boolean", description: "Give each client its own server process (state not shared)" },
     "log-level": { type: "string", description: "error | warn | info (default) | debug | trace" },
   },
   async run({ args }) {
@@ -52,6 +53,7 @@ export const serveCommand = defineCommand({
       statusFile: args["status-file"],
       rootsPolicy: oneOf(args, "roots-policy", ROOTS_POLICIES) as RootsPolicy | undefined,
       ambiguousRoute: oneOf(args, "ambiguous-route", ["error", "most-recent"]) as AmbiguousRoute | undefined,
+      isolated: args.isolated,
     };
     const logger = createCliLogger(level, options.serviceName ?? undefined);
     let handle: Awaited<ReturnType<typeof startMux>>;

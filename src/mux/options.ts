@@ -47,6 +47,8 @@ export interface ServiceOptions {
   shutdownGraceMs?: number;
   /** A client that falls this many bytes behind is disconnected (default 64 MiB). */
   maxClientQueueBytes?: number;
+  /** Give each client its own child (for servers whose state must not be shared). Default false. */
+  isolated?: boolean;
 }
 
 /** Options of {@link startMux}. */
@@ -75,6 +77,7 @@ export const DEFAULTS = {
   killGraceMs: 2_000,
   shutdownGraceMs: 1_000,
   maxClientQueueBytes: 64 * 1_048_576,
+  isolated: false,
 } as const satisfies Partial<ServiceOptions>;
 
 /** Apply defaults. */

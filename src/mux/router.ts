@@ -92,6 +92,10 @@ export class Router {
   readonly childRequests = new Map<string, { session: ClientSession; muxKey: string }>();
   readonly elicitationOwners = new Map<string, ClientSession>();
   readonly taskOwners = new Map<string, ClientSession>();
+  /** Progress tokens kept alive by tasks until they are terminal: task id → mux token. */
+  readonly taskTokens = new Map<string, number>();
+  /** Open `subscriptions/listen` requests (2026-07-28): mux id → owner and its raw id. */
+  readonly listens = new Map<number, { session: ClientSession; rawId: string }>();
   initResult: JsonObject | undefined;
   previousInit: JsonObject | undefined;
   childLogLevel: string | undefined;
@@ -263,6 +267,7 @@ export class Router {
 
   /** Send a client request to the child with a mux id (and a mux progress token). */
   forward(session: ClientSession, msg: RequestMessage, reply: Reply, onResponse?: Pending["onResponse"]): Pending {
+    const longLived = LONG_LIVED_METHODS.has(msg.method);
     const muxId = this.nextMuxId++;
     const key = idKey(msg.id);
     const edits: [Span, string][] = [[msg.idSpan, String(muxId)]];
@@ -279,7 +284,8 @@ export class Router {
     edits.sort((a, b) => b[0][0] - a[0][0]);
     let text = msg.text;
     for (const [span, value] of edits) text = splice(text, span, value);
-    p.timer = setTimeout(() => this.timedOut(p), this.options.requestTimeoutMs);
+    if (!longLived) p.timer = setTimeout(() => this.timedOut(p), this.options.requestTimeoutMs);
+    else this.listens.set(muxId, { session, rawId: msg.rawId });
     this.pending.set(muxId, p);
     session.inflight.set(key, muxId);
     session.lastRequestAt = Date.now();
@@ -327,6 +333,7 @@ export class Router {
   /** Forget a pending entry without answering it (cancel, disconnect). */
   dropPending(p: Pending): void {
     this.pending.delete(p.muxId);
+    this.listens.delete(p.muxId);
     clearTimeout(p.timer);
     if (p.progressToken !== undefined) this.progress.delete(p.progressToken);
     if (p.session) {
@@ -356,6 +363,7 @@ export class Router {
         ) as never;
       }
       if (msg.kind === "notification") {
+        if (this.listens.size > 0 && this.routeListenNotification(msg.text, msg.params)) return;
         const rule = childNotificationRules[msg.method];
         if (rule) return rule(this, msg);
         return this.broadcast(msg.text);
@@ -374,6 +382,7 @@ export class Router {
       return;
     }
     this.pending.delete(muxId);
+    this.listens.delete(muxId);
     clearTimeout(p.timer);
     if (p.onResponse) {
       const msg = parseMessage(text);
@@ -391,7 +400,7 @@ export class Router {
     const session = p.session as ClientSession;
     session.inflight.delete(p.key);
     if (spans.keys.has("error")) this.noteErrorData(session, text, spans.keys.get("error") as Span);
-    else if (p.method === "tools/call") this.noteTaskResult(session, text, spans.keys.get("result"));
+    else if (p.method === "tools/call") this.noteTaskResult(session, text, spans.keys.get("result"), p.progressToken);
     p.reply(splice(text, idSpan, p.rawId));
     this.releaseSlot(session);
     this.settled(session);
@@ -485,6 +494,8 @@ export class Router {
     }
     this.progress.clear();
     this.taskOwners.clear();
+    this.taskTokens.clear();
+    this.listens.clear();
     this.elicitationOwners.clear();
     this.childRequests.clear();
     for (const s of this.sessions) {
@@ -766,6 +777,18 @@ export class Router {
     finish();
   }
 
+  /** 2026-07-28 `subscriptions/listen`: notifications carry the listen's id; give it back to its owner only. */
+  private routeListenNotification(text: string, params: JsonObject | undefined): boolean {
+    const meta = params?._meta as JsonObject | undefined;
+    const id = meta?.[SUBSCRIPTION_ID_KEY];
+    if (typeof id !== "number") return false;
+    const listen = this.listens.get(id);
+    if (!listen) return false;
+    const span = spanAt(text, ["params", "_meta", SUBSCRIPTION_ID_KEY]);
+    if (span) listen.session.send(splice(text, span, listen.rawId));
+    return true;
+  }
+
   private childBatch(text: string): void {
     const msg = parseMessage(text);
     if (msg.kind !== "batch") return;
@@ -784,14 +807,30 @@ export class Router {
     } catch {}
   }
 
-  private noteTaskResult(session: ClientSession, text: string, span: Span | undefined): void {
+  private noteTaskResult(session: ClientSession, text: string, span: Span | undefined, token?: number): void {
     if (!span) return;
     const taskSpan = spanAt(text, ["task", "taskId"], span[0]);
     if (!taskSpan) return;
     const taskId = JSON.parse(text.slice(taskSpan[0], taskSpan[1])) as unknown;
-    if (typeof taskId === "string") this.taskOwners.set(taskId, session);
+    if (typeof taskId !== "string") return;
+    this.taskOwners.set(taskId, session);
+    if (token !== undefined) this.taskTokens.set(taskId, token);
+  }
+
+  /** A task reached a terminal status: release the progress token it kept alive. */
+  taskTerminal(taskId: string): void {
+    const token = this.taskTokens.get(taskId);
+    if (token === undefined) return;
+    this.taskTokens.delete(taskId);
+    this.progress.delete(token);
   }
 }
+
+/** Requests that stay open by design and are exempt from the request timeout. */
+const LONG_LIVED_METHODS = new Set(["subscriptions/listen"]);
+
+/** The `_meta` key naming the listen request a 2026-07-28 notification belongs to. */
+const SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId";
 
 /** Known MCP client→server methods (forwarded even before the client's initialize). */
 const KNOWN_CLIENT_METHODS = new Set([

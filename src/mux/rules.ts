@@ -258,14 +258,17 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
   },
 
   "notifications/tasks/status"(r, msg) {
-    const owner = r.taskOwners.get(String(msg.params?.taskId));
-    owner?.send(msg.text);
+    const taskId = String(msg.params?.taskId);
+    r.taskOwners.get(taskId)?.send(msg.text);
+    if (TERMINAL_TASK_STATUSES.has(String(msg.params?.status))) r.taskTerminal(taskId);
   },
 };
 
 // --- internal ---
 
 const ROOTS_WAIT_MS = 2000;
+
+const TERMINAL_TASK_STATUSES = new Set(["completed", "failed", "cancelled"]);
 
 /** Methods during which the server may legitimately ask the caller something. */
 const CAUSAL_METHODS = new Set(["tools/call", "prompts/get", "resources/read", "completion/complete", "tasks/result"]);

@@ -11,8 +11,12 @@ import type { ChildState } from "./router.ts";
 export interface StatusSnapshot {
   service: string;
   socket: string;
+  /** `shared`: one child for all clients; `isolated`: one child per client. */
+  mode: "shared" | "isolated";
   muxPid: number;
+  /** The shared child's pid (null in isolated mode: see `childPids`). */
   childPid: number | null;
+  childPids: number[];
   state: ChildState;
   /** Why the service is failed, if it is. */
   failReason: string | null;

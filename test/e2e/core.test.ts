@@ -173,6 +173,7 @@ for (const mode of MODES) {
       const t = await use({ socket: join(d, "g.sock"), ...fakeServer(d) });
       const c = await raw(t.socket);
       await c.handshake();
+      await waitFor(() => recorded(d).some((m) => m.method === "notifications/initialized"), 5000, "initialized");
       const before = recorded(d).length;
       c.send("this is not json");
       c.send('{"jsonrpc":"2.0","id":5,"method":');
