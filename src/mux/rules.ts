@@ -219,7 +219,7 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
     const owner = typeof token === "number" ? r.progress.get(token) : undefined;
     if (!owner) return; // unknown or released token: drop, never broadcast
     const span = spanAt(msg.text, ["params", "progressToken"]);
-    if (span) owner.session.send(splice(msg.text, span, owner.rawToken));
+    if (span) owner.session.send(splice(msg.text, span, owner.rawToken), "progress");
   },
 
   "notifications/message"(r, msg) {

@@ -50,7 +50,13 @@ export class MuxService {
           handlers: {
             line: (s, text) => this.engineOf(s)?.router.clientLine(s, text),
             oversized: (s, info) =>
-              this.engineOf(s)?.router.clientOversized(s, info.bytes, info.head, info.tail, this.options.maxRequestBytes),
+              this.engineOf(s)?.router.clientOversized(
+                s,
+                info.bytes,
+                info.head,
+                info.tail,
+                this.options.maxRequestBytes,
+              ),
             closed: (s, reason) => this.detach(s, reason),
           },
         });
@@ -94,7 +100,9 @@ export class MuxService {
       state,
       failReason: r?.state === "failed" ? (r.failReason ?? null) : null,
       restarts: this.pastRestarts + engines.reduce((n, e) => n + e.restarts, 0),
-      lastRestartReason: main ? main.lastRestartReason : (engines.find((e) => e.lastRestartReason)?.lastRestartReason ?? null),
+      lastRestartReason: main
+        ? main.lastRestartReason
+        : (engines.find((e) => e.lastRestartReason)?.lastRestartReason ?? null),
       connectedClients: main ? main.router.sessions.size : this.isolated.size,
       activeClients: routers.reduce((n, x) => n + x.activeClients, 0),
       maxActiveClients: this.options.maxActiveClients,
@@ -159,6 +167,9 @@ function checkCommand(options: ResolvedServiceOptions): void {
     ? existsSync(cmd)
     : Bun.which(cmd, { PATH: options.env?.PATH ?? process.env.PATH ?? "", cwd: options.cwd }) !== null;
   if (!found) {
-    throw new MuxError("SPAWN_FAILED", `cannot start MCP server command "${cmd}": command not found (check the path or PATH)`);
+    throw new MuxError(
+      "SPAWN_FAILED",
+      `cannot start MCP server command "${cmd}": command not found (check the path or PATH)`,
+    );
   }
 }

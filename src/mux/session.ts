@@ -66,6 +66,8 @@ export class ClientSession {
   private flushScheduled = false;
   private backlog: Uint8Array[] = [];
   private backlogBytes = 0;
+  private lastProgressAt = Number.NEGATIVE_INFINITY;
+  private holdTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: SessionOptions) {
     this.id = options.id;
@@ -86,13 +88,30 @@ export class ClientSession {
     if (!this.closed) this.splitter.push(chunk);
   }
 
-  /** Queue one message line (without newline) for this client. */
-  send(line: string): void {
+  /**
+   * Queue one message line (without newline) for this client. Lines queued in one tick go
+   * out in one write. A line that follows a progress notification within PROGRESS_GAP_MS is
+   * written separately, a moment later: MCP SDK v1 clients handle progress in a microtask but
+   * responses synchronously, so a progress and the response read in one chunk lose the progress.
+   */
+  send(line: string, kind: "progress" | "other" = "other"): void {
     if (this.closed) return;
+    const now = performance.now();
+    if (kind === "progress") this.lastProgressAt = now;
+    else if (now - this.lastProgressAt < PROGRESS_GAP_MS && !this.holdTimer) {
+      this.flush();
+      this.holdTimer = setTimeout(() => {
+        this.holdTimer = undefined;
+        this.flush();
+      }, PROGRESS_GAP_MS);
+    }
     this.out.push(line);
-    if (!this.flushScheduled) {
+    if (!this.flushScheduled && !this.holdTimer) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(() => {
+        if (this.holdTimer) this.flushScheduled = false;
+        else this.flush();
+      });
     }
   }
 
@@ -119,6 +138,8 @@ export class ClientSession {
   /** Close the connection (after flushing what is queued, as far as the socket takes it). */
   close(reason: string): void {
     if (this.closed) return;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
     this.flush();
     this.closed = true;
     this.socket.end();
@@ -165,6 +186,7 @@ export class ClientSession {
 // --- internal ---
 
 const encoder = new TextEncoder();
+const PROGRESS_GAP_MS = 5;
 
 /** A stable map key for a request id (string "1" and number 1 differ). */
 export function idKey(id: unknown): string {

@@ -1,0 +1,532 @@
+/**
+ * Routing rules (routing spec §1–4 and the §9 checklist), each through the compiled mux and
+ * the real mux-proxy binary, with at least two clients asserting who got what.
+ */
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import {
+  CallToolResultSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import {
+  EVERYTHING_BIN,
+  fakeServer,
+  type Json,
+  RawClient,
+  recorded,
+  sdkClient,
+  startTarget,
+  type Target,
+  tempDir,
+  textOf,
+  waitFor,
+} from "../helpers.ts";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups.length = 0;
+});
+const dir = (): string => {
+  const d = tempDir();
+  cleanups.push(() => d[Symbol.dispose]());
+  return d.path;
+};
+const use = async (options: Parameters<typeof startTarget>[1]): Promise<Target> => {
+  const t = await startTarget("bin", options);
+  cleanups.push(() => t.close());
+  return t;
+};
+const proxied = async (socket: string, capabilities?: Json, version?: string): Promise<RawClient> => {
+  const c = await RawClient.viaProxy(socket);
+  cleanups.push(() => c.close());
+  if (capabilities) await c.handshake(capabilities, version);
+  return c;
+};
+const sdk = async (socket: string, options: Parameters<typeof sdkClient>[1] = {}) => {
+  const c = await sdkClient(socket, options);
+  cleanups.push(() => c.close());
+  return c;
+};
+const fake = async (extra: Partial<Parameters<typeof startTarget>[1]> = {}) => {
+  const d = dir();
+  const t = await use({ socket: join(d, "r.sock"), ...fakeServer(d), ...extra });
+  return { d, t };
+};
+const callsOf = (d: string, marker: string): Json[] =>
+  recorded(d).filter((m) => m.method === "tools/call" && JSON.stringify(m.params).includes(marker));
+
+describe("progress", () => {
+  test("colliding SDK tokens: each client gets only its own progress from server-everything", async () => {
+    const d = dir();
+    const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+    const [a, b] = await Promise.all([sdk(t.socket, { name: "a" }), sdk(t.socket, { name: "b" })]);
+    const seen = { a: [] as number[], b: [] as number[] };
+    const call = (c: typeof a, who: "a" | "b") =>
+      c.callTool(
+        { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 4 } },
+        CallToolResultSchema,
+        {
+          onprogress: (p) => seen[who].push(p.progress),
+        },
+      );
+    const [ra, rb] = await Promise.all([call(a, "a"), call(b, "b")]);
+    expect(textOf(ra)).toContain("completed");
+    expect(textOf(rb)).toContain("completed");
+    expect(seen.a).toEqual([1, 2, 3, 4]);
+    expect(seen.b).toEqual([1, 2, 3, 4]);
+  });
+
+  test("tokens come back with their type and bytes, before the response; unknown tokens are dropped", async () => {
+    const { t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.send(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"progress","arguments":{"steps":2},"_meta":{"progressToken":"t\\u00f6k"}}}',
+    );
+    b.send(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"progress","arguments":{"steps":3},"_meta":{"progressToken":1}}}',
+    );
+    await a.response(1);
+    await b.response(1);
+    const aProgress = a.rawLines.filter((l) => l.includes("notifications/progress"));
+    const bProgress = b.rawLines.filter((l) => l.includes("notifications/progress"));
+    expect(aProgress.length).toBe(2);
+    expect(bProgress.length).toBe(3);
+    expect(aProgress.every((l) => l.includes('"progressToken":"t\\u00f6k"'))).toBe(true);
+    expect(bProgress.every((l) => l.includes('"progressToken":1,'))).toBe(true);
+    const lastProgress = a.received.findLastIndex((m) => m.method === "notifications/progress");
+    expect(lastProgress).toBeLessThan(a.received.findIndex((m) => m.id === 1));
+    a.request(2, "tools/call", {
+      name: "notify",
+      arguments: { method: "notifications/progress", params: { progressToken: 999999, progress: 1 } },
+    });
+    await a.response(2);
+    await Bun.sleep(100);
+    expect(a.received.filter((m) => m.method === "notifications/progress").length).toBe(2);
+    expect(b.received.filter((m) => m.method === "notifications/progress").length).toBe(3);
+  });
+
+  test("a task keeps its progress token until it is terminal, then late progress is dropped", async () => {
+    const { t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.request(1, "tools/call", { name: "task-progress", task: { ttl: 60000 }, _meta: { progressToken: 1 } });
+    const created = await a.response(1);
+    const taskId = ((created.result as Json).task as Json).taskId;
+    await a.next((m) => m.method === "notifications/tasks/status");
+    await Bun.sleep(100);
+    const progress = a.received.filter((m) => m.method === "notifications/progress");
+    expect(progress.map((m) => (m.params as Json).progress)).toEqual([1]);
+    expect((progress[0]?.params as Json).progressToken).toBe(1);
+    expect(
+      b.received.some((m) => m.method === "notifications/progress" || m.method === "notifications/tasks/status"),
+    ).toBe(false);
+    expect(typeof taskId).toBe("string");
+  });
+});
+
+describe("cancellation", () => {
+  test("a client's cancel reaches the child with the child-side id and frees the request; others are untouched", async () => {
+    const { d, t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.request(1, "tools/call", { name: "slow", arguments: { ms: 400, who: "A" } });
+    b.request(1, "tools/call", { name: "slow", arguments: { ms: 400, who: "B" } });
+    await waitFor(() => callsOf(d, '"who":"A"').length === 1 && callsOf(d, '"who":"B"').length === 1, 5000, "calls");
+    a.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, reason: "user" } });
+    await waitFor(() => recorded(d).some((m) => m.method === "notifications/cancelled"), 5000, "cancel at child");
+    const cancel = recorded(d).find((m) => m.method === "notifications/cancelled") as Json;
+    expect((cancel.params as Json).requestId).toBe(callsOf(d, '"who":"A"')[0]?.id as number);
+    expect(JSON.parse(textOf((await b.response(1)).result))).toMatchObject({ who: "B" });
+    await Bun.sleep(200);
+    expect(a.received.some((m) => m.id === 1)).toBe(false); // the late response was dropped
+    expect(recorded(d).filter((m) => m.method === "notifications/cancelled").length).toBe(1);
+  });
+
+  test("a client that disconnects has its in-flight requests cancelled at the child", async () => {
+    const { d, t } = await fake();
+    const a = await proxied(t.socket, {});
+    a.request(7, "tools/call", { name: "hang", arguments: { who: "gone" } });
+    await waitFor(() => callsOf(d, "gone").length === 1, 5000, "call");
+    a.proc?.kill("SIGKILL");
+    await waitFor(() => recorded(d).some((m) => m.method === "notifications/cancelled"), 5000, "cancel");
+    const cancel = recorded(d).find((m) => m.method === "notifications/cancelled") as Json;
+    expect(cancel.params).toEqual({ requestId: callsOf(d, "gone")[0]?.id, reason: "client disconnected" });
+  });
+
+  test("SDK abort on server-everything cancels one client's operation only", async () => {
+    const d = dir();
+    const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+    const [a, b] = await Promise.all([sdk(t.socket), sdk(t.socket)]);
+    const controller = new AbortController();
+    const op = (c: typeof a, signal?: AbortSignal) =>
+      c.callTool(
+        { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 2 } },
+        CallToolResultSchema,
+        { signal },
+      );
+    const pa = op(a, controller.signal);
+    const pb = op(b);
+    await Bun.sleep(200);
+    controller.abort("stop");
+    await expect(pa).rejects.toThrow();
+    expect(textOf(await pb)).toContain("completed");
+  });
+});
+
+describe("server → client requests", () => {
+  test("sampling from server-everything goes to the calling client only", async () => {
+    const d = dir();
+    const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+    const calls = { a: 0, b: 0 };
+    const [a, b] = await Promise.all([
+      sdk(t.socket, { name: "a", capabilities: { sampling: {} } }),
+      sdk(t.socket, { name: "b", capabilities: { sampling: {} } }),
+    ]);
+    for (const [c, who] of [
+      [a, "a"],
+      [b, "b"],
+    ] as const) {
+      c.setRequestHandler(CreateMessageRequestSchema, async () => {
+        calls[who]++;
+        return { model: `model-${who}`, role: "assistant", content: { type: "text", text: `answer from ${who}` } };
+      });
+    }
+    const result = await a.callTool({ name: "trigger-sampling-request", arguments: { prompt: "hi", maxTokens: 5 } });
+    expect(JSON.stringify(result)).toContain("answer from a");
+    expect(calls).toEqual({ a: 1, b: 0 });
+  });
+
+  test("form elicitation from server-everything goes to the calling client only", async () => {
+    const d = dir();
+    const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+    const calls = { a: 0, b: 0 };
+    const caps = { elicitation: { form: {} } };
+    const [a, b] = await Promise.all([sdk(t.socket, { capabilities: caps }), sdk(t.socket, { capabilities: caps })]);
+    for (const [c, who] of [
+      [a, "a"],
+      [b, "b"],
+    ] as const) {
+      c.setRequestHandler(ElicitRequestSchema, async () => {
+        calls[who]++;
+        return { action: "decline" };
+      });
+    }
+    const result = await b.callTool({ name: "trigger-elicitation-request", arguments: {} });
+    expect(JSON.stringify(result)).toContain("decline");
+    expect(calls).toEqual({ a: 0, b: 1 });
+  });
+
+  test("URL elicitation and its completion go only to the client that received it", async () => {
+    const { t } = await fake();
+    const caps = { elicitation: { form: {}, url: {} } };
+    const a = await proxied(t.socket, caps);
+    const b = await proxied(t.socket, caps);
+    a.request(1, "tools/call", { name: "elicit", arguments: { mode: "url", elicitationId: "el-1", complete: true } });
+    const ask = await a.next((m) => m.method === "elicitation/create");
+    expect(typeof ask.id).toBe("string");
+    a.send({ jsonrpc: "2.0", id: ask.id as string, result: { action: "accept" } });
+    expect(textOf((await a.response(1)).result)).toContain("accept");
+    await a.next((m) => m.method === "notifications/elicitation/complete");
+    await Bun.sleep(100);
+    expect(
+      b.received.some((m) => m.method === "elicitation/create" || m.method === "notifications/elicitation/complete"),
+    ).toBe(false);
+  });
+
+  test("a URL elicitation for a form-only caller is cancelled, never sent elsewhere", async () => {
+    const { t } = await fake();
+    const a = await proxied(t.socket, { elicitation: { form: {} } });
+    const b = await proxied(t.socket, { elicitation: { form: {}, url: {} } });
+    a.request(1, "tools/call", { name: "elicit", arguments: { mode: "url" } });
+    expect(textOf((await a.response(1)).result)).toContain('"action":"cancel"');
+    expect(a.received.some((m) => m.method === "elicitation/create")).toBe(false);
+    expect(b.received.some((m) => m.method === "elicitation/create")).toBe(false);
+  });
+
+  test("no capable caller, or an ambiguous origin: the child gets -32034 and nobody is asked", async () => {
+    const { t } = await fake();
+    const capable = await proxied(t.socket, { sampling: {} });
+    const plain = await proxied(t.socket, {});
+    plain.request(1, "tools/call", { name: "sample" });
+    expect(textOf((await plain.response(1)).result)).toContain("-32034");
+    const other = await proxied(t.socket, { sampling: {} });
+    other.request(1, "tools/call", { name: "slow", arguments: { ms: 500 } });
+    await Bun.sleep(100);
+    capable.request(1, "tools/call", { name: "sample" });
+    const r = textOf((await capable.response(1)).result);
+    expect(r).toContain("-32034");
+    expect(r).toContain("several clients");
+    for (const c of [capable, plain, other])
+      expect(c.received.some((m) => m.method === "sampling/createMessage")).toBe(false);
+  });
+
+  test("the chosen client disconnecting or not answering gives the child a prompt error", async () => {
+    const { d, t } = await fake({ requestTimeoutMs: 500 });
+    const a = await proxied(t.socket, { sampling: {} });
+    a.request(1, "tools/call", { name: "sample" });
+    const ask = await a.next((m) => m.method === "sampling/createMessage");
+    const cancelled = await a.next((m) => m.method === "notifications/cancelled", 3000);
+    expect((cancelled.params as Json).requestId).toBe(ask.id as string);
+    const answered = recorded(d).find((m) => m.id === 1000 && "error" in m) as Json;
+    expect((answered.error as Json).code).toBe(-32034);
+    // disconnect case
+    const b = await proxied(t.socket, { sampling: {} });
+    b.request(2, "tools/call", { name: "sample", arguments: { who: "b" } });
+    await b.next((m) => m.method === "sampling/createMessage");
+    b.proc?.kill("SIGKILL");
+    await waitFor(() => recorded(d).some((m) => m.id === 1001 && "error" in m), 3000, "error to child");
+  });
+
+  test("the child's ping is answered by the mux, never forwarded", async () => {
+    const { t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.request(1, "tools/call", { name: "ping-client" });
+    expect(JSON.parse(textOf((await a.response(1)).result))).toMatchObject({ result: {} });
+    expect([...a.received, ...b.received].some((m) => m.method === "ping")).toBe(false);
+  });
+});
+
+describe("roots", () => {
+  const rootsClient = async (socket: string, roots: string[]): Promise<RawClient> => {
+    const c = await proxied(socket, { roots: { listChanged: true } });
+    const ask = await c.next((m) => m.method === "roots/list");
+    c.send({ jsonrpc: "2.0", id: ask.id as string, result: { roots: roots.map((uri) => ({ uri })) } });
+    return c;
+  };
+
+  test("intersection (default): the server sees only what every client exposes; a disconnect notifies the child", async () => {
+    const { d, t } = await fake();
+    const a = await rootsClient(t.socket, ["file:///p", "file:///q"]);
+    const b = await rootsClient(t.socket, ["file:///p/sub"]);
+    a.request(1, "tools/call", { name: "roots" });
+    expect(JSON.parse(textOf((await a.response(1)).result)).result.roots).toEqual([{ uri: "file:///p/sub" }]);
+    b.close();
+    await waitFor(
+      () => recorded(d).some((m) => m.method === "notifications/roots/list_changed"),
+      3000,
+      "roots changed",
+    );
+    a.request(2, "tools/call", { name: "roots" });
+    expect(JSON.parse(textOf((await a.response(2)).result)).result.roots).toEqual([
+      { uri: "file:///p" },
+      { uri: "file:///q" },
+    ]);
+  });
+
+  test("union policy, and server-everything's get-roots-list", async () => {
+    const { t } = await fake({ rootsPolicy: "union" });
+    const a = await rootsClient(t.socket, ["file:///p"]);
+    await rootsClient(t.socket, ["file:///z"]);
+    a.request(1, "tools/call", { name: "roots" });
+    expect(JSON.parse(textOf((await a.response(1)).result)).result.roots).toEqual([
+      { uri: "file:///p" },
+      { uri: "file:///z" },
+    ]);
+
+    const d = dir();
+    const e = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+    const c = await sdk(e.socket, { capabilities: { roots: { listChanged: true } } });
+    c.setRequestHandler(ListRootsRequestSchema, async () => ({
+      roots: [{ uri: "file:///tmp/project", name: "project" }],
+    }));
+    await c.sendRootsListChanged();
+    await waitFor(
+      async () => textOf(await c.callTool({ name: "get-roots-list", arguments: {} })).includes("file:///tmp/project"),
+      5000,
+      "roots",
+    );
+  });
+});
+
+describe("subscriptions and logging", () => {
+  test("subscriptions are reference-counted; updates go to subscribers only; disconnect releases", async () => {
+    const { d, t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    const c = await proxied(t.socket, {});
+    a.request(1, "resources/subscribe", { uri: "file:///x" });
+    b.request(1, "resources/subscribe", { uri: "file:///x" });
+    await a.response(1);
+    await b.response(1);
+    expect(recorded(d).filter((m) => m.method === "resources/subscribe").length).toBe(1);
+    a.request(2, "resources/unsubscribe", { uri: "file:///x" });
+    await a.response(2);
+    expect(recorded(d).filter((m) => m.method === "resources/unsubscribe").length).toBe(0);
+    c.request(1, "tools/call", {
+      name: "notify",
+      arguments: { method: "notifications/resources/updated", params: { uri: "file:///x" } },
+    });
+    await b.next((m) => m.method === "notifications/resources/updated");
+    await Bun.sleep(100);
+    expect(a.received.some((m) => m.method === "notifications/resources/updated")).toBe(false);
+    expect(c.received.some((m) => m.method === "notifications/resources/updated")).toBe(false);
+    b.close();
+    await waitFor(
+      () => recorded(d).filter((m) => m.method === "resources/unsubscribe").length === 1,
+      3000,
+      "unsubscribe",
+    );
+  });
+
+  test("server-everything: one client's unsubscribe does not stop another's updates", async () => {
+    const d = dir();
+    const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    const uri = "demo://resource/static/document/architecture.md";
+    a.request(1, "resources/subscribe", { uri });
+    b.request(1, "resources/subscribe", { uri });
+    await a.response(1);
+    await b.response(1);
+    a.request(2, "resources/unsubscribe", { uri });
+    await a.response(2);
+    b.request(2, "tools/call", { name: "toggle-subscriber-updates", arguments: {} });
+    await b.response(2);
+    await b.next((m) => m.method === "notifications/resources/updated" && (m.params as Json).uri === uri, 8000);
+    expect(a.received.some((m) => m.method === "notifications/resources/updated")).toBe(false);
+  });
+
+  test("log levels are per client; the child gets the most verbose; disconnect recomputes", async () => {
+    const { d, t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.request(1, "logging/setLevel", { level: "error" });
+    b.request(1, "logging/setLevel", { level: "info" });
+    await a.response(1);
+    await b.response(1);
+    a.request(2, "logging/setLevel", { level: "loud" });
+    expect(((await a.response(2)).error as Json).code).toBe(-32602);
+    a.request(3, "tools/call", { name: "whoami" });
+    expect(JSON.parse(textOf((await a.response(3)).result)).logLevel).toBe("info");
+    a.request(4, "tools/call", { name: "log", arguments: { levels: ["debug", "info", "error"] } });
+    await a.response(4);
+    await b.next((m) => m.method === "notifications/message" && (m.params as Json).level === "error");
+    const levels = (c: RawClient) =>
+      c.received.filter((m) => m.method === "notifications/message").map((m) => (m.params as Json).level);
+    expect(levels(a)).toEqual(["error"]);
+    expect(levels(b)).toEqual(["info", "error"]);
+    b.close();
+    await waitFor(
+      () =>
+        recorded(d)
+          .filter((m) => m.method === "logging/setLevel")
+          .map((m) => (m.params as Json).level)
+          .at(-1) === "error",
+      3000,
+      "level recomputed",
+    );
+  });
+
+  test("list_changed goes to every initialized client, not to clients still connecting", async () => {
+    const { t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    const pending = await proxied(t.socket);
+    a.request(1, "tools/call", { name: "notify", arguments: { method: "notifications/tools/list_changed" } });
+    await a.next((m) => m.method === "notifications/tools/list_changed");
+    await b.next((m) => m.method === "notifications/tools/list_changed");
+    await Bun.sleep(100);
+    expect(pending.received.length).toBe(0);
+  });
+});
+
+describe("tasks, batches, newer protocol era, isolated mode", () => {
+  test("tasks belong to their creator (server-everything simulate-research-query)", async () => {
+    const d = dir();
+    const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.request(1, "tools/call", { name: "simulate-research-query", arguments: { topic: "mux" }, task: { ttl: 60000 } });
+    const created = (await a.response(1, 10_000)).result as Json;
+    const taskId = (created.task as Json).taskId as string;
+    b.request(1, "tasks/get", { taskId });
+    expect((await b.response(1)).error as Json).toMatchObject({ code: -32602, message: "Task not found" });
+    b.request(2, "tasks/cancel", { taskId });
+    expect(((await b.response(2)).error as Json).code).toBe(-32602);
+    b.request(3, "tasks/list");
+    expect(((await b.response(3)).result as Json).tasks).toEqual([]);
+    a.request(2, "tasks/get", { taskId });
+    expect(((await a.response(2)).result as Json).taskId).toBe(taskId);
+    a.request(3, "tasks/list");
+    expect((((await a.response(3)).result as Json).tasks as Json[]).map((x) => x.taskId)).toContain(taskId);
+    await a.next((m) => m.method === "notifications/tasks/status", 10_000);
+    expect(b.received.some((m) => m.method === "notifications/tasks/status")).toBe(false);
+  });
+
+  test("a batch is split, routed and answered as one array; the child never sees arrays", async () => {
+    const { d, t } = await fake();
+    const c = await proxied(t.socket, {}, "2025-03-26");
+    c.send(
+      '[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"n":1}}},{"jsonrpc":"2.0","id":2,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/x"},{"jsonrpc":"2.0","id":"3","method":"tools/call","params":{"name":"echo","arguments":{"n":3}}}]',
+    );
+    const batch = (await c.next((m) => "batch" in m)).batch as Json[];
+    expect(batch.map((m) => m.id).sort()).toEqual([1, 2, "3"].sort());
+    expect(recorded(d).some((m) => Array.isArray(m))).toBe(false);
+    c.send('[{"jsonrpc":"2.0","method":"notifications/only"}]');
+    c.request(9, "ping");
+    await c.response(9);
+    expect(c.received.filter((m) => "batch" in m).length).toBe(1); // notifications-only batch: no answer
+  });
+
+  test("unknown methods pass through with rewritten ids; _meta is untouched; listen subscription ids come back per client", async () => {
+    const { d, t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.request("q", "vendor/experimental", { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } });
+    const res = await a.response("q");
+    expect((res.error as Json).code).toBe(-32601);
+    const seen = recorded(d).find((m) => m.method === "vendor/experimental") as Json;
+    expect(typeof seen.id).toBe("number");
+    expect((seen.params as Json)._meta).toEqual({ "io.modelcontextprotocol/protocolVersion": "2026-07-28" });
+    a.request(5, "subscriptions/listen", { filter: {} });
+    b.request(5, "subscriptions/listen", { filter: {} });
+    await a.next((m) => m.method === "notifications/resources/updated");
+    await b.next((m) => m.method === "notifications/resources/updated");
+    await Bun.sleep(100);
+    for (const c of [a, b]) {
+      const carried = c.received.filter(
+        (m) =>
+          ((m.params as Json | undefined)?._meta as Json | undefined)?.["io.modelcontextprotocol/subscriptionId"] !==
+          undefined,
+      );
+      expect(carried.length).toBe(2);
+      expect(
+        carried.every((m) => ((m.params as Json)._meta as Json)["io.modelcontextprotocol/subscriptionId"] === 5),
+      ).toBe(true);
+    }
+  });
+
+  test("isolated mode gives each client its own child, stopped when the client leaves", async () => {
+    const { t } = await fake({ isolated: true });
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.request(1, "tools/call", { name: "whoami" });
+    b.request(1, "tools/call", { name: "whoami" });
+    const pa = JSON.parse(textOf((await a.response(1)).result)).pid as number;
+    const pb = JSON.parse(textOf((await b.response(1)).result)).pid as number;
+    expect(pa).not.toBe(pb);
+    b.request(2, "mcp-mux/status");
+    const s = (await b.response(2)).result as Json;
+    expect(s.mode).toBe("isolated");
+    expect((s.childPids as number[]).sort()).toEqual([pa, pb].sort());
+    a.close();
+    await waitFor(
+      () => {
+        try {
+          process.kill(pa, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      5000,
+      "a's child gone",
+    );
+  });
+});
