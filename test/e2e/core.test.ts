@@ -38,8 +38,9 @@ for (const mode of MODES) {
       cleanups.push(() => d[Symbol.dispose]());
       return d.path;
     };
+    // In binary mode every raw client goes through a real mux-proxy process.
     const raw = async (socket: string): Promise<RawClient> => {
-      const c = await RawClient.connect(socket);
+      const c = mode === "bin" ? await RawClient.viaProxy(socket) : await RawClient.connect(socket);
       cleanups.push(() => c.close());
       return c;
     };

@@ -306,12 +306,11 @@ describe("roots", () => {
     const b = await rootsClient(t.socket, ["file:///p/sub"]);
     a.request(1, "tools/call", { name: "roots" });
     expect(JSON.parse(textOf((await a.response(1)).result)).result.roots).toEqual([{ uri: "file:///p/sub" }]);
+    await Bun.sleep(100); // let the debounced roots/list_changed for b's arrival go out first
+    const changes = (): number => recorded(d).filter((m) => m.method === "notifications/roots/list_changed").length;
+    const before = changes();
     b.close();
-    await waitFor(
-      () => recorded(d).some((m) => m.method === "notifications/roots/list_changed"),
-      3000,
-      "roots changed",
-    );
+    await waitFor(() => changes() > before, 3000, "roots changed");
     a.request(2, "tools/call", { name: "roots" });
     expect(JSON.parse(textOf((await a.response(2)).result)).result.roots).toEqual([
       { uri: "file:///p" },
@@ -421,6 +420,19 @@ describe("subscriptions and logging", () => {
       3000,
       "level recomputed",
     );
+  });
+
+  test("list results are never served from a stale cache: every tools/list reaches the child", async () => {
+    const { d, t } = await fake();
+    const a = await proxied(t.socket, {});
+    const b = await proxied(t.socket, {});
+    a.request(1, "tools/list");
+    await a.response(1);
+    a.request(2, "tools/call", { name: "notify", arguments: { method: "notifications/tools/list_changed" } });
+    await b.next((m) => m.method === "notifications/tools/list_changed");
+    b.request(1, "tools/list");
+    await b.response(1);
+    expect(recorded(d).filter((m) => m.method === "tools/list").length).toBe(2);
   });
 
   test("list_changed goes to every initialized client, not to clients still connecting", async () => {
