@@ -4,11 +4,24 @@
  * @module
  */
 
+export type { ConfigFormat, LoadConfigOptions, MuxConfig } from "./config/load.ts";
+export { ConfigError, findConfig, formatIssue, loadConfig, parseConfig } from "./config/load.ts";
+export { configDir, controlSocketPath, defaultSocketPath, runtimeDir } from "./config/paths.ts";
+export type { ConfigIssue } from "./config/schema.ts";
 export type { MuxErrorCode } from "./errors.ts";
 export { isMuxError, MuxError } from "./errors.ts";
 export type { HealthOptions, HealthResult, HealthState } from "./health/health.ts";
 export { checkHealth, HEALTH_EXIT_CODES } from "./health/health.ts";
 export type { MuxLogger } from "./mux/logger.ts";
+export type {
+  ConfiguredService,
+  ReloadResult,
+  ServiceSet,
+  ServiceStatus,
+  ServicesHandle,
+  ServicesOptions,
+} from "./mux/multi.ts";
+export { selectServices, startServices } from "./mux/multi.ts";
 export type { MuxOptions, ServiceOptions } from "./mux/options.ts";
 export { DEFAULTS } from "./mux/options.ts";
 export type { RootsPolicy } from "./mux/roots.ts";

@@ -1,10 +1,12 @@
 /**
- * `mux health`: ping a service through its socket; the exit code tells what is wrong.
+ * `mux health`: ping one service (`--socket`) or the services of a config (`--config`,
+ * optionally `--service NAME`); the exit code tells what is wrong (worst service wins).
  * @module
  */
 
 import { defineCommand } from "citty";
-import { checkHealth, HEALTH_EXIT_CODES } from "../health/health.ts";
+import { findConfig, loadConfig } from "../config/load.ts";
+import { checkHealth, HEALTH_EXIT_CODES, type HealthResult } from "../health/health.ts";
 import { fail } from "./logger.ts";
 
 /** The `health` subcommand. */
@@ -16,17 +18,41 @@ export const healthCommand = defineCommand({
   },
   args: {
     socket: { type: "string", description: "The mux socket path" },
+    config: { type: "string", description: "Check the services of this config" },
+    service: { type: "string", description: "With --config: check only this service" },
     json: { type: "boolean", description: "Print the result as JSON" },
     "timeout-ms": { type: "string", description: "Deadline (default 3000)" },
   },
   async run({ args }) {
-    if (!args.socket) fail("--socket is required", HEALTH_EXIT_CODES.error);
     const timeoutMs = args["timeout-ms"] === undefined ? undefined : Number(args["timeout-ms"]);
     if (timeoutMs !== undefined && !(timeoutMs > 0))
       fail("--timeout-ms must be a positive number", HEALTH_EXIT_CODES.error);
-    const result = await checkHealth({ socket: args.socket, timeoutMs });
-    if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else process.stdout.write(`${result.ok ? "OK" : "UNHEALTHY"} ${result.socket}: ${result.message}\n`);
-    process.exit(HEALTH_EXIT_CODES[result.state]);
+    const sockets: [string | undefined, string][] = [];
+    if (args.socket) sockets.push([undefined, args.socket]);
+    else {
+      const path = findConfig(args.config);
+      if (!path) fail("give --socket PATH or --config FILE (no per-user config found)", HEALTH_EXIT_CODES.error);
+      let config: ReturnType<typeof loadConfig>;
+      try {
+        config = loadConfig(path);
+      } catch (error) {
+        fail(error instanceof Error ? error.message : String(error), HEALTH_EXIT_CODES.error);
+      }
+      for (const [name, svc] of Object.entries(config.services)) {
+        if (!args.service || args.service === name) sockets.push([name, svc.socket]);
+      }
+      if (sockets.length === 0) fail(`no service "${args.service}" in ${path}`, HEALTH_EXIT_CODES.error);
+    }
+    const results: (HealthResult & { service?: string })[] = await Promise.all(
+      sockets.map(async ([service, socket]) => ({ ...(await checkHealth({ socket, timeoutMs })), service })),
+    );
+    if (args.json) process.stdout.write(`${JSON.stringify(args.socket ? results[0] : results, null, 2)}\n`);
+    else {
+      for (const r of results) {
+        const name = r.service ? `${r.service} ` : "";
+        process.stdout.write(`${r.ok ? "OK" : "UNHEALTHY"} ${name}${r.socket}: ${r.message}\n`);
+      }
+    }
+    process.exit(Math.max(...results.map((r) => HEALTH_EXIT_CODES[r.state])));
   },
 });

@@ -15,6 +15,7 @@ export const main = defineCommand({
     proxy: () => import("./proxy.ts").then((m) => m.proxyCommand),
     health: () => import("./health.ts").then((m) => m.healthCommand),
     status: () => import("./status.ts").then((m) => m.statusCommand),
+    reload: () => import("./reload.ts").then((m) => m.reloadCommand),
   },
 });
 

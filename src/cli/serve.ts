@@ -1,14 +1,18 @@
 /**
- * `mux serve`: run one service in the foreground until SIGINT/SIGTERM.
+ * `mux serve`: one service from flags, or every service of a config file (`--config`, or the
+ * per-user default when neither `--socket` nor `--cmd` is given). Runs until SIGINT/SIGTERM;
+ * SIGHUP reloads the config.
  * @module
  */
 
 import { defineCommand } from "citty";
+import { findConfig, loadConfig } from "../config/load.ts";
+import { controlSocketPath } from "../config/paths.ts";
 import { isMuxError } from "../errors.ts";
-import type { MuxOptions } from "../mux/options.ts";
-import { ROOTS_POLICIES, type RootsPolicy } from "../mux/roots.ts";
-import type { AmbiguousRoute } from "../mux/router.ts";
+import { startControl } from "../mux/control.ts";
+import { startServices } from "../mux/multi.ts";
 import { startMux } from "../mux/serve.ts";
+import { list, parseServiceFlags, serviceFlags } from "./flags.ts";
 import { CLI_LOG_LEVELS, createCliLogger, fail } from "./logger.ts";
 
 /** The `serve` subcommand. */
@@ -17,75 +21,117 @@ export const serveCommand = defineCommand({
   args: {
     socket: { type: "string", description: "Unix socket path clients connect to" },
     cmd: { type: "string", description: "MCP server command (its arguments go after --)" },
-    "service-name": { type: "string", description: "Name in logs and status (default: socket file name)" },
-    "max-active-clients": { type: "string", description: "Clients with requests in flight at once (default 5)" },
-    "lazy-start": { type: "boolean", description: "Start the server on the first request" },
-    "max-request-bytes": { type: "string", description: "Largest client message (default 1048576)" },
-    "request-timeout-ms": { type: "string", description: "Request deadline (default 30000)" },
-    "restart-backoff-ms": { type: "string", description: "First restart delay (default 1000)" },
-    "restart-backoff-max-ms": { type: "string", description: "Largest restart delay (default 30000)" },
-    "max-restarts": { type: "string", description: "Consecutive failures before giving up (default 5, 0 = never)" },
-    "healthy-after-ms": { type: "string", description: "Uptime that resets the failure count (default 60000)" },
-    "status-file": { type: "string", description: "Write JSON status snapshots here" },
-    "roots-policy": { type: "string", description: "intersection (default) | union | first | none" },
-    "ambiguous-route": { type: "string", description: "error (default) | most-recent" },
-    isolated: { type: "boolean", description: "Give each client its own server process (state not shared)" },
+    config: { type: "string", description: "Run the services of this config file (JSON, YAML or TOML)" },
+    service: { type: "string", description: "With a config: run only this service" },
+    only: { type: "string", description: "With a config: run only these services (a,b)" },
+    except: { type: "string", description: "With a config: run all but these services (a,b)" },
+    ...serviceFlags,
     "log-level": { type: "string", description: "error | warn | info (default) | debug | trace" },
   },
   async run({ args }) {
-    const level = args["log-level"] ?? "info";
-    if (!(CLI_LOG_LEVELS as readonly string[]).includes(level)) fail(`invalid --log-level ${level}`);
-    if (!args.socket) fail("--socket is required (the Unix socket path clients connect to)");
+    const level = args["log-level"];
+    if (level !== undefined && !(CLI_LOG_LEVELS as readonly string[]).includes(level))
+      fail(`invalid --log-level ${level}`);
+    const flags = parseServiceFlags(args);
+    const extraArgs = (args._ ?? []).map(String);
+    const configPath = args.config ?? (!args.socket && !args.cmd ? findConfig() : undefined);
+    if (configPath) return serveConfig(configPath, args, flags, extraArgs);
+    if (!args.socket) fail("--socket is required (or --config FILE for a config with several services)");
     if (!args.cmd) fail("--cmd is required (the MCP server command; put its arguments after --)");
-    const options: MuxOptions = {
-      socket: args.socket,
-      cmd: args.cmd,
-      args: (args._ ?? []).map(String),
-      serviceName: args["service-name"],
-      maxActiveClients: int(args, "max-active-clients", 1),
-      lazyStart: args["lazy-start"],
-      maxRequestBytes: int(args, "max-request-bytes", 1),
-      requestTimeoutMs: int(args, "request-timeout-ms", 1),
-      restartBackoffMs: int(args, "restart-backoff-ms", 0),
-      restartBackoffMaxMs: int(args, "restart-backoff-max-ms", 0),
-      maxRestarts: int(args, "max-restarts", 0),
-      healthyAfterMs: int(args, "healthy-after-ms", 0),
-      statusFile: args["status-file"],
-      rootsPolicy: oneOf(args, "roots-policy", ROOTS_POLICIES) as RootsPolicy | undefined,
-      ambiguousRoute: oneOf(args, "ambiguous-route", ["error", "most-recent"]) as AmbiguousRoute | undefined,
-      isolated: args.isolated,
-    };
-    const logger = createCliLogger(level, options.serviceName ?? undefined);
+    const logger = createCliLogger(level ?? "info", flags.serviceName);
     let handle: Awaited<ReturnType<typeof startMux>>;
     try {
-      handle = await startMux({ ...options, logger });
+      handle = await startMux({ ...flags, socket: args.socket, cmd: args.cmd, args: extraArgs, logger });
     } catch (error) {
       fail(isMuxError(error) ? error.message : String(error));
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
-    const stop = (signal: string): void => {
-      logger.info(`${signal}: shutting down`);
-      void handle.close().then(() => process.exit(0));
-    };
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGTERM", () => stop("SIGTERM"));
+    onStop(logger, () => handle.close());
     await handle.closed;
   },
 });
 
 // --- internal ---
 
-function int(args: Record<string, unknown>, name: string, min: number): number | undefined {
-  const raw = args[name];
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer ≥ ${min}, got ${String(raw)}`);
-  return n;
+async function serveConfig(
+  path: string,
+  args: Record<string, unknown>,
+  flags: ReturnType<typeof parseServiceFlags>,
+  extraArgs: string[],
+): Promise<void> {
+  const level = args["log-level"] as string | undefined;
+  const log = createCliLogger(level ?? "info");
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(path);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  for (const w of config.warnings) log.warn(w);
+  const only = args.service ? [String(args.service)] : list(args.only);
+  const overrides = { ...flags } as Record<string, unknown>;
+  if (args.socket || args.cmd || extraArgs.length > 0) {
+    const selected = only ?? Object.keys(config.services).filter((n) => !list(args.except)?.includes(n));
+    if (selected.length !== 1)
+      fail("--socket, --cmd and server arguments need exactly one service (use --service NAME)");
+    Object.assign(overrides, {
+      socket: args.socket,
+      cmd: args.cmd,
+      args: extraArgs.length > 0 ? extraArgs : undefined,
+    });
+  }
+  let handle: Awaited<ReturnType<typeof startServices>>;
+  try {
+    handle = await startServices(config, {
+      only,
+      except: list(args.except),
+      overrides,
+      logger: (name, svc) => createCliLogger(level ?? svc.logLevel ?? "info", name),
+    });
+  } catch (error) {
+    fail(isMuxError(error) ? error.message : String(error));
+  }
+  if (handle.services.size === 0) {
+    await handle.close();
+    fail(`no service could start: ${[...handle.failures].map(([n, r]) => `${n}: ${r}`).join("; ")}`);
+  }
+  const reload = async (): Promise<unknown> => {
+    let next: ReturnType<typeof loadConfig>;
+    try {
+      next = loadConfig(path);
+    } catch (error) {
+      log.error(`reload rejected, services keep running: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    }
+    const result = await handle.reload(next);
+    log.info(`reloaded ${path}: ${JSON.stringify(result)}`);
+    return result;
+  };
+  let control: Awaited<ReturnType<typeof startControl>> | undefined;
+  try {
+    control = await startControl(controlSocketPath(path), {
+      status: () => ({ config: path, muxPid: process.pid, services: handle.status() }),
+      reload,
+    });
+  } catch (error) {
+    log.warn(`control socket unavailable (mux reload/status --config will not reach this daemon): ${String(error)}`);
+  }
+  for (const [name, s] of handle.services) log.info(`${name}: listening on ${s.socket}`);
+  process.on("SIGHUP", () => {
+    reload().catch(() => {});
+  });
+  onStop(log, async () => {
+    control?.close();
+    await handle.close();
+  });
+  await handle.closed;
 }
 
-function oneOf(args: Record<string, unknown>, name: string, allowed: readonly string[]): string | undefined {
-  const raw = args[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== "string" || !allowed.includes(raw)) fail(`--${name} must be one of ${allowed.join(", ")}`);
-  return raw;
+function onStop(logger: { info(m: string): void }, close: () => Promise<void>): void {
+  const stop = (signal: string): void => {
+    logger.info(`${signal}: shutting down`);
+    void close().then(() => process.exit(0));
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
 }

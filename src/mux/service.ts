@@ -114,10 +114,33 @@ export class MuxService {
       uptimeMs: Date.now() - this.startedAt,
       childUptimeMs: main?.childPid ? Date.now() - main.childStartedAt : null,
       timestamp: new Date().toISOString(),
+      settings: this.settings(),
     };
   }
 
   // --- internal ---
+
+  private settings(): StatusSnapshot["settings"] {
+    const o = this.options;
+    return {
+      cmd: o.cmd,
+      args: o.args,
+      cwd: o.cwd ?? null,
+      envKeys: Object.keys(o.env ?? {}),
+      maxActiveClients: o.maxActiveClients,
+      lazyStart: o.lazyStart,
+      maxRequestBytes: o.maxRequestBytes,
+      requestTimeoutMs: o.requestTimeoutMs,
+      restartBackoffMs: o.restartBackoffMs,
+      restartBackoffMaxMs: o.restartBackoffMaxMs,
+      maxRestarts: o.maxRestarts,
+      healthyAfterMs: o.healthyAfterMs,
+      statusFile: o.statusFile ?? null,
+      rootsPolicy: o.rootsPolicy,
+      ambiguousRoute: o.ambiguousRoute,
+      isolated: o.isolated,
+    };
+  }
 
   private newEngine(): Engine {
     return new Engine(this.options, this.logger, {

@@ -33,6 +33,28 @@ export interface StatusSnapshot {
   uptimeMs: number;
   childUptimeMs: number | null;
   timestamp: string;
+  /** The effective settings (env values withheld: only the names). */
+  settings: StatusSettings;
+}
+
+/** Effective settings of a service as shown in status. */
+export interface StatusSettings {
+  cmd: string;
+  args: string[];
+  cwd: string | null;
+  envKeys: string[];
+  maxActiveClients: number;
+  lazyStart: boolean;
+  maxRequestBytes: number;
+  requestTimeoutMs: number;
+  restartBackoffMs: number;
+  restartBackoffMaxMs: number;
+  maxRestarts: number;
+  healthyAfterMs: number;
+  statusFile: string | null;
+  rootsPolicy: string;
+  ambiguousRoute: string;
+  isolated: boolean;
 }
 
 /** Writes snapshots to a file at most every `intervalMs`, only when they differ. */

@@ -1,0 +1,73 @@
+/**
+ * Service flags shared by `mux serve` (single service and config mode): their citty
+ * definitions and their parse into option overrides (unset flags stay undefined, so the config
+ * file and then the defaults fill them in).
+ * @module
+ */
+
+import type { ServiceOptions } from "../mux/options.ts";
+import { ROOTS_POLICIES, type RootsPolicy } from "../mux/roots.ts";
+import type { AmbiguousRoute } from "../mux/router.ts";
+import { fail } from "./logger.ts";
+
+/** citty arg definitions of every per-service flag. */
+export const serviceFlags = {
+  "service-name": { type: "string", description: "Name in logs and status (default: socket file name)" },
+  "max-active-clients": { type: "string", description: "Clients with requests in flight at once (default 5)" },
+  "lazy-start": { type: "boolean", description: "Start the server on the first request" },
+  "max-request-bytes": { type: "string", description: "Largest client message (default 1048576)" },
+  "request-timeout-ms": { type: "string", description: "Request deadline (default 30000)" },
+  "restart-backoff-ms": { type: "string", description: "First restart delay (default 1000)" },
+  "restart-backoff-max-ms": { type: "string", description: "Largest restart delay (default 30000)" },
+  "max-restarts": { type: "string", description: "Consecutive failures before giving up (default 5, 0 = never)" },
+  "healthy-after-ms": { type: "string", description: "Uptime that resets the failure count (default 60000)" },
+  "status-file": { type: "string", description: "Write JSON status snapshots here" },
+  "roots-policy": { type: "string", description: "intersection (default) | union | first | none" },
+  "ambiguous-route": { type: "string", description: "error (default) | most-recent" },
+  isolated: { type: "boolean", description: "Give each client its own server process (state not shared)" },
+} as const;
+
+/** Parse the per-service flags that were given. */
+export function parseServiceFlags(args: Record<string, unknown>): Partial<ServiceOptions> {
+  return {
+    serviceName: args["service-name"] as string | undefined,
+    maxActiveClients: int(args, "max-active-clients", 1),
+    lazyStart: args["lazy-start"] as boolean | undefined,
+    maxRequestBytes: int(args, "max-request-bytes", 1024),
+    requestTimeoutMs: int(args, "request-timeout-ms", 1),
+    restartBackoffMs: int(args, "restart-backoff-ms", 0),
+    restartBackoffMaxMs: int(args, "restart-backoff-max-ms", 0),
+    maxRestarts: int(args, "max-restarts", 0),
+    healthyAfterMs: int(args, "healthy-after-ms", 0),
+    statusFile: args["status-file"] as string | undefined,
+    rootsPolicy: oneOf(args, "roots-policy", ROOTS_POLICIES) as RootsPolicy | undefined,
+    ambiguousRoute: oneOf(args, "ambiguous-route", ["error", "most-recent"]) as AmbiguousRoute | undefined,
+    isolated: args.isolated as boolean | undefined,
+  };
+}
+
+/** Split a comma list flag. */
+export function list(value: unknown): string[] | undefined {
+  if (typeof value !== "string" || value === "") return undefined;
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+// --- internal ---
+
+function int(args: Record<string, unknown>, name: string, min: number): number | undefined {
+  const raw = args[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer ≥ ${min}, got ${String(raw)}`);
+  return n;
+}
+
+function oneOf(args: Record<string, unknown>, name: string, allowed: readonly string[]): string | undefined {
+  const raw = args[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "string" || !allowed.includes(raw)) fail(`--${name} must be one of ${allowed.join(", ")}`);
+  return raw;
+}

@@ -1,0 +1,43 @@
+/**
+ * `mux reload --config FILE`: validate the config, then ask the daemon running it to apply it.
+ * @module
+ */
+
+import { defineCommand } from "citty";
+import { connectRpc } from "../client/rpc.ts";
+import { findConfig, loadConfig } from "../config/load.ts";
+import { controlSocketPath } from "../config/paths.ts";
+import { isObject } from "../protocol/message.ts";
+import { fail } from "./logger.ts";
+
+/** The `reload` subcommand. */
+export const reloadCommand = defineCommand({
+  meta: { name: "reload", description: "Re-read a config in the running daemon (like SIGHUP)" },
+  args: { config: { type: "string", description: "The config file the daemon runs (default: per-user config)" } },
+  async run({ args }) {
+    const path = findConfig(args.config);
+    if (!path) fail("no config file given and none found in the per-user config directory");
+    try {
+      loadConfig(path);
+    } catch (error) {
+      fail(`${error instanceof Error ? error.message : String(error)}\nnothing was reloaded`);
+    }
+    let conn: Awaited<ReturnType<typeof connectRpc>>;
+    try {
+      conn = await connectRpc(controlSocketPath(path));
+    } catch {
+      fail(`no mux daemon is running ${path} (start it with: mux serve --config ${path})`, 2);
+    }
+    const answer = await conn.request("mcp-mux/reload", undefined, 60_000);
+    conn.close();
+    if (!isObject(answer.result)) fail(`reload failed: ${JSON.stringify(answer.error)}`);
+    const r = answer.result as Record<string, unknown>;
+    for (const key of ["added", "removed", "restarted", "unchanged"]) {
+      const names = r[key] as string[];
+      if (names.length > 0) process.stdout.write(`${key}: ${names.join(", ")}\n`);
+    }
+    const failed = Object.entries((r.failed ?? {}) as Record<string, string>);
+    for (const [name, why] of failed) process.stdout.write(`failed: ${name}: ${why}\n`);
+    process.exit(failed.length > 0 ? 1 : 0);
+  },
+});

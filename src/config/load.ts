@@ -1,0 +1,187 @@
+/**
+ * Load a config file (JSON, YAML or TOML, chosen by extension) into typed service options:
+ * parsed once, validated with helpful errors, variables and paths expanded.
+ * @module
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, extname, join, resolve } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { parse as parseYaml } from "yaml";
+import { MuxError } from "../errors.ts";
+import type { ConfiguredService } from "../mux/multi.ts";
+import { CONFIG_FILE_NAMES, configDir, defaultSocketPath, expandVars, resolvePath } from "./paths.ts";
+import { type ConfigIssue, isRecord, parseService, type RawService, suggest } from "./schema.ts";
+
+/** A loaded config: services by name, in file order. */
+export interface MuxConfig {
+  /** The file it came from, when it came from one. */
+  path?: string;
+  services: Record<string, ConfiguredService>;
+  /** Non-fatal notes (e.g. rmcp-mux keys without effect). */
+  warnings: string[];
+}
+
+/** A config that failed validation; `issues` lists every problem. */
+export class ConfigError extends MuxError {
+  readonly issues: ConfigIssue[];
+  readonly file: string;
+
+  constructor(file: string, issues: ConfigIssue[]) {
+    super("CONFIG_INVALID", `invalid config ${file}:\n${issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`);
+    this.file = file;
+    this.issues = issues;
+  }
+}
+
+/** Options of {@link loadConfig} and {@link parseConfig}. */
+export interface LoadConfigOptions {
+  /** Environment for `$VAR` expansion and default paths (default `process.env`). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Read and validate a config file. Throws `ConfigError` listing every problem. */
+export function loadConfig(path: string, options: LoadConfigOptions = {}): MuxConfig {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new ConfigError(file, [{ message: "file not found" }]);
+  const text = readFileSync(file, "utf8");
+  return parseConfig(text, { ...options, file, format: formatOf(file) });
+}
+
+/** Validate config text (or an already-parsed object when `format` is `object`). */
+export function parseConfig(
+  input: string | Record<string, unknown>,
+  options: LoadConfigOptions & { file?: string; format?: ConfigFormat } = {},
+): MuxConfig {
+  const file = options.file ?? "<config>";
+  const env = options.env ?? process.env;
+  const base = options.file ? dirname(options.file) : process.cwd();
+  const text = typeof input === "string" ? input : "";
+  let data: unknown = input;
+  if (typeof input === "string") {
+    try {
+      data = PARSERS[options.format ?? "json"](input);
+    } catch (error) {
+      throw new ConfigError(file, [{ message: syntaxMessage(error), line: syntaxLine(error) }]);
+    }
+  }
+  const issues: ConfigIssue[] = [];
+  const warnings: string[] = [];
+  const services: Record<string, ConfiguredService> = {};
+  if (!isRecord(data) || !isRecord(data.servers)) {
+    throw new ConfigError(file, [
+      { message: 'the top level needs a "servers" table: servers: { <name>: { cmd: ... } }' },
+    ]);
+  }
+  for (const key of Object.keys(data)) {
+    if (key !== "servers") {
+      const hint = suggest(key, ["servers"]);
+      issues.push({ field: key, message: `unknown top-level key "${key}"${hint ? ` (did you mean "${hint}"?)` : ""}` });
+    }
+  }
+  for (const [name, value] of Object.entries(data.servers)) {
+    const raw = parseService(name, value, issues, warnings);
+    if (raw) services[name] = finish(name, raw, base, env);
+  }
+  const bySocket = new Map<string, string>();
+  for (const [name, s] of Object.entries(services)) {
+    const other = bySocket.get(s.socket);
+    if (other)
+      issues.push({ service: name, field: "socket", message: `socket ${s.socket} is also used by service "${other}"` });
+    else bySocket.set(s.socket, name);
+  }
+  if (issues.length > 0)
+    throw new ConfigError(
+      file,
+      issues.map((i) => ({ ...i, line: i.line ?? locate(text, i) })),
+    );
+  return { path: options.file, services, warnings };
+}
+
+/** The config file to use: `explicit` if given, else the first existing file in the per-user config dir. */
+export function findConfig(
+  explicit?: string,
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
+  if (explicit) return explicit;
+  const dir = configDir(env);
+  return CONFIG_FILE_NAMES.map((n) => join(dir, n)).find((p) => existsSync(p));
+}
+
+/** Render an issue as one line: `service "x", field "y" (line 3): message`. */
+export function formatIssue(issue: ConfigIssue): string {
+  const where = [
+    issue.service !== undefined ? `service "${issue.service}"` : undefined,
+    issue.field !== undefined && issue.service !== undefined ? `field "${issue.field}"` : undefined,
+    issue.line !== undefined ? `line ${issue.line}` : undefined,
+  ].filter(Boolean);
+  return where.length > 0 ? `${where.join(", ")}: ${issue.message}` : issue.message;
+}
+
+/** Supported config formats. */
+export type ConfigFormat = "json" | "yaml" | "toml";
+
+// --- internal ---
+
+const PARSERS: Record<ConfigFormat, (text: string) => unknown> = {
+  json: (text) => JSON.parse(text),
+  yaml: (text) => parseYaml(text),
+  toml: (text) => parseToml(text),
+};
+
+function formatOf(file: string): ConfigFormat {
+  const ext = extname(file).toLowerCase();
+  if (ext === ".yaml" || ext === ".yml") return "yaml";
+  if (ext === ".toml") return "toml";
+  if (ext === ".json") return "json";
+  throw new ConfigError(file, [{ message: `unknown config format "${ext}" (use .json, .yaml, .yml or .toml)` }]);
+}
+
+function finish(
+  name: string,
+  raw: RawService,
+  base: string,
+  env: Record<string, string | undefined>,
+): ConfiguredService {
+  const out: ConfiguredService = { ...raw, socket: "", serviceName: raw.serviceName ?? name } as ConfiguredService;
+  out.socket = raw.socket ? resolvePath(raw.socket, base, env) : defaultSocketPath(name, env);
+  if (raw.cwd) out.cwd = resolvePath(raw.cwd, base, env);
+  if (raw.statusFile) out.statusFile = resolvePath(raw.statusFile, base, env);
+  if (raw.args) out.args = raw.args.map((a) => expandVars(a, env));
+  if (raw.env) out.env = Object.fromEntries(Object.entries(raw.env).map(([k, v]) => [k, expandVars(v, env)]));
+  if (raw.cmd && (raw.cmd.startsWith("./") || raw.cmd.startsWith("../"))) out.cmd = resolvePath(raw.cmd, base, env);
+  else if (raw.cmd) out.cmd = expandVars(raw.cmd, env);
+  return out;
+}
+
+/** Best-effort line of an issue: the service's key, then the field's key after it. */
+function locate(text: string, issue: ConfigIssue): number | undefined {
+  if (!text) return undefined;
+  const lines = text.split("\n");
+  const keyRe = (k: string) => new RegExp(`(^|[\\s{,."'\\[])${escapeRegExp(k)}["']?\\s*[:=\\]]`);
+  let start = 0;
+  if (issue.service !== undefined) {
+    const i = lines.findIndex((l) => keyRe(issue.service as string).test(l));
+    if (i < 0) return undefined;
+    start = i;
+    if (issue.field === undefined) return i + 1;
+  }
+  if (issue.field === undefined) return undefined;
+  for (let i = start; i < lines.length; i++) if (keyRe(issue.field).test(lines[i] as string)) return i + 1;
+  return issue.service !== undefined ? start + 1 : undefined;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function syntaxMessage(error: unknown): string {
+  return `syntax error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`;
+}
+
+function syntaxLine(error: unknown): number | undefined {
+  const e = error as { line?: number; linePos?: [{ line: number }] };
+  if (typeof e.line === "number") return e.line;
+  if (Array.isArray(e.linePos)) return e.linePos[0]?.line;
+  return undefined;
+}

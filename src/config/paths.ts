@@ -1,0 +1,58 @@
+/**
+ * Per-user locations (config, runtime sockets) and path/variable expansion.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { homedir, tmpdir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+
+/** File names looked for in the config directory, in order. */
+export const CONFIG_FILE_NAMES = ["config.toml", "config.yaml", "config.yml", "config.json"];
+
+/**
+ * The per-user config directory: `$XDG_CONFIG_HOME/mcp-mux` (default `~/.config/mcp-mux`) on
+ * Linux; `~/Library/Application Support/mcp-mux` on macOS.
+ */
+export function configDir(env: Record<string, string | undefined> = process.env): string {
+  const home = env.HOME ?? homedir();
+  if (process.platform === "darwin") return join(home, "Library", "Application Support", "mcp-mux");
+  return join(env.XDG_CONFIG_HOME || join(home, ".config"), "mcp-mux");
+}
+
+/**
+ * The per-user runtime directory for sockets: `$XDG_RUNTIME_DIR/mcp-mux` when set, else
+ * `<tmpdir>/mcp-mux-<uid>`.
+ */
+export function runtimeDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, "mcp-mux");
+  return join(env.TMPDIR || tmpdir(), `mcp-mux-${process.getuid?.() ?? "user"}`);
+}
+
+/** Default socket of a service without `socket`: `<runtimeDir>/<name>.sock`. */
+export function defaultSocketPath(name: string, env: Record<string, string | undefined> = process.env): string {
+  return join(runtimeDir(env), `${name}.sock`);
+}
+
+/** The control socket of the daemon running the config at `configPath` (reload, status). */
+export function controlSocketPath(configPath: string, env: Record<string, string | undefined> = process.env): string {
+  const hash = createHash("sha256").update(resolve(configPath)).digest("hex").slice(0, 12);
+  return join(runtimeDir(env), `control-${hash}.sock`);
+}
+
+/** Expand `~`, `$VAR` and `${VAR}` (unset variables become empty). */
+export function expandVars(value: string, env: Record<string, string | undefined> = process.env): string {
+  const home = env.HOME ?? homedir();
+  const tilde = value === "~" ? home : value.startsWith("~/") ? `${home}${value.slice(1)}` : value;
+  return tilde.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a, b) => env[a ?? b] ?? "");
+}
+
+/** Expand and resolve a path relative to `base` (the config file's folder). */
+export function resolvePath(
+  value: string,
+  base: string,
+  env: Record<string, string | undefined> = process.env,
+): string {
+  const expanded = expandVars(value, env);
+  return isAbsolute(expanded) ? expanded : resolve(base, expanded);
+}

@@ -1,0 +1,189 @@
+/**
+ * The config file schema (rmcp-mux compatible, snake_case keys) and its one-pass parse from
+ * `unknown` into typed `ServiceOptions`, collecting every problem with its service and field.
+ * @module
+ */
+
+import type { ServiceOptions } from "../mux/options.ts";
+import { ROOTS_POLICIES } from "../mux/roots.ts";
+
+/** One validation problem. `line` is filled in by the loader when it can locate the field. */
+export interface ConfigIssue {
+  service?: string;
+  field?: string;
+  line?: number;
+  message: string;
+}
+
+/** A service entry before path expansion (file-relative paths still relative). */
+export type RawService = Omit<ServiceOptions, "socket"> & { socket?: string; logLevel?: string };
+
+type Kind = "string" | "bool" | "int" | "strings" | "env" | "enum";
+
+interface Field {
+  key: keyof RawService | "tray" | "mode" | "logLevel";
+  kind: Kind;
+  min?: number;
+  values?: readonly string[];
+}
+
+/** Snake-case file keys → option fields. Keys rmcp-mux had that we ignore are listed below. */
+export const FIELDS: Record<string, Field> = {
+  socket: { key: "socket", kind: "string" },
+  cmd: { key: "cmd", kind: "string" },
+  args: { key: "args", kind: "strings" },
+  env: { key: "env", kind: "env" },
+  cwd: { key: "cwd", kind: "string" },
+  service_name: { key: "serviceName", kind: "string" },
+  max_active_clients: { key: "maxActiveClients", kind: "int", min: 1 },
+  lazy_start: { key: "lazyStart", kind: "bool" },
+  max_request_bytes: { key: "maxRequestBytes", kind: "int", min: 1024 },
+  request_timeout_ms: { key: "requestTimeoutMs", kind: "int", min: 1 },
+  restart_backoff_ms: { key: "restartBackoffMs", kind: "int", min: 0 },
+  restart_backoff_max_ms: { key: "restartBackoffMaxMs", kind: "int", min: 0 },
+  max_restarts: { key: "maxRestarts", kind: "int", min: 0 },
+  healthy_after_ms: { key: "healthyAfterMs", kind: "int", min: 0 },
+  status_file: { key: "statusFile", kind: "string" },
+  log_level: { key: "logLevel", kind: "enum", values: ["trace", "debug", "info", "warn", "error"] },
+  roots_policy: { key: "rootsPolicy", kind: "enum", values: ROOTS_POLICIES },
+  ambiguous_route: { key: "ambiguousRoute", kind: "enum", values: ["error", "most-recent"] },
+  mode: { key: "mode", kind: "enum", values: ["shared", "isolated"] },
+  isolated: { key: "isolated", kind: "bool" },
+  tray: { key: "tray", kind: "bool" },
+};
+
+/** rmcp-mux keys accepted so old configs load, but without effect (reported as warnings). */
+export const IGNORED_FIELDS = new Set([
+  "tray",
+  "heartbeat_enabled",
+  "heartbeat_interval_ms",
+  "heartbeat_timeout_ms",
+  "heartbeat_max_failures",
+]);
+
+/** Parse one `servers.<name>` entry. Problems go to `issues`; warnings to `warnings`. */
+export function parseService(
+  name: string,
+  value: unknown,
+  issues: ConfigIssue[],
+  warnings: string[],
+): RawService | undefined {
+  if (!isRecord(value)) {
+    issues.push({ service: name, message: `service "${name}" must be a table/object of settings` });
+    return undefined;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(value)) {
+    const field = FIELDS[key];
+    if (!field && !IGNORED_FIELDS.has(key)) {
+      const hint = suggest(key, [...Object.keys(FIELDS), ...IGNORED_FIELDS]);
+      issues.push({
+        service: name,
+        field: key,
+        message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ""}`,
+      });
+      continue;
+    }
+    if (IGNORED_FIELDS.has(key)) {
+      warnings.push(`service "${name}": "${key}" is accepted for rmcp-mux compatibility but has no effect`);
+      continue;
+    }
+    const parsed = parseValue(field as Field, raw);
+    if (typeof parsed === "object" && parsed !== null && "error" in parsed) {
+      issues.push({ service: name, field: key, message: `"${key}" ${(parsed as { error: string }).error}` });
+      continue;
+    }
+    out[(field as Field).key] = parsed;
+  }
+  if (out.mode !== undefined) {
+    if (out.isolated === undefined) out.isolated = out.mode === "isolated";
+    delete out.mode;
+  }
+  if (typeof out.cmd !== "string" || out.cmd === "") {
+    if (!issues.some((i) => i.service === name && i.field === "cmd"))
+      issues.push({ service: name, field: "cmd", message: 'missing "cmd" (the MCP server command)' });
+  }
+  const min = out.restartBackoffMs as number | undefined;
+  const max = out.restartBackoffMaxMs as number | undefined;
+  if (min !== undefined && max !== undefined && max < min) {
+    issues.push({
+      service: name,
+      field: "restart_backoff_max_ms",
+      message: `"restart_backoff_max_ms" (${max}) is below "restart_backoff_ms" (${min})`,
+    });
+  }
+  return out as RawService;
+}
+
+/** The closest known key within edit distance 3, for "did you mean". */
+export function suggest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const c of candidates) {
+    const d = distance(word.toLowerCase(), c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** True for a plain object. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+// --- internal ---
+
+function parseValue(field: Field, raw: unknown): unknown {
+  switch (field.kind) {
+    case "string":
+      return typeof raw === "string" && raw !== ""
+        ? raw
+        : { error: `must be a non-empty string, got ${describe(raw)}` };
+    case "bool":
+      return typeof raw === "boolean" ? raw : { error: `must be true or false, got ${describe(raw)}` };
+    case "int": {
+      if (typeof raw !== "number" && typeof raw !== "bigint")
+        return { error: `must be an integer, got ${describe(raw)}` };
+      const n = Number(raw);
+      if (!Number.isInteger(n)) return { error: `must be an integer, got ${n}` };
+      if (field.min !== undefined && n < field.min) return { error: `must be at least ${field.min}, got ${n}` };
+      return n;
+    }
+    case "strings":
+      return Array.isArray(raw) && raw.every((x) => typeof x === "string")
+        ? raw
+        : { error: `must be a list of strings, got ${describe(raw)}` };
+    case "env":
+      return isRecord(raw) && Object.values(raw).every((x) => typeof x === "string")
+        ? raw
+        : { error: `must map names to string values, got ${describe(raw)}` };
+    case "enum":
+      return typeof raw === "string" && field.values?.includes(raw)
+        ? raw
+        : { error: `must be one of ${field.values?.join(", ")}, got ${describe(raw)}` };
+  }
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (value === null) return "null";
+  if (typeof value === "object") return "a table";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j] as number;
+      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length] as number;
+}

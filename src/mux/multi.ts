@@ -1,0 +1,181 @@
+/**
+ * `startServices`: run every service of a config in one process, each with its own socket and
+ * child; one failing does not stop the others; `reload` applies a new config by difference.
+ * @module
+ */
+
+import { MuxError } from "../errors.ts";
+import { defaultLogger, type MuxLogger } from "./logger.ts";
+import type { ServiceOptions } from "./options.ts";
+import { type MuxHandle, startMux } from "./serve.ts";
+import type { StatusSnapshot } from "./status.ts";
+
+/** One service of a set: its options plus an optional per-service log level. */
+export type ConfiguredService = ServiceOptions & { logLevel?: string };
+
+/** A set of services by name (what `loadConfig` returns satisfies it). */
+export interface ServiceSet {
+  services: Record<string, ConfiguredService>;
+}
+
+/** Options of {@link startServices}. */
+export interface ServicesOptions {
+  /** Run only these services. */
+  only?: string[];
+  /** Run all but these services. */
+  except?: string[];
+  /** Settings that beat the config file for every selected service (command-line flags). */
+  overrides?: Partial<ServiceOptions>;
+  /** Logger per service (default: warnings to stderr). */
+  logger?: (name: string, service: ConfiguredService) => MuxLogger;
+  signal?: AbortSignal;
+}
+
+/** What a reload did. */
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  restarted: string[];
+  unchanged: string[];
+  /** Services that could not start, with the reason. */
+  failed: Record<string, string>;
+}
+
+/** A status row: a running service's snapshot, or a service that could not start. */
+export type ServiceStatus = StatusSnapshot | { service: string; socket: string; state: "failed"; failReason: string };
+
+/** Several running services. */
+export interface ServicesHandle extends AsyncDisposable {
+  /** Running services by name. */
+  readonly services: ReadonlyMap<string, MuxHandle>;
+  /** Services that failed to start, with the reason. */
+  readonly failures: ReadonlyMap<string, string>;
+  status(): ServiceStatus[];
+  /** Apply a new config: start added, stop removed, restart changed, keep unchanged. */
+  reload(config: ServiceSet): Promise<ReloadResult>;
+  close(): Promise<void>;
+  readonly closed: Promise<void>;
+}
+
+/** Start the selected services of `config`. Throws only for an invalid selection. */
+export async function startServices(config: ServiceSet, options: ServicesOptions = {}): Promise<ServicesHandle> {
+  const running = new Map<string, { handle: MuxHandle; key: string; socket: string }>();
+  const failures = new Map<string, { reason: string; socket: string }>();
+  const select = (cfg: ServiceSet): Map<string, ServiceOptions> => selectServices(cfg, options);
+
+  const start = async (name: string, svc: ServiceOptions & { logLevel?: string }): Promise<void> => {
+    const { logLevel: _l, ...opts } = svc as ConfiguredService;
+    const logger = options.logger?.(name, svc as ConfiguredService) ?? defaultLogger(name);
+    try {
+      const handle = await startMux({ ...opts, logger });
+      running.set(name, { handle, key: identity(svc), socket: svc.socket });
+      failures.delete(name);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      logger.error(`service ${name} did not start: ${reason}`);
+      failures.set(name, { reason, socket: svc.socket });
+    }
+  };
+
+  const initial = select(config);
+  if (initial.size === 0) throw new MuxError("CONFIG_INVALID", "no services to start (check --only/--except)");
+  await Promise.all([...initial].map(([name, svc]) => start(name, svc)));
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => {
+    resolveClosed = r;
+  });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= Promise.all([...running.values()].map((r) => r.handle.close())).then(() => {
+      running.clear();
+      resolveClosed();
+    });
+    return closing;
+  };
+  options.signal?.addEventListener("abort", () => void close(), { once: true });
+
+  return {
+    get services() {
+      return new Map([...running].map(([n, r]) => [n, r.handle]));
+    },
+    get failures() {
+      return new Map([...failures].map(([n, f]) => [n, f.reason]));
+    },
+    status() {
+      const rows: ServiceStatus[] = [...running.values()].map((r) => r.handle.status());
+      for (const [name, f] of failures)
+        rows.push({ service: name, socket: f.socket, state: "failed", failReason: f.reason });
+      return rows.sort((a, b) => a.service.localeCompare(b.service));
+    },
+    async reload(next) {
+      const wanted = select(next);
+      const result: ReloadResult = { added: [], removed: [], restarted: [], unchanged: [], failed: {} };
+      const stops: Promise<void>[] = [];
+      for (const [name, r] of running) {
+        const svc = wanted.get(name);
+        if (!svc) {
+          result.removed.push(name);
+          running.delete(name);
+          stops.push(r.handle.close());
+        } else if (identity(svc) !== r.key) {
+          result.restarted.push(name);
+          running.delete(name);
+          stops.push(r.handle.close());
+        } else result.unchanged.push(name);
+      }
+      for (const name of failures.keys()) if (!wanted.has(name)) failures.delete(name);
+      await Promise.all(stops);
+      const starts: Promise<void>[] = [];
+      for (const [name, svc] of wanted) {
+        if (running.has(name)) continue;
+        if (!result.restarted.includes(name)) result.added.push(name);
+        starts.push(start(name, svc));
+      }
+      await Promise.all(starts);
+      for (const [name, f] of failures) if (wanted.has(name)) result.failed[name] = f.reason;
+      return result;
+    },
+    close,
+    closed,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Apply only/except and the overrides. Throws for unknown names. */
+export function selectServices(
+  config: ServiceSet,
+  options: Pick<ServicesOptions, "only" | "except" | "overrides">,
+): Map<string, ServiceOptions> {
+  const names = Object.keys(config.services);
+  for (const n of [...(options.only ?? []), ...(options.except ?? [])]) {
+    if (!names.includes(n))
+      throw new MuxError("CONFIG_INVALID", `no service "${n}" in the config (services: ${names.join(", ")})`);
+  }
+  const out = new Map<string, ServiceOptions>();
+  for (const [name, svc] of Object.entries(config.services)) {
+    if (options.only && !options.only.includes(name)) continue;
+    if (options.except?.includes(name)) continue;
+    out.set(name, { ...svc, ...withoutUndefined(options.overrides ?? {}) });
+  }
+  return out;
+}
+
+// --- internal ---
+
+/** A stable text form of a service's settings (keys sorted at every level). */
+function identity(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(identity).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${JSON.stringify(k)}:${identity(v)}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

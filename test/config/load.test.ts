@@ -1,0 +1,168 @@
+/** Config loading: formats, validation messages, expansion, selection and precedence. */
+
+import { describe, expect, test } from "bun:test";
+import { join, resolve } from "node:path";
+import { ConfigError, loadConfig, parseConfig } from "../../src/config/load.ts";
+import { controlSocketPath, defaultSocketPath, expandVars } from "../../src/config/paths.ts";
+import { selectServices } from "../../src/mux/multi.ts";
+
+const FIXTURES = resolve(import.meta.dir, "../fixtures/config");
+const env = { HOME: "/home/u", DATA_DIR: "/data", XDG_RUNTIME_DIR: "/run/user/1" };
+
+function issuesOf(text: string, format: "json" | "yaml" | "toml"): string {
+  try {
+    parseConfig(text, { format, file: `/cfg/mux.${format}`, env });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("formats", () => {
+  test("JSON, YAML and TOML fixtures with the same meaning resolve identically", () => {
+    const [json, yaml, toml] = ["full.json", "full.yaml", "full.toml"].map((f) =>
+      loadConfig(join(FIXTURES, f), { env }),
+    );
+    expect(yaml?.services).toEqual(json?.services as never);
+    expect(toml?.services).toEqual(json?.services as never);
+    expect(json?.services.memory).toEqual({
+      serviceName: "memory",
+      socket: "/home/u/sockets/memory.sock",
+      cmd: "npx",
+      args: ["-y", "@modelcontextprotocol/server-memory", "--db=/data/mem.db"],
+      env: { MEMORY_FILE_PATH: "/data/memory.jsonl" },
+      cwd: join(FIXTURES, "work"),
+      maxActiveClients: 7,
+      lazyStart: true,
+      maxRequestBytes: 2097152,
+      requestTimeoutMs: 15000,
+      restartBackoffMs: 500,
+      restartBackoffMaxMs: 8000,
+      maxRestarts: 0,
+      healthyAfterMs: 120000,
+      statusFile: join(FIXTURES, "status/memory.json"),
+      logLevel: "debug",
+      rootsPolicy: "union",
+      ambiguousRoute: "most-recent",
+      isolated: true,
+    });
+    expect(json?.services.fs).toEqual({
+      serviceName: "fs",
+      socket: "/run/user/1/mcp-mux/fs.sock",
+      cmd: "node",
+      args: ["fs.js"],
+    });
+  });
+
+  test("an rmcp-mux config still loads; keys without effect become warnings", () => {
+    const c = loadConfig(join(FIXTURES, "rmcp-mux.yaml"), { env });
+    expect(c.services["general-memory"]?.socket).toBe("/home/u/mcp-sockets/general-memory.sock");
+    expect(c.warnings.join("\n")).toContain('"tray"');
+    expect(c.warnings.join("\n")).toContain('"heartbeat_enabled"');
+  });
+
+  test("default socket and control paths live in the per-user runtime directory", () => {
+    expect(defaultSocketPath("x", { XDG_RUNTIME_DIR: "/run/user/5" })).toBe("/run/user/5/mcp-mux/x.sock");
+    expect(defaultSocketPath("x", { TMPDIR: "/tmp" })).toMatch(/^\/tmp\/mcp-mux-\w+\/x\.sock$/);
+    expect(controlSocketPath("/a/b.toml", { XDG_RUNTIME_DIR: "/r" })).toMatch(
+      /^\/r\/mcp-mux\/control-[0-9a-f]{12}\.sock$/,
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${B} is the syntax under test
+    expect(expandVars("~/x/$A/${B}/$MISSING.", { HOME: "/h", A: "1", B: "2" })).toBe("/h/x/1/2/.");
+  });
+});
+
+describe("validation", () => {
+  test("a wrong type names the file, service, field and line", () => {
+    const msg = issuesOf('[servers.a]\ncmd = "x"\nmax_active_clients = "five"\n', "toml");
+    expect(msg).toContain("/cfg/mux.toml");
+    expect(msg).toContain(
+      'service "a", field "max_active_clients", line 3: "max_active_clients" must be an integer, got string "five"',
+    );
+  });
+
+  test("an unknown key gets a did-you-mean suggestion", () => {
+    const msg = issuesOf("servers:\n  a:\n    cmd: x\n    max_active_client: 3\n", "yaml");
+    expect(msg).toContain(
+      'service "a", field "max_active_client", line 4: unknown key "max_active_client" (did you mean "max_active_clients"?)',
+    );
+    expect(issuesOf('{"server": {}}', "json")).toContain('"servers" table');
+    expect(issuesOf('{"servers": {"a": {"cmd": "x"}}, "sever": 1}', "json")).toContain('(did you mean "servers"?)');
+  });
+
+  test("missing cmd, duplicate sockets and bad ranges are all reported at once", () => {
+    const msg = issuesOf(
+      JSON.stringify(
+        {
+          servers: {
+            a: { args: [] },
+            b: { cmd: "x", socket: "/s/one.sock", max_active_clients: 0 },
+            c: { cmd: "y", socket: "/s/one.sock", restart_backoff_ms: 5000, restart_backoff_max_ms: 10 },
+            d: { cmd: "z", roots_policy: "everything", args: "not-a-list" },
+          },
+        },
+        null,
+        2,
+      ),
+      "json",
+    );
+    expect(msg).toContain('service "a", field "cmd"');
+    expect(msg).toContain('missing "cmd"');
+    expect(msg).toContain('"max_active_clients" must be at least 1, got 0');
+    expect(msg).toContain('socket /s/one.sock is also used by service "b"');
+    expect(msg).toContain('"restart_backoff_max_ms" (10) is below "restart_backoff_ms" (5000)');
+    expect(msg).toContain('"roots_policy" must be one of intersection, union, first, none');
+    expect(msg).toContain('"args" must be a list of strings');
+  });
+
+  test("syntax errors carry the parser's line", () => {
+    expect(issuesOf('[servers.a]\ncmd = "x"\nargs = [\n', "toml")).toMatch(/line \d+: syntax error/);
+    expect(issuesOf("servers:\n  a:\n    cmd: [unclosed\n", "yaml")).toMatch(/line \d+: syntax error/);
+    expect(issuesOf("{ nope", "json")).toContain("syntax error");
+  });
+
+  test("unknown extension and missing file are errors", () => {
+    expect(() => loadConfig(join(FIXTURES, "nope.toml"))).toThrow("file not found");
+    expect(() => loadConfig(join(FIXTURES, "../fake-server.ts"))).toThrow('unknown config format ".ts"');
+  });
+});
+
+describe("selection and precedence", () => {
+  const config = loadConfig(join(FIXTURES, "full.toml"), { env });
+
+  test("only / except, and unknown names are refused", () => {
+    expect([...selectServices(config, { only: ["fs"] }).keys()]).toEqual(["fs"]);
+    expect([...selectServices(config, { except: ["fs"] }).keys()]).toEqual(["memory"]);
+    expect(() => selectServices(config, { only: ["nope"] })).toThrow(
+      'no service "nope" in the config (services: memory, fs)',
+    );
+  });
+
+  test("overrides (command-line flags) beat the config for every field", () => {
+    const overrides = {
+      socket: "/o.sock",
+      cmd: "other",
+      args: ["a"],
+      serviceName: "renamed",
+      maxActiveClients: 1,
+      lazyStart: false,
+      maxRequestBytes: 4096,
+      requestTimeoutMs: 1,
+      restartBackoffMs: 2,
+      restartBackoffMaxMs: 3,
+      maxRestarts: 4,
+      healthyAfterMs: 5,
+      statusFile: "/o.json",
+      rootsPolicy: "none" as const,
+      ambiguousRoute: "error" as const,
+      isolated: false,
+    };
+    const memory = selectServices(config, { only: ["memory"], overrides }).get("memory");
+    expect(memory).toMatchObject(overrides);
+    const untouched = selectServices(config, { only: ["memory"], overrides: { maxActiveClients: undefined } }).get(
+      "memory",
+    );
+    expect(untouched?.maxActiveClients).toBe(7);
+  });
+});
