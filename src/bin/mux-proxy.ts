@@ -1,4 +1,3 @@
-import { runMain } from "citty";
-import { proxyCommand } from "../cli/proxy.ts";
+import { proxyMain } from "../cli/proxy-main.ts";
 
-await runMain(proxyCommand);
+void proxyMain(process.argv.slice(2));

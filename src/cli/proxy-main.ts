@@ -1,0 +1,45 @@
+/**
+ * The `mux-proxy` executable's entry: a dependency-free argv parse (no citty, no consola) so
+ * an idle proxy stays small; `mux proxy` reuses `proxyMain`.
+ * @module
+ */
+
+import { isMuxError } from "../errors.ts";
+import { runProxy } from "../proxy/proxy.ts";
+
+const USAGE =
+  "usage: mux-proxy --socket PATH\n\nBridge stdio to an mcp-mux socket; run it in place of the MCP server command.\n";
+
+/** Run the proxy with `argv` (the arguments after the program name); exits the process. */
+export async function proxyMain(argv: string[]): Promise<never> {
+  let socket: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--socket") socket = argv[++i];
+    else if (a.startsWith("--socket=")) socket = a.slice("--socket=".length);
+    else if (a === "--help" || a === "-h") {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else if (a === "--version") {
+      process.stdout.write("0.1.0\n");
+      process.exit(0);
+    } else return die(`unknown argument ${a}\n${USAGE}`);
+  }
+  if (!socket) return die(`--socket is required\n${USAGE}`);
+  const path = socket === "~" || socket.startsWith("~/") ? `${process.env.HOME ?? ""}${socket.slice(1)}` : socket;
+  let result: Awaited<ReturnType<typeof runProxy>>;
+  try {
+    result = await runProxy({ socket: path });
+  } catch (error) {
+    return die(isMuxError(error) ? error.message : String(error));
+  }
+  if (result.reason === "daemon-closed") return die(`the mcp-mux daemon at ${path} closed the connection`);
+  process.exit(0);
+}
+
+// --- internal ---
+
+function die(message: string): never {
+  process.stderr.write(`mux-proxy: ${message.trimEnd()}\n`);
+  process.exit(1);
+}
