@@ -7,7 +7,7 @@
 
 import { type JsonObject, parseMessage, type RequestMessage, type ResponseMessage } from "../protocol/message.ts";
 import { errorLine, type RpcErrorBody, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
-import { type Span, scanObject, spanAt, splice } from "../protocol/scan.ts";
+import { fastIdSpan, type Span, scanObject, spanAt, splice } from "../protocol/scan.ts";
 import { LATEST_VERSION } from "../protocol/versions.ts";
 import { effectiveLevel } from "./levels.ts";
 import type { MuxLogger } from "./logger.ts";
@@ -57,7 +57,8 @@ export interface Pending {
   key: string;
   reply: Reply;
   progressToken?: number;
-  timer?: ReturnType<typeof setTimeout>;
+  /** `performance.now()` time at which the request times out (none for long-lived requests). */
+  deadline?: number;
   /** Custom handling of the child's answer (the default splices the client's id back). */
   onResponse?: (msg: ResponseMessage) => void;
 }
@@ -106,6 +107,7 @@ export class Router {
   readonly logger: MuxLogger;
 
   private nextMuxId = 1;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private nextOutboundId = 1;
   private held: Held[] = [];
   private readonly active = new Set<ClientSession>();
@@ -284,8 +286,10 @@ export class Router {
     edits.sort((a, b) => b[0][0] - a[0][0]);
     let text = msg.text;
     for (const [span, value] of edits) text = splice(text, span, value);
-    if (!longLived) p.timer = setTimeout(() => this.timedOut(p), this.options.requestTimeoutMs);
-    else this.listens.set(muxId, { session, rawId: msg.rawId });
+    if (!longLived) {
+      p.deadline = performance.now() + this.options.requestTimeoutMs;
+      this.armSweep();
+    } else this.listens.set(muxId, { session, rawId: msg.rawId });
     this.pending.set(muxId, p);
     session.inflight.set(key, muxId);
     session.lastRequestAt = Date.now();
@@ -300,12 +304,9 @@ export class Router {
   request(method: string, params: JsonObject | undefined, onResponse: (msg: ResponseMessage) => void): void {
     const muxId = this.nextMuxId++;
     const p: Pending = { muxId, method, session: null, rawId: String(muxId), key: "", reply: () => {}, onResponse };
-    p.timer = setTimeout(() => {
-      this.pending.delete(muxId);
-      this.cancelAtChild(muxId, "request timed out in mcp-mux");
-      onResponse(syntheticError(RpcErrorCode.RequestTimeout, `${method} timed out`));
-    }, this.options.requestTimeoutMs);
+    p.deadline = performance.now() + this.options.requestTimeoutMs;
     this.pending.set(muxId, p);
+    this.armSweep();
     const body =
       params === undefined ? { jsonrpc: "2.0", id: muxId, method } : { jsonrpc: "2.0", id: muxId, method, params };
     this.host.writeChild(JSON.stringify(body));
@@ -334,7 +335,6 @@ export class Router {
   dropPending(p: Pending): void {
     this.pending.delete(p.muxId);
     this.listens.delete(p.muxId);
-    clearTimeout(p.timer);
     if (p.progressToken !== undefined) this.progress.delete(p.progressToken);
     if (p.session) {
       p.session.inflight.delete(p.key);
@@ -347,6 +347,16 @@ export class Router {
 
   /** One line from the child's stdout. */
   childLine(text: string): void {
+    // Fast path: a response in an SDK layout needs no scan and no parse at all.
+    const fastId = fastIdSpan(text);
+    if (
+      fastId &&
+      (text.startsWith('{"result":') ||
+        text.startsWith('{"error":') ||
+        RESPONSE_AFTER_HEAD.test(text.slice(fastId[1], fastId[1] + 11)))
+    ) {
+      return this.childResponse(text, fastId, text.startsWith('{"error":') || text.startsWith(',"error":', fastId[1]));
+    }
     const spans = scanObject(text);
     if (!spans) {
       if (text.trimStart().startsWith("[")) return this.childBatch(text);
@@ -358,9 +368,8 @@ export class Router {
       if (msg.kind === "request") {
         const rule = childRequestRules[msg.method];
         if (rule) return rule(this, msg);
-        return this.host.writeChild(
-          errorLine(msg.rawId, RpcErrorCode.MethodNotFound, `Method not found: ${msg.method}`),
-        ) as never;
+        this.host.writeChild(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, `Method not found: ${msg.method}`));
+        return;
       }
       if (msg.kind === "notification") {
         if (this.listens.size > 0 && this.routeListenNotification(msg.text, msg.params)) return;
@@ -372,18 +381,25 @@ export class Router {
       return;
     }
     const idSpan = spans.keys.get("id");
-    const idText = idSpan ? text.slice(idSpan[0], idSpan[1]) : "null";
+    if (!idSpan) {
+      if (spans.keys.has("error")) this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
+      return;
+    }
+    this.childResponse(text, idSpan, spans.keys.has("error"));
+  }
+
+  /** A response from the child: give it back to its client with the client's own id. */
+  private childResponse(text: string, idSpan: Span, isError: boolean): void {
+    const idText = text.slice(idSpan[0], idSpan[1]);
     const muxId = Number(idText);
     const p = Number.isInteger(muxId) ? this.pending.get(muxId) : undefined;
-    if (!p || !idSpan) {
-      if (idText === "null" && spans.keys.has("error"))
-        this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
+    if (!p) {
+      if (idText === "null" && isError) this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
       else this.logger.debug(`dropped a server response for unknown id ${idText.slice(0, 40)}`);
       return;
     }
     this.pending.delete(muxId);
     this.listens.delete(muxId);
-    clearTimeout(p.timer);
     if (p.onResponse) {
       const msg = parseMessage(text);
       if (p.session) {
@@ -394,13 +410,18 @@ export class Router {
       if (p.session) this.settled(p.session);
       return;
     }
-    if (p.progressToken !== undefined && !isTaskCreation(p.method, text, spans.keys.get("result"))) {
+    // Task results and URL-elicitation errors are rare: only then is the message scanned.
+    const mayCreateTask = !isError && p.method === "tools/call" && text.includes('"taskId"');
+    const resultSpan = mayCreateTask ? scanObject(text)?.keys.get("result") : undefined;
+    if (p.progressToken !== undefined && !(resultSpan && isTaskCreation(p.method, text, resultSpan))) {
       this.progress.delete(p.progressToken);
     }
     const session = p.session as ClientSession;
     session.inflight.delete(p.key);
-    if (spans.keys.has("error")) this.noteErrorData(session, text, spans.keys.get("error") as Span);
-    else if (p.method === "tools/call") this.noteTaskResult(session, text, spans.keys.get("result"), p.progressToken);
+    if (isError && text.includes("-32042")) {
+      const errorSpan = scanObject(text)?.keys.get("error");
+      if (errorSpan) this.noteErrorData(session, text, errorSpan);
+    } else if (resultSpan) this.noteTaskResult(session, text, resultSpan, p.progressToken);
     p.reply(splice(text, idSpan, p.rawId));
     this.releaseSlot(session);
     this.settled(session);
@@ -699,6 +720,32 @@ export class Router {
       );
   }
 
+  /**
+   * One timer for all request deadlines: every request gets the same timeout, so the pending
+   * map's insertion order is deadline order and only the oldest deadline needs a timer.
+   */
+  private armSweep(): void {
+    if (this.sweepTimer) return;
+    for (const p of this.pending.values()) {
+      if (p.deadline === undefined) continue;
+      this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, p.deadline - performance.now()) + 1);
+      return;
+    }
+  }
+
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const now = performance.now();
+    const expired: Pending[] = [];
+    for (const p of this.pending.values()) {
+      if (p.deadline === undefined) continue;
+      if (p.deadline > now) break;
+      expired.push(p);
+    }
+    for (const p of expired) this.timedOut(p);
+    this.armSweep();
+  }
+
   private timedOut(p: Pending): void {
     if (!this.pending.has(p.muxId)) return;
     this.dropPending(p);
@@ -796,7 +843,6 @@ export class Router {
   }
 
   private noteErrorData(session: ClientSession, text: string, span: Span): void {
-    if (!text.includes("-32042")) return;
     try {
       const err = JSON.parse(text.slice(span[0], span[1])) as { code?: number; data?: { elicitations?: unknown[] } };
       if (err.code !== -32042) return;
@@ -825,6 +871,9 @@ export class Router {
     this.progress.delete(token);
   }
 }
+
+/** After `{"jsonrpc":"2.0","id":N`: a response continues with `,"result":` or `,"error":`. */
+const RESPONSE_AFTER_HEAD = /^,"(result|error)":/;
 
 /** Requests that stay open by design and are exempt from the request timeout. */
 const LONG_LIVED_METHODS = new Set(["subscriptions/listen"]);

@@ -163,15 +163,18 @@ export class ClientSession {
     if (this.out.length === 0 || this.closed) return;
     const text = this.out.length === 1 ? `${this.out[0]}\n` : `${this.out.join("\n")}\n`;
     this.out = [];
-    const bytes = encoder.encode(text);
     if (this.backlog.length === 0) {
-      const n = this.socket.write(bytes);
+      // Write the string directly (no encode) and only encode the rest on a partial write.
+      const n = this.socket.write(text);
       if (n < 0) return this.gone("socket closed");
+      if (n === text.length && isAscii(text)) return;
+      const bytes = encoder.encode(text);
       if (n === bytes.length) return;
       this.backlog.push(bytes.subarray(n));
       this.backlogBytes += bytes.length - n;
       return;
     }
+    const bytes = encoder.encode(text);
     this.backlog.push(bytes);
     this.backlogBytes += bytes.length;
     const beyondFirst = this.backlogBytes - (this.backlog[0] as Uint8Array).length;
@@ -187,6 +190,12 @@ export class ClientSession {
 
 const encoder = new TextEncoder();
 const PROGRESS_GAP_MS = 5;
+
+/** True when every UTF-16 unit is ASCII, so the string length equals its UTF-8 byte length. */
+function isAscii(text: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is the point
+  return !/[^\x00-\x7f]/.test(text);
+}
 
 /** A stable map key for a request id (string "1" and number 1 differ). */
 export function idKey(id: unknown): string {

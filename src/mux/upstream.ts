@@ -56,6 +56,28 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
   }
   const pid = proc.pid;
   let done = false;
+  // Writes are batched: lines written in one tick share one pipe write. When the previous
+  // write was under a millisecond ago (the child is busy), the batch waits for the next
+  // event-loop turn so lines from many clients' callbacks share it too; when idle, it goes at
+  // the end of this tick and adds no latency.
+  let queue: string[] = [];
+  let flushScheduled = false;
+  let lastFlush = 0;
+  const flush = (): void => {
+    flushScheduled = false;
+    lastFlush = performance.now();
+    if (done || queue.length === 0) return;
+    const text = queue.length === 1 ? `${queue[0]}\n` : `${queue.join("\n")}\n`;
+    queue = [];
+    try {
+      proc.stdin.write(text);
+      const pending = proc.stdin.flush();
+      if (pending instanceof Promise)
+        pending.catch((error: unknown) => finish(`writing to server stdin failed: ${String(error)}`));
+    } catch (error) {
+      finish(`writing to server stdin failed: ${String(error)}`);
+    }
+  };
   const finish = (reason: string): void => {
     if (done) return;
     done = true;
@@ -89,14 +111,13 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
     exited,
     write(line: string): boolean {
       if (done) return false;
-      try {
-        proc.stdin.write(`${line}\n`);
-        proc.stdin.flush();
-        return true;
-      } catch (error) {
-        finish(`writing to server stdin failed: ${String(error)}`);
-        return false;
+      queue.push(line);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        if (performance.now() - lastFlush < 1) setImmediate(flush);
+        else queueMicrotask(flush);
       }
+      return true;
     },
     async stop(graceMs: number): Promise<void> {
       done = true;

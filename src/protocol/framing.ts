@@ -38,7 +38,8 @@ export interface LineSplitter {
 
 /** Create a byte-level line splitter that reports lines to `sink`. */
 export function createLineSplitter(sink: LineSink, options: LineSplitterOptions = {}): LineSplitter {
-  const max = options.maxLineBytes ?? Number.POSITIVE_INFINITY;
+  if (options.maxLineBytes === undefined) return createUnlimitedSplitter(sink);
+  const max = options.maxLineBytes;
   let carry: Uint8Array[] = [];
   let carryBytes = 0;
   // Discard mode: the current line is over the limit; keep only its head and a rolling tail.
@@ -122,6 +123,45 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
 // --- internal ---
 
 const EDGE = 512;
+
+/**
+ * Without a limit: decode everything up to the chunk's last newline in one call (complete
+ * lines only, so no character is split), then split the text.
+ */
+function createUnlimitedSplitter(sink: LineSink): LineSplitter {
+  let carry: Uint8Array[] = [];
+  let carryBytes = 0;
+  const emitText = (text: string): void => {
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf("\n", start);
+      if (nl < 0) return;
+      let end = nl;
+      if (end > start && text.charCodeAt(end - 1) === 0x0d) end--;
+      if (text.charCodeAt(start) === 0xfeff) start++;
+      if (end > start) sink.line(text.slice(start, end));
+      start = nl + 1;
+    }
+  };
+  return {
+    get buffered() {
+      return carryBytes;
+    },
+    push(chunk: Uint8Array): void {
+      const last = chunk.lastIndexOf(NEWLINE);
+      if (last < 0) {
+        carry.push(chunk.slice());
+        carryBytes += chunk.length;
+        return;
+      }
+      const head = chunk.subarray(0, last + 1);
+      const bytes = carryBytes === 0 ? head : concat([...carry, head], carryBytes + head.length);
+      emitText(decoder.decode(bytes));
+      carry = last + 1 < chunk.length ? [chunk.slice(last + 1)] : [];
+      carryBytes = chunk.length - last - 1;
+    },
+  };
+}
 
 function describe(bytes: Uint8Array): OversizedLine {
   return {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Span, scanArray, scanObject } from "./scan.ts";
+import { fastIdSpan, type Span, scanArray, scanObject } from "./scan.ts";
 
 /** JSON-RPC request id as MCP allows it. */
 export type RequestId = string | number;
@@ -103,10 +103,9 @@ export function isRequestId(value: unknown): value is RequestId {
 // --- internal ---
 
 function classifyObject(text: string, obj: JsonObject): Message {
-  const spans = scanObject(text);
-  const idSpan = spans?.keys.get("id");
-  const rawId = idSpan ? text.slice(idSpan[0], idSpan[1]) : "null";
   const hasId = "id" in obj;
+  const idSpan = hasId ? (fastIdSpan(text) ?? scanObject(text)?.keys.get("id")) : undefined;
+  const rawId = idSpan ? text.slice(idSpan[0], idSpan[1]) : "null";
   const readableId = hasId && isRequestId(obj.id) ? rawId : "null";
   if (obj.jsonrpc !== "2.0") return { kind: "invalid", rawId: readableId, reason: 'missing or wrong "jsonrpc": "2.0"' };
   const params = obj.params;

@@ -86,6 +86,16 @@ export function splice(text: string, span: Span, replacement: string): string {
   return text.slice(0, span[0]) + replacement + text.slice(span[1]);
 }
 
+/**
+ * O(1) fast path for the top-level `id` of valid JSON in the two layouts SDKs write: last member
+ * (`…,"id":5}` — the TypeScript SDK) or right after `"jsonrpc"` (`{"jsonrpc":"2.0","id":5,…`).
+ * The id must be an integer or a string without escapes. Returns undefined for any other
+ * layout; callers then fall back to {@link scanObject}.
+ */
+export function fastIdSpan(text: string): Span | undefined {
+  return tailIdSpan(text) ?? headIdSpan(text);
+}
+
 /** The first non-whitespace character code of `text` (or NaN). */
 export function firstChar(text: string): number {
   return text.charCodeAt(skipWs(text, 0));
@@ -93,6 +103,65 @@ export function firstChar(text: string): number {
 
 // --- internal ---
 
+const HEAD = '{"jsonrpc":"2.0","id":';
+
+function tailIdSpan(text: string): Span | undefined {
+  let j = text.length - 1;
+  while (isWs(text.charCodeAt(j))) j--;
+  if (text.charCodeAt(j) !== RBRACE) return undefined;
+  j--;
+  while (isWs(text.charCodeAt(j))) j--;
+  const valueEnd = j + 1;
+  let valueStart: number;
+  const c = text.charCodeAt(j);
+  if (c === QUOTE) {
+    const open = text.lastIndexOf('"', j - 1);
+    if (open < 0 || text.lastIndexOf("\\", j) > open) return undefined;
+    valueStart = open;
+  } else if (isDigit(c)) {
+    while (isDigit(text.charCodeAt(j))) j--;
+    if (text.charCodeAt(j) === MINUS) j--;
+    valueStart = j + 1;
+  } else return undefined;
+  let k = valueStart - 1;
+  while (isWs(text.charCodeAt(k))) k--;
+  if (text.charCodeAt(k) !== COLON) return undefined;
+  k--;
+  while (isWs(text.charCodeAt(k))) k--;
+  if (k < 3 || text.slice(k - 3, k + 1) !== '"id"') return undefined;
+  k -= 4;
+  while (isWs(text.charCodeAt(k))) k--;
+  const before = text.charCodeAt(k);
+  return before === COMMA || before === LBRACE ? [valueStart, valueEnd] : undefined;
+}
+
+function headIdSpan(text: string): Span | undefined {
+  if (!text.startsWith(HEAD)) return undefined;
+  const start = HEAD.length;
+  let j = start;
+  const c = text.charCodeAt(j);
+  if (c === QUOTE) {
+    const close = text.indexOf('"', j + 1);
+    if (close < 0 || text.lastIndexOf("\\", close) > j) return undefined;
+    j = close + 1;
+  } else {
+    if (c === MINUS) j++;
+    if (!isDigit(text.charCodeAt(j))) return undefined;
+    while (isDigit(text.charCodeAt(j))) j++;
+  }
+  const next = text.charCodeAt(j);
+  return next === COMMA || next === RBRACE ? [start, j] : undefined;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+const MINUS = 0x2d;
 const LBRACE = 0x7b;
 const RBRACE = 0x7d;
 const LBRACKET = 0x5b;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { parseMessage } from "../../src/protocol/message.ts";
-import { scanArray, scanObject, spanAt, splice } from "../../src/protocol/scan.ts";
+import { fastIdSpan, scanArray, scanObject, spanAt, splice } from "../../src/protocol/scan.ts";
 
 describe("span scanner", () => {
   test("finds top-level keys, skipping nested ids and escaped quotes", () => {
@@ -36,4 +36,26 @@ describe("span scanner", () => {
     expect(parseMessage('{"jsonrpc":"2.0","id":null,"method":"m"}').kind).toBe("invalid");
     expect(parseMessage('{"jsonrpc":"1.0","id":1,"method":"m"}').kind).toBe("invalid");
   });
+});
+
+describe("fast id path", () => {
+  const cases: [string, string | undefined][] = [
+    ['{"result":{"id":9},"jsonrpc":"2.0","id":5}', "5"],
+    ['{"method":"m","params":{},"jsonrpc":"2.0","id":"abc"}', '"abc"'],
+    ['{"jsonrpc":"2.0","id":-7,"result":{}}', "-7"],
+    ['{"jsonrpc":"2.0","id":"x","error":{"code":1}}', '"x"'],
+    ['{"id":12345678901234567890}', "12345678901234567890"],
+    ['{"a":{"id":5}}', undefined], // nested id: not top level
+    ['{"a":"\\",\\"id\\":5}"}', undefined], // id inside a string
+    ['{"a":1,"id":"e\\u00e9"}', undefined], // escapes: fall back to the scanner
+    ['{"a":1,"id":1.5}', undefined],
+    ['{"a":1,"xid":5}', undefined],
+  ];
+  for (const [text, expected] of cases) {
+    test(`${text} → ${expected}`, () => {
+      const span = fastIdSpan(text);
+      expect(span ? text.slice(span[0], span[1]) : undefined).toBe(expected);
+      if (expected !== undefined) expect(scanObject(text)?.keys.get("id")).toEqual(span as never);
+    });
+  }
 });
