@@ -552,7 +552,7 @@ function render(): string {
     "",
     "## 4. Memory and processes (server-memory, each session initialized and listed)",
     "",
-    "Total resident memory of every process involved (hosts' own processes excluded).",
+    "Total resident memory of every process involved (hosts' own processes excluded). Each mux session costs one mux-proxy process (see its idle RSS below); the HTTP peers cost no process per session on this side. In these runs mcp-proxy served all sessions from one server process (its process count stays flat) and supergateway started one server per session.",
     "",
     "| Sessions | Setup | Total RSS (MB) | Processes |",
     "| --- | --- | --- | --- |",

@@ -4,6 +4,7 @@
  * through the compiled `dist/mux-proxy`.
  */
 
+import { afterEach } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -36,6 +37,47 @@ export function tempDir(): { path: string; [Symbol.dispose](): void } {
 }
 
 export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Resources of one test, released after it (registers an afterEach in the calling scope). */
+export interface TestScope {
+  /** Run `fn` after the test (last registered runs first). */
+  defer(fn: () => unknown): void;
+  /** A fresh temporary directory. */
+  dir(): string;
+  /** A mux target (in-process or binary), closed after the test. */
+  target(options: MuxOptions, mode?: Mode): Promise<Target>;
+  /** A raw client, directly on the socket or through a real mux-proxy process. */
+  raw(socket: string, via?: "socket" | "proxy"): Promise<RawClient>;
+}
+
+/** Create the per-test scope; `mode` is the default target mode. */
+export function testScope(mode: Mode = "bin"): TestScope {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c();
+    cleanups.length = 0;
+  });
+  return {
+    defer: (fn) => {
+      cleanups.push(fn);
+    },
+    dir() {
+      const d = tempDir();
+      cleanups.push(() => d[Symbol.dispose]());
+      return d.path;
+    },
+    async target(options, m = mode) {
+      const t = await startTarget(m, options);
+      cleanups.push(() => t.close());
+      return t;
+    },
+    async raw(socket, via = "socket") {
+      const c = via === "proxy" ? await RawClient.viaProxy(socket) : await RawClient.connect(socket);
+      cleanups.push(() => c.close());
+      return c;
+    },
+  };
+}
 
 /** Where the mux runs: in this process, or as the compiled binary. */
 export type Mode = "lib" | "bin";

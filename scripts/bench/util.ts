@@ -5,6 +5,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Subprocess } from "bun";
+import { createLineSplitter } from "../../src/protocol/framing.ts";
 
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const BUN = process.execPath;
@@ -18,9 +19,8 @@ type Json = Record<string, unknown>;
 export class RawConn {
   private nextId = 1;
   private readonly waiting = new Map<number, (msg: Json) => void>();
-  private buf = "";
-  private readonly decoder = new TextDecoder();
   private readonly encoder = new TextEncoder();
+  private readonly splitter = createLineSplitter({ line: (text) => this.onLine(text) });
   private backlog: Uint8Array[] = [];
   closed = false;
 
@@ -103,19 +103,15 @@ export class RawConn {
   }
 
   private feed(chunk: Uint8Array): void {
-    this.buf += this.decoder.decode(chunk, { stream: true });
-    let nl = this.buf.indexOf("\n");
-    while (nl >= 0) {
-      const line = this.buf.slice(0, nl);
-      this.buf = this.buf.slice(nl + 1);
-      nl = this.buf.indexOf("\n");
-      if (!line) continue;
-      const msg = JSON.parse(line) as Json;
-      if (typeof msg.id === "number") {
-        const done = this.waiting.get(msg.id);
-        this.waiting.delete(msg.id);
-        done?.(msg);
-      }
+    this.splitter.push(chunk);
+  }
+
+  private onLine(line: string): void {
+    const msg = JSON.parse(line) as Json;
+    if (typeof msg.id === "number") {
+      const done = this.waiting.get(msg.id);
+      this.waiting.delete(msg.id);
+      done?.(msg);
     }
   }
 }

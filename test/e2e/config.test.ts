@@ -1,21 +1,13 @@
 /** `mux serve --config`: precedence, default location, multi-service, status/health, reload. */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { BUN, FAKE_SERVER, type Json, MUX_BIN, RawClient, tempDir, textOf, waitFor } from "../helpers.ts";
+import { BUN, FAKE_SERVER, type Json, MUX_BIN, RawClient, testScope, textOf, waitFor } from "../helpers.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups.length = 0;
-});
-const dir = (): string => {
-  const d = tempDir();
-  cleanups.push(() => d[Symbol.dispose]());
-  return d.path;
-};
+const scope = testScope();
+const { dir } = scope;
 
 function daemon(args: string[], env: Record<string, string> = {}): Subprocess<"ignore", "ignore", "pipe"> {
   const proc = Bun.spawn({
@@ -25,7 +17,7 @@ function daemon(args: string[], env: Record<string, string> = {}): Subprocess<"i
     stdout: "ignore",
     stderr: "pipe",
   });
-  cleanups.push(async () => {
+  scope.defer(async () => {
     if (proc.exitCode === null) proc.kill("SIGTERM");
     await proc.exited;
   });
@@ -202,7 +194,7 @@ describe("multi-service daemon", () => {
     await waitFor(() => existsSync(join(d, "crashing.sock")), 10_000, "sockets");
     await waitFor(async () => (await statusOf(join(d, "crashing.sock"))).state === "failed", 10_000, "crashing failed");
     const c = await RawClient.connect(join(d, "good.sock"));
-    cleanups.push(() => c.close());
+    scope.defer(() => c.close());
     await c.handshake();
     c.request(1, "tools/call", { name: "echo", arguments: { ok: true } });
     expect(JSON.parse(textOf((await c.response(1)).result))).toEqual({ ok: true });
@@ -228,7 +220,7 @@ describe("multi-service daemon", () => {
     const proc = daemon(["serve", "--config", file]);
     await waitFor(() => ["keep", "change", "remove"].every((n) => existsSync(join(d, `${n}.sock`))), 10_000, "sockets");
     const kept = await RawClient.connect(join(d, "keep.sock"));
-    cleanups.push(() => kept.close());
+    scope.defer(() => kept.close());
     await kept.handshake();
     kept.request(1, "tools/call", { name: "whoami" });
     const keptPid = JSON.parse(textOf((await kept.response(1)).result)).pid;

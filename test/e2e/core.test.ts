@@ -3,47 +3,31 @@
  * library and the compiled binaries.
  */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import type { MuxOptions } from "../../src/index.ts";
 import {
   EVERYTHING_BIN,
   fakeServer,
   type Json,
   MEMORY_BIN,
   MODES,
-  RawClient,
+  type RawClient,
   recorded,
   sdkClient,
-  startTarget,
   type Target,
-  tempDir,
+  testScope,
   textOf,
   waitFor,
 } from "../helpers.ts";
 
 for (const mode of MODES) {
   describe(`core [${mode}]`, () => {
-    const cleanups: (() => unknown)[] = [];
-    afterEach(async () => {
-      for (const c of cleanups.reverse()) await c();
-      cleanups.length = 0;
-    });
-    const use = async (options: Parameters<typeof startTarget>[1]): Promise<Target> => {
-      const target = await startTarget(mode, options);
-      cleanups.push(() => target.close());
-      return target;
-    };
-    const dir = (): string => {
-      const d = tempDir();
-      cleanups.push(() => d[Symbol.dispose]());
-      return d.path;
-    };
+    const scope = testScope(mode);
+    const { dir } = scope;
+    const use = (options: MuxOptions): Promise<Target> => scope.target(options);
     // In binary mode every raw client goes through a real mux-proxy process.
-    const raw = async (socket: string): Promise<RawClient> => {
-      const c = mode === "bin" ? await RawClient.viaProxy(socket) : await RawClient.connect(socket);
-      cleanups.push(() => c.close());
-      return c;
-    };
+    const raw = (socket: string): Promise<RawClient> => scope.raw(socket, mode === "bin" ? "proxy" : "socket");
 
     test("SDK clients share server-memory through mux-proxy and see each other's state", async () => {
       const d = dir();
@@ -54,10 +38,7 @@ for (const mode of MODES) {
       });
       const a = await sdkClient(t.socket, { name: "a" });
       const b = await sdkClient(t.socket, { name: "b" });
-      cleanups.push(
-        () => a.close(),
-        () => b.close(),
-      );
+      scope.defer(() => Promise.all([a.close(), b.close()]));
       expect(a.getServerVersion()?.name).toBe("memory-server");
       const tools = await b.listTools();
       expect(tools.tools.map((x) => x.name)).toContain("create_entities");
@@ -73,7 +54,7 @@ for (const mode of MODES) {
       const d = dir();
       const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
       const c = await sdkClient(t.socket, { capabilities: { sampling: {}, roots: { listChanged: true } } });
-      cleanups.push(() => c.close());
+      scope.defer(() => c.close());
       expect(c.getServerVersion()?.name).toContain("everything");
       const echo = await c.callTool({ name: "echo", arguments: { message: "héllo 🌍" } });
       expect(textOf(echo)).toContain("héllo 🌍");
@@ -194,7 +175,7 @@ for (const mode of MODES) {
       const d = dir();
       const t = await use({ socket: join(d, "z.sock"), ...fakeServer(d) });
       const sdk = await sdkClient(t.socket);
-      cleanups.push(() => sdk.close());
+      scope.defer(() => sdk.close());
       const bad = await raw(t.socket);
       const garbage = Array.from(
         { length: 1000 },

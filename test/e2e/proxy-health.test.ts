@@ -1,25 +1,14 @@
 /** mux-proxy and mux health as a host and an operator would run them (compiled binaries). */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, fakeServer, MUX_BIN, PROXY_BIN, startTarget, type Target, tempDir, waitFor } from "../helpers.ts";
+import type { MuxOptions } from "../../src/index.ts";
+import { BUN, fakeServer, MUX_BIN, PROXY_BIN, type Target, testScope, waitFor } from "../helpers.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups.length = 0;
-});
-const dir = (): string => {
-  const d = tempDir();
-  cleanups.push(() => d[Symbol.dispose]());
-  return d.path;
-};
-const use = async (options: Parameters<typeof startTarget>[1]): Promise<Target> => {
-  const t = await startTarget("bin", options);
-  cleanups.push(() => t.close());
-  return t;
-};
+const scope = testScope("bin");
+const { dir } = scope;
+const use = (options: MuxOptions): Promise<Target> => scope.target(options);
 
 async function run(cmd: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn({
@@ -121,7 +110,7 @@ describe("mux health", () => {
     expect((await run([MUX_BIN, "health", "--socket", join(d, "stale.sock")])).code).toBe(3);
 
     const mute = Bun.listen({ unix: join(d, "mute.sock"), socket: { data() {} } });
-    cleanups.push(() => mute.stop(true));
+    scope.defer(() => mute.stop(true));
     const timeout = await run([MUX_BIN, "health", "--socket", join(d, "mute.sock"), "--timeout-ms", "300"]);
     expect(timeout.code).toBe(4);
   });

@@ -1,8 +1,9 @@
 /** Resilience: child failure and restart, timeouts, slots, lazy start, shutdown, socket ownership, status. */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { MuxOptions } from "../../src/index.ts";
 import { startMux } from "../../src/index.ts";
 import {
   BUN,
@@ -10,36 +11,20 @@ import {
   type Json,
   type Mode,
   MUX_BIN,
-  RawClient,
+  type RawClient,
   recorded,
   silentLogger,
   startTarget,
   type Target,
-  tempDir,
+  testScope,
   textOf,
   waitFor,
 } from "../helpers.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups.length = 0;
-});
-const dir = (): string => {
-  const d = tempDir();
-  cleanups.push(() => d[Symbol.dispose]());
-  return d.path;
-};
-const use = async (mode: Mode, options: Parameters<typeof startTarget>[1]): Promise<Target> => {
-  const t = await startTarget(mode, options);
-  cleanups.push(() => t.close());
-  return t;
-};
-const raw = async (socket: string, proxy = false): Promise<RawClient> => {
-  const c = proxy ? await RawClient.viaProxy(socket) : await RawClient.connect(socket);
-  cleanups.push(() => c.close());
-  return c;
-};
+const scope = testScope();
+const { dir } = scope;
+const use = (mode: Mode, options: MuxOptions): Promise<Target> => scope.target(options, mode);
+const raw = (socket: string, proxy = false): Promise<RawClient> => scope.raw(socket, proxy ? "proxy" : "socket");
 let statusSeq = 0;
 async function status(c: RawClient): Promise<Json> {
   const id = `status-${statusSeq++}`;

@@ -3,7 +3,7 @@
  * the real mux-proxy binary, with at least two clients asserting who got what.
  */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   CallToolResultSchema,
@@ -11,44 +11,32 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
+import type { MuxOptions } from "../../src/index.ts";
 import {
   EVERYTHING_BIN,
   fakeServer,
   type Json,
-  RawClient,
+  type RawClient,
   recorded,
   sdkClient,
-  startTarget,
+  type startTarget,
   type Target,
-  tempDir,
+  testScope,
   textOf,
   waitFor,
 } from "../helpers.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups.length = 0;
-});
-const dir = (): string => {
-  const d = tempDir();
-  cleanups.push(() => d[Symbol.dispose]());
-  return d.path;
-};
-const use = async (options: Parameters<typeof startTarget>[1]): Promise<Target> => {
-  const t = await startTarget("bin", options);
-  cleanups.push(() => t.close());
-  return t;
-};
+const scope = testScope("bin");
+const { dir } = scope;
+const use = (options: MuxOptions): Promise<Target> => scope.target(options);
 const proxied = async (socket: string, capabilities?: Json, version?: string): Promise<RawClient> => {
-  const c = await RawClient.viaProxy(socket);
-  cleanups.push(() => c.close());
+  const c = await scope.raw(socket, "proxy");
   if (capabilities) await c.handshake(capabilities, version);
   return c;
 };
 const sdk = async (socket: string, options: Parameters<typeof sdkClient>[1] = {}) => {
   const c = await sdkClient(socket, options);
-  cleanups.push(() => c.close());
+  scope.defer(() => c.close());
   return c;
 };
 const fake = async (extra: Partial<Parameters<typeof startTarget>[1]> = {}) => {
@@ -278,6 +266,7 @@ describe("server → client requests", () => {
     const ask = await a.next((m) => m.method === "sampling/createMessage");
     const cancelled = await a.next((m) => m.method === "notifications/cancelled", 3000);
     expect((cancelled.params as Json).requestId).toBe(ask.id as string);
+    await waitFor(() => recorded(d).some((m) => m.id === 1000 && "error" in m), 3000, "error to child");
     const answered = recorded(d).find((m) => m.id === 1000 && "error" in m) as Json;
     expect((answered.error as Json).code).toBe(-32034);
     // disconnect case
