@@ -14,7 +14,12 @@ export type MuxErrorCode =
   | "CONNECT_FAILED"
   | "HEALTH_TIMEOUT"
   | "HEALTH_FAILED"
-  | "CLOSED";
+  | "CLOSED"
+  | "HOST_FILE_INVALID"
+  | "HOST_FILE_CHANGED"
+  | "PROXY_NOT_FOUND"
+  | "STATE_INVALID"
+  | "STATE_LOCKED";
 
 /** A typed error thrown by the library. `code` is stable; `message` is for humans. */
 export class MuxError extends Error {

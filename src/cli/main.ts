@@ -16,6 +16,10 @@ export const main = defineCommand({
     health: () => import("./health.ts").then((m) => m.healthCommand),
     status: () => import("./status.ts").then((m) => m.statusCommand),
     reload: () => import("./reload.ts").then((m) => m.reloadCommand),
+    scan: () => import("./hosts.ts").then((m) => m.scanCommand),
+    rewire: () => import("./hosts.ts").then((m) => m.rewireCommand),
+    restore: () => import("./hosts.ts").then((m) => m.restoreCommand),
+    wizard: () => import("./wizard.ts").then((m) => m.wizardCommand),
   },
 });
 

@@ -17,8 +17,16 @@ export const statusCommand = defineCommand({
     socket: { type: "string", description: "The mux socket path" },
     config: { type: "string", description: "Show every service of this config" },
     json: { type: "boolean", description: "Print JSON" },
+    hosts: { type: "boolean", description: "Show which host entries are rewired (like mux rewire --status)" },
   },
   async run({ args }) {
+    if (args.hosts) {
+      const { printStatus } = await import("./hosts.ts");
+      const { rewireStatus } = await import("../hosts/rewire.ts");
+      const { hostContext } = await import("../hosts/hosts.ts");
+      printStatus(rewireStatus({ ctx: hostContext() }), args.json ?? false);
+      process.exit(0);
+    }
     let rows: Record<string, unknown>[];
     if (args.socket) {
       const status = await askStatus(args.socket);

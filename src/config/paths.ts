@@ -40,11 +40,20 @@ export function controlSocketPath(configPath: string, env: Record<string, string
   return join(runtimeDir(env), `control-${hash}.sock`);
 }
 
-/** Expand `~`, `$VAR` and `${VAR}` (unset variables become empty). */
+/**
+ * Expand `~`, `$VAR`, `${VAR}` and `${VAR:-default}` (unset variables become empty, or the
+ * default).
+ */
 export function expandVars(value: string, env: Record<string, string | undefined> = process.env): string {
   const home = env.HOME ?? homedir();
   const tilde = value === "~" ? home : value.startsWith("~/") ? `${home}${value.slice(1)}` : value;
-  return tilde.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a, b) => env[a ?? b] ?? "");
+  return tilde.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_, a: string | undefined, d: string | undefined, b: string | undefined) => {
+      const v = env[(a ?? b) as string];
+      return v === undefined || (v === "" && d !== undefined) ? (d ?? "") : v;
+    },
+  );
 }
 
 /** Expand and resolve a path relative to `base` (the config file's folder). */

@@ -1,0 +1,222 @@
+/**
+ * `mux scan`, `mux rewire` and `mux restore`: host integration on the command line.
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { defineCommand } from "citty";
+import { isMuxError } from "../errors.ts";
+import { type HostContext, hostContext } from "../hosts/hosts.ts";
+import { addServices } from "../hosts/mux-config.ts";
+import { type RewireStatusRow, restoreHosts, rewireHosts, rewireStatus } from "../hosts/rewire.ts";
+import { type ScanReport, scanHosts } from "../hosts/scan.ts";
+import { describeRewire } from "../hosts/wizard.ts";
+import { fail } from "./logger.ts";
+
+/** Flags every host command takes. */
+export const HOST_ARGS = {
+  host: { type: "string", description: "Only these hosts (comma-separated ids, e.g. cursor,codex)" },
+  server: { type: "string", description: "Only these entries (comma-separated names)" },
+  "include-project": { type: "boolean", description: "Also project and local scopes (.mcp.json, .vscode/mcp.json, …)" },
+  project: { type: "string", description: "Project directory for project scopes (default: the current directory)" },
+} as const;
+
+/** The `scan` subcommand. */
+export const scanCommand = defineCommand({
+  meta: { name: "scan", description: "List MCP servers in every host config, and which could share one mux service" },
+  args: {
+    ...HOST_ARGS,
+    json: { type: "boolean", description: "Print JSON" },
+    "write-config": { type: "string", description: "Add the found servers to this mux config (.json, .yaml or .toml)" },
+  },
+  run({ args }) {
+    const report = guard(() => scanHosts(selection(args)));
+    if (args["write-config"]) {
+      const path = resolve(args["write-config"]);
+      const specs = report.specs;
+      const result = guard(() => addServices(path, specs));
+      process.stderr.write(
+        result.added.length
+          ? `wrote ${result.added.length} service(s) to ${path}: ${result.added.join(", ")}\nstart them: mux serve --config ${path}\n`
+          : `${path} already has every found server\n`,
+      );
+    }
+    if (args.json) {
+      const { specs: _specs, ...rest } = report;
+      process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
+    } else process.stdout.write(renderScan(report));
+    process.exit(0);
+  },
+});
+
+/** The `rewire` subcommand. */
+export const rewireCommand = defineCommand({
+  meta: { name: "rewire", description: "Point host entries at mux-proxy (reversible with `mux restore`)" },
+  args: {
+    ...HOST_ARGS,
+    "dry-run": { type: "boolean", description: "Print a unified diff and write nothing" },
+    force: { type: "boolean", description: "Rewire entries with relative paths or workspace variables too" },
+    proxy: { type: "string", description: "Absolute path of mux-proxy (default: next to this mux, or on PATH)" },
+    config: { type: "string", description: "The mux config that gets the services (default: the per-user one)" },
+    status: { type: "boolean", description: "Show what is rewired where, and change nothing" },
+    json: { type: "boolean", description: "Print JSON" },
+  },
+  async run({ args }) {
+    const sel = selection(args);
+    if (args.status) {
+      printStatus(rewireStatus(sel), args.json ?? false);
+      process.exit(0);
+    }
+    const proxy = findProxy(args.proxy);
+    const result = await guardAsync(() =>
+      rewireHosts({
+        ...sel,
+        proxy,
+        force: args.force,
+        dryRun: args["dry-run"],
+        configFile: args.config ? resolve(args.config) : undefined,
+      }),
+    );
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      process.exit(0);
+    }
+    if (args["dry-run"] && result.config.diff) process.stdout.write(`${result.config.diff.trimEnd()}\n`);
+    process.stdout.write(`${describeRewire(result, args["dry-run"] ?? false)}\n`);
+    if (!args["dry-run"] && result.config.added.length > 0)
+      process.stdout.write(
+        `Added ${result.config.added.join(", ")} to ${result.config.path}.\n` +
+          `Start them: mux serve --config ${result.config.path}  (or mux reload --config … if it runs)\n`,
+      );
+    process.exit(0);
+  },
+});
+
+/** The `restore` subcommand. */
+export const restoreCommand = defineCommand({
+  meta: { name: "restore", description: "Put rewired host entries back, one by one" },
+  args: {
+    host: HOST_ARGS.host,
+    server: HOST_ARGS.server,
+    force: { type: "boolean", description: "Restore entries changed since the rewire too" },
+    "dry-run": { type: "boolean", description: "Print a unified diff and write nothing" },
+  },
+  async run({ args }) {
+    const result = await guardAsync(() =>
+      restoreHosts({
+        ctx: hostContext(),
+        hosts: list(args.host),
+        servers: list(args.server),
+        force: args.force,
+        dryRun: args["dry-run"],
+      }),
+    );
+    if (args["dry-run"]) for (const c of result.changes) process.stdout.write(`${c.diff.trimEnd()}\n`);
+    for (const r of result.restored)
+      process.stdout.write(`${args["dry-run"] ? "would restore" : "restored"} ${r.host} ${r.name} (${r.path})\n`);
+    for (const r of result.refused) process.stdout.write(`refused ${r.host} ${r.name}: ${r.reason}\n`);
+    if (result.restored.length === 0 && result.refused.length === 0) process.stdout.write("Nothing to restore.\n");
+    process.exit(result.refused.length > 0 ? 1 : 0);
+  },
+});
+
+/** `mux status --hosts` and `mux rewire --status`. */
+export function printStatus(rows: RewireStatusRow[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  if (rows.length === 0) {
+    process.stdout.write("No host entry is rewired.\n");
+    return;
+  }
+  for (const r of rows)
+    process.stdout.write(`${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.socket}  (${r.path})\n`);
+}
+
+/** Host selection from flags. */
+export function selection(args: { host?: string; server?: string; "include-project"?: boolean; project?: string }): {
+  ctx: HostContext;
+  hosts?: string[];
+  servers?: string[];
+  includeProject?: boolean;
+} {
+  return {
+    ctx: hostContext(process.env, { project: args.project }),
+    hosts: list(args.host),
+    servers: list(args.server),
+    includeProject: args["include-project"] ?? false,
+  };
+}
+
+/** The absolute mux-proxy path: flag, `MUX_PROXY`, next to this executable, or on PATH. */
+export function findProxy(explicit?: string): string {
+  const candidates = [
+    explicit,
+    process.env.MUX_PROXY,
+    join(dirname(process.execPath), "mux-proxy"),
+    Bun.which("mux-proxy") ?? undefined,
+  ];
+  for (const c of candidates) if (c && existsSync(c)) return resolve(c);
+  return fail("cannot find the mux-proxy executable; pass --proxy /absolute/path/to/mux-proxy");
+}
+
+/** Human scan output. */
+export function renderScan(report: ScanReport): string {
+  const out: string[] = [];
+  if (report.hosts.length === 0) return "No MCP host config found.\n";
+  for (const h of report.hosts) {
+    for (const f of h.files) {
+      out.push(`${h.label}  ${f.path}${f.scope === "user" ? "" : `  (${f.scope})`}`);
+      if (f.error) out.push(`  ! ${f.error}`);
+      if (f.assisted) out.push(`  (read only: ${f.assisted})`);
+      for (const s of report.servers.filter((x) => x.file === f.path)) {
+        const launch = s.command ? `${[s.command, ...(s.args ?? [])].join(" ")}` : "";
+        const env = s.env && Object.keys(s.env).length ? `  env ${Object.keys(s.env).join(",")}` : "";
+        const scope = s.scope === f.scope ? "" : `  (${s.scope})`;
+        const state =
+          s.status === "managed"
+            ? `rewired → ${s.socket}`
+            : s.status === "foreign"
+              ? `foreign proxy ${s.socket ?? ""}`
+              : s.status;
+        out.push(`  ${s.name}  [${state}]  ${launch}${env}${s.cwd ? `  cwd ${s.cwd}` : ""}${scope}`);
+        for (const p of s.problems) out.push(`      cannot share: ${p}`);
+      }
+    }
+  }
+  if (report.shared.length > 0) {
+    out.push("", "Same server in several places (one mux service can serve them all):");
+    for (const g of report.shared)
+      out.push(`  ${g.serviceId}: ${g.entries.map((e) => `${e.host}/${e.name}`).join(", ")}`);
+  }
+  for (const s of report.shadowed) out.push(`note: ${s.host} ${s.name} is shadowed by a ${s.by}`);
+  return `${out.join("\n")}\n`;
+}
+
+// --- internal ---
+
+function list(value: string | undefined): string[] | undefined {
+  const items = value
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return items?.length ? items : undefined;
+}
+
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    return fail(isMuxError(err) || err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function guardAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+}

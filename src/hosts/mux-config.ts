@@ -1,0 +1,119 @@
+/**
+ * Write mux services into a mux config file (JSON, YAML or TOML by extension): a fresh file
+ * for `scan --write-config`, or added services in an existing one (its comments and other
+ * services kept) for `rewire`. Files are written 0600: env values may hold secrets.
+ * @module
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, extname, join } from "node:path";
+import { applyEdits, modify } from "jsonc-parser";
+import { parse as parseToml } from "smol-toml";
+import { parseDocument } from "yaml";
+import { findConfig } from "../config/load.ts";
+import { configDir } from "../config/paths.ts";
+import { detectFormatting } from "./formats/json.ts";
+import { tomlKey, tomlValue } from "./formats/toml-spans.ts";
+import type { ServiceSpec } from "./service-spec.ts";
+import { ensureDir, writeAtomic } from "./state.ts";
+
+/** The config `rewire` adds services to: the one `mux serve` finds, else `<configDir>/config.yaml`. */
+export function defaultMuxConfig(env: Record<string, string | undefined> = process.env, explicit?: string): string {
+  return findConfig(explicit, env) ?? join(configDir(env), "config.yaml");
+}
+
+/** The config entry of one service, with snake_case keys. */
+export function serviceEntry(spec: ServiceSpec): Record<string, unknown> {
+  const out: Record<string, unknown> = { socket: spec.socket, cmd: spec.cmd };
+  if (spec.args.length > 0) out.args = spec.args;
+  if (Object.keys(spec.env).length > 0) out.env = spec.env;
+  if (spec.cwd !== undefined) out.cwd = spec.cwd;
+  return out;
+}
+
+/** Render a whole config for `specs` in the format of `path`'s extension. */
+export function renderConfig(path: string, specs: ServiceSpec[]): string {
+  return addToText(path, "", specs).text;
+}
+
+/**
+ * Add services missing from the config at `path` (matched by socket), naming each after its
+ * entry and suffixing the id when the name is taken. Returns the name of every spec's service.
+ */
+export function addServices(
+  path: string,
+  specs: ServiceSpec[],
+  options: { dryRun?: boolean } = {},
+): { names: Map<string, string>; added: string[]; text: string; before: string } {
+  const before = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const result = addToText(path, before, specs);
+  if (!options.dryRun && result.added.length > 0) {
+    ensureDir(dirname(path));
+    writeAtomic(path, result.text, 0o600);
+  }
+  return { ...result, before };
+}
+
+// --- internal ---
+
+function addToText(
+  path: string,
+  text: string,
+  specs: ServiceSpec[],
+): { names: Map<string, string>; added: string[]; text: string } {
+  const format = formatOf(path);
+  const existing = servicesIn(format, text);
+  const names = new Map<string, string>();
+  const added: string[] = [];
+  let out = text;
+  for (const spec of specs) {
+    if (names.has(spec.id)) continue;
+    const same = Object.entries(existing).find(([, s]) => s.socket === spec.socket);
+    if (same) {
+      names.set(spec.id, same[0]);
+      continue;
+    }
+    let name = spec.name;
+    if (existing[name]) name = `${spec.name}-${spec.id.slice(0, 4)}`;
+    const entry = serviceEntry(spec);
+    existing[name] = entry as { socket?: string };
+    names.set(spec.id, name);
+    added.push(name);
+    out = insert(format, out, name, entry);
+  }
+  return { names, added, text: out };
+}
+
+type Format = "json" | "yaml" | "toml";
+
+function formatOf(path: string): Format {
+  const ext = extname(path).toLowerCase();
+  return ext === ".json" ? "json" : ext === ".toml" ? "toml" : "yaml";
+}
+
+function servicesIn(format: Format, text: string): Record<string, { socket?: string }> {
+  if (text.trim() === "") return {};
+  const data = (
+    format === "json" ? JSON.parse(text) : format === "toml" ? parseToml(text) : parseDocument(text).toJS()
+  ) as { servers?: Record<string, { socket?: string }> } | null;
+  return { ...(data?.servers ?? {}) };
+}
+
+function insert(format: Format, text: string, name: string, entry: Record<string, unknown>): string {
+  if (format === "json") {
+    const base = text.trim() === "" ? "{}\n" : text;
+    return applyEdits(base, modify(base, ["servers", name], entry, { formattingOptions: detectFormatting(base) }));
+  }
+  if (format === "yaml") {
+    const doc = parseDocument(text.trim() === "" ? "servers: {}\n" : text);
+    if (!doc.has("servers") || doc.get("servers") === null) doc.set("servers", doc.createNode({}));
+    const servers = doc.get("servers", true) as { flow?: boolean };
+    if (servers && typeof servers === "object") servers.flow = false;
+    doc.setIn(["servers", name], doc.createNode(entry));
+    return doc.toString({ lineWidth: 0 });
+  }
+  const lines = [`[servers.${tomlKey(name)}]`];
+  for (const [k, v] of Object.entries(entry)) lines.push(`${k} = ${tomlValue(v)}`);
+  const sep = text === "" ? "" : text.endsWith("\n\n") ? "" : text.endsWith("\n") ? "\n" : "\n\n";
+  return `${text}${sep}${lines.join("\n")}\n`;
+}

@@ -1,0 +1,463 @@
+/**
+ * `rewire`, `restore` and `rewire --status` as library calls. Rewire replaces only the launch
+ * keys of selected stdio entries with `mux-proxy --socket <abs>`, adds the matching services
+ * to the mux config, backs each file up before its first change, records every original
+ * entry's exact text, and writes atomically after re-checking that nobody changed the file.
+ * Restore puts entries back one by one, refusing entries the user changed since.
+ * @module
+ */
+
+import { readFileSync } from "node:fs";
+import { createTwoFilesPatch } from "diff";
+import { MuxError } from "../errors.ts";
+import { MUX_VERSION } from "../mux/engine.ts";
+import { applyOps, type Container, type DocumentFormat, type EditOp, sameValue } from "./formats/document.ts";
+import { existingHostFiles, HOSTS, type HostContext, type HostFile, type HostId, hostById } from "./hosts.ts";
+import { FORMATS, type HostEntry, type LoadedFile, loadFile } from "./inventory.ts";
+import { addServices, defaultMuxConfig } from "./mux-config.ts";
+import type { ServiceSpec } from "./service-spec.ts";
+import { droppedWithWarning, rewireOps } from "./shapes.ts";
+import {
+  backupFile,
+  hashOf,
+  type RewireRecord,
+  readState,
+  recordId,
+  stateDir,
+  withLock,
+  writeAtomic,
+  writeState,
+} from "./state.ts";
+
+/** Which entries an operation applies to. */
+export interface HostSelection {
+  ctx: HostContext;
+  /** Host ids (default: all). */
+  hosts?: string[];
+  /** Entry names (default: all). */
+  servers?: string[];
+  /** Only entries of these services (ids from scan; default: all). */
+  serviceIds?: string[];
+  /** Include project and local scopes (default: user files only). */
+  includeProject?: boolean;
+  /** State directory (default {@link stateDir}). */
+  stateDir?: string;
+}
+
+export interface RewireOptions extends HostSelection {
+  /** Absolute path of the `mux-proxy` executable written into host files. */
+  proxy: string;
+  /** Override forceable refusals (relative paths, workspace folders). */
+  force?: boolean;
+  /** Plan and diff only; write nothing. */
+  dryRun?: boolean;
+  /** The mux config receiving the services (default: the one `mux serve` finds). */
+  configFile?: string;
+  now?: Date;
+}
+
+/** One host file's change. */
+export interface FileChange {
+  host: HostId;
+  path: string;
+  diff: string;
+  entries: { name: string; service?: string; socket?: string }[];
+}
+
+/** An entry left alone, and why. */
+export interface Skipped {
+  host: HostId;
+  path: string;
+  name: string;
+  reason: string;
+}
+
+export interface RewireResult {
+  changes: FileChange[];
+  skipped: Skipped[];
+  /** Entries already going through this mux. */
+  unchanged: Skipped[];
+  /** Hosts whose files we do not write: what to change by hand. */
+  instructions: string[];
+  config: { path: string; added: string[]; diff: string };
+  warnings: string[];
+  /** How to make each changed host pick up the change. */
+  reload: string[];
+}
+
+/** Rewire the selected entries (see the module doc). */
+export async function rewireHosts(options: RewireOptions): Promise<RewireResult> {
+  if (!options.proxy.startsWith("/") && !/^[A-Za-z]:\\/.test(options.proxy))
+    throw new MuxError("PROXY_NOT_FOUND", `mux-proxy path must be absolute, got ${options.proxy}`);
+  const dir = options.stateDir ?? stateDir(options.ctx.env);
+  const run = async () => {
+    const state = readState(dir);
+    const result: RewireResult = {
+      changes: [],
+      skipped: [],
+      unchanged: [],
+      instructions: [],
+      config: { path: options.configFile ?? defaultMuxConfig(options.ctx.env), added: [], diff: "" },
+      warnings: [],
+      reload: [],
+    };
+    // Pass 1: decide, per file, which entries change and into which service.
+    const plans: { loaded: LoadedFile; entries: HostEntry[] }[] = [];
+    for (const file of selectedFiles(options)) {
+      const loaded = loadFile(file, options.ctx, state.records, { force: options.force });
+      if (loaded.error) {
+        result.skipped.push({ host: file.host, path: file.path, name: "*", reason: loaded.error });
+        continue;
+      }
+      const chosen: HostEntry[] = [];
+      for (const e of loaded.entries.filter((x) => matches(options, x))) {
+        const skip = (reason: string) => result.skipped.push({ host: e.host, path: file.path, name: e.name, reason });
+        if (e.status === "managed") {
+          result.unchanged.push({ host: e.host, path: file.path, name: e.name, reason: "already rewired" });
+          continue;
+        }
+        if (e.status === "foreign") skip(e.note ?? "already runs a mux proxy");
+        else if (e.status !== "upstream")
+          skip(e.status === "remote" ? "remote server (nothing to share)" : (e.note ?? "not a stdio server"));
+        else if (!e.spec || e.problems.some((p) => !p.forceable || !options.force))
+          skip(e.problems.map((p) => p.message + (p.forceable ? " (--force overrides)" : "")).join("; "));
+        else if (file.assisted) result.instructions.push(instruction(e, options.proxy, e.spec));
+        else {
+          for (const p of e.problems) result.warnings.push(`${e.host} ${e.name}: ${p.message} (forced)`);
+          for (const k of droppedWithWarning(file.shape, e.location.value))
+            result.warnings.push(`${e.host} ${e.name}: dropped "${k}" (a sandbox would block the mux socket)`);
+          chosen.push(e);
+        }
+      }
+      if (chosen.length > 0) plans.push({ loaded, entries: chosen });
+    }
+    const specs = plans.flatMap((p) => p.entries.map((e) => e.spec as ServiceSpec));
+    const cfg = addServices(result.config.path, specs, { dryRun: options.dryRun });
+    result.config.added = cfg.added;
+    if (cfg.added.length > 0)
+      result.config.diff = createTwoFilesPatch(result.config.path, result.config.path, cfg.before, cfg.text);
+    // Pass 2: edit and write each file, re-reading it if someone changed it meanwhile.
+    const now = options.now ?? new Date();
+    for (const plan of plans) {
+      const file = plan.loaded.file;
+      const names = new Set(plan.entries.map((e) => e.name));
+      let done = false;
+      for (let attempt = 0; attempt < 3 && !done; attempt++) {
+        const loaded =
+          attempt === 0 ? plan.loaded : loadFile(file, options.ctx, state.records, { force: options.force });
+        const entries = loaded.entries.filter((e) => names.has(e.name) && e.status === "upstream" && e.spec);
+        const edited = editEntries(loaded, entries, (e) =>
+          rewireOps(file.shape, e.location.value, options.proxy, (e.spec as ServiceSpec).socket),
+        );
+        for (const f of edited.failed)
+          result.skipped.push({ host: file.host, path: file.path, name: f.name, reason: f.reason });
+        if (edited.done.length === 0) {
+          done = true;
+          break;
+        }
+        const change: FileChange = {
+          host: file.host,
+          path: file.path,
+          diff: createTwoFilesPatch(file.path, file.path, loaded.text, edited.text),
+          entries: edited.done.map((d) => {
+            const spec = d.entry.spec as ServiceSpec;
+            return { name: d.entry.name, service: cfg.names.get(spec.id), socket: spec.socket };
+          }),
+        };
+        if (options.dryRun) {
+          result.changes.push(change);
+          done = true;
+          break;
+        }
+        const written = commit(loaded, edited.text, dir, now);
+        if (!written) continue;
+        for (const d of edited.done) {
+          const spec = d.entry.spec as ServiceSpec;
+          const id = recordId(file.host, file.path, d.entry.container, d.entry.name);
+          state.records = state.records.filter((r) => r.id !== id);
+          state.records.push({
+            id,
+            host: file.host,
+            scope: d.entry.scope,
+            file: file.path,
+            container: d.entry.container,
+            name: d.entry.name,
+            format: file.format,
+            shape: file.shape,
+            original: { value: d.entry.location.value, text: d.before },
+            rewired: { value: d.value, text: d.after },
+            serviceId: spec.id,
+            service: cfg.names.get(spec.id) ?? spec.name,
+            socket: spec.socket,
+            configFile: result.config.path,
+            backup: written.backup,
+            preHash: hashOf(loaded.bytes),
+            postHash: written.postHash,
+            muxVersion: MUX_VERSION,
+            at: now.toISOString(),
+          });
+        }
+        writeState(dir, state);
+        result.changes.push(change);
+        done = true;
+      }
+      if (!done)
+        result.skipped.push({
+          host: file.host,
+          path: file.path,
+          name: "*",
+          reason: "the file kept changing while we edited it (is the host writing it?); try again",
+        });
+    }
+    const changedHosts = new Set(result.changes.map((c) => c.host));
+    for (const h of HOSTS) if (changedHosts.has(h.id)) result.reload.push(`${h.label}: ${h.reload}`);
+    return result;
+  };
+  return options.dryRun ? run() : withLock(dir, run);
+}
+
+export interface RestoreOptions extends Omit<HostSelection, "includeProject"> {
+  /** Restore entries changed since the rewire too. */
+  force?: boolean;
+  dryRun?: boolean;
+}
+
+export interface RestoreResult {
+  changes: FileChange[];
+  restored: Skipped[];
+  refused: Skipped[];
+}
+
+/** Put rewired entries back, one by one (see the module doc). */
+export async function restoreHosts(options: RestoreOptions): Promise<RestoreResult> {
+  const dir = options.stateDir ?? stateDir(options.ctx.env);
+  const run = async () => {
+    const state = readState(dir);
+    const result: RestoreResult = { changes: [], restored: [], refused: [] };
+    const chosen = state.records.filter(
+      (r) =>
+        (!options.hosts?.length || options.hosts.includes(r.host)) &&
+        (!options.servers?.length || options.servers.includes(r.name)),
+    );
+    const byFile = Map.groupBy(chosen, (r) => r.file);
+    for (const [path, records] of byFile) {
+      const refuse = (r: RewireRecord, reason: string) =>
+        result.refused.push({ host: r.host, path, name: r.name, reason });
+      const host = hostById((records[0] as RewireRecord).host);
+      const file = host?.files(options.ctx).find((f) => f.path === path) ?? fileFromRecord(records[0] as RewireRecord);
+      let loaded: LoadedFile;
+      try {
+        loaded = loadFile(file, options.ctx, state.records);
+      } catch {
+        for (const r of records) refuse(r, "the file is gone; its backup is in the state directory");
+        continue;
+      }
+      if (loaded.error) {
+        for (const r of records) refuse(r, loaded.error);
+        continue;
+      }
+      const format = FORMATS[file.format];
+      let text = loaded.text;
+      const done: RewireRecord[] = [];
+      for (const r of records) {
+        const loc = format.entries(text, r.container).find((e) => e.name === r.name);
+        if (!loc) {
+          refuse(r, "the entry is gone from the file (deleted since?); not re-adding it");
+          continue;
+        }
+        if (!sameValue(loc.value, r.rewired.value) && !options.force) {
+          refuse(r, "the entry was changed since it was rewired; --force restores it anyway");
+          continue;
+        }
+        const next = text.slice(0, loc.start) + r.original.text + text.slice(loc.end);
+        const back = safeEntries(format, next, r.container).find((e) => e.name === r.name);
+        if (!back || !sameValue(back.value, r.original.value) || (file.strictJson && !isStrictJson(next))) {
+          refuse(r, "the original text no longer fits the file; restore it by hand from the backup");
+          continue;
+        }
+        text = next;
+        done.push(r);
+      }
+      if (done.length === 0) continue;
+      const change: FileChange = {
+        host: file.host,
+        path,
+        diff: createTwoFilesPatch(path, path, loaded.text, text),
+        entries: done.map((r) => ({ name: r.name })),
+      };
+      result.changes.push(change);
+      for (const r of done) result.restored.push({ host: r.host, path, name: r.name, reason: "restored" });
+      if (options.dryRun) continue;
+      if (!commit(loaded, text, dir)) {
+        for (const r of done) refuse(r, "the file changed while we edited it; try again");
+        result.restored = result.restored.filter((x) => x.path !== path);
+        continue;
+      }
+      const ids = new Set(done.map((r) => r.id));
+      state.records = state.records.filter((r) => !ids.has(r.id));
+      writeState(dir, state);
+    }
+    return result;
+  };
+  return options.dryRun ? run() : withLock(dir, run);
+}
+
+/** One line per record: where it is, which service, and whether the file still matches. */
+export interface RewireStatusRow {
+  host: HostId;
+  path: string;
+  name: string;
+  service: string;
+  socket: string;
+  state: "rewired" | "changed" | "missing" | "file-missing";
+  at: string;
+}
+
+/** What is rewired where. */
+export function rewireStatus(options: Omit<HostSelection, "includeProject">): RewireStatusRow[] {
+  const dir = options.stateDir ?? stateDir(options.ctx.env);
+  const records = readState(dir).records.filter((r) => !options.hosts?.length || options.hosts.includes(r.host));
+  return records.map((r) => {
+    const row: RewireStatusRow = {
+      host: r.host,
+      path: r.file,
+      name: r.name,
+      service: r.service,
+      socket: r.socket,
+      state: "rewired",
+      at: r.at,
+    };
+    try {
+      const loaded = loadFile(fileFromRecord(r), options.ctx, [r]);
+      const entry = loaded.entries.find((e) => e.name === r.name && sameContainer(e.container, r.container));
+      row.state = !entry ? "missing" : sameValue(entry.location.value, r.rewired.value) ? "rewired" : "changed";
+    } catch {
+      row.state = "file-missing";
+    }
+    return row;
+  });
+}
+
+/** Host files the selection covers (existing ones only). */
+export function selectedFiles(options: HostSelection): HostFile[] {
+  const hosts = options.hosts?.length ? HOSTS.filter((h) => options.hosts?.includes(h.id)) : HOSTS;
+  const unknown = (options.hosts ?? []).filter((h) => !hostById(h));
+  if (unknown.length > 0)
+    throw new MuxError(
+      "HOST_FILE_INVALID",
+      `unknown host ${unknown.join(", ")}; known: ${HOSTS.map((h) => h.id).join(", ")}`,
+    );
+  return existingHostFiles(options.ctx, hosts).filter((f) => options.includeProject || f.scope === "user");
+}
+
+// --- internal ---
+
+function matches(options: HostSelection, e: HostEntry): boolean {
+  if (options.servers?.length && !options.servers.includes(e.name)) return false;
+  if (options.serviceIds && !(e.spec && options.serviceIds.includes(e.spec.id))) return false;
+  return options.includeProject === true || e.scope === "user";
+}
+
+interface Edited {
+  text: string;
+  done: { entry: HostEntry; before: string; after: string; value: unknown }[];
+  failed: { name: string; reason: string }[];
+}
+
+/** Apply each entry's ops in turn; an edit that would touch bytes outside its entry is refused. */
+function editEntries(loaded: LoadedFile, entries: HostEntry[], opsOf: (e: HostEntry) => EditOp[]): Edited {
+  const file = loaded.file;
+  const format = FORMATS[file.format];
+  const out: Edited = { text: loaded.text, done: [], failed: [] };
+  for (const e of entries) {
+    const text = out.text;
+    const ops = opsOf(e);
+    const expected = applyOps(e.location.value, ops);
+    try {
+      const loc = format.entries(text, e.container).find((x) => x.name === e.name);
+      if (!loc) throw new Error("entry not found");
+      const next = format.edit(text, e.container, e.name, ops);
+      const after = format.entries(next, e.container).find((x) => x.name === e.name);
+      if (!after) throw new Error("entry lost");
+      const outsideSame =
+        after.start === loc.start &&
+        next.slice(0, loc.start) === text.slice(0, loc.start) &&
+        next.slice(after.end) === text.slice(loc.end);
+      if (!outsideSame) throw new Error("the edit would change bytes outside the entry");
+      if (!sameValue(after.value, expected)) throw new Error("the edited entry does not read back as intended");
+      if (file.strictJson && !isStrictJson(next)) throw new Error("the result would not be strict JSON");
+      out.text = next;
+      out.done.push({
+        entry: e,
+        before: text.slice(loc.start, loc.end),
+        after: next.slice(after.start, after.end),
+        value: expected,
+      });
+    } catch (err) {
+      out.failed.push({ name: e.name, reason: `could not edit safely: ${(err as Error).message}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * Back the file up, re-check it is unchanged since `loaded` was read, and replace it
+ * atomically. Returns undefined when someone changed the file in between.
+ */
+function commit(
+  loaded: LoadedFile,
+  text: string,
+  dir: string,
+  now = new Date(),
+): { backup: string; postHash: string } | undefined {
+  const current = new Uint8Array(readFileSync(loaded.target));
+  if (hashOf(current) !== hashOf(loaded.bytes)) return undefined;
+  const backup = backupFile(dir, loaded.file.host, loaded.file.path, loaded.bytes, now);
+  const bytes = new TextEncoder().encode((loaded.bom ? "\uFEFF" : "") + text);
+  const again = new Uint8Array(readFileSync(loaded.target));
+  if (hashOf(again) !== hashOf(loaded.bytes)) return undefined;
+  writeAtomic(loaded.target, bytes);
+  return { backup, postHash: hashOf(bytes) };
+}
+
+function instruction(e: HostEntry, proxy: string, spec: ServiceSpec): string {
+  const host = hostById(e.host);
+  return (
+    `${host?.label ?? e.host} (${e.file.path}): ${e.file.assisted}. ` +
+    `Change server "${e.name}" to command ${proxy} with arguments --socket ${spec.socket}, ` +
+    `remove its env, then ${host?.reload ?? "reload the host"}.`
+  );
+}
+
+function fileFromRecord(r: RewireRecord): HostFile {
+  return {
+    host: r.host,
+    path: r.file,
+    scope: r.scope,
+    format: r.format,
+    shape: r.shape,
+    strictJson: r.format === "json",
+    containers: () => [{ container: r.container, scope: r.scope }],
+  };
+}
+
+function sameContainer(a: Container, b: Container): boolean {
+  return a.path.join("\u0000") === b.path.join("\u0000");
+}
+
+function safeEntries(format: DocumentFormat, text: string, container: Container) {
+  try {
+    return format.entries(text, container);
+  } catch {
+    return [];
+  }
+}
+
+function isStrictJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

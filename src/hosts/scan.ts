@@ -1,0 +1,114 @@
+/**
+ * `scan`: every host file found, each server with its launch and state, which entries are the
+ * same server (same command, args, env and cwd) and could share one mux service, and which
+ * user entries a project entry of the same name shadows.
+ * @module
+ */
+
+import { existingHostFiles, HOSTS, type HostId, type Scope } from "./hosts.ts";
+import { type EntryStatus, type HostEntry, loadFile } from "./inventory.ts";
+import type { HostSelection } from "./rewire.ts";
+import type { ServiceSpec } from "./service-spec.ts";
+import type { Launch } from "./shapes.ts";
+import { readState, stateDir } from "./state.ts";
+
+/** One server as `scan --json` reports it. */
+export interface ScannedServer {
+  host: HostId;
+  file: string;
+  scope: Scope;
+  name: string;
+  status: EntryStatus;
+  /** The real server (for a rewired entry: the original before the rewire). */
+  command?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Service id: entries with the same id are the same server. */
+  serviceId?: string;
+  socket?: string;
+  /** Why `rewire` would skip it. */
+  problems: string[];
+  note?: string;
+}
+
+export interface ScanReport {
+  hosts: { id: HostId; label: string; files: { path: string; scope: Scope; error?: string; assisted?: string }[] }[];
+  servers: ScannedServer[];
+  /** Servers found in more than one place: one mux service could serve them all. */
+  shared: { serviceId: string; entries: { host: HostId; name: string; file: string }[] }[];
+  /** A project/local entry that hides a user entry of the same name in the same host. */
+  shadowed: { host: HostId; name: string; by: string }[];
+  /** The services (one per distinct server) for `--write-config`. */
+  specs: ServiceSpec[];
+}
+
+/** Scan host files (user files by default; project files with `includeProject`). */
+export function scanHosts(options: HostSelection): ScanReport {
+  const records = readState(options.stateDir ?? stateDir(options.ctx.env)).records;
+  const hosts = options.hosts?.length ? HOSTS.filter((h) => options.hosts?.includes(h.id)) : HOSTS;
+  const files = existingHostFiles(options.ctx, hosts).filter((f) => options.includeProject || f.scope === "user");
+  const report: ScanReport = { hosts: [], servers: [], shared: [], shadowed: [], specs: [] };
+  const entries: HostEntry[] = [];
+  for (const file of files) {
+    const loaded = loadFile(file, options.ctx, records);
+    let host = report.hosts.find((h) => h.id === file.host);
+    if (!host) {
+      host = { id: file.host, label: HOSTS.find((h) => h.id === file.host)?.label ?? file.host, files: [] };
+      report.hosts.push(host);
+    }
+    const info: { path: string; scope: Scope; error?: string; assisted?: string } = {
+      path: file.path,
+      scope: file.scope,
+    };
+    if (loaded.error) info.error = loaded.error;
+    if (file.assisted) info.assisted = file.assisted;
+    host.files.push(info);
+    entries.push(
+      ...loaded.entries.filter(
+        (e) =>
+          (options.includeProject || e.scope === "user") &&
+          (!options.servers?.length || options.servers.includes(e.name)),
+      ),
+    );
+  }
+  for (const e of entries) report.servers.push(describe(e));
+  const bySpec = Map.groupBy(
+    entries.filter((e) => e.spec),
+    (e) => (e.spec as ServiceSpec).id,
+  );
+  for (const [serviceId, group] of bySpec) {
+    report.specs.push(group[0]?.spec as ServiceSpec);
+    if (group.length > 1)
+      report.shared.push({ serviceId, entries: group.map((e) => ({ host: e.host, name: e.name, file: e.file.path })) });
+  }
+  for (const e of entries.filter((x) => x.scope !== "user")) {
+    const user = entries.find((u) => u.host === e.host && u.scope === "user" && u.name === e.name);
+    if (user) report.shadowed.push({ host: e.host, name: e.name, by: `${e.scope} entry in ${e.file.path}` });
+  }
+  return report;
+}
+
+function describe(e: HostEntry): ScannedServer {
+  const out: ScannedServer = {
+    host: e.host,
+    file: e.file.path,
+    scope: e.scope,
+    name: e.name,
+    status: e.status,
+    problems: e.problems.map((p) => p.message),
+  };
+  const launch: Launch | undefined = e.upstream ?? e.launch;
+  if (launch) {
+    out.command = launch.command;
+    out.args = launch.args;
+    out.env = launch.env;
+    if (launch.cwd !== undefined) out.cwd = launch.cwd;
+  }
+  if (e.spec) {
+    out.serviceId = e.spec.id;
+    out.socket = e.status === "managed" ? (e.socket ?? e.spec.socket) : e.spec.socket;
+  } else if (e.socket) out.socket = e.socket;
+  if (e.note) out.note = e.note;
+  return out;
+}
