@@ -70,7 +70,7 @@ export function loadFile(
 ): LoadedFile {
   const target = existsSync(file.path) ? realpathSync(file.path) : file.path;
   const bytes = new Uint8Array(readFileSync(target));
-  let text = new TextDecoder().decode(bytes);
+  let text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
   const bom = text.charCodeAt(0) === 0xfeff;
   if (bom) text = text.slice(1);
   const loaded: LoadedFile = { file, target, bytes, text, bom, entries: [] };

@@ -117,9 +117,11 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           continue;
         }
         if (e.status === "foreign") skip(e.note ?? "already runs a mux proxy");
-        else if (e.status !== "upstream")
-          skip(e.status === "remote" ? "remote server (nothing to share)" : (e.note ?? "not a stdio server"));
-        else if (!e.spec || e.problems.some((p) => !p.forceable || !options.force))
+        else if (e.status !== "upstream") {
+          // Remote and built-in entries are only worth a line when asked for by name.
+          if (options.servers?.includes(e.name))
+            skip(e.status === "remote" ? "remote server (nothing to share)" : (e.note ?? "not a stdio server"));
+        } else if (!e.spec || e.problems.some((p) => !p.forceable || !options.force))
           skip(e.problems.map((p) => p.message + (p.forceable ? " (--force overrides)" : "")).join("; "));
         else if (file.assisted) result.instructions.push(instruction(e, options.proxy, e.spec));
         else {

@@ -49,11 +49,26 @@ export const jsonFormat: DocumentFormat = {
     let out = text;
     for (const op of ops) {
       const path = [...container.path, name, ...op.path];
-      if (op.remove) {
-        const root = tree(out);
-        if (!root || !findNodeAtLocation(root, path)) continue;
+      const root = tree(out);
+      const node = root && findNodeAtLocation(root, path);
+      if (op.remove && !node) continue;
+      if (op.remove && node?.parent) {
+        const cut = removeProperty(out, node.parent);
+        if (cut !== undefined) {
+          out = cut;
+          continue;
+        }
       }
-      const edits = modify(out, path, op.remove ? undefined : op.value, { formattingOptions });
+      // Keep a one-line array on one line.
+      if (!op.remove && node?.type === "array" && Array.isArray(op.value)) {
+        const source = out.slice(node.offset, node.offset + node.length);
+        if (!source.includes("\n")) {
+          const inline = `[${op.value.map((v) => JSON.stringify(v)).join(", ")}]`;
+          out = out.slice(0, node.offset) + inline + out.slice(node.offset + node.length);
+          continue;
+        }
+      }
+      const edits = modify(out, path, op.remove ? undefined : op.value, op.remove ? {} : { formattingOptions });
       out = applyEdits(out, edits);
     }
     return out;
@@ -67,6 +82,40 @@ export function detectFormatting(text: string): FormattingOptions {
   const indent = m?.[1] ?? "  ";
   const insertSpaces = !indent.startsWith("\t");
   return { insertSpaces, tabSize: insertSpaces ? indent.length : 1, eol };
+}
+
+/**
+ * Remove one property with its own lines and its comma, leaving neighbours and comments on
+ * other properties' lines alone. Undefined when the layout is unusual (then `modify` does it).
+ */
+function removeProperty(text: string, prop: Node): string | undefined {
+  const parent = prop.parent;
+  if (!parent || prop.type !== "property") return undefined;
+  const siblings = parent.children ?? [];
+  const index = siblings.indexOf(prop);
+  const end = prop.offset + prop.length;
+  const lineStart = text.lastIndexOf("\n", prop.offset - 1) + 1;
+  const start = /^[ \t]*$/.test(text.slice(lineStart, prop.offset)) ? lineStart : prop.offset;
+  const toLineEnd = (from: number): number => {
+    const m = /^[ \t]*(\/\/[^\n]*)?\r?\n/.exec(text.slice(from));
+    return m ? from + m[0].length : from;
+  };
+  const after = skipBlanks(text, end);
+  if (text[after] === ",") {
+    const stop = start === lineStart ? toLineEnd(after + 1) : after + 1;
+    return text.slice(0, start) + text.slice(stop);
+  }
+  const stop = start === lineStart ? toLineEnd(end) : end;
+  if (index === 0) return text.slice(0, start) + text.slice(stop);
+  const prev = siblings[index - 1] as Node;
+  const comma = skipBlanks(text, prev.offset + prev.length);
+  if (text[comma] !== ",") return undefined;
+  return text.slice(0, comma) + text.slice(comma + 1, start) + text.slice(stop);
+}
+
+function skipBlanks(text: string, pos: number): number {
+  while (text[pos] === " " || text[pos] === "\t") pos++;
+  return pos;
 }
 
 function tree(text: string): Node | undefined {

@@ -1,0 +1,146 @@
+/**
+ * Host integration end to end with the compiled `mux`: rewire two hosts' configs, start the
+ * daemon on the generated config, let official SDK clients launch the rewired commands and
+ * share one real server-memory, then restore both files byte for byte. Plus `mux wizard`
+ * driven through a real pseudo-terminal.
+ */
+
+import { expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { MEMORY_BIN, MUX_BIN, testScope, textOf, waitFor } from "../helpers.ts";
+
+const scope = testScope("bin");
+
+function homeEnv(home: string): Record<string, string> {
+  return {
+    HOME: home,
+    XDG_RUNTIME_DIR: join(home, "run"),
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    NO_COLOR: "1",
+  };
+}
+
+async function mux(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn({ cmd: [MUX_BIN, ...args], env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
+function writeHostFiles(home: string, memoryFile: string): { desktop: string; cursor: string } {
+  const entry = { command: MEMORY_BIN, args: [], env: { MEMORY_FILE_PATH: memoryFile } };
+  const desktop = join(home, ".config", "Claude", "claude_desktop_config.json");
+  const cursor = join(home, ".cursor", "mcp.json");
+  mkdirSync(join(home, ".config", "Claude"), { recursive: true });
+  mkdirSync(join(home, ".cursor"), { recursive: true });
+  writeFileSync(desktop, `${JSON.stringify({ mcpServers: { memory: entry }, preferences: { x: 1 } }, null, 2)}\n`);
+  writeFileSync(cursor, `{\n  "mcpServers": {\n    "kg": ${JSON.stringify(entry)}\n  }\n}\n`);
+  return { desktop, cursor };
+}
+
+async function launch(hostFile: string, name: string, env: Record<string, string>): Promise<Client> {
+  const entry = JSON.parse(readFileSync(hostFile, "utf8")).mcpServers[name] as { command: string; args: string[] };
+  expect(entry.command).toBe(join(MUX_BIN, "..", "mux-proxy"));
+  const client = new Client({ name: `host-${name}`, version: "1.0.0" }, { capabilities: {} });
+  // Exactly what the host does: spawn the entry's command and args, no shell.
+  await client.connect(new StdioClientTransport({ command: entry.command, args: entry.args, env, stderr: "pipe" }));
+  scope.defer(() => client.close());
+  return client;
+}
+
+test("scan → rewire → two hosts share one real server through the mux → restore", async () => {
+  const home = scope.dir();
+  const env = homeEnv(home);
+  const files = writeHostFiles(home, join(home, "memory.jsonl"));
+  const originals = { desktop: readFileSync(files.desktop, "utf8"), cursor: readFileSync(files.cursor, "utf8") };
+
+  const scan = await mux(["scan", "--json"], env);
+  expect(scan.code).toBe(0);
+  const report = JSON.parse(scan.stdout);
+  expect(report.shared).toHaveLength(1);
+  expect(report.shared[0].entries.map((e: { name: string }) => e.name).sort()).toEqual(["kg", "memory"]);
+
+  const dry = await mux(["rewire", "--dry-run"], env);
+  expect(dry.code).toBe(0);
+  expect(dry.stdout).toContain(`+++ ${files.desktop}`);
+  expect(readFileSync(files.desktop, "utf8")).toBe(originals.desktop);
+
+  const rewire = await mux(["rewire"], env);
+  expect(rewire.code).toBe(0);
+  expect(rewire.stdout).toContain("rewired claude-desktop memory");
+  expect(rewire.stdout).toContain("rewired cursor kg");
+  const config = join(home, ".config", "mcp-mux", "config.yaml");
+  expect(rewire.stdout).toContain(`mux serve --config ${config}`);
+  expect((await mux(["rewire"], env)).stdout).toContain("unchanged");
+  const status = await mux(["status", "--hosts"], env);
+  expect(status.stdout).toContain("claude-desktop  memory  rewired");
+
+  const daemon = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", config], env, stdout: "ignore", stderr: "pipe" });
+  scope.defer(async () => {
+    daemon.kill("SIGTERM");
+    await daemon.exited;
+  });
+  const socket = (JSON.parse(readFileSync(files.desktop, "utf8")).mcpServers.memory.args as string[])[1] as string;
+  await waitFor(() => existsSync(socket), 10_000, "mux socket");
+
+  const a = await launch(files.desktop, "memory", env);
+  const b = await launch(files.cursor, "kg", env);
+  await a.callTool({
+    name: "create_entities",
+    arguments: { entities: [{ name: "mux", entityType: "tool", observations: ["shared"] }] },
+  });
+  const graph = await b.callTool({ name: "read_graph", arguments: {} });
+  expect(textOf(graph)).toContain('"mux"');
+  const health = await mux(["health", "--socket", socket], env);
+  expect(health.code).toBe(0);
+
+  const restore = await mux(["restore"], env);
+  expect(restore.code).toBe(0);
+  expect(readFileSync(files.desktop, "utf8")).toBe(originals.desktop);
+  expect(readFileSync(files.cursor, "utf8")).toBe(originals.cursor);
+  expect((await mux(["rewire", "--status"], env)).stdout).toContain("No host entry is rewired");
+}, 60_000);
+
+test("mux wizard in a pseudo-terminal: three steps, dry run shows the diff and writes nothing", async () => {
+  const home = scope.dir();
+  const env = { ...homeEnv(home), TERM: "xterm-256color" };
+  const files = writeHostFiles(home, join(home, "memory.jsonl"));
+  const before = readFileSync(files.desktop, "utf8");
+  let screen = "";
+  const proc = Bun.spawn([MUX_BIN, "wizard", "--dry-run"], {
+    env,
+    terminal: {
+      cols: 200,
+      rows: 50,
+      data(_t, data) {
+        screen += new TextDecoder().decode(data);
+      },
+    },
+  });
+  scope.defer(() => proc.kill());
+  const plain = () => screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+  const step = async (marker: string, keys: string) => {
+    await waitFor(() => plain().includes(marker), 15_000, marker);
+    await Bun.sleep(150);
+    proc.terminal?.write(keys);
+  };
+  await step("Step 1/3", "\r");
+  await step("Step 2/3", "\r");
+  await step("Step 3/3", "\r");
+  expect(await proc.exited).toBe(0);
+  const out = plain();
+  expect(out).toContain("memory");
+  expect(out).toContain(`+++ ${files.desktop}`);
+  expect(out).toContain("mux-proxy");
+  expect(readFileSync(files.desktop, "utf8")).toBe(before);
+  expect(existsSync(join(home, ".config", "mcp-mux", "config.yaml"))).toBe(false);
+}, 60_000);

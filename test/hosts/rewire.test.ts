@@ -1,0 +1,329 @@
+/**
+ * scan / rewire / restore on real fixture files of every host in a temporary home: exact
+ * expected results (comments and formatting kept), idempotence, byte-identical restore,
+ * refusal after a user edit, dry runs that write nothing, backups and state modes.
+ */
+
+import { afterAll, describe, expect, test } from "bun:test";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config/load.ts";
+import { restoreHosts, rewireHosts, rewireStatus } from "../../src/hosts/rewire.ts";
+import { scanHosts } from "../../src/hosts/scan.ts";
+import { FIXTURE_DIR, fixtureHome, HOST_FIXTURES, type HostFixture, PROXY } from "./fixtures.ts";
+
+const EXPECTED = join(FIXTURE_DIR, "expected");
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+function home(fixtures?: readonly HostFixture[], env?: Record<string, string>) {
+  const h = fixtureHome(fixtures, env);
+  homes.push(h.home);
+  return h;
+}
+
+const fixture = (name: string) => readFileSync(join(FIXTURE_DIR, name), "utf8");
+const userFixtures = HOST_FIXTURES.filter((f) => !("project" in f));
+
+describe("scan", () => {
+  test("finds every host, classifies entries, and groups the same server across hosts", () => {
+    const h = home();
+    const report = scanHosts({ ctx: h.ctx, stateDir: h.stateDir, includeProject: true });
+    expect(report.hosts.map((x) => x.id as string).sort()).toEqual(
+      [...new Set(HOST_FIXTURES.map((f) => f.host as string))].sort(),
+    );
+    const find = (host: string, name: string) => report.servers.find((s) => s.host === host && s.name === name);
+    expect(find("claude-desktop", "memory")).toMatchObject({
+      status: "upstream",
+      command: "npx",
+      args: ["-y", "@modelcontextprotocol/server-memory"],
+      env: { MEMORY_FILE_PATH: "/home/u/memory.jsonl" },
+    });
+    expect(find("claude-code", "api")?.status).toBe("remote");
+    expect(find("claude-code", "sqlite")?.scope).toBe("local");
+    expect(find("zed", "postgres-ext")?.status).toBe("other");
+    expect(find("zed", "time")?.command).toBe("uvx"); // old `command: {path}` shape
+    expect(find("goose", "developer")?.status).toBe("other");
+    expect(find("opencode", "memory")?.args).toEqual(["-y", "@modelcontextprotocol/server-memory"]);
+    expect(find("gemini", "memory")?.cwd).toBe("/home/u");
+    expect(find("vscode", "github")?.problems.join()).toContain("input");
+    expect(find("continue", "secret-api")?.problems.join()).toContain("secret");
+    expect(find("goose", "github")?.problems.join()).toContain("GITHUB_PERSONAL_ACCESS_TOKEN");
+    expect(find("cursor", "files")?.problems.join()).toContain("workspace folder");
+    expect(find("claude-code", "local-tool")?.problems.join()).toContain("relative path");
+    // The same command, args and env in 12 places is one service.
+    const memory = report.shared.find((g) => g.entries.some((e) => e.host === "cursor" && e.name === "memory"));
+    expect(memory?.entries.map((e) => e.host as string).sort()).toEqual(
+      [
+        "claude-code",
+        "claude-desktop",
+        "cline",
+        "codex",
+        "continue",
+        "cursor",
+        "goose",
+        "jetbrains",
+        "opencode",
+        "vscode",
+        "windsurf",
+        "zed",
+      ].sort(),
+    );
+    // Gemini's memory runs in another cwd: a different server.
+    expect(find("gemini", "memory")?.serviceId).not.toBe(find("cursor", "memory")?.serviceId);
+    // Project scopes only on request.
+    const userOnly = scanHosts({ ctx: h.ctx, stateDir: h.stateDir });
+    expect(userOnly.servers.some((s) => s.scope !== "user")).toBe(false);
+  });
+});
+
+describe("rewire and restore, per host file", () => {
+  for (const f of userFixtures) {
+    test(`${f.host} (${f.fixture})`, async () => {
+      const h = home([f]);
+      const path = h.pathOf(f);
+      const original = readFileSync(path, "utf8");
+      const opts = { ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
+      const first = await rewireHosts(opts);
+      const rewired = readFileSync(path, "utf8");
+      const expectedPath = join(EXPECTED, f.fixture);
+      if (process.env.UPDATE_EXPECTED) writeFileSync(expectedPath, rewired);
+      expect(rewired).toBe(readFileSync(expectedPath, "utf8"));
+      if (f.host === "jetbrains") {
+        expect(rewired).toBe(original);
+        expect(first.instructions.join()).toContain("Settings | Tools | AI Assistant");
+        return;
+      }
+      expect(first.changes).toHaveLength(1);
+      // Backup before the first change: 0600, in the state directory, never next to the file.
+      const backups = readdirSync(join(h.stateDir, "backups", f.host));
+      expect(backups.length).toBe(2); // timestamped + pristine
+      for (const b of backups) {
+        expect(statSync(join(h.stateDir, "backups", f.host, b)).mode & 0o777).toBe(0o600);
+        expect(readFileSync(join(h.stateDir, "backups", f.host, b), "utf8")).toBe(original);
+      }
+      expect(statSync(join(h.stateDir, "state.json")).mode & 0o777).toBe(0o600);
+      expect(statSync(h.configFile).mode & 0o777).toBe(0o600);
+      expect(readdirSync(join(path, "..")).filter((n) => n.includes(".bak") || n.includes(".tmp"))).toEqual([]);
+      // Twice changes nothing: same bytes, file not even written.
+      const mtime = statSync(path).mtimeMs;
+      const second = await rewireHosts(opts);
+      expect(second.changes).toHaveLength(0);
+      expect(second.unchanged.length).toBe(first.changes[0]?.entries.length ?? -1);
+      expect(readFileSync(path, "utf8")).toBe(rewired);
+      expect(statSync(path).mtimeMs).toBe(mtime);
+      // Scan still reports the real server, via the mux.
+      const scan = scanHosts({ ctx: h.ctx, stateDir: h.stateDir });
+      const managed = scan.servers.filter((s) => s.status === "managed");
+      expect(managed.length).toBe(first.changes[0]?.entries.length ?? -1);
+      for (const m of managed) expect(m.command).not.toContain("mux-proxy");
+      expect(rewireStatus({ ctx: h.ctx, stateDir: h.stateDir }).every((r) => r.state === "rewired")).toBe(true);
+      // Restore: byte-identical to the original.
+      const restored = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+      expect(restored.refused).toEqual([]);
+      expect(readFileSync(path, "utf8")).toBe(original);
+      expect(rewireStatus({ ctx: h.ctx, stateDir: h.stateDir })).toEqual([]);
+    });
+  }
+});
+
+test("the mux config gets one service per distinct server, loadable by mux serve", async () => {
+  const h = home(userFixtures);
+  const result = await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
+  const config = loadConfig(h.configFile, { env: h.ctx.env });
+  const sockets = new Set(result.changes.flatMap((c) => c.entries.map((e) => e.socket)));
+  expect(
+    Object.values(config.services)
+      .map((s) => s.socket)
+      .sort(),
+  ).toEqual([...sockets].sort() as string[]);
+  const memory = config.services.memory;
+  expect(memory).toMatchObject({ cmd: "npx", args: ["-y", "@modelcontextprotocol/server-memory"] });
+  expect(memory?.env).toEqual({ MEMORY_FILE_PATH: "/home/u/memory.jsonl" });
+  // Host-side variables become the daemon's own `${VAR}` (here unset, so the default applies).
+  expect(readFileSync(h.configFile, "utf8")).toContain("${SEARCH_KEY:-none}");
+  expect(readFileSync(h.configFile, "utf8")).toContain("${GITHUB_TOKEN}");
+  expect(config.services.search?.env).toEqual({ SEARCH_KEY: "none" });
+  // Same name, different server: a second service, not a clash.
+  expect(Object.keys(config.services).some((n) => n.startsWith("memory-"))).toBe(true);
+  // Every socket is short: <runtime>/mcp-mux/s-<8 hex>.sock.
+  for (const s of sockets) expect(s).toMatch(/\/mcp-mux\/s-[0-9a-f]{8}\.sock$/);
+});
+
+test("--dry-run prints diffs and writes nothing", async () => {
+  const h = home();
+  const before = HOST_FIXTURES.map((f) => [readFileSync(h.pathOf(f), "utf8"), statSync(h.pathOf(f)).mtimeMs]);
+  const result = await rewireHosts({
+    ctx: h.ctx,
+    stateDir: h.stateDir,
+    proxy: PROXY,
+    configFile: h.configFile,
+    dryRun: true,
+    includeProject: true,
+    force: true,
+  });
+  expect(result.changes.length).toBeGreaterThan(10);
+  for (const c of result.changes) expect(c.diff).toContain(`+++ ${c.path}`);
+  expect(result.config.diff).toContain("server-memory");
+  HOST_FIXTURES.forEach((f, i) => {
+    expect([readFileSync(h.pathOf(f), "utf8"), statSync(h.pathOf(f)).mtimeMs]).toEqual(
+      before[i] as (string | number)[],
+    );
+  });
+  expect(existsSync(h.stateDir)).toBe(false);
+  expect(existsSync(h.configFile)).toBe(false);
+});
+
+test("restore refuses an entry the user changed since, unless --force", async () => {
+  const f = HOST_FIXTURES.find((x) => x.host === "cursor") as HostFixture;
+  const h = home([f]);
+  const path = h.pathOf(f);
+  await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
+  const edited = readFileSync(path, "utf8").replace('"--socket"', '"--socket", "--verbose"');
+  writeFileSync(path, edited);
+  const refused = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir, servers: ["memory"] });
+  expect(refused.refused.map((r) => [r.name, r.reason])).toEqual([
+    ["memory", "the entry was changed since it was rewired; --force restores it anyway"],
+  ]);
+  expect(readFileSync(path, "utf8")).toBe(edited);
+  expect(rewireStatus({ ctx: h.ctx, stateDir: h.stateDir }).find((r) => r.name === "memory")?.state).toBe("changed");
+  // The other entry is still restorable on its own.
+  const gh = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir, servers: ["gh"] });
+  expect(gh.restored.map((r) => r.name)).toEqual(["gh"]);
+  const forced = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir, force: true });
+  expect(forced.restored.map((r) => r.name)).toEqual(["memory"]);
+  expect(readFileSync(path, "utf8")).toBe(fixture(f.fixture));
+});
+
+test("restore puts entries back one by one while the host rewrote the rest of the file", async () => {
+  const f = HOST_FIXTURES.find((x) => x.host === "claude-code" && x.path === ".claude.json") as HostFixture;
+  const h = home([f]);
+  const path = h.pathOf(f);
+  await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
+  // Claude Code rewrites its state file all the time: new keys elsewhere, numStartups bumped.
+  const data = JSON.parse(readFileSync(path, "utf8"));
+  data.numStartups = 43;
+  data.lastSession = "abc";
+  writeFileSync(path, JSON.stringify(data, null, 2));
+  const result = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(result.refused).toEqual([]);
+  const after = JSON.parse(readFileSync(path, "utf8"));
+  const original = JSON.parse(fixture(f.fixture));
+  expect(after.mcpServers).toEqual(original.mcpServers);
+  expect(after.numStartups).toBe(43);
+  expect(after.lastSession).toBe("abc");
+});
+
+test("a deleted entry is not re-added; a missing file is reported", async () => {
+  const f = HOST_FIXTURES.find((x) => x.host === "junie") as HostFixture;
+  const h = home([f]);
+  await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
+  writeFileSync(h.pathOf(f), '{\n  "mcpServers": {}\n}\n');
+  const result = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(result.refused[0]?.reason).toContain("gone from the file");
+  expect(readFileSync(h.pathOf(f), "utf8")).toBe('{\n  "mcpServers": {}\n}\n');
+  rmSync(h.pathOf(f));
+  const gone = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(gone.refused[0]?.reason).toContain("file is gone");
+});
+
+test("Codex dotted keys (CODEX_HOME): rewired in place and restored", async () => {
+  const h = home([], { CODEX_HOME: "" });
+  const dir = join(h.home, "codex-home");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "config.toml"), fixture("codex-dotted.toml"));
+  const ctx = { ...h.ctx, env: { ...h.ctx.env, CODEX_HOME: dir } };
+  const opts = { ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
+  await rewireHosts(opts);
+  const rewired = readFileSync(join(dir, "config.toml"), "utf8");
+  if (process.env.UPDATE_EXPECTED) writeFileSync(join(EXPECTED, "codex-dotted.toml"), rewired);
+  expect(rewired).toBe(readFileSync(join(EXPECTED, "codex-dotted.toml"), "utf8"));
+  // env_vars pass variables through from the environment: the daemon gets them as ${VAR}.
+  expect(readFileSync(h.configFile, "utf8")).toContain("HTTP_PROXY: ${HTTP_PROXY}");
+  expect((await rewireHosts(opts)).changes).toEqual([]);
+  await restoreHosts({ ctx, stateDir: h.stateDir });
+  expect(readFileSync(join(dir, "config.toml"), "utf8")).toBe(fixture("codex-dotted.toml"));
+});
+
+test("BOM and CRLF files keep both; a symlinked config stays a symlink", async () => {
+  const f = HOST_FIXTURES.find((x) => x.host === "claude-desktop") as HostFixture;
+  const h = home([f]);
+  const crlf = `\uFEFF${fixture(f.fixture).replaceAll("\n", "\r\n")}`;
+  writeFileSync(h.pathOf(f), crlf);
+  const opts = { ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
+  await rewireHosts(opts);
+  const rewired = readFileSync(h.pathOf(f), "utf8");
+  expect(rewired.startsWith("\uFEFF")).toBe(true);
+  expect(rewired.replaceAll("\r\n", "")).not.toContain("\n");
+  expect(rewired).toContain("mux-proxy");
+  await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(readFileSync(h.pathOf(f), "utf8")).toBe(crlf);
+
+  const cursor = HOST_FIXTURES.find((x) => x.host === "cursor") as HostFixture;
+  const h2 = home([]);
+  mkdirSync(join(h2.home, "dotfiles"));
+  mkdirSync(join(h2.home, ".cursor"));
+  writeFileSync(join(h2.home, "dotfiles", "cursor.json"), fixture(cursor.fixture));
+  symlinkSync(join(h2.home, "dotfiles", "cursor.json"), h2.pathOf(cursor));
+  await rewireHosts({ ctx: h2.ctx, stateDir: h2.stateDir, proxy: PROXY, configFile: h2.configFile });
+  expect(lstatSync(h2.pathOf(cursor)).isSymbolicLink()).toBe(true);
+  expect(readFileSync(join(h2.home, "dotfiles", "cursor.json"), "utf8")).toContain("mux-proxy");
+  await restoreHosts({ ctx: h2.ctx, stateDir: h2.stateDir });
+  expect(readFileSync(join(h2.home, "dotfiles", "cursor.json"), "utf8")).toBe(fixture(cursor.fixture));
+});
+
+test("project scopes need --include-project; relative paths need --force", async () => {
+  const f = HOST_FIXTURES.find((x) => "project" in x) as HostFixture;
+  const h = home([f]);
+  const opts = { ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
+  expect((await rewireHosts(opts)).changes).toEqual([]);
+  const refused = await rewireHosts({ ...opts, includeProject: true });
+  expect(refused.changes).toEqual([]);
+  expect(refused.skipped[0]?.reason).toContain("--force overrides");
+  const forced = await rewireHosts({ ...opts, includeProject: true, force: true });
+  expect(forced.changes).toHaveLength(1);
+  expect(forced.warnings.join()).toContain("relative path");
+  // The shared service runs the script by its absolute path.
+  expect(readFileSync(h.configFile, "utf8")).toContain(join(h.home, "proj", "tools", "server.js"));
+});
+
+test("never rewires into a loop: proxy entries without a record are foreign and left alone", async () => {
+  const h = home([]);
+  mkdirSync(join(h.home, ".cursor"));
+  const text =
+    '{\n  "mcpServers": {\n    "x": { "command": "/usr/local/bin/rmcp-mux-proxy", "args": ["--socket", "/tmp/x.sock"] },\n    "y": { "command": "mux-proxy", "args": ["--socket", "/tmp/y.sock"] }\n  }\n}\n';
+  writeFileSync(join(h.home, ".cursor", "mcp.json"), text);
+  const result = await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
+  expect(result.changes).toEqual([]);
+  expect(result.skipped.map((s) => s.name).sort()).toEqual(["x", "y"]);
+  expect(readFileSync(join(h.home, ".cursor", "mcp.json"), "utf8")).toBe(text);
+  const scan = scanHosts({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(scan.servers.map((s) => s.status)).toEqual(["foreign", "foreign"]);
+  expect(scan.specs).toEqual([]);
+});
+
+test("an unparsable host file is reported and left alone", async () => {
+  const h = home([]);
+  mkdirSync(join(h.home, ".cursor"));
+  writeFileSync(join(h.home, ".cursor", "mcp.json"), '{ "mcpServers": { "a": ');
+  const result = await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
+  expect(result.skipped[0]?.reason).toContain("cannot parse");
+  expect(scanHosts({ ctx: h.ctx, stateDir: h.stateDir }).hosts[0]?.files[0]?.error).toContain("cannot parse");
+});
+
+test("a relative mux-proxy path is refused", async () => {
+  const h = home([]);
+  await expect(rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: "mux-proxy" })).rejects.toThrow("absolute");
+});
