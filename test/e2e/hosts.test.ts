@@ -127,7 +127,8 @@ test("mux wizard in a pseudo-terminal: three steps, dry run shows the diff and w
     },
   });
   scope.defer(() => proc.kill());
-  const plain = () => screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+  const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
+  const plain = () => screen.replace(ansi, "");
   const step = async (marker: string, keys: string) => {
     await waitFor(() => plain().includes(marker), 15_000, marker);
     await Bun.sleep(150);

@@ -153,7 +153,9 @@ test("the mux config gets one service per distinct server, loadable by mux serve
   expect(memory).toMatchObject({ cmd: "npx", args: ["-y", "@modelcontextprotocol/server-memory"] });
   expect(memory?.env).toEqual({ MEMORY_FILE_PATH: "/home/u/memory.jsonl" });
   // Host-side variables become the daemon's own `${VAR}` (here unset, so the default applies).
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${VAR} syntax of mux configs
   expect(readFileSync(h.configFile, "utf8")).toContain("${SEARCH_KEY:-none}");
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${VAR} syntax of mux configs
   expect(readFileSync(h.configFile, "utf8")).toContain("${GITHUB_TOKEN}");
   expect(config.services.search?.env).toEqual({ SEARCH_KEY: "none" });
   // Same name, different server: a second service, not a clash.
@@ -251,6 +253,7 @@ test("Codex dotted keys (CODEX_HOME): rewired in place and restored", async () =
   if (process.env.UPDATE_EXPECTED) writeFileSync(join(EXPECTED, "codex-dotted.toml"), rewired);
   expect(rewired).toBe(readFileSync(join(EXPECTED, "codex-dotted.toml"), "utf8"));
   // env_vars pass variables through from the environment: the daemon gets them as ${VAR}.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${VAR} syntax of mux configs
   expect(readFileSync(h.configFile, "utf8")).toContain("HTTP_PROXY: ${HTTP_PROXY}");
   expect((await rewireHosts(opts)).changes).toEqual([]);
   await restoreHosts({ ctx, stateDir: h.stateDir });
