@@ -30,7 +30,8 @@ export function runningServers(): RunningServer[] {
 export function runsLaunch(proc: RunningServer, command: string, args: string[]): boolean {
   const key = [...args].reverse().find((a) => !a.startsWith("-")) ?? command;
   const base = key.split("/").pop() ?? key;
-  return proc.argv.some((a) => a === key || a.includes(key) || (base.length > 3 && a.endsWith(`/${base}`)));
+  // npx runs the package's bin (`…/.bin/mcp-server-memory` for `@…/server-memory`).
+  return proc.argv.some((a) => a.includes(key) || (base.length > 3 && (a.split("/").pop() ?? "").endsWith(base)));
 }
 
 function listProcesses(): RunningServer[] {

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { loadConfig } from "../../src/config/load.ts";
 import { MEMORY_BIN, MUX_BIN, testScope, textOf, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
@@ -145,3 +146,31 @@ test("mux wizard in a pseudo-terminal: three steps, dry run shows the diff and w
   expect(readFileSync(files.desktop, "utf8")).toBe(before);
   expect(existsSync(join(home, ".config", "mcp-mux", "config.yaml"))).toBe(false);
 }, 60_000);
+
+test("mux scan prints hosts and shared servers; --write-config writes any of the three formats", async () => {
+  const home = scope.dir();
+  const env = homeEnv(home);
+  writeHostFiles(home, join(home, "memory.jsonl"));
+  const human = await mux(["scan"], env);
+  expect(human.code).toBe(0);
+  expect(human.stdout).toContain("Claude Desktop");
+  expect(human.stdout).toContain("memory  [upstream]");
+  expect(human.stdout).toContain("claude-desktop/memory, cursor/kg");
+  const services: string[][] = [];
+  for (const ext of ["json", "yaml", "toml"]) {
+    const file = join(home, `mux.${ext}`);
+    const result = await mux(["scan", "--write-config", file], env);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`mux serve --config ${file}`);
+    const config = loadConfig(file, { env });
+    services.push(Object.keys(config.services));
+    expect(config.services.memory?.cmd).toBe(MEMORY_BIN);
+    expect(config.services.memory?.env).toEqual({ MEMORY_FILE_PATH: join(home, "memory.jsonl") });
+    // Writing again adds nothing.
+    expect((await mux(["scan", "--write-config", file], env)).stderr).toContain("already has every found server");
+  }
+  expect(services).toEqual([["memory"], ["memory"], ["memory"]]);
+  const unknown = await mux(["rewire", "--host", "notepad"], env);
+  expect(unknown.code).not.toBe(0);
+  expect(unknown.stderr).toContain("unknown host notepad");
+});

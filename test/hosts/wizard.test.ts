@@ -1,0 +1,155 @@
+/** The wizard flow with scripted prompts: every step and every summary action. */
+
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { loadConfig } from "../../src/config/load.ts";
+import { rewireStatus } from "../../src/hosts/rewire.ts";
+import { runWizard, type WizardChoice, type WizardPrompts } from "../../src/hosts/wizard.ts";
+import { fixtureHome, HOST_FIXTURES, type HostFixture, PROXY } from "./fixtures.ts";
+
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+const pick = (...hosts: string[]) => HOST_FIXTURES.filter((f) => hosts.includes(f.host) && !("project" in f));
+
+/** Prompts answered from a script; every question and its choices are recorded. */
+function scripted(answers: ((choices: WizardChoice[]) => string | string[])[]) {
+  const asked: { message: string; choices: WizardChoice[] }[] = [];
+  const next = (o: { message: string; choices: WizardChoice[] }) => {
+    asked.push(o);
+    const answer = answers.shift();
+    if (!answer) throw new Error(`unexpected prompt: ${o.message}`);
+    return answer(o.choices);
+  };
+  const prompts: WizardPrompts = {
+    checkbox: async (o) => next(o) as string[],
+    select: async (o) => next(o) as string,
+  };
+  return { prompts, asked };
+}
+
+const checked = (choices: WizardChoice[]) => choices.filter((c) => c.checked).map((c) => c.value);
+
+function setup(fixtures: readonly HostFixture[]) {
+  const h = fixtureHome(fixtures);
+  homes.push(h.home);
+  const printed: string[] = [];
+  const base = {
+    ctx: h.ctx,
+    proxy: PROXY,
+    stateDir: h.stateDir,
+    configFile: h.configFile,
+    print: (t: string) => printed.push(t),
+    processes: () => [
+      { pid: 4242, argv: ["node", "/home/u/.npm/_npx/1/node_modules/.bin/mcp-server-memory"] },
+      { pid: 4343, argv: ["uvx", "mcp-server-git", "--repository", "/home/u/repo"] },
+    ],
+    health: async () => undefined,
+  };
+  return { h, printed, base };
+}
+
+test("Save all: servers from hosts (defaults), hosts with their state, then config and rewires are written", async () => {
+  const { h, printed, base } = setup(pick("claude-desktop", "cursor"));
+  const { prompts, asked } = scripted([checked, checked, () => "save"]);
+  expect(await runWizard({ ...base, prompts })).toBe("saved");
+  // Step 1 lists host servers with where they are and running copies, and the orphan process.
+  const step1 = asked[0]?.choices.map((c) => c.name).join("\n") ?? "";
+  expect(asked[0]?.message).toContain("Step 1/3");
+  expect(step1).toContain("memory  npx -y @modelcontextprotocol/server-memory  [claude-desktop, cursor]");
+  expect(step1).toContain("[running: 1 process]");
+  expect(step1).toContain("mcp-server-git --repository /home/u/repo  [running, pid 4343; no host config]");
+  expect(asked[0]?.choices.find((c) => c.name.includes("pid 4343"))?.checked).toBeFalsy();
+  expect(asked[1]?.choices.map((c) => c.name)).toEqual([
+    "Claude Desktop: 2 to rewire, 0 already rewired",
+    "Cursor: 2 to rewire, 0 already rewired",
+  ]);
+  expect(asked[2]?.choices.map((c) => c.value)).toEqual(["save", "config", "copy", "back", "exit"]);
+  expect(printed.join("\n")).toContain("Host entries to rewire:");
+  const rows = rewireStatus({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(rows.map((r) => `${r.host}/${r.name}`).sort()).toEqual([
+    "claude-desktop/memory",
+    "claude-desktop/time",
+    "cursor/gh",
+    "cursor/memory",
+  ]);
+  expect(Object.keys(loadConfig(h.configFile).services).sort()).toEqual(["gh", "memory", "time"]);
+  // Run again: rewired servers are listed but not pre-selected; hosts show them as rewired.
+  const all = (c: WizardChoice[]) => c.map((x) => x.value);
+  const again = scripted([all, all, () => "exit"]);
+  expect(await runWizard({ ...base, prompts: again.prompts })).toBe("exit");
+  expect(checked(again.asked[0]?.choices ?? [])).toEqual([]);
+  expect(again.asked[1]?.choices.map((c) => c.name)).toEqual([
+    "Claude Desktop: 0 to rewire, 2 already rewired",
+    "Cursor: 0 to rewire, 2 already rewired",
+  ]);
+});
+
+test("Back returns to the host step; Mux config only leaves host files alone", async () => {
+  const { h, base } = setup(pick("claude-desktop"));
+  const file = h.pathOf(pick("claude-desktop")[0] as HostFixture);
+  const before = readFileSync(file, "utf8");
+  const { prompts, asked } = scripted([
+    (c) => c.filter((x) => x.name.startsWith("memory")).map((x) => x.value),
+    checked,
+    () => "back",
+    () => [],
+    () => "config",
+  ]);
+  expect(await runWizard({ ...base, prompts })).toBe("config-only");
+  expect(asked.map((a) => a.message.slice(0, 9))).toEqual([
+    "Step 1/3:",
+    "Step 2/3:",
+    "Step 3/3:",
+    "Step 2/3:",
+    "Step 3/3:",
+  ]);
+  expect(readFileSync(file, "utf8")).toBe(before);
+  expect(Object.keys(loadConfig(h.configFile).services)).toEqual(["memory"]);
+});
+
+test("Copy to clipboard hands over the config text; with no clipboard tool it prints it", async () => {
+  const { h, printed, base } = setup(pick("cursor"));
+  let copied = "";
+  const copy = scripted([checked, checked, () => "copy"]);
+  const outcome = await runWizard({
+    ...base,
+    prompts: copy.prompts,
+    clipboard: async (text) => {
+      copied = text;
+      return "wl-copy";
+    },
+  });
+  expect(outcome).toBe("copied");
+  expect(copied).toContain("servers:");
+  expect(copied).toContain("@modelcontextprotocol/server-memory");
+  expect(printed.join("\n")).toContain("with wl-copy");
+  const none = scripted([checked, checked, () => "copy"]);
+  await runWizard({ ...base, prompts: none.prompts, clipboard: async () => undefined });
+  expect(printed.join("\n")).toContain("No clipboard tool found; here it is:\nservers:");
+  expect(existsSync(h.configFile)).toBe(false);
+});
+
+test("--dry-run: Save all prints the diffs and writes nothing; an empty selection is asked again", async () => {
+  const { h, printed, base } = setup(pick("codex"));
+  const file = h.pathOf(pick("codex")[0] as HostFixture);
+  const before = readFileSync(file, "utf8");
+  const { prompts, asked } = scripted([() => [], checked, checked, () => "save"]);
+  expect(await runWizard({ ...base, prompts, dryRun: true })).toBe("saved");
+  expect(asked[1]?.message).toContain("Step 1/3");
+  expect(printed.join("\n")).toContain("Select at least one server");
+  expect(printed.join("\n")).toContain(`+++ ${file}`);
+  expect(printed.join("\n")).toContain(`+++ ${h.configFile}`);
+  expect(readFileSync(file, "utf8")).toBe(before);
+  expect(existsSync(h.configFile)).toBe(false);
+  expect(existsSync(h.stateDir)).toBe(false);
+});
+
+test("nothing found: says so", async () => {
+  const { printed, base } = setup([]);
+  const { prompts } = scripted([]);
+  expect(await runWizard({ ...base, prompts, processes: () => [] })).toBe("nothing");
+  expect(printed[0]).toContain("No MCP servers found");
+});
