@@ -12,6 +12,21 @@ export type { MuxErrorCode } from "./errors.ts";
 export { isMuxError, MuxError } from "./errors.ts";
 export type { HealthOptions, HealthResult, HealthState } from "./health/health.ts";
 export { checkHealth, HEALTH_EXIT_CODES } from "./health/health.ts";
+export type { HostContext, HostId } from "./hosts/hosts.ts";
+export { HOST_IDS, HOSTS, hostContext } from "./hosts/hosts.ts";
+export type {
+  RestoreOptions,
+  RestoreResult,
+  RewireOptions,
+  RewireResult,
+  RewireStatusRow,
+} from "./hosts/rewire.ts";
+export { restoreHosts, rewireHosts, rewireStatus } from "./hosts/rewire.ts";
+export type { ScannedServer, ScanReport } from "./hosts/scan.ts";
+export { scanHosts } from "./hosts/scan.ts";
+export { stateDir } from "./hosts/state.ts";
+export type { WizardOptions, WizardOutcome, WizardPrompts } from "./hosts/wizard.ts";
+export { runWizard } from "./hosts/wizard.ts";
 export type { MuxLogger } from "./mux/logger.ts";
 export type {
   ConfiguredService,

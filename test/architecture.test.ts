@@ -35,7 +35,11 @@ describe("architecture", () => {
         if (path.startsWith("protocol/"))
           expect({ path, spec, bad: /\.\.\/(mux|client|cli|config)\//.test(spec) }).toEqual({ path, spec, bad: false });
         if (path.startsWith("config/"))
-          expect({ path, spec, typeOnly, bad: spec.includes("../cli/") }).toMatchObject({ bad: false });
+          expect({ path, spec, typeOnly, bad: /\.\.\/(cli|hosts)\//.test(spec) }).toMatchObject({ bad: false });
+        if (/^(mux|proxy|health|client|protocol)\//.test(path))
+          expect({ path, spec, bad: spec.includes("../hosts/") }).toEqual({ path, spec, bad: false });
+        if (path.startsWith("hosts/"))
+          expect({ path, spec, bad: spec.includes("/cli/") }).toEqual({ path, spec, bad: false });
       }
     }
   });

@@ -22,7 +22,7 @@ export interface WizardChoice {
   checked?: boolean;
 }
 
-/** The two prompts the flow needs (`@inquirer/prompts` in the CLI, scripted in tests). */
+/** The two prompts the flow needs (Inquirer prompts in the CLI, scripted in tests). */
 export interface WizardPrompts {
   checkbox(options: { message: string; choices: WizardChoice[] }): Promise<string[]>;
   select(options: { message: string; choices: WizardChoice[] }): Promise<string>;
