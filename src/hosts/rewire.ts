@@ -7,7 +7,6 @@
  * @module
  */
 
-import { readFileSync } from "node:fs";
 import { createTwoFilesPatch } from "diff";
 import { MuxError } from "../errors.ts";
 import { MUX_VERSION } from "../mux/engine.ts";
@@ -23,9 +22,9 @@ import {
   type RewireRecord,
   readState,
   recordId,
+  replaceIfUnchanged,
   stateDir,
   withLock,
-  writeAtomic,
   writeState,
 } from "./state.ts";
 
@@ -402,24 +401,19 @@ function editEntries(loaded: LoadedFile, entries: HostEntry[], opsOf: (e: HostEn
   return out;
 }
 
-/**
- * Back the file up, re-check it is unchanged since `loaded` was read, and replace it
- * atomically. Returns undefined when someone changed the file in between.
- */
+/** Back the file up and replace it, unless someone changed it since `loaded` was read. */
 function commit(
   loaded: LoadedFile,
   text: string,
   dir: string,
   now = new Date(),
 ): { backup: string; postHash: string } | undefined {
-  const current = new Uint8Array(readFileSync(loaded.target));
-  if (hashOf(current) !== hashOf(loaded.bytes)) return undefined;
-  const backup = backupFile(dir, loaded.file.host, loaded.file.path, loaded.bytes, now);
   const bytes = new TextEncoder().encode((loaded.bom ? "\uFEFF" : "") + text);
-  const again = new Uint8Array(readFileSync(loaded.target));
-  if (hashOf(again) !== hashOf(loaded.bytes)) return undefined;
-  writeAtomic(loaded.target, bytes);
-  return { backup, postHash: hashOf(bytes) };
+  let backup = "";
+  const ok = replaceIfUnchanged(loaded.target, loaded.bytes, bytes, () => {
+    backup = backupFile(dir, loaded.file.host, loaded.file.path, loaded.bytes, now);
+  });
+  return ok ? { backup, postHash: hashOf(bytes) } : undefined;
 }
 
 function instruction(e: HostEntry, proxy: string, spec: ServiceSpec): string {

@@ -136,6 +136,26 @@ export function writeAtomic(path: string, data: string | Uint8Array, mode?: numb
 }
 
 /**
+ * Optimistic write: replace `path` with `next` only if it still holds exactly `expected`
+ * (checked before `beforeWrite`, e.g. a backup, and again right before the atomic rename).
+ * Returns false, writing nothing, when another program changed the file meanwhile.
+ */
+export function replaceIfUnchanged(
+  path: string,
+  expected: Uint8Array,
+  next: Uint8Array,
+  beforeWrite?: () => void,
+): boolean {
+  const want = hashOf(expected);
+  const current = () => hashOf(new Uint8Array(readFileSync(path)));
+  if (current() !== want) return false;
+  beforeWrite?.();
+  if (current() !== want) return false;
+  writeAtomic(path, next);
+  return true;
+}
+
+/**
  * Run `fn` holding the mux-wide rewire lock (`<dir>/rewire.lock`); a lock left by a dead
  * process is taken over.
  */

@@ -6,6 +6,7 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -20,6 +21,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { restoreHosts, rewireHosts, rewireStatus } from "../../src/hosts/rewire.ts";
 import { scanHosts } from "../../src/hosts/scan.ts";
+import { replaceIfUnchanged } from "../../src/hosts/state.ts";
 import { FIXTURE_DIR, fixtureHome, HOST_FIXTURES, type HostFixture, PROXY } from "./fixtures.ts";
 
 const EXPECTED = join(FIXTURE_DIR, "expected");
@@ -329,4 +331,44 @@ test("an unparsable host file is reported and left alone", async () => {
 test("a relative mux-proxy path is refused", async () => {
   const h = home([]);
   await expect(rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: "mux-proxy" })).rejects.toThrow("absolute");
+});
+
+test("a file another program changed after it was read is not overwritten (optimistic write)", () => {
+  const h = home([]);
+  const path = join(h.home, "host.json");
+  writeFileSync(path, "A");
+  const read = new Uint8Array(readFileSync(path));
+  // Changed before the write: refused.
+  writeFileSync(path, "B");
+  expect(replaceIfUnchanged(path, read, new TextEncoder().encode("C"))).toBe(false);
+  expect(readFileSync(path, "utf8")).toBe("B");
+  // Changed while the backup was being made: still refused.
+  const readB = new Uint8Array(readFileSync(path));
+  expect(replaceIfUnchanged(path, readB, new TextEncoder().encode("C"), () => writeFileSync(path, "D"))).toBe(false);
+  expect(readFileSync(path, "utf8")).toBe("D");
+  // Unchanged: replaced, mode kept.
+  chmodSync(path, 0o640);
+  const readD = new Uint8Array(readFileSync(path));
+  expect(replaceIfUnchanged(path, readD, new TextEncoder().encode("E"))).toBe(true);
+  expect(readFileSync(path, "utf8")).toBe("E");
+  expect(statSync(path).mode & 0o777).toBe(0o640);
+});
+
+test("Claude Code local scope (projects.<path>.mcpServers) with --include-project, restored exactly", async () => {
+  const f = HOST_FIXTURES.find((x) => x.host === "claude-code" && x.path === ".claude.json") as HostFixture;
+  const h = home([f]);
+  const opts = { ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
+  await rewireHosts({ ...opts, includeProject: true, servers: ["sqlite"] });
+  const data = JSON.parse(readFileSync(h.pathOf(f), "utf8"));
+  expect(data.projects["/home/u/proj"].mcpServers.sqlite).toEqual({
+    type: "stdio",
+    command: PROXY,
+    args: ["--socket", expect.stringMatching(/s-[0-9a-f]{8}\.sock$/)],
+  });
+  expect(data.projects["/home/u/proj"].allowedTools).toEqual([]);
+  expect(data.mcpServers.memory.command).toBe("npx");
+  const rows = rewireStatus({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(rows.map((r) => [r.name, r.state])).toEqual([["sqlite", "rewired"]]);
+  await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(readFileSync(h.pathOf(f), "utf8")).toBe(fixture(f.fixture));
 });

@@ -153,3 +153,14 @@ test("nothing found: says so", async () => {
   expect(await runWizard({ ...base, prompts, processes: () => [] })).toBe("nothing");
   expect(printed[0]).toContain("No MCP servers found");
 });
+
+test("step 1 shows the health of a mux already serving a server", async () => {
+  const { base } = setup(pick("cursor"));
+  const { prompts, asked } = scripted([checked, () => [], () => "exit"]);
+  const health = async (socket: string) =>
+    socket.includes("s-2a0bd3f6") ? true : socket.includes("s-7e822ad9") ? false : undefined;
+  await runWizard({ ...base, prompts, health });
+  const names = asked[0]?.choices.map((c) => c.name) ?? [];
+  expect(names.find((n) => n.startsWith("memory"))).toContain("[mux: healthy]");
+  expect(names.find((n) => n.startsWith("gh"))).toContain("[mux: not answering]");
+});
