@@ -13,6 +13,7 @@ import { type RewireStatusRow, restoreHosts, rewireHosts, rewireStatus } from ".
 import { type ScanReport, scanHosts } from "../hosts/scan.ts";
 import { describeRewire } from "../hosts/wizard.ts";
 import { fail } from "./logger.ts";
+import { reloadIfRunning } from "./reload.ts";
 
 /** Flags every host command takes. */
 export const HOST_ARGS = {
@@ -84,11 +85,14 @@ export const rewireCommand = defineCommand({
     }
     if (args["dry-run"] && result.config.diff) process.stdout.write(`${result.config.diff.trimEnd()}\n`);
     process.stdout.write(`${describeRewire(result, args["dry-run"] ?? false)}\n`);
-    if (!args["dry-run"] && result.config.added.length > 0)
-      process.stdout.write(
-        `Added ${result.config.added.join(", ")} to ${result.config.path}.\n` +
-          `Start them: mux serve --config ${result.config.path}  (or mux reload --config … if it runs)\n`,
-      );
+    if (!args["dry-run"] && result.config.added.length > 0) {
+      process.stdout.write(`Added ${result.config.added.join(", ")} to ${result.config.path}.\n`);
+      const reloaded = await reloadIfRunning(result.config.path);
+      if (!reloaded) process.stdout.write(`Start them: mux serve --config ${result.config.path}\n`);
+      else if (reloaded.error)
+        process.stdout.write(`The running daemon refused the reload: ${JSON.stringify(reloaded.error)}\n`);
+      else process.stdout.write(`The running daemon picked them up (added: ${String(reloaded.added)}).\n`);
+    }
     process.exit(0);
   },
 });

@@ -41,3 +41,22 @@ export const reloadCommand = defineCommand({
     process.exit(failed.length > 0 ? 1 : 0);
   },
 });
+
+/**
+ * Ask the daemon running `path`, if one runs, to reload it. Returns what changed, or
+ * undefined when no daemon answers on the config's control socket.
+ */
+export async function reloadIfRunning(path: string): Promise<Record<string, unknown> | undefined> {
+  let conn: Awaited<ReturnType<typeof connectRpc>>;
+  try {
+    conn = await connectRpc(controlSocketPath(path), 1000);
+  } catch {
+    return undefined;
+  }
+  try {
+    const answer = await conn.request("mcp-mux/reload", undefined, 60_000);
+    return isObject(answer.result) ? (answer.result as Record<string, unknown>) : { error: answer.error };
+  } finally {
+    conn.close();
+  }
+}

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { loadConfig } from "../../src/config/load.ts";
-import { MEMORY_BIN, MUX_BIN, testScope, textOf, waitFor } from "../helpers.ts";
+import { BUN, FAKE_SERVER, MEMORY_BIN, MUX_BIN, testScope, textOf, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
 
@@ -104,10 +104,22 @@ test("scan → rewire → two hosts share one real server through the mux → re
   const health = await mux(["health", "--socket", socket], env);
   expect(health.code).toBe(0);
 
+  // A host added while the daemon runs: rewire adds the service and the daemon reloads live.
+  const junie = join(home, ".junie", "mcp", "mcp.json");
+  mkdirSync(join(home, ".junie", "mcp"), { recursive: true });
+  const fake = { command: BUN, args: [FAKE_SERVER], env: { FAKE_RECORD: join(home, "fake.jsonl") } };
+  writeFileSync(junie, `${JSON.stringify({ mcpServers: { fake } }, null, 2)}\n`);
+  const live = await mux(["rewire", "--host", "junie"], env);
+  expect(live.code).toBe(0);
+  expect(live.stdout).toContain("The running daemon picked them up (added: fake)");
+  const c = await launch(junie, "fake", env);
+  expect((await c.listTools()).tools.length).toBeGreaterThan(0);
+
   const restore = await mux(["restore"], env);
   expect(restore.code).toBe(0);
   expect(readFileSync(files.desktop, "utf8")).toBe(originals.desktop);
   expect(readFileSync(files.cursor, "utf8")).toBe(originals.cursor);
+  expect(readFileSync(junie, "utf8")).toBe(`${JSON.stringify({ mcpServers: { fake } }, null, 2)}\n`);
   expect((await mux(["rewire", "--status"], env)).stdout).toContain("No host entry is rewired");
 }, 60_000);
 
