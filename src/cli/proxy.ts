@@ -9,8 +9,12 @@ import { proxyMain } from "./proxy-main.ts";
 /** The `proxy` subcommand. */
 export const proxyCommand = defineCommand({
   meta: { name: "proxy", description: "Bridge stdio to an mcp-mux socket (run it in place of the server command)" },
-  args: { socket: { type: "string", description: "The mux socket path", required: true } },
+  args: {
+    socket: { type: "string", description: "The mux socket path", required: true },
+    env: { type: "string", description: "Forward this host-resolved variable to the daemon (comma-separated names)" },
+  },
   async run({ args }) {
-    await proxyMain(["--socket", args.socket]);
+    const names = (args.env ?? "").split(",").filter(Boolean);
+    await proxyMain(["--socket", args.socket, ...names.flatMap((n) => ["--env", n])]);
   },
 });

@@ -148,7 +148,13 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           attempt === 0 ? plan.loaded : loadFile(file, options.ctx, state.records, { force: options.force });
         const entries = loaded.entries.filter((e) => names.has(e.name) && e.status === "upstream" && e.spec);
         const edited = editEntries(loaded, entries, (e) =>
-          rewireOps(file.shape, e.location.value, options.proxy, (e.spec as ServiceSpec).socket),
+          rewireOps(
+            file.shape,
+            e.location.value,
+            options.proxy,
+            (e.spec as ServiceSpec).socket,
+            (e.spec as ServiceSpec).forward,
+          ),
         );
         for (const f of edited.failed)
           result.skipped.push({ host: file.host, path: file.path, name: f.name, reason: f.reason });

@@ -27,6 +27,8 @@ export interface ScannedServer {
   /** Service id: entries with the same id are the same server. */
   serviceId?: string;
   socket?: string;
+  /** Env names the host resolves, forwarded by the proxy to the daemon. */
+  forwardedEnv?: string[];
   /** Why `rewire` would skip it. */
   problems: string[];
   note?: string;
@@ -107,6 +109,7 @@ function describe(e: HostEntry): ScannedServer {
   }
   if (e.spec) {
     out.serviceId = e.spec.id;
+    if (e.spec.forward.length > 0) out.forwardedEnv = e.spec.forward;
     out.socket = e.status === "managed" ? (e.socket ?? e.spec.socket) : e.spec.socket;
   } else if (e.socket) out.socket = e.socket;
   if (e.note) out.note = e.note;

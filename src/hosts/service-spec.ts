@@ -21,6 +21,11 @@ export interface ServiceSpec {
   env: Record<string, string>;
   cwd?: string;
   socket: string;
+  /**
+   * Env names the host resolves (secrets, inputs): the entry keeps them and its proxy forwards
+   * them (`--env NAME`); the daemon runs one child per distinct set of values.
+   */
+  forward: string[];
 }
 
 /** Why a launch cannot become a shared service, and whether `--force` may override it. */
@@ -56,6 +61,13 @@ export function serviceSpec(
       message: `its environment includes ${h.startsWith("remote:") ? `remote variable ${h.slice(7)}` : h}, which only the host can resolve`,
       forceable: false,
     });
+  // Values only the host can resolve are forwarded by the proxy at connect time: then every
+  // env key of the entry stays with the host and is forwarded, so the entry keeps working as is.
+  const secret = Object.entries(launch.env).filter(([, v]) => HOST_ONLY.some(([re]) => re.test(v)));
+  const forward =
+    secret.length > 0 || launch.secretKeys.length > 0
+      ? [...new Set([...Object.keys(launch.env), ...launch.secretKeys, ...launch.envRefs])].sort()
+      : [];
   const tr = (value: string, what: string): string => {
     for (const [re, label] of HOST_ONLY)
       if (re.test(value))
@@ -75,8 +87,9 @@ export function serviceSpec(
   };
   let cmd = tr(launch.command, "the command");
   const args = launch.args.map((a, i) => tr(a, `argument ${i + 1}`));
-  const env = Object.fromEntries(Object.entries(launch.env).map(([k, v]) => [k, tr(v, `env ${k}`)]));
-  for (const ref of launch.envRefs) if (env[ref] === undefined) env[ref] = `\${${ref}}`;
+  const env: Record<string, string> =
+    forward.length > 0 ? {} : Object.fromEntries(Object.entries(launch.env).map(([k, v]) => [k, tr(v, `env ${k}`)]));
+  if (forward.length === 0) for (const ref of launch.envRefs) if (env[ref] === undefined) env[ref] = `\${${ref}}`;
   let cwd = launch.cwd === undefined ? undefined : tr(launch.cwd, "cwd");
   const relative = (p: string) => p.startsWith("./") || p.startsWith("../");
   if (cmd.includes("/") && !isAbsolute(cmd) && !cmd.startsWith("$") && !cmd.startsWith("~")) {
@@ -94,8 +107,10 @@ export function serviceSpec(
   }
   const blocking = problems.filter((p) => !p.forceable || !options.force);
   if (blocking.length > 0) return { problems };
-  const id = serviceId(cmd, args, env, cwd);
+  const forwardMarks = Object.fromEntries(forward.map((k) => [k, "\u0000forwarded"]));
+  const id = serviceId(cmd, args, { ...env, ...forwardMarks }, cwd);
   const spec: ServiceSpec = {
+    forward,
     id,
     name: safeName(name),
     cmd,

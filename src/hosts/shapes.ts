@@ -15,8 +15,10 @@ export interface Launch {
   args: string[];
   env: Record<string, string>;
   cwd?: string;
-  /** Environment only the host can fill in (Goose `env_keys`, `envFile`, remote `env_vars`). */
+  /** Environment we cannot pass on at all (`envFile`, remote `env_vars`): not shareable. */
   hostEnv: string[];
+  /** Variables only the host can fill in, by name (Goose `env_keys` secrets): forwarded. */
+  secretKeys: string[];
   /** Variables passed through from the host's own environment (Codex `env_vars`). */
   envRefs: string[];
 }
@@ -61,8 +63,11 @@ export function readEntry(shape: Shape, value: unknown): ReadEntry {
     }
     case "goose": {
       const type = v.type ?? (typeof v.cmd === "string" ? "stdio" : undefined);
-      if (type === "stdio" && typeof v.cmd === "string")
-        return stdio(v.cmd, v.args, v.envs, undefined, Array.isArray(v.env_keys) ? v.env_keys.map(String) : []);
+      if (type === "stdio" && typeof v.cmd === "string") {
+        const read = stdio(v.cmd, v.args, v.envs, undefined, []);
+        if (read.launch && Array.isArray(v.env_keys)) read.launch.secretKeys = v.env_keys.map(String);
+        return read;
+      }
       if (type === "streamable_http" || type === "sse") return { kind: "remote" };
       return { kind: "other", note: `Goose ${String(type ?? "unknown")} extension` };
     }
@@ -93,12 +98,25 @@ export function proxySocket(launch: Launch): { proxy: string; socket?: string } 
   return { proxy: base, socket: i >= 0 ? launch.args[i + 1] : inline?.slice("--socket=".length) };
 }
 
-/** The edits that make an entry launch `proxy --socket socket`, keeping policy keys. */
-export function rewireOps(shape: Shape, value: unknown, proxy: string, socket: string): EditOp[] {
+/**
+ * The edits that make an entry launch `proxy --socket socket`, keeping policy keys. With
+ * `forward` (env names only the host can resolve), the entry keeps its env keys and the proxy
+ * passes those variables on (`--env NAME`); otherwise env moves to the mux config.
+ */
+export function rewireOps(
+  shape: Shape,
+  value: unknown,
+  proxy: string,
+  socket: string,
+  forward: string[] = [],
+): EditOp[] {
   const v = rec(value) ?? {};
-  const args = ["--socket", socket];
+  const args = ["--socket", socket, ...forward.flatMap((k) => ["--env", k])];
+  const ENV_KEYS = new Set(["env", "envs", "env_keys", "env_vars", "environment"]);
   const present = (...keys: string[]): EditOp[] =>
-    keys.filter((k) => v[k] !== undefined).map((k) => ({ path: [k], remove: true }));
+    keys
+      .filter((k) => v[k] !== undefined && !(forward.length > 0 && ENV_KEYS.has(k)))
+      .map((k) => ({ path: [k], remove: true }));
   const set = (key: string, val: unknown): EditOp => ({ path: [key], value: val });
   switch (shape) {
     case "codex":
@@ -118,7 +136,7 @@ export function rewireOps(shape: Shape, value: unknown, proxy: string, socket: s
         return [
           { path: ["command", "path"], value: proxy },
           { path: ["command", "args"], value: args },
-          ...(cmd.env !== undefined ? [{ path: ["command", "env"], remove: true }] : []),
+          ...(cmd.env !== undefined && forward.length === 0 ? [{ path: ["command", "env"], remove: true }] : []),
           ...remote,
         ];
       }
@@ -155,6 +173,7 @@ function stdio(command: string, args: unknown, env: unknown, cwd: unknown, hostE
         .map(([k, v]) => [k, String(v)]),
     ),
     hostEnv,
+    secretKeys: [],
     envRefs: [],
   };
   if (typeof cwd === "string" && cwd !== "") launch.cwd = cwd;

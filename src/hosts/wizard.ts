@@ -216,7 +216,7 @@ function detectedOnly(
     const name = (pkg.split("/").pop() ?? "server").replace(/^server-/, "");
     const { spec } = serviceSpec(
       name,
-      { command: cmd, args, env: {}, hostEnv: [], envRefs: [] },
+      { command: cmd, args, env: {}, hostEnv: [], secretKeys: [], envRefs: [] },
       {
         env: ctx.env,
         base: ctx.home,

@@ -6,6 +6,7 @@
 
 import { existsSync } from "node:fs";
 import { MuxError } from "../errors.ts";
+import { helloEnv } from "../protocol/hello.ts";
 import { Engine } from "./engine.ts";
 import { checkSocketPath, type Listener, listenUnix } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
@@ -26,7 +27,13 @@ export class MuxService {
   private readonly shared: Engine | undefined;
   /** Per-client engines in isolated mode. */
   private readonly isolated = new Map<ClientSession, Engine>();
-  /** Restarts of isolated engines that have already closed. */
+  /** Shared mode: one engine per distinct env forwarded by clients' proxies (`mcp-mux/hello`). */
+  private readonly byEnv = new Map<string, Engine>();
+  /** Sessions served by an env engine instead of the shared one. */
+  private readonly moved = new Map<ClientSession, Engine>();
+  /** Sessions whose first line has been seen (only a first line can be a hello). */
+  private readonly greeted = new WeakSet<ClientSession>();
+  /** Restarts of isolated and env engines that have already closed. */
   private pastRestarts = 0;
 
   constructor(options: ResolvedServiceOptions, logger: MuxLogger) {
@@ -48,7 +55,14 @@ export class MuxService {
           maxRequestBytes: this.options.maxRequestBytes,
           maxQueueBytes: this.options.maxClientQueueBytes,
           handlers: {
-            line: (s, text) => this.engineOf(s)?.router.clientLine(s, text),
+            line: (s, text) => {
+              if (!this.greeted.has(s)) {
+                this.greeted.add(s);
+                const env = helloEnv(text);
+                if (env !== undefined) return this.hello(s, env);
+              }
+              this.engineOf(s)?.router.clientLine(s, text);
+            },
             oversized: (s, info) =>
               this.engineOf(s)?.router.clientOversized(
                 s,
@@ -83,7 +97,7 @@ export class MuxService {
 
   /** The current status snapshot. */
   status(): StatusSnapshot {
-    const engines = this.shared ? [this.shared] : [...this.isolated.values()];
+    const engines = this.engines();
     const routers = engines.map((e) => e.router);
     const main = this.shared;
     const r = main?.router;
@@ -103,7 +117,7 @@ export class MuxService {
       lastRestartReason: main
         ? main.lastRestartReason
         : (engines.find((e) => e.lastRestartReason)?.lastRestartReason ?? null),
-      connectedClients: main ? main.router.sessions.size : this.isolated.size,
+      connectedClients: main ? main.router.sessions.size + this.moved.size : this.isolated.size,
       activeClients: routers.reduce((n, x) => n + x.activeClients, 0),
       maxActiveClients: this.options.maxActiveClients,
       queuedRequests: routers.reduce((n, x) => n + x.queued, 0),
@@ -142,15 +156,57 @@ export class MuxService {
     };
   }
 
-  private newEngine(): Engine {
-    return new Engine(this.options, this.logger, {
+  private engines(): Engine[] {
+    return this.shared ? [this.shared, ...this.byEnv.values()] : [...this.isolated.values()];
+  }
+
+  private newEngine(env?: Record<string, string>): Engine {
+    const options = env ? { ...this.options, env: { ...(this.options.env ?? {}), ...env } } : this.options;
+    return new Engine(options, this.logger, {
       changed: () => this.statusWriter?.touch(),
       status: () => this.status(),
     });
   }
 
   private engineOf(session: ClientSession): Engine | undefined {
-    return this.shared ?? this.isolated.get(session);
+    return this.moved.get(session) ?? this.shared ?? this.isolated.get(session);
+  }
+
+  /**
+   * A proxy forwarded the env its host resolved: serve this client from the child running
+   * with exactly that env (shared with other clients sending the same values), or, in
+   * isolated mode, from its own child started with it.
+   */
+  private hello(session: ClientSession, env: Record<string, string>): void {
+    if (Object.keys(env).length === 0) return;
+    if (!this.shared) {
+      const old = this.isolated.get(session);
+      if (old) {
+        old.router.detach(session, "restarting with the forwarded env");
+        this.pastRestarts += old.restarts;
+        void old.close();
+      }
+      const engine = this.newEngine(env);
+      this.isolated.set(session, engine);
+      engine.router.attach(session);
+      engine.start(this.options.lazyStart);
+      return;
+    }
+    const key = JSON.stringify(
+      Object.keys(env)
+        .sort()
+        .map((k) => [k, env[k]]),
+    );
+    let engine = this.byEnv.get(key);
+    if (!engine) {
+      engine = this.newEngine(env);
+      this.byEnv.set(key, engine);
+      engine.start(this.options.lazyStart);
+      this.logger.info(`starting a child for a client with forwarded env (${Object.keys(env).join(", ")})`);
+    }
+    this.shared.router.detach(session, "served by the child with its forwarded env");
+    engine.router.attach(session);
+    this.moved.set(session, engine);
   }
 
   private attach(session: ClientSession): void {
@@ -165,6 +221,16 @@ export class MuxService {
   }
 
   private detach(session: ClientSession, reason: string): void {
+    const moved = this.moved.get(session);
+    if (moved) {
+      moved.router.detach(session, reason);
+      this.moved.delete(session);
+      if (moved.router.sessions.size > 0) return;
+      for (const [key, e] of this.byEnv) if (e === moved) this.byEnv.delete(key);
+      this.pastRestarts += moved.restarts;
+      void moved.close().then(() => this.statusWriter?.touch());
+      return;
+    }
     const engine = this.engineOf(session);
     engine?.router.detach(session, reason);
     if (this.shared || !engine) return;
@@ -175,7 +241,7 @@ export class MuxService {
 
   private async shutdown(): Promise<void> {
     this.listener?.server.stop(false);
-    const engines = this.shared ? [this.shared] : [...this.isolated.values()];
+    const engines = this.engines();
     await Promise.all(engines.map((e) => e.close()));
     this.listener?.close();
     this.statusWriter?.flush();

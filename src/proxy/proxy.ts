@@ -6,6 +6,7 @@
  */
 
 import { MuxError } from "../errors.ts";
+import { HELLO_METHOD } from "../protocol/hello.ts";
 
 /** Where the proxy reads and writes. Defaults to the process's stdin and stdout. */
 export interface ProxyOptions {
@@ -14,6 +15,11 @@ export interface ProxyOptions {
   stdout?: ProxyOutput;
   /** Aborting it ends the proxy. */
   signal?: AbortSignal;
+  /**
+   * Environment the host resolved for this server (secrets, inputs), sent to the daemon in a
+   * first `mcp-mux/hello` line: the daemon runs clients with the same values on one child.
+   */
+  env?: Record<string, string>;
 }
 
 /** A byte sink with optional backpressure (Bun's FileSink fits). */
@@ -71,22 +77,31 @@ export async function runProxy(options: ProxyOptions): Promise<ProxyResult> {
 
   options.signal?.addEventListener("abort", () => finish({ reason: "aborted" }), { once: true });
 
+  /** Write all of `chunk`, waiting for drain; false when the socket is gone. */
+  const writeAll = async (data: Uint8Array): Promise<boolean> => {
+    let chunk = data;
+    for (;;) {
+      const n = socket.write(chunk);
+      if (n < 0) return false;
+      if (n >= chunk.length) return true;
+      chunk = chunk.subarray(n);
+      await new Promise<void>((resolve) => {
+        drainWaiter = resolve;
+      });
+      drainWaiter = undefined;
+    }
+  };
+
   void (async () => {
+    if (options.env && Object.keys(options.env).length > 0) {
+      const hello = { jsonrpc: "2.0", method: HELLO_METHOD, params: { env: options.env } };
+      if (!(await writeAll(new TextEncoder().encode(`${JSON.stringify(hello)}\n`)))) return;
+    }
     const reader = stdin.getReader();
     for (;;) {
       const { value, done: eof } = await reader.read();
       if (eof) break;
-      let chunk = value;
-      for (;;) {
-        const n = socket.write(chunk);
-        if (n < 0) return;
-        if (n >= chunk.length) break;
-        chunk = chunk.subarray(n);
-        await new Promise<void>((resolve) => {
-          drainWaiter = resolve;
-        });
-        drainWaiter = undefined;
-      }
+      if (!(await writeAll(value))) return;
     }
     // Half-close: the daemon answers what is in flight, then closes the connection.
     stdinEnded = true;

@@ -3,8 +3,10 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { MuxOptions } from "../../src/index.ts";
-import { BUN, fakeServer, MUX_BIN, PROXY_BIN, type Target, testScope, waitFor } from "../helpers.ts";
+import { BUN, fakeServer, MUX_BIN, PROXY_BIN, recorded, type Target, testScope, textOf, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
 const { dir } = scope;
@@ -113,5 +115,75 @@ describe("mux health", () => {
     scope.defer(() => mute.stop(true));
     const timeout = await run([MUX_BIN, "health", "--socket", join(d, "mute.sock"), "--timeout-ms", "300"]);
     expect(timeout.code).toBe(4);
+  });
+});
+
+describe("mux-proxy --env (secrets the host resolves)", () => {
+  test("clients with the same forwarded values share a child; different values get their own; it stops with its last client", async () => {
+    const d = dir();
+    const socket = join(d, "fwd.sock");
+    await use({ socket, ...fakeServer(d), lazyStart: true });
+    const connect = async (token?: string) => {
+      const client = new Client({ name: "fwd", version: "1.0.0" }, { capabilities: {} });
+      const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
+      if (token !== undefined) env.TOKEN = token;
+      await client.connect(
+        new StdioClientTransport({
+          command: PROXY_BIN,
+          args: ["--socket", socket, "--env", "TOKEN"],
+          env,
+          stderr: "pipe",
+        }),
+      );
+      scope.defer(() => client.close());
+      return client;
+    };
+    const seen = async (c: Client) =>
+      JSON.parse(textOf(await c.callTool({ name: "env", arguments: { name: "TOKEN" } }))) as {
+        value: string | null;
+        pid: number;
+      };
+    const a1 = await connect("alpha");
+    const b = await connect("beta");
+    const a2 = await connect("alpha");
+    const none = await connect(); // TOKEN unset in the host: nothing forwarded, the service's own child
+    const [sa1, sb, sa2, sn] = [await seen(a1), await seen(b), await seen(a2), await seen(none)];
+    expect([sa1.value, sb.value, sa2.value, sn.value]).toEqual(["alpha", "beta", "alpha", null]);
+    expect(sa2.pid).toBe(sa1.pid);
+    expect(new Set([sa1.pid, sb.pid, sn.pid]).size).toBe(3);
+    const status = await run([MUX_BIN, "status", "--socket", socket, "--json"]);
+    const snap = JSON.parse(status.stdout);
+    expect(snap.connectedClients).toBe(5); // the four, and the status query itself
+    expect([...snap.childPids].sort()).toEqual([sa1.pid, sb.pid, sn.pid].sort());
+    // The forwarded values never reach the child as a message.
+    expect(recorded(d).some((m) => JSON.stringify(m).includes("mcp-mux/hello"))).toBe(false);
+    await b.close();
+    await waitFor(
+      async () => {
+        const s = JSON.parse((await run([MUX_BIN, "status", "--socket", socket, "--json"])).stdout);
+        return !s.childPids.includes(sb.pid);
+      },
+      10_000,
+      "the beta child to stop",
+    );
+    expect((await seen(a1)).value).toBe("alpha");
+  });
+
+  test("isolated mode: the client's own child starts with its forwarded env", async () => {
+    const d = dir();
+    const socket = join(d, "iso.sock");
+    await use({ socket, ...fakeServer(d), isolated: true });
+    const client = new Client({ name: "iso", version: "1.0.0" }, { capabilities: {} });
+    await client.connect(
+      new StdioClientTransport({
+        command: PROXY_BIN,
+        args: ["--socket", socket, "--env", "TOKEN"],
+        env: { PATH: process.env.PATH ?? "", TOKEN: "gamma" },
+        stderr: "pipe",
+      }),
+    );
+    scope.defer(() => client.close());
+    const r = JSON.parse(textOf(await client.callTool({ name: "env", arguments: { name: "TOKEN" } })));
+    expect(r.value).toBe("gamma");
   });
 });

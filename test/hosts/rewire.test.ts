@@ -60,9 +60,10 @@ describe("scan", () => {
     expect(find("goose", "developer")?.status).toBe("other");
     expect(find("opencode", "memory")?.args).toEqual(["-y", "@modelcontextprotocol/server-memory"]);
     expect(find("gemini", "memory")?.cwd).toBe("/home/u");
-    expect(find("vscode", "github")?.problems.join()).toContain("input");
-    expect(find("continue", "secret-api")?.problems.join()).toContain("secret");
-    expect(find("goose", "github")?.problems.join()).toContain("GITHUB_PERSONAL_ACCESS_TOKEN");
+    // Secrets only the host can resolve stay with the host and are forwarded by the proxy.
+    expect(find("vscode", "github")).toMatchObject({ problems: [], forwardedEnv: ["GITHUB_PERSONAL_ACCESS_TOKEN"] });
+    expect(find("continue", "secret-api")).toMatchObject({ problems: [], forwardedEnv: ["API_KEY"] });
+    expect(find("goose", "github")).toMatchObject({ problems: [], forwardedEnv: ["GITHUB_PERSONAL_ACCESS_TOKEN"] });
     expect(find("cursor", "files")?.problems.join()).toContain("workspace folder");
     expect(find("claude-code", "local-tool")?.problems.join()).toContain("relative path");
     // The same command, args and env in 12 places is one service.
