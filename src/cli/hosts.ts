@@ -121,6 +121,11 @@ export const restoreCommand = defineCommand({
       process.stdout.write(`${args["dry-run"] ? "would restore" : "restored"} ${r.host} ${r.name} (${r.path})\n`);
     for (const r of result.refused) process.stdout.write(`refused ${r.host} ${r.name}: ${r.reason}\n`);
     if (result.restored.length === 0 && result.refused.length === 0) process.stdout.write("Nothing to restore.\n");
+    for (const { config, services } of result.removedServices) {
+      process.stdout.write(`removed ${services.join(", ")} from ${config} (no host uses them any more)\n`);
+      const reloaded = await reloadIfRunning(config);
+      if (reloaded && !reloaded.error) process.stdout.write("The running daemon stopped them.\n");
+    }
     process.exit(result.refused.length > 0 ? 1 : 0);
   },
 });

@@ -13,7 +13,7 @@ import { parseDocument } from "yaml";
 import { findConfig } from "../config/load.ts";
 import { configDir } from "../config/paths.ts";
 import { detectFormatting } from "./formats/json.ts";
-import { tomlKey, tomlValue } from "./formats/toml-spans.ts";
+import { scanToml, tomlKey, tomlValue } from "./formats/toml-spans.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 import { ensureDir, writeAtomic } from "./state.ts";
 
@@ -56,7 +56,48 @@ export function addServices(
   return { ...result, before };
 }
 
+/** Remove services from the config at `path` (missing ones are ignored); returns those removed. */
+export function removeServices(path: string, names: string[], options: { dryRun?: boolean } = {}): string[] {
+  if (!existsSync(path) || names.length === 0) return [];
+  const text = readFileSync(path, "utf8");
+  const format = formatOf(path);
+  const present = names.filter((n) => servicesIn(format, text)[n] !== undefined);
+  if (present.length === 0) return [];
+  let out = text;
+  for (const name of present) out = removeOne(format, out, name);
+  if (!options.dryRun) writeAtomic(path, out, 0o600);
+  return present;
+}
+
 // --- internal ---
+
+function removeOne(format: Format, text: string, name: string): string {
+  if (format === "json") return applyEdits(text, modify(text, ["servers", name], undefined, {}));
+  if (format === "yaml") {
+    const doc = parseDocument(text);
+    doc.deleteIn(["servers", name]);
+    return doc.toString({ lineWidth: 0 });
+  }
+  const stmts = scanToml(text);
+  const cuts: [number, number][] = [];
+  stmts.forEach((st, i) => {
+    const full = st.type === "header" ? st.path : [...st.table, ...st.key];
+    if (full[0] !== "servers" || full[1] !== name) return;
+    if (st.type === "kv") {
+      if (st.table.length < 2) cuts.push([st.lineStart, st.lineEnd]);
+      return;
+    }
+    const next = stmts.slice(i + 1).find((x) => x.type === "header");
+    cuts.push([st.lineStart, next ? next.lineStart : text.length]);
+  });
+  let out = text;
+  for (const [start, end] of cuts.sort((x, y) => y[0] - x[0])) {
+    // Take the blank line `addServices` put before the table with it.
+    const a = start >= 2 && out.slice(start - 2, start) === "\n\n" && end >= out.length ? start - 1 : start;
+    out = out.slice(0, a) + out.slice(end);
+  }
+  return out;
+}
 
 function addToText(
   path: string,

@@ -13,7 +13,7 @@ import { MUX_VERSION } from "../mux/engine.ts";
 import { applyOps, type Container, type DocumentFormat, type EditOp, sameValue } from "./formats/document.ts";
 import { existingHostFiles, HOSTS, type HostContext, type HostFile, type HostId, hostById } from "./hosts.ts";
 import { FORMATS, type HostEntry, type LoadedFile, loadFile } from "./inventory.ts";
-import { addServices, defaultMuxConfig } from "./mux-config.ts";
+import { addServices, defaultMuxConfig, removeServices } from "./mux-config.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 import { droppedWithWarning, rewireOps } from "./shapes.ts";
 import {
@@ -195,6 +195,11 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
             rewired: { value: d.value, text: d.after },
             serviceId: spec.id,
             service: cfg.names.get(spec.id) ?? spec.name,
+            addedService:
+              cfg.added.includes(cfg.names.get(spec.id) ?? "") ||
+              state.records.some(
+                (r) => r.configFile === result.config.path && r.service === cfg.names.get(spec.id) && r.addedService,
+              ),
             socket: spec.socket,
             configFile: result.config.path,
             backup: written.backup,
@@ -233,6 +238,8 @@ export interface RestoreResult {
   changes: FileChange[];
   restored: Skipped[];
   refused: Skipped[];
+  /** Services the rewire had added and no rewired entry uses any more, removed per config. */
+  removedServices: { config: string; services: string[] }[];
 }
 
 /** Put rewired entries back, one by one (see the module doc). */
@@ -240,7 +247,8 @@ export async function restoreHosts(options: RestoreOptions): Promise<RestoreResu
   const dir = options.stateDir ?? stateDir(options.ctx.env);
   const run = async () => {
     const state = readState(dir);
-    const result: RestoreResult = { changes: [], restored: [], refused: [] };
+    const result: RestoreResult = { changes: [], restored: [], refused: [], removedServices: [] };
+    const restoredRecords: RewireRecord[] = [];
     const chosen = state.records.filter(
       (r) =>
         (!options.hosts?.length || options.hosts.includes(r.host)) &&
@@ -303,6 +311,15 @@ export async function restoreHosts(options: RestoreOptions): Promise<RestoreResu
       const ids = new Set(done.map((r) => r.id));
       state.records = state.records.filter((r) => !ids.has(r.id));
       writeState(dir, state);
+      restoredRecords.push(...done);
+    }
+    // Services the rewire added and nothing uses any more go too (their children would idle).
+    const unused = restoredRecords.filter(
+      (r) => r.addedService && !state.records.some((x) => x.configFile === r.configFile && x.service === r.service),
+    );
+    for (const [config, records] of Map.groupBy(unused, (r) => r.configFile)) {
+      const services = removeServices(config, [...new Set(records.map((r) => r.service))]);
+      if (services.length > 0) result.removedServices.push({ config, services });
     }
     return result;
   };

@@ -45,6 +45,8 @@ export interface RewireRecord {
   service: string;
   socket: string;
   configFile: string;
+  /** The rewire added `service` to the config (so the last restore using it removes it). */
+  addedService?: boolean;
   backup?: string;
   preHash: string;
   postHash: string;

@@ -117,6 +117,10 @@ test("scan → rewire → two hosts share one real server through the mux → re
 
   const restore = await mux(["restore"], env);
   expect(restore.code).toBe(0);
+  // The services rewire added are removed from the config and stopped in the running daemon.
+  expect(restore.stdout).toContain(`removed memory, fake from ${config}`);
+  expect(restore.stdout).toContain("The running daemon stopped them.");
+  await waitFor(() => !existsSync(socket), 10_000, "the memory service to stop");
   expect(readFileSync(files.desktop, "utf8")).toBe(originals.desktop);
   expect(readFileSync(files.cursor, "utf8")).toBe(originals.cursor);
   expect(readFileSync(junie, "utf8")).toBe(`${JSON.stringify({ mcpServers: { fake } }, null, 2)}\n`);

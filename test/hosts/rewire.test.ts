@@ -19,6 +19,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
+import { addServices, removeServices } from "../../src/hosts/mux-config.ts";
 import { restoreHosts, rewireHosts, rewireStatus } from "../../src/hosts/rewire.ts";
 import { scanHosts } from "../../src/hosts/scan.ts";
 import { replaceIfUnchanged } from "../../src/hosts/state.ts";
@@ -138,6 +139,13 @@ describe("rewire and restore, per host file", () => {
       expect(restored.refused).toEqual([]);
       expect(readFileSync(path, "utf8")).toBe(original);
       expect(rewireStatus({ ctx: h.ctx, stateDir: h.stateDir })).toEqual([]);
+      // The services the rewire added are gone from the mux config again.
+      expect(restored.removedServices.flatMap((r) => r.services).sort()).toEqual(
+        (first.changes[0]?.entries.map((e) => e.service as string) ?? [])
+          .filter((v, i, a) => a.indexOf(v) === i)
+          .sort(),
+      );
+      expect(Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services)).toEqual([]);
     });
   }
 });
@@ -372,4 +380,45 @@ test("Claude Code local scope (projects.<path>.mcpServers) with --include-projec
   expect(rows.map((r) => [r.name, r.state])).toEqual([["sqlite", "rewired"]]);
   await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
   expect(readFileSync(h.pathOf(f), "utf8")).toBe(fixture(f.fixture));
+});
+
+test("restore keeps a service the user had before, and services other entries still use", async () => {
+  const fixtures = HOST_FIXTURES.filter((x) => x.host === "cursor" || x.host === "windsurf");
+  const h = home(fixtures);
+  const opts = { ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
+  const plan = await rewireHosts({ ...opts, dryRun: true });
+  const ghSocket = plan.changes.flatMap((c) => c.entries).find((e) => e.name === "gh")?.socket as string;
+  mkdirSync(join(h.configFile, ".."), { recursive: true });
+  writeFileSync(h.configFile, `# mine\nservers:\n  my-gh:\n    socket: ${ghSocket}\n    cmd: gh-mcp\n`);
+  await rewireHosts(opts);
+  expect(Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services).sort()).toEqual(["memory", "my-gh"]);
+  // Cursor's memory goes back, Windsurf's memory still uses the service: it stays.
+  const first = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir, hosts: ["cursor"] });
+  expect(first.removedServices).toEqual([]);
+  expect(Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services).sort()).toEqual(["memory", "my-gh"]);
+  const second = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+  expect(second.removedServices).toEqual([{ config: h.configFile, services: ["memory"] }]);
+  expect(readFileSync(h.configFile, "utf8")).toStartWith("# mine\n");
+  expect(Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services)).toEqual(["my-gh"]);
+});
+
+test("services are added to and removed from JSON, YAML and TOML configs, keeping the rest", async () => {
+  const h = home(HOST_FIXTURES.filter((x) => x.host === "cursor"));
+  const specs = scanHosts({ ctx: h.ctx, stateDir: h.stateDir }).specs;
+  const keep: Record<string, string> = {
+    json: '{\n  "servers": {\n    "keep": { "cmd": "keep-mcp" }\n  }\n}\n',
+    yaml: "# keep me\nservers:\n  keep:\n    cmd: keep-mcp\n",
+    toml: '# keep me\n[servers.keep]\ncmd = "keep-mcp"\n',
+  };
+  for (const ext of ["json", "yaml", "toml"]) {
+    const path = join(h.home, `mux.${ext}`);
+    writeFileSync(path, keep[ext] as string);
+    const added = addServices(path, specs);
+    expect(added.added.sort()).toEqual(["gh", "memory"]);
+    expect(Object.keys(loadConfig(path, { env: h.ctx.env }).services).sort()).toEqual(["gh", "keep", "memory"]);
+    expect(removeServices(path, ["memory", "gh", "absent"]).sort()).toEqual(["gh", "memory"]);
+    expect(Object.keys(loadConfig(path, { env: h.ctx.env }).services)).toEqual(["keep"]);
+    if (ext === "toml") expect(readFileSync(path, "utf8")).toBe(keep.toml as string);
+    if (ext !== "json") expect(readFileSync(path, "utf8")).toStartWith("# keep me\n");
+  }
 });
