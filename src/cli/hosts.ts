@@ -203,6 +203,7 @@ export function renderScan(report: ScanReport): string {
       out.push(`  ${g.serviceId}: ${g.entries.map((e) => `${e.host}/${e.name}`).join(", ")}`);
   }
   for (const s of report.shadowed) out.push(`note: ${s.host} ${s.name} is shadowed by a ${s.by}`);
+  for (const w of report.warnings) out.push(`warning: ${w}`);
   return `${out.join("\n")}\n`;
 }
 

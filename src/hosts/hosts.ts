@@ -6,7 +6,7 @@
  * @module
  */
 
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Container } from "./formats/document.ts";
@@ -48,6 +48,8 @@ export interface HostContext {
   home: string;
   /** Project directory for project-scoped files (default: the current directory). */
   project: string;
+  /** Root of system-wide (admin) files such as Claude Code's managed settings (default `/`). */
+  systemRoot: string;
 }
 
 /** One config file of one host. */
@@ -76,11 +78,44 @@ export interface HostAdapter {
 /** The context of this process (`HOME`, platform, current directory). */
 export function hostContext(
   env: Record<string, string | undefined> = process.env,
-  options: { platform?: NodeJS.Platform; project?: string } = {},
+  options: { platform?: NodeJS.Platform; project?: string; systemRoot?: string } = {},
 ): HostContext {
   const platform = options.platform ?? process.platform;
   const home = (platform === "win32" ? env.USERPROFILE : env.HOME) ?? env.HOME ?? homedir();
-  return { env, platform, home, project: resolve(options.project ?? process.cwd()) };
+  return {
+    env,
+    platform,
+    home,
+    project: resolve(options.project ?? process.cwd()),
+    systemRoot: options.systemRoot ?? "/",
+  };
+}
+
+/**
+ * Admin policies that defeat a rewire, as warnings: Claude Code's managed settings allowing
+ * MCP servers by command (a rewired entry runs mux-proxy), or a managed-mcp.json that makes
+ * Claude Code ignore user and project servers altogether.
+ */
+export function policyWarnings(ctx: HostContext): string[] {
+  const dir =
+    ctx.platform === "darwin"
+      ? join(ctx.systemRoot, "Library", "Application Support", "ClaudeCode")
+      : ctx.platform === "win32"
+        ? join(ctx.systemRoot, "ProgramData", "ClaudeCode")
+        : join(ctx.systemRoot, "etc", "claude-code");
+  const out: string[] = [];
+  const settings = readJson(join(dir, "managed-settings.json"));
+  const allowed = settings?.allowedMcpServers;
+  if (Array.isArray(allowed) && allowed.some((a) => typeof a === "object" && a !== null && "serverCommand" in a))
+    out.push(
+      `Claude Code: ${join(dir, "managed-settings.json")} allows MCP servers by command (allowedMcpServers.serverCommand); ` +
+        "rewired entries run mux-proxy and are blocked unless an admin allows it",
+    );
+  if (existsSync(join(dir, "managed-mcp.json")) || settings?.allowManagedMcpServersOnly === true)
+    out.push(
+      `Claude Code: managed MCP servers are enforced (${dir}); user and project entries are ignored, so rewiring them has no effect`,
+    );
+  return out;
 }
 
 /** Every adapter, in display order. */
@@ -360,6 +395,14 @@ function appSupport(c: HostContext, ...parts: string[]): string {
 function vscodeUserDirs(c: HostContext, editors: string[]): string[] {
   const base = c.platform === "darwin" ? appSupport(c) : c.platform === "win32" ? appData(c) : xdgConfig(c);
   return editors.map((e) => join(base, e, "User"));
+}
+
+function readJson(path: string): Record<string, unknown> | undefined {
+  try {
+    return record(JSON.parse(readFileSync(path, "utf8")));
+  } catch {
+    return undefined;
+  }
 }
 
 function listDir(dir: string): string[] {

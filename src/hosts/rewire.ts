@@ -11,7 +11,15 @@ import { createTwoFilesPatch } from "diff";
 import { MuxError } from "../errors.ts";
 import { MUX_VERSION } from "../mux/engine.ts";
 import { applyOps, type Container, type DocumentFormat, type EditOp, sameValue } from "./formats/document.ts";
-import { existingHostFiles, HOSTS, type HostContext, type HostFile, type HostId, hostById } from "./hosts.ts";
+import {
+  existingHostFiles,
+  HOSTS,
+  type HostContext,
+  type HostFile,
+  type HostId,
+  hostById,
+  policyWarnings,
+} from "./hosts.ts";
 import { FORMATS, type HostEntry, type LoadedFile, loadFile } from "./inventory.ts";
 import { addServices, defaultMuxConfig, removeServices } from "./mux-config.ts";
 import type { ServiceSpec } from "./service-spec.ts";
@@ -222,6 +230,7 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
         });
     }
     const changedHosts = new Set(result.changes.map((c) => c.host));
+    if (changedHosts.has("claude-code")) result.warnings.push(...policyWarnings(options.ctx));
     for (const h of HOSTS) if (changedHosts.has(h.id)) result.reload.push(`${h.label}: ${h.reload}`);
     return result;
   };

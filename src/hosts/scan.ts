@@ -5,7 +5,7 @@
  * @module
  */
 
-import { existingHostFiles, HOSTS, type HostId, type Scope } from "./hosts.ts";
+import { existingHostFiles, HOSTS, type HostId, policyWarnings, type Scope } from "./hosts.ts";
 import { type EntryStatus, type HostEntry, loadFile } from "./inventory.ts";
 import type { HostSelection } from "./rewire.ts";
 import type { ServiceSpec } from "./service-spec.ts";
@@ -43,6 +43,8 @@ export interface ScanReport {
   shadowed: { host: HostId; name: string; by: string }[];
   /** The services (one per distinct server) for `--write-config`. */
   specs: ServiceSpec[];
+  /** Admin policies that would defeat a rewire (see `policyWarnings`). */
+  warnings: string[];
 }
 
 /** Scan host files (user files by default; project files with `includeProject`). */
@@ -50,7 +52,8 @@ export function scanHosts(options: HostSelection): ScanReport {
   const records = readState(options.stateDir ?? stateDir(options.ctx.env)).records;
   const hosts = options.hosts?.length ? HOSTS.filter((h) => options.hosts?.includes(h.id)) : HOSTS;
   const files = existingHostFiles(options.ctx, hosts).filter((f) => options.includeProject || f.scope === "user");
-  const report: ScanReport = { hosts: [], servers: [], shared: [], shadowed: [], specs: [] };
+  const report: ScanReport = { hosts: [], servers: [], shared: [], shadowed: [], specs: [], warnings: [] };
+  if (hosts.some((h) => h.id === "claude-code")) report.warnings.push(...policyWarnings(options.ctx));
   const entries: HostEntry[] = [];
   for (const file of files) {
     const loaded = loadFile(file, options.ctx, records);

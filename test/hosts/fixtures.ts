@@ -53,7 +53,7 @@ export function fixtureHome(
     copyFileSync(join(FIXTURE_DIR, f.fixture), target);
   }
   const env = { HOME: home, XDG_RUNTIME_DIR: RUNTIME, PATH: process.env.PATH ?? "", ...extraEnv };
-  const ctx = hostContext(env, { platform: "linux", project: join(home, "proj") });
+  const ctx = hostContext(env, { platform: "linux", project: join(home, "proj"), systemRoot: join(home, "sys") });
   return {
     home,
     ctx,

@@ -422,3 +422,20 @@ test("services are added to and removed from JSON, YAML and TOML configs, keepin
     if (ext !== "json") expect(readFileSync(path, "utf8")).toStartWith("# keep me\n");
   }
 });
+
+test("Claude Code admin policies that defeat a rewire are reported by scan and rewire", async () => {
+  const f = HOST_FIXTURES.find((x) => x.host === "claude-code" && x.path === ".claude.json") as HostFixture;
+  const h = home([f]);
+  const dir = join(h.home, "sys", "etc", "claude-code");
+  mkdirSync(dir, { recursive: true });
+  expect(scanHosts({ ctx: h.ctx, stateDir: h.stateDir }).warnings).toEqual([]);
+  writeFileSync(
+    join(dir, "managed-settings.json"),
+    JSON.stringify({ allowedMcpServers: [{ serverCommand: ["npx", "-y", "@modelcontextprotocol/server-memory"] }] }),
+  );
+  expect(scanHosts({ ctx: h.ctx, stateDir: h.stateDir }).warnings.join()).toContain("allowedMcpServers.serverCommand");
+  writeFileSync(join(dir, "managed-mcp.json"), "{}");
+  const result = await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
+  expect(result.warnings.join("\n")).toContain("blocked unless an admin allows it");
+  expect(result.warnings.join("\n")).toContain("rewiring them has no effect");
+});
