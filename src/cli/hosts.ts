@@ -190,7 +190,7 @@ export function renderScan(report: ScanReport): string {
             : s.status === "foreign"
               ? `foreign proxy ${s.socket ?? ""}`
               : s.status;
-        out.push(`  ${s.name}  [${state}]  ${launch}${env}${s.cwd ? `  cwd ${s.cwd}` : ""}${scope}`);
+        out.push(`  ${s.name}  [${state}]  ${launch}${env}${s.cwd ? `  cwd ${s.cwd}` : ""}${scope}`.trimEnd());
         if (s.forwardedEnv)
           out.push(`      env resolved by the host, forwarded by mux-proxy: ${s.forwardedEnv.join(", ")}`);
         for (const p of s.problems) out.push(`      cannot share: ${p}`);
