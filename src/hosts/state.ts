@@ -13,6 +13,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
@@ -96,6 +97,9 @@ export function hashOf(data: string | Uint8Array): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
 }
 
+/** Timestamped backups kept per host file (the pristine copy is kept besides). */
+export const KEEP_BACKUPS = 20;
+
 /**
  * Copy `file` to `<dir>/backups/<host>/<stamp>-<sha8(path)>-<name>` (0600) and, once per
  * file, to `pristine-<sha8>-<name>`. Returns the timestamped backup's path.
@@ -104,15 +108,18 @@ export function backupFile(dir: string, host: string, file: string, bytes: Uint8
   const folder = join(dir, "backups", host);
   ensureDir(folder);
   const tag = createHash("sha256").update(file).digest("hex").slice(0, 8);
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
+  const stamp = now.toISOString().replace(/[-:]/g, ""); // 20260601T101500.123Z: sorts by time
   let path = join(folder, `${stamp}-${tag}-${basename(file)}`);
-  for (let n = 2; existsSync(path); n++) path = join(folder, `${stamp}.${n}-${tag}-${basename(file)}`);
+  for (let n = 1; existsSync(path); n++)
+    path = join(folder, `${stamp}.${String(n).padStart(3, "0")}-${tag}-${basename(file)}`);
   writeFileSync(path, bytes, { mode: 0o600 });
   const pristine = join(folder, `pristine-${tag}-${basename(file)}`);
   if (!existsSync(pristine)) writeFileSync(pristine, bytes, { mode: 0o600 });
+  // Keep the newest KEEP_BACKUPS timestamped copies of this file (names sort by time).
+  const mine = readdirSync(folder)
+    .filter((n) => !n.startsWith("pristine-") && n.endsWith(`-${tag}-${basename(file)}`))
+    .sort();
+  for (const old of mine.slice(0, Math.max(0, mine.length - KEEP_BACKUPS))) rmSync(join(folder, old), { force: true });
   return path;
 }
 

@@ -22,7 +22,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { addServices, removeServices } from "../../src/hosts/mux-config.ts";
 import { restoreHosts, rewireHosts, rewireStatus } from "../../src/hosts/rewire.ts";
 import { scanHosts } from "../../src/hosts/scan.ts";
-import { replaceIfUnchanged } from "../../src/hosts/state.ts";
+import { KEEP_BACKUPS, replaceIfUnchanged } from "../../src/hosts/state.ts";
 import { FIXTURE_DIR, fixtureHome, HOST_FIXTURES, type HostFixture, PROXY } from "./fixtures.ts";
 
 const EXPECTED = join(FIXTURE_DIR, "expected");
@@ -438,4 +438,40 @@ test("Claude Code admin policies that defeat a rewire are reported by scan and r
   const result = await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
   expect(result.warnings.join("\n")).toContain("blocked unless an admin allows it");
   expect(result.warnings.join("\n")).toContain("rewiring them has no effect");
+});
+
+test("atomic writes: a host reading its file throughout 20 rewire/restore cycles never sees a partial file", async () => {
+  const f = HOST_FIXTURES.find((x) => x.host === "claude-code" && x.path === ".claude.json") as HostFixture;
+  const h = home([f]);
+  const path = h.pathOf(f);
+  // A real second process, reading and parsing the file as fast as it can (like a host would).
+  const reader = Bun.spawn({
+    cmd: [
+      process.execPath,
+      "-e",
+      `const fs=require("fs");let reads=0,bad=0;const stop=Date.now()+60000;
+       process.stdin.on("data",()=>{console.log(JSON.stringify({reads,bad}));process.exit(0)});
+       (function loop(){for(let i=0;i<50;i++){try{JSON.parse(fs.readFileSync(${JSON.stringify(path)},"utf8"));reads++}catch(e){bad++}}
+       if(Date.now()<stop)setImmediate(loop)})();`,
+    ],
+    stdin: "pipe",
+    stdout: "pipe",
+  });
+  const opts = { ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
+  for (let i = 0; i < 20; i++) {
+    expect((await rewireHosts(opts)).changes).toHaveLength(1);
+    expect((await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir })).refused).toEqual([]);
+  }
+  reader.stdin.write("stop\n");
+  await reader.stdin.end();
+  const result = JSON.parse(await new Response(reader.stdout).text()) as { reads: number; bad: number };
+  expect(result.reads).toBeGreaterThan(0);
+  expect(result.bad).toBe(0);
+  expect(readFileSync(path, "utf8")).toBe(fixture(f.fixture));
+  // 40 writes: the pristine copy is written once, and only the newest timestamped copies stay.
+  const folder = join(h.stateDir, "backups", "claude-code");
+  const pristine = readdirSync(folder).filter((n) => n.startsWith("pristine-"));
+  expect(pristine).toHaveLength(1);
+  expect(readFileSync(join(folder, pristine[0] as string), "utf8")).toBe(fixture(f.fixture));
+  expect(readdirSync(folder).filter((n) => !n.startsWith("pristine-"))).toHaveLength(KEEP_BACKUPS);
 });
