@@ -6,7 +6,6 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { defineCommand } from "citty";
-import { isMuxError } from "../errors.ts";
 import { type HostContext, hostContext } from "../hosts/hosts.ts";
 import { addServices } from "../hosts/mux-config.ts";
 import { type RewireStatusRow, restoreHosts, rewireHosts, rewireStatus } from "../hosts/rewire.ts";
@@ -31,12 +30,12 @@ export const scanCommand = defineCommand({
     json: { type: "boolean", description: "Print JSON" },
     "write-config": { type: "string", description: "Add the found servers to this mux config (.json, .yaml or .toml)" },
   },
-  run({ args }) {
-    const report = guard(() => scanHosts(selection(args)));
+  async run({ args }) {
+    const report = await guard(() => scanHosts(selection(args)));
     if (args["write-config"]) {
       const path = resolve(args["write-config"]);
       const specs = report.specs;
-      const result = guard(() => addServices(path, specs));
+      const result = await guard(() => addServices(path, specs));
       process.stderr.write(
         result.added.length
           ? `wrote ${result.added.length} service(s) to ${path}: ${result.added.join(", ")}\nstart them: mux serve --config ${path}\n`
@@ -70,7 +69,7 @@ export const rewireCommand = defineCommand({
       process.exit(0);
     }
     const proxy = findProxy(args.proxy);
-    const result = await guardAsync(() =>
+    const result = await guard(() =>
       rewireHosts({
         ...sel,
         proxy,
@@ -107,7 +106,7 @@ export const restoreCommand = defineCommand({
     "dry-run": { type: "boolean", description: "Print a unified diff and write nothing" },
   },
   async run({ args }) {
-    const result = await guardAsync(() =>
+    const result = await guard(() =>
       restoreHosts({
         ctx: hostContext(),
         hosts: list(args.host),
@@ -217,15 +216,8 @@ function list(value: string | undefined): string[] | undefined {
   return items?.length ? items : undefined;
 }
 
-function guard<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    return fail(isMuxError(err) || err instanceof Error ? err.message : String(err));
-  }
-}
-
-async function guardAsync<T>(fn: () => Promise<T>): Promise<T> {
+/** Run `fn`; a thrown error becomes a one-line message and exit 1. */
+async function guard<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

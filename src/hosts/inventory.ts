@@ -6,11 +6,21 @@
  */
 
 import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { MuxError } from "../errors.ts";
 import type { Container, DocumentFormat, EntryLocation } from "./formats/document.ts";
 import { jsonFormat } from "./formats/json.ts";
 import { tomlFormat } from "./formats/toml.ts";
 import { yamlFormat } from "./formats/yaml.ts";
-import type { FileFormat, HostContext, HostFile, HostId, Scope } from "./hosts.ts";
+import {
+  existingHostFiles,
+  type FileFormat,
+  HOSTS,
+  type HostContext,
+  type HostFile,
+  type HostId,
+  hostById,
+  type Scope,
+} from "./hosts.ts";
 import { type ServiceSpec, type SpecProblem, serviceSpec } from "./service-spec.ts";
 import { type Launch, proxySocket, readEntry } from "./shapes.ts";
 import { type RewireRecord, recordId } from "./state.ts";
@@ -60,6 +70,40 @@ export const FORMATS: Record<FileFormat, DocumentFormat> = {
   toml: tomlFormat,
   yaml: yamlFormat,
 };
+
+/** Which entries an operation applies to. */
+export interface HostSelection {
+  ctx: HostContext;
+  /** Host ids (default: all). */
+  hosts?: string[];
+  /** Entry names (default: all). */
+  servers?: string[];
+  /** Only entries of these services (ids from scan; default: all). */
+  serviceIds?: string[];
+  /** Include project and local scopes (default: user files only). */
+  includeProject?: boolean;
+  /** State directory (default {@link stateDir}). */
+  stateDir?: string;
+}
+
+/** Host files the selection covers (existing ones only). */
+export function selectedFiles(options: HostSelection): HostFile[] {
+  const hosts = options.hosts?.length ? HOSTS.filter((h) => options.hosts?.includes(h.id)) : HOSTS;
+  const unknown = (options.hosts ?? []).filter((h) => !hostById(h));
+  if (unknown.length > 0)
+    throw new MuxError(
+      "HOST_FILE_INVALID",
+      `unknown host ${unknown.join(", ")}; known: ${HOSTS.map((h) => h.id).join(", ")}`,
+    );
+  return existingHostFiles(options.ctx, hosts).filter((f) => options.includeProject || f.scope === "user");
+}
+
+/** Does an entry fall under the selection (names, services, scopes)? */
+export function matches(options: HostSelection, e: HostEntry): boolean {
+  if (options.servers?.length && !options.servers.includes(e.name)) return false;
+  if (options.serviceIds && !(e.spec && options.serviceIds.includes(e.spec.id))) return false;
+  return options.includeProject === true || e.scope === "user";
+}
 
 /** Read and classify one host file. */
 export function loadFile(

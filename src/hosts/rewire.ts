@@ -11,16 +11,19 @@ import { createTwoFilesPatch } from "diff";
 import { MuxError } from "../errors.ts";
 import { MUX_VERSION } from "../mux/engine.ts";
 import { applyOps, type Container, type DocumentFormat, type EditOp, sameValue } from "./formats/document.ts";
+import { HOSTS, type HostFile, type HostId, hostById, policyWarnings } from "./hosts.ts";
 import {
-  existingHostFiles,
-  HOSTS,
-  type HostContext,
-  type HostFile,
-  type HostId,
-  hostById,
-  policyWarnings,
-} from "./hosts.ts";
-import { FORMATS, type HostEntry, type LoadedFile, loadFile } from "./inventory.ts";
+  FORMATS,
+  type HostEntry,
+  type HostSelection,
+  type LoadedFile,
+  loadFile,
+  matches,
+  selectedFiles,
+} from "./inventory.ts";
+
+export type { HostSelection } from "./inventory.ts";
+
 import { addServices, defaultMuxConfig, removeServices } from "./mux-config.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 import { droppedWithWarning, rewireOps } from "./shapes.ts";
@@ -35,21 +38,6 @@ import {
   withLock,
   writeState,
 } from "./state.ts";
-
-/** Which entries an operation applies to. */
-export interface HostSelection {
-  ctx: HostContext;
-  /** Host ids (default: all). */
-  hosts?: string[];
-  /** Entry names (default: all). */
-  servers?: string[];
-  /** Only entries of these services (ids from scan; default: all). */
-  serviceIds?: string[];
-  /** Include project and local scopes (default: user files only). */
-  includeProject?: boolean;
-  /** State directory (default {@link stateDir}). */
-  stateDir?: string;
-}
 
 export interface RewireOptions extends HostSelection {
   /** Absolute path of the `mux-proxy` executable written into host files. */
@@ -147,81 +135,79 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       result.config.diff = createTwoFilesPatch(result.config.path, result.config.path, cfg.before, cfg.text);
     // Pass 2: edit and write each file, re-reading it if someone changed it meanwhile.
     const now = options.now ?? new Date();
+    /** Edit and write one file as read in `loaded`; false when someone changed it meanwhile. */
+    const writeFile = (loaded: LoadedFile, names: Set<string>): boolean => {
+      const file = loaded.file;
+      const entries = loaded.entries.filter((e) => names.has(e.name) && e.status === "upstream" && e.spec);
+      const edited = editEntries(loaded, entries, (e) =>
+        rewireOps(
+          file.shape,
+          e.location.value,
+          options.proxy,
+          (e.spec as ServiceSpec).socket,
+          (e.spec as ServiceSpec).forward,
+        ),
+      );
+      for (const f of edited.failed)
+        result.skipped.push({ host: file.host, path: file.path, name: f.name, reason: f.reason });
+      if (edited.done.length === 0) return true;
+      const change: FileChange = {
+        host: file.host,
+        path: file.path,
+        diff: createTwoFilesPatch(file.path, file.path, loaded.text, edited.text),
+        entries: edited.done.map((d) => {
+          const spec = d.entry.spec as ServiceSpec;
+          return { name: d.entry.name, service: cfg.names.get(spec.id), socket: spec.socket };
+        }),
+      };
+      if (options.dryRun) {
+        result.changes.push(change);
+        return true;
+      }
+      const written = commit(loaded, edited.text, dir, now);
+      if (!written) return false;
+      for (const d of edited.done) {
+        const spec = d.entry.spec as ServiceSpec;
+        const id = recordId(file.host, file.path, d.entry.container, d.entry.name);
+        const service = cfg.names.get(spec.id) ?? spec.name;
+        const addedService =
+          cfg.added.includes(service) ||
+          state.records.some((r) => r.configFile === result.config.path && r.service === service && r.addedService);
+        state.records = state.records.filter((r) => r.id !== id);
+        state.records.push({
+          id,
+          host: file.host,
+          scope: d.entry.scope,
+          file: file.path,
+          container: d.entry.container,
+          name: d.entry.name,
+          format: file.format,
+          shape: file.shape,
+          original: { value: d.entry.location.value, text: d.before },
+          rewired: { value: d.value, text: d.after },
+          serviceId: spec.id,
+          service,
+          addedService,
+          socket: spec.socket,
+          configFile: result.config.path,
+          backup: written.backup,
+          preHash: hashOf(loaded.bytes),
+          postHash: written.postHash,
+          muxVersion: MUX_VERSION,
+          at: now.toISOString(),
+        });
+      }
+      writeState(dir, state);
+      result.changes.push(change);
+      return true;
+    };
     for (const plan of plans) {
       const file = plan.loaded.file;
       const names = new Set(plan.entries.map((e) => e.name));
-      let done = false;
-      for (let attempt = 0; attempt < 3 && !done; attempt++) {
-        const loaded =
-          attempt === 0 ? plan.loaded : loadFile(file, options.ctx, state.records, { force: options.force });
-        const entries = loaded.entries.filter((e) => names.has(e.name) && e.status === "upstream" && e.spec);
-        const edited = editEntries(loaded, entries, (e) =>
-          rewireOps(
-            file.shape,
-            e.location.value,
-            options.proxy,
-            (e.spec as ServiceSpec).socket,
-            (e.spec as ServiceSpec).forward,
-          ),
-        );
-        for (const f of edited.failed)
-          result.skipped.push({ host: file.host, path: file.path, name: f.name, reason: f.reason });
-        if (edited.done.length === 0) {
-          done = true;
-          break;
-        }
-        const change: FileChange = {
-          host: file.host,
-          path: file.path,
-          diff: createTwoFilesPatch(file.path, file.path, loaded.text, edited.text),
-          entries: edited.done.map((d) => {
-            const spec = d.entry.spec as ServiceSpec;
-            return { name: d.entry.name, service: cfg.names.get(spec.id), socket: spec.socket };
-          }),
-        };
-        if (options.dryRun) {
-          result.changes.push(change);
-          done = true;
-          break;
-        }
-        const written = commit(loaded, edited.text, dir, now);
-        if (!written) continue;
-        for (const d of edited.done) {
-          const spec = d.entry.spec as ServiceSpec;
-          const id = recordId(file.host, file.path, d.entry.container, d.entry.name);
-          state.records = state.records.filter((r) => r.id !== id);
-          state.records.push({
-            id,
-            host: file.host,
-            scope: d.entry.scope,
-            file: file.path,
-            container: d.entry.container,
-            name: d.entry.name,
-            format: file.format,
-            shape: file.shape,
-            original: { value: d.entry.location.value, text: d.before },
-            rewired: { value: d.value, text: d.after },
-            serviceId: spec.id,
-            service: cfg.names.get(spec.id) ?? spec.name,
-            addedService:
-              cfg.added.includes(cfg.names.get(spec.id) ?? "") ||
-              state.records.some(
-                (r) => r.configFile === result.config.path && r.service === cfg.names.get(spec.id) && r.addedService,
-              ),
-            socket: spec.socket,
-            configFile: result.config.path,
-            backup: written.backup,
-            preHash: hashOf(loaded.bytes),
-            postHash: written.postHash,
-            muxVersion: MUX_VERSION,
-            at: now.toISOString(),
-          });
-        }
-        writeState(dir, state);
-        result.changes.push(change);
-        done = true;
-      }
-      if (!done)
+      let finished = writeFile(plan.loaded, names);
+      for (let retry = 0; retry < 2 && !finished; retry++)
+        finished = writeFile(loadFile(file, options.ctx, state.records, { force: options.force }), names);
+      if (!finished)
         result.skipped.push({
           host: file.host,
           path: file.path,
@@ -371,25 +357,7 @@ export function rewireStatus(options: Omit<HostSelection, "includeProject">): Re
   });
 }
 
-/** Host files the selection covers (existing ones only). */
-export function selectedFiles(options: HostSelection): HostFile[] {
-  const hosts = options.hosts?.length ? HOSTS.filter((h) => options.hosts?.includes(h.id)) : HOSTS;
-  const unknown = (options.hosts ?? []).filter((h) => !hostById(h));
-  if (unknown.length > 0)
-    throw new MuxError(
-      "HOST_FILE_INVALID",
-      `unknown host ${unknown.join(", ")}; known: ${HOSTS.map((h) => h.id).join(", ")}`,
-    );
-  return existingHostFiles(options.ctx, hosts).filter((f) => options.includeProject || f.scope === "user");
-}
-
 // --- internal ---
-
-function matches(options: HostSelection, e: HostEntry): boolean {
-  if (options.servers?.length && !options.servers.includes(e.name)) return false;
-  if (options.serviceIds && !(e.spec && options.serviceIds.includes(e.spec.id))) return false;
-  return options.includeProject === true || e.scope === "user";
-}
 
 interface Edited {
   text: string;

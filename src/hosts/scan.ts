@@ -5,9 +5,8 @@
  * @module
  */
 
-import { existingHostFiles, HOSTS, type HostId, policyWarnings, type Scope } from "./hosts.ts";
-import { type EntryStatus, type HostEntry, loadFile } from "./inventory.ts";
-import type { HostSelection } from "./rewire.ts";
+import { HOSTS, type HostId, policyWarnings, type Scope } from "./hosts.ts";
+import { type EntryStatus, type HostEntry, type HostSelection, loadFile, matches, selectedFiles } from "./inventory.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 import type { Launch } from "./shapes.ts";
 import { readState, stateDir } from "./state.ts";
@@ -50,10 +49,10 @@ export interface ScanReport {
 /** Scan host files (user files by default; project files with `includeProject`). */
 export function scanHosts(options: HostSelection): ScanReport {
   const records = readState(options.stateDir ?? stateDir(options.ctx.env)).records;
-  const hosts = options.hosts?.length ? HOSTS.filter((h) => options.hosts?.includes(h.id)) : HOSTS;
-  const files = existingHostFiles(options.ctx, hosts).filter((f) => options.includeProject || f.scope === "user");
+  const files = selectedFiles(options);
   const report: ScanReport = { hosts: [], servers: [], shared: [], shadowed: [], specs: [], warnings: [] };
-  if (hosts.some((h) => h.id === "claude-code")) report.warnings.push(...policyWarnings(options.ctx));
+  if (!options.hosts?.length || options.hosts.includes("claude-code"))
+    report.warnings.push(...policyWarnings(options.ctx));
   const entries: HostEntry[] = [];
   for (const file of files) {
     const loaded = loadFile(file, options.ctx, records);
@@ -69,13 +68,7 @@ export function scanHosts(options: HostSelection): ScanReport {
     if (loaded.error) info.error = loaded.error;
     if (file.assisted) info.assisted = file.assisted;
     host.files.push(info);
-    entries.push(
-      ...loaded.entries.filter(
-        (e) =>
-          (options.includeProject || e.scope === "user") &&
-          (!options.servers?.length || options.servers.includes(e.name)),
-      ),
-    );
+    entries.push(...loaded.entries.filter((e) => matches(options, e)));
   }
   for (const e of entries) report.servers.push(describe(e));
   const bySpec = Map.groupBy(

@@ -72,18 +72,15 @@ export function serviceSpec(
     for (const [re, label] of HOST_ONLY)
       if (re.test(value))
         problems.push({ message: `${what} uses ${label}, which the shared daemon cannot read`, forceable: false });
-    let out = value
+    const out = value
       .replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, "$${$1}")
       .replace(/(^|[^$])\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, "$1$${$2}")
       .replace(/\$\{userHome\}/g, "$${HOME}")
       .replace(/\$\{pathSeparator\}/g, "/");
-    if (WORKSPACE.test(out)) {
-      WORKSPACE.lastIndex = 0;
+    const local = out.replace(WORKSPACE, (_m, v: string) => (v === "workspaceFolderBasename" ? "" : options.base));
+    if (local !== out)
       problems.push({ message: `${what} depends on the workspace folder (per project)`, forceable: true });
-      out = out.replace(WORKSPACE, (_m, v: string) => (v === "workspaceFolderBasename" ? "" : options.base));
-    }
-    WORKSPACE.lastIndex = 0;
-    return out;
+    return local;
   };
   let cmd = tr(launch.command, "the command");
   const args = launch.args.map((a, i) => tr(a, `argument ${i + 1}`));

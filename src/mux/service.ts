@@ -31,8 +31,6 @@ export class MuxService {
   private readonly byEnv = new Map<string, Engine>();
   /** Sessions served by an env engine instead of the shared one. */
   private readonly moved = new Map<ClientSession, Engine>();
-  /** Sessions whose first line has been seen (only a first line can be a hello). */
-  private readonly greeted = new WeakSet<ClientSession>();
   /** Restarts of isolated and env engines that have already closed. */
   private pastRestarts = 0;
 
@@ -56,8 +54,8 @@ export class MuxService {
           maxQueueBytes: this.options.maxClientQueueBytes,
           handlers: {
             line: (s, text) => {
-              if (!this.greeted.has(s)) {
-                this.greeted.add(s);
+              if (!s.greeted) {
+                s.greeted = true;
                 const env = helloEnv(text);
                 if (env !== undefined) return this.hello(s, env);
               }

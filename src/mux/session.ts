@@ -37,6 +37,8 @@ export interface OutboundRequest {
 export class ClientSession {
   readonly id: number;
   readonly connectedAt = Date.now();
+  /** Set once the first line arrived (only a first line can be an `mcp-mux/hello`). */
+  greeted = false;
   /** Set once the client's `initialize` was answered. */
   initialized = false;
   /** Set once the client sent `notifications/initialized`. */
