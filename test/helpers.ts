@@ -125,8 +125,18 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
     ["serviceName", "--service-name"],
     ["rootsPolicy", "--roots-policy"],
     ["ambiguousRoute", "--ambiguous-route"],
+    ["maxEnvChildren", "--max-env-children"],
+    ["maxClientInflight", "--max-client-inflight"],
   ];
   for (const [key, flag] of map) if (options[key] !== undefined) flags.push(flag, String(options[key]));
+  if (options.childCapabilities !== undefined)
+    flags.push(
+      "--child-capabilities",
+      typeof options.childCapabilities === "string"
+        ? options.childCapabilities
+        : options.childCapabilities.join(",") || "none",
+    );
+  if (options.forwardEnv?.length) flags.push("--forward-env", options.forwardEnv.join(","));
   if (options.lazyStart) flags.push("--lazy-start");
   if (options.isolated) flags.push("--isolated");
   flags.push("--log-level", "debug", "--", ...(options.args ?? []));

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type ChildCapabilities, ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
 import type { ServiceOptions } from "../mux/options.ts";
 import { ROOTS_POLICIES, type RootsPolicy } from "../mux/roots.ts";
 import type { AmbiguousRoute } from "../mux/router.ts";
@@ -25,6 +26,17 @@ export const serviceFlags = {
   "roots-policy": { type: "string", description: "intersection (default) | union | first | none" },
   "ambiguous-route": { type: "string", description: "error (default) | most-recent" },
   isolated: { type: "boolean", description: "Give each client its own server process (state not shared)" },
+  "child-capabilities": {
+    type: "string",
+    description:
+      "Client capabilities the server is told about: auto (first client's, default) | all | none | a list (sampling,elicitation,roots)",
+  },
+  "forward-env": { type: "string", description: "Variables a client's mux-proxy --env may forward (A,B)" },
+  "max-env-children": { type: "string", description: "Servers for distinct forwarded environments (default 8)" },
+  "max-client-inflight": {
+    type: "string",
+    description: "Requests in flight per client before it is not read (default 64)",
+  },
 } as const;
 
 /** Parse the per-service flags that were given. */
@@ -43,6 +55,10 @@ export function parseServiceFlags(args: Record<string, unknown>): Partial<Servic
     rootsPolicy: oneOf(args, "roots-policy", ROOTS_POLICIES) as RootsPolicy | undefined,
     ambiguousRoute: oneOf(args, "ambiguous-route", ["error", "most-recent"]) as AmbiguousRoute | undefined,
     isolated: args.isolated as boolean | undefined,
+    childCapabilities: capabilities(args["child-capabilities"]),
+    forwardEnv: list(args["forward-env"]),
+    maxEnvChildren: int(args, "max-env-children", 0),
+    maxClientInflight: int(args, "max-client-inflight", 1),
   };
 }
 
@@ -56,6 +72,20 @@ export function list(value: unknown): string[] | undefined {
 }
 
 // --- internal ---
+
+function capabilities(raw: unknown): ChildCapabilities | undefined {
+  if (raw === undefined) return undefined;
+  const value = String(raw);
+  if (value === "auto" || value === "all") return value;
+  if (value === "none") return [];
+  const names = list(value) ?? [];
+  const bad = names.find((n) => !(ROUTABLE_CAPABILITIES as readonly string[]).includes(n));
+  if (bad)
+    fail(
+      `--child-capabilities: unknown capability ${bad} (auto, all, none, or a list of ${ROUTABLE_CAPABILITIES.join(", ")})`,
+    );
+  return names as ChildCapabilities;
+}
 
 function int(args: Record<string, unknown>, name: string, min: number): number | undefined {
   const raw = args[name];

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
 import type { ServiceOptions } from "../mux/options.ts";
 import { ROOTS_POLICIES } from "../mux/roots.ts";
 
@@ -18,7 +19,7 @@ export interface ConfigIssue {
 /** A service entry before path expansion (file-relative paths still relative). */
 export type RawService = Omit<ServiceOptions, "socket"> & { socket?: string; logLevel?: string };
 
-type Kind = "string" | "bool" | "int" | "strings" | "env" | "enum";
+type Kind = "string" | "bool" | "int" | "strings" | "env" | "enum" | "capabilities";
 
 interface Field {
   key: keyof RawService | "tray" | "mode" | "logLevel";
@@ -50,6 +51,10 @@ export const FIELDS: Record<string, Field> = {
   mode: { key: "mode", kind: "enum", values: ["shared", "isolated"] },
   isolated: { key: "isolated", kind: "bool" },
   tray: { key: "tray", kind: "bool" },
+  child_capabilities: { key: "childCapabilities", kind: "capabilities" },
+  forward_env: { key: "forwardEnv", kind: "strings" },
+  max_env_children: { key: "maxEnvChildren", kind: "int", min: 0 },
+  max_client_inflight: { key: "maxClientInflight", kind: "int", min: 1 },
 };
 
 /** rmcp-mux keys accepted so old configs load, but without effect (reported as warnings). */
@@ -160,6 +165,14 @@ function parseValue(field: Field, raw: unknown): unknown {
       return isRecord(raw) && Object.values(raw).every((x) => typeof x === "string")
         ? raw
         : { error: `must map names to string values, got ${describe(raw)}` };
+    case "capabilities": {
+      if (raw === "auto" || raw === "all") return raw;
+      if (raw === "none") return [];
+      const known = ROUTABLE_CAPABILITIES as readonly string[];
+      return Array.isArray(raw) && raw.every((x) => typeof x === "string" && known.includes(x))
+        ? raw
+        : { error: `must be "auto", "all", "none" or a list of ${known.join(", ")}, got ${describe(raw)}` };
+    }
     case "enum":
       return typeof raw === "string" && field.values?.includes(raw)
         ? raw

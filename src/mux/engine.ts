@@ -30,6 +30,8 @@ export class Engine {
   private backoff: number;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
+  /** A client found the child's stdin behind: wake the clients once it drains. */
+  private busyReported = false;
 
   constructor(
     private readonly options: ResolvedServiceOptions,
@@ -43,6 +45,7 @@ export class Engine {
         maxActiveClients: options.maxActiveClients,
         rootsPolicy: options.rootsPolicy,
         ambiguousRoute: options.ambiguousRoute,
+        childCapabilities: options.childCapabilities,
         clientInfo: { name: "mcp-mux", version: MUX_VERSION },
         logger,
       },
@@ -69,6 +72,13 @@ export class Engine {
     } else this.spawn();
   }
 
+  /** True while the child's stdin is so far behind that no client should be read. */
+  get busy(): boolean {
+    const behind = (this.upstream?.backlog ?? 0) > this.options.childHighWaterBytes;
+    if (behind) this.busyReported = true;
+    return behind;
+  }
+
   /** The child's pid, if one is running. */
   get childPid(): number | null {
     return this.upstream?.pid ?? null;
@@ -89,7 +99,11 @@ export class Engine {
     try {
       up = spawnUpstream(
         { cmd: this.options.cmd, args: this.options.args, env: this.options.env, cwd: this.options.cwd },
-        { line: (text) => this.router.childLine(text), gone: (reason) => this.childGone(up, reason) },
+        {
+          line: (text) => this.router.childLine(text),
+          gone: (reason) => this.childGone(up, reason),
+          drained: () => this.childDrained(),
+        },
         this.logger,
       );
     } catch (error) {
@@ -105,9 +119,16 @@ export class Engine {
     this.router.childStarted();
   }
 
+  private childDrained(): void {
+    if (!this.busyReported) return;
+    this.busyReported = false;
+    for (const c of this.router.clients) c.wake();
+  }
+
   private childGone(up: Upstream, reason: string): void {
     if (this.upstream !== up) return;
     this.upstream = undefined;
+    this.childDrained();
     void up.stop(this.options.killGraceMs);
     if (this.closing) return;
     if (Date.now() - this.childStartedAt >= this.options.healthyAfterMs) {
@@ -138,7 +159,7 @@ export class Engine {
     const until = Date.now() + this.options.shutdownGraceMs;
     while (this.router.pending.size > 0 && Date.now() < until) await Bun.sleep(10);
     this.router.shutdown();
-    for (const s of [...this.router.sessions]) s.close("mcp-mux is shutting down");
+    for (const c of [...this.router.clients]) c.close("mcp-mux is shutting down");
     const up = this.upstream;
     this.upstream = undefined;
     await up?.stop(this.options.killGraceMs);

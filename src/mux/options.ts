@@ -3,6 +3,7 @@
  * @module
  */
 
+import type { ChildCapabilities } from "./handshake.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { RootsPolicy } from "./roots.ts";
 import type { AmbiguousRoute } from "./router.ts";
@@ -45,10 +46,25 @@ export interface ServiceOptions {
   killGraceMs?: number;
   /** How long shutdown lets in-flight requests finish (default 1 s). */
   shutdownGraceMs?: number;
-  /** A client that falls this many bytes behind is disconnected (default 64 MiB). */
-  maxClientQueueBytes?: number;
   /** Give each client its own child (for servers whose state must not be shared). Default false. */
   isolated?: boolean;
+  /** At most this many requests of one client are in flight; beyond it the client is not read (default 64). */
+  maxClientInflight?: number;
+  /**
+   * Outbound high-water mark per client (default 4 MiB): above it the client is not read, and
+   * its progress and log notifications are dropped (list_changed and updates are coalesced).
+   */
+  clientHighWaterBytes?: number;
+  /** A client that takes none of its queued bytes for this long is disconnected (default 30 s). */
+  clientStallTimeoutMs?: number;
+  /** While this many bytes wait for the child's stdin, no client is read (default 1 MiB). */
+  childHighWaterBytes?: number;
+  /** Variable names a client's `mux-proxy --env` may forward (default: none). */
+  forwardEnv?: string[];
+  /** At most this many children for distinct forwarded environments (default 8). */
+  maxEnvChildren?: number;
+  /** Client capabilities declared to the child: `auto` (the first client's, default), `all`, or a list. */
+  childCapabilities?: ChildCapabilities;
 }
 
 /** Options of {@link startMux}. */
@@ -76,8 +92,14 @@ export const DEFAULTS = {
   ambiguousRoute: "error",
   killGraceMs: 2_000,
   shutdownGraceMs: 1_000,
-  maxClientQueueBytes: 64 * 1_048_576,
   isolated: false,
+  maxClientInflight: 64,
+  clientHighWaterBytes: 4 * 1_048_576,
+  clientStallTimeoutMs: 30_000,
+  childHighWaterBytes: 1_048_576,
+  forwardEnv: [] as string[],
+  maxEnvChildren: 8,
+  childCapabilities: "auto" as ChildCapabilities,
 } as const satisfies Partial<ServiceOptions>;
 
 /** Apply defaults. */

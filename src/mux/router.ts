@@ -1,27 +1,45 @@
 /**
- * The router of one service: id rewriting, the pending map, active-client slots, request
- * timeouts and the child handshake. Per-method behaviour lives in `rules.ts` as tables; this
- * file is the machinery those rules use.
+ * The router of one child: id rewriting, the pending map, server→client requests and the
+ * child's lines. Per-method behaviour lives in `rules.ts` as tables; the handshake, the
+ * active-client slots and the deadlines are units of their own (`handshake.ts`, `slots.ts`,
+ * `deadlines.ts`). A client is a `MuxClient`, whatever transport it came through.
  * @module
  */
 
-import { type JsonObject, parseMessage, type RequestMessage, type ResponseMessage } from "../protocol/message.ts";
-import { errorLine, type RpcErrorBody, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
+import {
+  idKeyOf,
+  type JsonObject,
+  type Message,
+  parseMessage,
+  type RequestMessage,
+  type ResponseMessage,
+} from "../protocol/message.ts";
+import { errorLine, type RpcErrorBody, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { fastIdSpan, type Span, scanObject, spanAt, splice } from "../protocol/scan.ts";
-import { LATEST_VERSION } from "../protocol/versions.ts";
+import type { MuxClient, SendKind } from "./client.ts";
+import { Deadlines } from "./deadlines.ts";
+import { type ChildCapabilities, Handshake } from "./handshake.ts";
 import { effectiveLevel } from "./levels.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { RootsPolicy } from "./roots.ts";
 import { childNotificationRules, childRequestRules, clientNotificationRules, clientRequestRules } from "./rules.ts";
-import { type ClientSession, idKey } from "./session.ts";
+import { Slots } from "./slots.ts";
 
-/** Lifecycle state of the service's child, as reported in status. */
-export type ChildState = "lazy" | "starting" | "initializing" | "ready" | "restarting" | "failed" | "stopped";
+/** Lifecycle state of a child, as reported in status (`waiting`: up, initialized at the first client). */
+export type ChildState =
+  | "lazy"
+  | "starting"
+  | "waiting"
+  | "initializing"
+  | "ready"
+  | "restarting"
+  | "failed"
+  | "stopped";
 
 /** Policy for a server→client request when several clients could have caused it. */
 export type AmbiguousRoute = "error" | "most-recent";
 
-/** What the router needs from its service. */
+/** What the router needs from its engine. */
 export interface RouterHost {
   writeChild(line: string): boolean;
   /** Start the child if it is not running (lazy start). */
@@ -40,6 +58,7 @@ export interface RouterOptions {
   maxActiveClients: number;
   rootsPolicy: RootsPolicy;
   ambiguousRoute: AmbiguousRoute;
+  childCapabilities: ChildCapabilities;
   clientInfo: { name: string; version: string };
   logger: MuxLogger;
 }
@@ -52,7 +71,7 @@ export interface Pending {
   muxId: number;
   method: string;
   /** Null for the mux's own requests. */
-  session: ClientSession | null;
+  client: MuxClient | null;
   rawId: string;
   key: string;
   reply: Reply;
@@ -65,139 +84,133 @@ export interface Pending {
 
 /** Clients subscribed to one URI; `waiters` are later subscribers waiting for the first subscribe. */
 export interface Subscription {
-  sessions: Set<ClientSession>;
+  clients: Set<MuxClient>;
   confirmed: boolean;
   waiters: ((error?: RpcErrorBody) => void)[];
 }
 
-/** A client request waiting for the child to be ready or for an active-client slot. */
-interface Held {
-  session: ClientSession;
-  msg: RequestMessage;
-  reply: Reply;
-  timer: ReturnType<typeof setTimeout>;
-  run: () => void;
-}
-
-/** The routing core of one service. */
+/** The routing core of one child. */
 export class Router {
   state: ChildState = "starting";
   failReason: string | undefined;
-  readonly sessions = new Set<ClientSession>();
+  readonly clients = new Set<MuxClient>();
   readonly pending = new Map<number, Pending>();
-  /** Progress tokens given to the child: mux token → owner and the original token text. */
-  readonly progress = new Map<number, { session: ClientSession; rawToken: string }>();
+  /** Progress tokens given to the child: mux token → owner, the original token text, its request key. */
+  readonly progress = new Map<number, { client: MuxClient; rawToken: string; key: string }>();
   /** URI → subscribed clients; `confirmed` once the child accepted the subscription. */
   readonly subscriptions = new Map<string, Subscription>();
   /** The child's server→client requests open on a client: child id key → owner. */
-  readonly childRequests = new Map<string, { session: ClientSession; muxKey: string }>();
-  readonly elicitationOwners = new Map<string, ClientSession>();
-  readonly taskOwners = new Map<string, ClientSession>();
+  readonly childRequests = new Map<string, { client: MuxClient; muxKey: string }>();
+  readonly elicitationOwners = new Map<string, MuxClient>();
+  readonly taskOwners = new Map<string, MuxClient>();
   /** Progress tokens kept alive by tasks until they are terminal: task id → mux token. */
   readonly taskTokens = new Map<string, number>();
   /** Open `subscriptions/listen` requests (2026-07-28): mux id → owner and its raw id. */
-  readonly listens = new Map<number, { session: ClientSession; rawId: string }>();
-  initResult: JsonObject | undefined;
-  previousInit: JsonObject | undefined;
+  readonly listens = new Map<number, { client: MuxClient; rawId: string }>();
+  /** Questions the mux asked clients: mux id key → callback. */
+  readonly ownQuestions = new Map<string, (msg: ResponseMessage) => void>();
   childLogLevel: string | undefined;
-  initializing = false;
   closing = false;
   readonly options: RouterOptions;
   readonly host: RouterHost;
   readonly logger: MuxLogger;
+  readonly handshake: Handshake;
+  readonly slots: Slots;
 
+  private readonly deadlines: Deadlines<Pending>;
   private nextMuxId = 1;
-  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private nextOutboundId = 1;
-  private held: Held[] = [];
-  private readonly active = new Set<ClientSession>();
-  private readonly atChild = new Map<ClientSession, number>();
-  private initWaiters: { session: ClientSession; msg: RequestMessage; reply: Reply }[] = [];
+  private rootsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RouterOptions, host: RouterHost) {
     this.options = options;
     this.host = host;
     this.logger = options.logger;
+    this.handshake = new Handshake(this);
+    this.slots = new Slots(options.maxActiveClients);
+    this.deadlines = new Deadlines(this.pending, (p) => this.timedOut(p));
   }
 
-  // ---- counts for status ----
-
-  get activeClients(): number {
-    return this.active.size;
-  }
-  get queued(): number {
-    return this.held.length;
+  /** The child's cached initialize result. */
+  get initResult(): JsonObject | undefined {
+    return this.handshake.result;
   }
 
   // ---- clients ----
 
-  attach(session: ClientSession): void {
-    this.sessions.add(session);
+  attach(client: MuxClient): void {
+    this.clients.add(client);
     this.host.changed();
   }
 
   /** A client went away: cancel its work at the child and release everything it held. */
-  detach(session: ClientSession, reason: string): void {
-    if (!this.sessions.delete(session)) return;
-    this.logger.debug(`client ${session.id} disconnected: ${reason}`);
-    for (const [key, muxId] of session.inflight) {
-      session.inflight.delete(key);
+  detach(client: MuxClient, reason: string): void {
+    if (!this.clients.delete(client)) return;
+    this.logger.debug(`client ${client.id} disconnected: ${reason}`);
+    for (const [key, muxId] of client.inflight) {
+      client.inflight.delete(key);
       const p = this.pending.get(muxId);
       if (!p) continue;
       this.dropPending(p);
       this.cancelAtChild(muxId, "client disconnected");
     }
-    this.held = this.held.filter((h) => {
-      if (h.session !== session) return true;
-      clearTimeout(h.timer);
-      return false;
-    });
-    this.initWaiters = this.initWaiters.filter((w) => w.session !== session);
-    for (const [muxKey, out] of session.outbound) {
+    this.slots.drop(client);
+    this.handshake.drop(client);
+    for (const [muxKey, out] of client.outbound) {
       clearTimeout(out.timer);
-      session.outbound.delete(muxKey);
-      this.childRequests.delete(idKeyFromRaw(out.childRawId));
-      if (out.childRawId) this.answerChildUnrouted(out.childRawId, out.method, "the client handling it disconnected");
+      client.outbound.delete(muxKey);
+      this.ownQuestions.delete(muxKey);
+      if (!out.childRawId) continue;
+      this.childRequests.delete(idKeyOf(out.childRawId));
+      this.answerChildUnrouted(out.childRawId, out.method, "the client handling it disconnected");
     }
-    for (const [id, owner] of this.elicitationOwners) if (owner === session) this.elicitationOwners.delete(id);
-    for (const [id, owner] of this.taskOwners) if (owner === session) this.taskOwners.delete(id);
-    for (const uri of session.subscriptions) this.unsubscribeAtChildIfLast(session, uri);
-    session.subscriptions.clear();
-    this.active.delete(session);
-    this.atChild.delete(session);
+    for (const [id, owner] of this.elicitationOwners) if (owner === client) this.elicitationOwners.delete(id);
+    for (const [id, owner] of this.taskOwners) if (owner === client) this.taskOwners.delete(id);
+    for (const uri of client.subscriptions) this.unsubscribeAtChildIfLast(client, uri);
+    client.subscriptions.clear();
     this.applyLogLevel();
-    if (session.roots !== undefined) this.rootsChanged();
+    if (client.roots !== undefined) this.rootsChanged();
     this.pump();
     this.host.changed();
   }
 
   /** The client closed its sending side: answer what is in flight, then close. */
-  clientEnded(session: ClientSession): void {
-    session.ending = true;
-    this.settled(session);
+  clientEnded(client: MuxClient): void {
+    client.ending = true;
+    this.settled(client);
   }
 
-  /** Close an ending client once nothing is left in flight for it. */
-  settled(session: ClientSession): void {
-    if (session.ending && session.inflight.size === 0 && !session.closed) session.close("client finished");
+  /** Something of the client's was answered or released: close an ending client, wake its reader. */
+  settled(client: MuxClient): void {
+    if (client.ending && client.inflight.size === 0 && !client.closed) client.close("client finished");
+    else client.wake();
   }
 
   /** One line from a client. */
-  clientLine(session: ClientSession, text: string, reply: Reply = (l) => session.send(l)): void {
+  clientLine(client: MuxClient, text: string): void {
     const msg = parseMessage(text);
+    if (msg.kind === "batch") return this.clientBatch(client, msg.items);
+    this.clientMessage(client, msg, undefined);
+  }
+
+  /** One parsed message from a client; `reply` collects answers of a batch element. */
+  clientMessage(client: MuxClient, msg: Message, reply: Reply | undefined): void {
+    const answer = reply ?? ((line: string) => client.send(line, "response"));
     switch (msg.kind) {
       case "parse-error":
-        return reply(errorLine("null", RpcErrorCode.ParseError, `Parse error: ${msg.reason}`));
+        return answer(errorLine("null", RpcErrorCode.ParseError, `Parse error: ${msg.reason}`));
       case "invalid":
-        return reply(errorLine(msg.rawId, RpcErrorCode.InvalidRequest, `Invalid Request: ${msg.reason}`));
+        return answer(errorLine(msg.rawId, RpcErrorCode.InvalidRequest, `Invalid Request: ${msg.reason}`));
       case "batch":
-        return this.clientBatch(session, msg.text, msg.items);
+        return answer(errorLine("null", RpcErrorCode.InvalidRequest, "Invalid Request: a batch inside a batch"));
       case "request": {
-        if (this.closing) return reply(errorLine(msg.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"));
+        const out = reply ?? ((line: string) => client.send(line, "response", msg.key));
+        if (client.refusal) return out(errorLine(msg.rawId, RpcErrorCode.EnvRefused, client.refusal));
+        if (this.closing) return out(errorLine(msg.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"));
         const rule = clientRequestRules[msg.method];
-        if (rule) return rule(this, session, msg, reply);
-        if (!session.initialized && !KNOWN_CLIENT_METHODS.has(msg.method)) {
-          return reply(
+        if (rule) return rule(this, client, msg, out);
+        if (!client.initialized && !KNOWN_CLIENT_METHODS.has(msg.method)) {
+          return out(
             errorLine(
               msg.rawId,
               RpcErrorCode.MethodNotFound,
@@ -205,25 +218,26 @@ export class Router {
             ),
           );
         }
-        return this.submit(session, msg, reply);
+        return this.submit(client, msg, out);
       }
       case "notification": {
+        if (client.refusal) return;
         const rule = clientNotificationRules[msg.method];
-        if (rule) return rule(this, session, msg);
-        if (session.initialized && this.state === "ready") this.host.writeChild(msg.text);
+        if (rule) return rule(this, client, msg);
+        if (client.initialized && this.state === "ready") this.host.writeChild(msg.text);
         return;
       }
       case "response":
-        return this.clientResponse(session, msg);
+        return this.clientResponse(client, msg);
     }
   }
 
   /** A client line over `max_request_bytes`: answer it if it was a request, drop it otherwise. */
-  clientOversized(session: ClientSession, bytes: number, head: string, tail: string, limit: number): void {
+  clientOversized(client: MuxClient, bytes: number, head: string, tail: string, limit: number): void {
     const rawId = guessRawId(head, tail);
-    this.logger.warn(`client ${session.id}: dropped a ${bytes}-byte message (limit ${limit})`);
+    this.logger.warn(`client ${client.id}: dropped a ${bytes}-byte message (limit ${limit})`);
     if (rawId === undefined) return; // a notification (or unreadable): never answered
-    session.send(
+    client.send(
       errorLine(
         rawId,
         RpcErrorCode.MessageTooLarge,
@@ -233,15 +247,15 @@ export class Router {
           size: bytes,
         },
       ),
+      "response",
     );
   }
 
   // ---- requests to the child ----
 
   /** The generic path of a client request: duplicate check, hold until ready and admitted, forward. */
-  submit(session: ClientSession, msg: RequestMessage, reply: Reply, run?: () => void): void {
-    const key = idKey(msg.id);
-    if (session.inflight.has(key)) {
+  submit(client: MuxClient, msg: RequestMessage, reply: Reply, run?: () => void): void {
+    if (client.inflight.has(msg.key)) {
       return reply(
         errorLine(
           msg.rawId,
@@ -252,49 +266,41 @@ export class Router {
     }
     if (this.state === "failed") return reply(this.failedError(msg.rawId));
     if (this.closing) return reply(errorLine(msg.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"));
-    const go = run ?? (() => this.forward(session, msg, reply));
-    if (this.state === "ready" && this.admit(session)) return go();
+    const go = run ?? (() => this.forward(client, msg, reply));
+    if (this.state === "ready" && this.slots.admits(client)) return go();
     this.host.ensureChild();
-    session.inflight.set(key, 0);
+    client.inflight.set(msg.key, 0);
     const timer = setTimeout(() => {
-      this.held = this.held.filter((h) => h.timer !== timer);
-      session.inflight.delete(key);
+      if (!this.slots.expire(timer)) return;
+      client.inflight.delete(msg.key);
       reply(this.timeoutError(msg.rawId, "while waiting for the server"));
-      this.settled(session);
+      this.settled(client);
       this.host.changed();
     }, this.options.requestTimeoutMs);
-    this.held.push({ session, msg, reply, timer, run: go });
+    this.slots.hold({ client, msg, timer, run: go, refuse: reply });
+    this.handshake.need(client);
     this.host.changed();
   }
 
   /** Send a client request to the child with a mux id (and a mux progress token). */
-  forward(session: ClientSession, msg: RequestMessage, reply: Reply, onResponse?: Pending["onResponse"]): Pending {
-    const longLived = LONG_LIVED_METHODS.has(msg.method);
+  forward(client: MuxClient, msg: RequestMessage, reply: Reply, onResponse?: Pending["onResponse"]): Pending {
     const muxId = this.nextMuxId++;
-    const key = idKey(msg.id);
-    const edits: [Span, string][] = [[msg.idSpan, String(muxId)]];
-    const p: Pending = { muxId, method: msg.method, session, rawId: msg.rawId, key, reply, onResponse };
-    const token = (msg.params?._meta as JsonObject | undefined)?.progressToken;
-    if (typeof token === "string" || typeof token === "number") {
-      const span = spanAt(msg.text, ["params", "_meta", "progressToken"]);
-      if (span) {
-        edits.push([span, String(muxId)]);
-        this.progress.set(muxId, { session, rawToken: msg.text.slice(span[0], span[1]) });
-        p.progressToken = muxId;
-      }
-    }
-    edits.sort((a, b) => b[0][0] - a[0][0]);
-    let text = msg.text;
-    for (const [span, value] of edits) text = splice(text, span, value);
-    if (!longLived) {
-      p.deadline = performance.now() + this.options.requestTimeoutMs;
-      this.armSweep();
-    } else this.listens.set(muxId, { session, rawId: msg.rawId });
+    const p: Pending = { muxId, method: msg.method, client, rawId: msg.rawId, key: msg.key, reply, onResponse };
+    let text: string;
+    const token = msg.progressSpan;
+    if (token) {
+      this.progress.set(muxId, { client, rawToken: msg.text.slice(token[0], token[1]), key: msg.key });
+      p.progressToken = muxId;
+      const [first, second] = token[0] > msg.idSpan[0] ? [token, msg.idSpan] : [msg.idSpan, token];
+      text = splice(splice(msg.text, first, String(muxId)), second, String(muxId));
+    } else text = splice(msg.text, msg.idSpan, String(muxId));
+    if (LONG_LIVED_METHODS.has(msg.method)) this.listens.set(muxId, { client, rawId: msg.rawId });
+    else p.deadline = performance.now() + this.options.requestTimeoutMs;
     this.pending.set(muxId, p);
-    session.inflight.set(key, muxId);
-    session.lastRequestAt = Date.now();
-    this.atChild.set(session, (this.atChild.get(session) ?? 0) + 1);
-    this.active.add(session);
+    if (p.deadline !== undefined) this.deadlines.arm();
+    client.inflight.set(msg.key, muxId);
+    client.lastRequestAt = Date.now();
+    this.slots.take(client);
     this.host.writeChild(text);
     this.host.changed();
     return p;
@@ -303,10 +309,10 @@ export class Router {
   /** A request of the mux itself to the child. */
   request(method: string, params: JsonObject | undefined, onResponse: (msg: ResponseMessage) => void): void {
     const muxId = this.nextMuxId++;
-    const p: Pending = { muxId, method, session: null, rawId: String(muxId), key: "", reply: () => {}, onResponse };
+    const p: Pending = { muxId, method, client: null, rawId: String(muxId), key: "", reply: () => {}, onResponse };
     p.deadline = performance.now() + this.options.requestTimeoutMs;
     this.pending.set(muxId, p);
-    this.armSweep();
+    this.deadlines.arm();
     const body =
       params === undefined ? { jsonrpc: "2.0", id: muxId, method } : { jsonrpc: "2.0", id: muxId, method, params };
     this.host.writeChild(JSON.stringify(body));
@@ -321,13 +327,9 @@ export class Router {
   }
 
   /** A held (not yet forwarded) request was cancelled by its client: forget it, answer nothing. */
-  cancelHeld(session: ClientSession, key: string): void {
-    this.held = this.held.filter((h) => {
-      if (h.session !== session || idKey(h.msg.id) !== key) return true;
-      clearTimeout(h.timer);
-      return false;
-    });
-    session.inflight.delete(key);
+  cancelHeld(client: MuxClient, key: string): void {
+    this.slots.cancel(client, key);
+    this.settled(client);
     this.host.changed();
   }
 
@@ -336,10 +338,11 @@ export class Router {
     this.pending.delete(p.muxId);
     this.listens.delete(p.muxId);
     if (p.progressToken !== undefined) this.progress.delete(p.progressToken);
-    if (p.session) {
-      p.session.inflight.delete(p.key);
-      this.releaseSlot(p.session);
-      queueMicrotask(() => this.settled(p.session as ClientSession));
+    const client = p.client;
+    if (client) {
+      client.inflight.delete(p.key);
+      if (this.slots.release(client)) this.pump();
+      queueMicrotask(() => this.settled(client));
     }
   }
 
@@ -357,145 +360,91 @@ export class Router {
     ) {
       return this.childResponse(text, fastId, text.startsWith('{"error":') || text.startsWith(',"error":', fastId[1]));
     }
-    const spans = scanObject(text);
-    if (!spans) {
-      if (text.trimStart().startsWith("[")) return this.childBatch(text);
-      this.logger.warn(`server wrote a non-JSON-RPC line to stdout (ignored): ${text.slice(0, 200)}`);
-      return;
-    }
-    if (spans.keys.has("method")) {
-      const msg = parseMessage(text);
-      if (msg.kind === "request") {
+    const msg = parseMessage(text);
+    switch (msg.kind) {
+      case "request": {
         const rule = childRequestRules[msg.method];
         if (rule) return rule(this, msg);
         this.host.writeChild(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, `Method not found: ${msg.method}`));
         return;
       }
-      if (msg.kind === "notification") {
+      case "notification": {
         if (this.listens.size > 0 && this.routeListenNotification(msg.text, msg.params)) return;
         const rule = childNotificationRules[msg.method];
         if (rule) return rule(this, msg);
         return this.broadcast(msg.text);
       }
-      this.logger.warn(`server sent an invalid message (ignored): ${text.slice(0, 200)}`);
-      return;
+      case "response":
+        if (msg.idSpan) return this.childResponse(text, msg.idSpan, msg.error !== undefined);
+        if (msg.error) this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
+        return;
+      case "batch":
+        for (const item of msg.items) if ("text" in item) this.childLine(item.text);
+        return;
+      default:
+        this.logger.warn(`server wrote a non-JSON-RPC line to stdout (ignored): ${text.slice(0, 200)}`);
     }
-    const idSpan = spans.keys.get("id");
-    if (!idSpan) {
-      if (spans.keys.has("error")) this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
-      return;
-    }
-    this.childResponse(text, idSpan, spans.keys.has("error"));
-  }
-
-  /** A response from the child: give it back to its client with the client's own id. */
-  private childResponse(text: string, idSpan: Span, isError: boolean): void {
-    const idText = text.slice(idSpan[0], idSpan[1]);
-    const muxId = Number(idText);
-    const p = Number.isInteger(muxId) ? this.pending.get(muxId) : undefined;
-    if (!p) {
-      if (idText === "null" && isError) this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
-      else this.logger.debug(`dropped a server response for unknown id ${idText.slice(0, 40)}`);
-      return;
-    }
-    this.pending.delete(muxId);
-    this.listens.delete(muxId);
-    if (p.onResponse) {
-      const msg = parseMessage(text);
-      if (p.session) {
-        p.session.inflight.delete(p.key);
-        this.releaseSlot(p.session);
-      }
-      if (msg.kind === "response") p.onResponse(msg);
-      if (p.session) this.settled(p.session);
-      return;
-    }
-    // Task results and URL-elicitation errors are rare: only then is the message scanned.
-    const mayCreateTask = !isError && p.method === "tools/call" && text.includes('"taskId"');
-    const resultSpan = mayCreateTask ? scanObject(text)?.keys.get("result") : undefined;
-    if (p.progressToken !== undefined && !(resultSpan && isTaskCreation(p.method, text, resultSpan))) {
-      this.progress.delete(p.progressToken);
-    }
-    const session = p.session as ClientSession;
-    session.inflight.delete(p.key);
-    if (isError && text.includes("-32042")) {
-      const errorSpan = scanObject(text)?.keys.get("error");
-      if (errorSpan) this.noteErrorData(session, text, errorSpan);
-    } else if (resultSpan) this.noteTaskResult(session, text, resultSpan, p.progressToken);
-    p.reply(splice(text, idSpan, p.rawId));
-    this.releaseSlot(session);
-    this.settled(session);
-    this.host.changed();
   }
 
   /** Send a line to every operational client. */
-  broadcast(line: string): void {
-    for (const s of this.sessions) if (s.operational) s.send(line);
+  broadcast(line: string, kind: SendKind = "signal"): void {
+    for (const c of this.clients) if (c.operational) c.send(line, kind);
   }
 
   // ---- server→client requests ----
 
   /** Send a child request to one client under a mux-owned id; its answer goes back with the child's id. */
-  sendToClient(session: ClientSession, msg: RequestMessage, elicitationId?: string): void {
+  sendToClient(client: MuxClient, msg: RequestMessage, elicitationId?: string, related?: string): void {
     const muxKeyText = `"mux-${this.nextOutboundId++}"`;
-    const muxKey = idKeyFromRaw(muxKeyText);
+    const muxKey = idKeyOf(muxKeyText);
     const timer = setTimeout(() => {
-      session.outbound.delete(muxKey);
-      this.childRequests.delete(idKeyFromRaw(msg.rawId));
-      session.send(
+      client.outbound.delete(muxKey);
+      this.childRequests.delete(msg.key);
+      client.send(
         JSON.stringify({
           jsonrpc: "2.0",
           method: "notifications/cancelled",
           params: { requestId: JSON.parse(muxKeyText), reason: "timed out in mcp-mux" },
         }),
+        "request",
+        related,
       );
       this.answerChildUnrouted(msg.rawId, msg.method, "the client did not answer in time");
     }, this.options.requestTimeoutMs);
-    session.outbound.set(muxKey, { childRawId: msg.rawId, method: msg.method, elicitationId, timer });
-    this.childRequests.set(idKeyFromRaw(msg.rawId), { session, muxKey });
-    if (elicitationId !== undefined) this.elicitationOwners.set(elicitationId, session);
-    session.send(splice(msg.text, msg.idSpan, muxKeyText));
+    client.outbound.set(muxKey, { childRawId: msg.rawId, method: msg.method, elicitationId, timer });
+    this.childRequests.set(msg.key, { client, muxKey });
+    if (elicitationId !== undefined) this.elicitationOwners.set(elicitationId, client);
+    client.send(splice(msg.text, msg.idSpan, muxKeyText), "request", related);
   }
 
   /** Ask a client something on the mux's own behalf (e.g. its roots). */
-  askClient(session: ClientSession, method: string, onAnswer: (msg: ResponseMessage) => void): void {
+  askClient(client: MuxClient, method: string, onAnswer: (msg: ResponseMessage) => void): void {
     const muxKeyText = `"mux-${this.nextOutboundId++}"`;
-    const muxKey = idKeyFromRaw(muxKeyText);
+    const muxKey = idKeyOf(muxKeyText);
     const timer = setTimeout(() => {
-      if (session.outbound.delete(muxKey)) onAnswer(syntheticError(RpcErrorCode.RequestTimeout, `${method} timed out`));
+      this.ownQuestions.delete(muxKey);
+      if (client.outbound.delete(muxKey)) onAnswer(syntheticError(RpcErrorCode.RequestTimeout, `${method} timed out`));
     }, this.options.requestTimeoutMs);
-    session.outbound.set(muxKey, { childRawId: "", method, timer });
+    client.outbound.set(muxKey, { childRawId: "", method, timer });
     this.ownQuestions.set(muxKey, onAnswer);
-    session.send(`{"jsonrpc":"2.0","id":${muxKeyText},"method":${JSON.stringify(method)}}`);
+    client.send(`{"jsonrpc":"2.0","id":${muxKeyText},"method":${JSON.stringify(method)}}`, "request");
   }
 
-  /** Answer the child's request with the error a refusing client would give. */
+  /**
+   * Answer the child's request with an error: no client could take it. Never a made-up
+   * result: a server must be able to tell "nobody was asked" from a user's cancel.
+   */
   answerChildUnrouted(childRawId: string, method: string, why: string): void {
     if (this.state !== "ready") return;
-    if (method === "elicitation/create") {
-      this.host.writeChild(resultLine(childRawId, { action: "cancel" }));
-      return;
-    }
     this.host.writeChild(errorLine(childRawId, RpcErrorCode.NoRoute, `mcp-mux could not route ${method}: ${why}`));
   }
 
-  // ---- handshake and child lifecycle ----
+  // ---- child lifecycle ----
 
   /** The child process is up: run the one handshake of this child session. */
   childStarted(): void {
-    this.state = "initializing";
-    this.initializing = true;
-    this.host.changed();
-    this.request("initialize", this.initializeParams(), (msg) => {
-      this.initializing = false;
-      if (msg.error || !isObjectValue(msg.result)) {
-        const why = msg.error ? `${msg.error.message} (${msg.error.code})` : "no result";
-        this.logger.warn(`server rejected initialize: ${why}`);
-        this.host.childUnusable(`initialize failed: ${why}`);
-        return;
-      }
-      this.childReady(msg.result);
-    });
+    this.handshake.childStarted();
+    this.pump();
   }
 
   /** The child is gone. Fail everything it owed; keep client sessions for the next child. */
@@ -503,13 +452,11 @@ export class Router {
     const wasReady = this.state === "ready";
     this.state = next;
     if (next === "failed") this.failReason = reason;
-    if (this.initResult) this.previousInit = this.initResult;
-    this.initResult = undefined;
-    this.initializing = false;
+    this.handshake.childGone();
     this.childLogLevel = undefined;
     for (const p of [...this.pending.values()]) {
       this.dropPending(p);
-      if (p.onResponse && !p.session) p.onResponse(syntheticError(RpcErrorCode.ServerExited, reason));
+      if (p.onResponse && !p.client) p.onResponse(syntheticError(RpcErrorCode.ServerExited, reason));
       else if (p.onResponse) p.onResponse(syntheticError(RpcErrorCode.ServerExited, `MCP server exited: ${reason}`));
       else p.reply(errorLine(p.rawId, RpcErrorCode.ServerExited, `MCP server exited before answering: ${reason}`));
     }
@@ -519,17 +466,18 @@ export class Router {
     this.listens.clear();
     this.elicitationOwners.clear();
     this.childRequests.clear();
-    for (const s of this.sessions) {
-      for (const [muxKey, out] of s.outbound) {
+    for (const c of this.clients) {
+      for (const [muxKey, out] of c.outbound) {
         if (!out.childRawId) continue;
         clearTimeout(out.timer);
-        s.outbound.delete(muxKey);
-        s.send(
+        c.outbound.delete(muxKey);
+        c.send(
           JSON.stringify({
             jsonrpc: "2.0",
             method: "notifications/cancelled",
-            params: { requestId: JSON.parse(muxKey.slice(1)), reason: "MCP server exited" },
+            params: { requestId: muxKey.slice(1), reason: "MCP server exited" },
           }),
+          "request",
         );
       }
     }
@@ -538,7 +486,7 @@ export class Router {
       for (const w of sub.waiters) w({ code: RpcErrorCode.ServerExited, message: "MCP server exited" });
       sub.waiters = [];
     }
-    if (next === "failed" || next === "stopped") this.failHeld(next);
+    if (next === "failed" || next === "stopped") this.refuseWaiting(next);
     if (wasReady) this.logger.info(`server gone: ${reason}`);
     this.host.changed();
   }
@@ -556,24 +504,31 @@ export class Router {
       if (p.onResponse) p.onResponse(syntheticError(RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"));
       else p.reply(errorLine(p.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"));
     }
-    this.failHeld("stopped");
+    this.deadlines.clear();
+    clearTimeout(this.rootsTimer);
+    this.refuseWaiting("stopped");
   }
 
   /** Recompute the level the child should log at, and tell it when that changes. */
   applyLogLevel(): void {
-    if (
-      this.state !== "ready" ||
-      !isObjectValue(this.initResult?.capabilities) ||
-      !("logging" in (this.initResult.capabilities as JsonObject))
-    )
-      return;
-    const levels = [...this.sessions].filter((s) => s.initialized).map((s) => s.logLevel);
+    const caps = this.initResult?.capabilities;
+    if (this.state !== "ready" || !isObjectValue(caps) || !("logging" in caps)) return;
+    const levels = [...this.clients].filter((c) => c.initialized).map((c) => c.logLevel);
     const want = effectiveLevel(levels, this.childLogLevel);
     if (want === undefined || want === this.childLogLevel) return;
     this.childLogLevel = want;
     this.request("logging/setLevel", { level: want }, (msg) => {
       if (msg.error) this.logger.warn(`server rejected logging/setLevel ${want}: ${msg.error.message}`);
     });
+  }
+
+  /** Re-apply active subscriptions to a new child. */
+  resubscribe(): void {
+    for (const [uri, sub] of this.subscriptions) {
+      this.request("resources/subscribe", { uri }, (msg) => {
+        sub.confirmed = !msg.error;
+      });
+    }
   }
 
   /** Send the child `notifications/roots/list_changed` (debounced). */
@@ -586,31 +541,25 @@ export class Router {
   }
 
   /** The last client holding `uri` left: unsubscribe at the child. */
-  unsubscribeAtChildIfLast(session: ClientSession, uri: string): void {
+  unsubscribeAtChildIfLast(client: MuxClient, uri: string): void {
     const sub = this.subscriptions.get(uri);
     if (!sub) return;
-    sub.sessions.delete(session);
-    if (sub.sessions.size > 0) return;
+    sub.clients.delete(client);
+    if (sub.clients.size > 0) return;
     this.subscriptions.delete(uri);
     if (sub.confirmed && this.state === "ready") this.request("resources/unsubscribe", { uri }, () => {});
   }
 
-  /** Questions the mux asked clients: mux id key → callback. */
-  readonly ownQuestions = new Map<string, (msg: ResponseMessage) => void>();
-  private rootsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Answer a client's initialize from the cache (the child is ready). */
+  answerInitialize(client: MuxClient, msg: RequestMessage, reply: Reply): void {
+    clientRequestRules.initialize?.(this, client, msg, reply);
+  }
 
-  /** Client initialize waiting for the child handshake. */
-  waitForInit(session: ClientSession, msg: RequestMessage, reply: Reply): void {
-    if (this.state === "failed") return reply(this.failedError(msg.rawId));
-    this.initWaiters.push({ session, msg, reply });
-    this.host.ensureChild();
-    const waiter = this.initWaiters[this.initWaiters.length - 1];
-    setTimeout(() => {
-      const i = this.initWaiters.indexOf(waiter as (typeof this.initWaiters)[number]);
-      if (i < 0) return;
-      this.initWaiters.splice(i, 1);
-      reply(this.timeoutError(msg.rawId, "while the server was starting"));
-    }, this.options.requestTimeoutMs);
+  /** Forward held requests that may go now (only pings while the handshake waits for a client). */
+  pump(): void {
+    if (this.state === "ready") this.slots.pump();
+    else if (this.state === "waiting") this.slots.pump((h) => h.msg.method === "ping");
+    this.host.changed();
   }
 
   /** The error for a request to a failed service. */
@@ -622,141 +571,17 @@ export class Router {
     );
   }
 
-  // --- internal ---
-
-  private initializeParams(): JsonObject {
-    const capabilities: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} } };
-    if (this.options.rootsPolicy !== "none") capabilities.roots = { listChanged: true };
-    return { protocolVersion: LATEST_VERSION, capabilities, clientInfo: this.options.clientInfo };
+  /** The error for a request whose id is already in flight. */
+  duplicateError(rawId: string): string {
+    return errorLine(
+      rawId,
+      RpcErrorCode.InvalidRequest,
+      "Invalid Request: this id is already used by a request in flight",
+    );
   }
 
-  private childReady(result: JsonObject): void {
-    const previous = this.previousInit;
-    this.initResult = result;
-    this.host.writeChild('{"jsonrpc":"2.0","method":"notifications/initialized"}');
-    this.state = "ready";
-    this.logger.info(`server ready (protocol ${String(result.protocolVersion)})`);
-    if (previous) this.afterRestart(previous, result);
-    this.applyLogLevel();
-    for (const [uri, sub] of this.subscriptions) {
-      this.request("resources/subscribe", { uri }, (msg) => {
-        sub.confirmed = !msg.error;
-      });
-    }
-    const waiters = this.initWaiters;
-    this.initWaiters = [];
-    for (const w of waiters) clientRequestRules.initialize?.(this, w.session, w.msg, w.reply);
-    this.pump();
-    this.host.changed();
-  }
-
-  private afterRestart(previous: JsonObject, next: JsonObject): void {
-    if (
-      previous.protocolVersion !== next.protocolVersion ||
-      capabilitiesShrank(previous.capabilities, next.capabilities)
-    ) {
-      this.logger.warn("restarted server is incompatible with the previous session; closing clients so they reconnect");
-      for (const s of [...this.sessions])
-        if (s.initialized) s.close("server restarted with a different protocol version");
-      return;
-    }
-    const caps = (next.capabilities ?? {}) as JsonObject;
-    for (const kind of ["tools", "prompts", "resources"]) {
-      if (!isObjectValue(caps[kind])) continue;
-      this.broadcast(`{"jsonrpc":"2.0","method":"notifications/${kind}/list_changed"}`);
-    }
-  }
-
-  private admit(session: ClientSession): boolean {
-    return this.active.has(session) || this.active.size < this.options.maxActiveClients;
-  }
-
-  private releaseSlot(session: ClientSession): void {
-    const left = (this.atChild.get(session) ?? 1) - 1;
-    if (left > 0) {
-      this.atChild.set(session, left);
-      return;
-    }
-    this.atChild.delete(session);
-    this.active.delete(session);
-    this.pump();
-  }
-
-  /** Forward held requests, oldest first, that may go now. */
-  private pump(): void {
-    if (this.state !== "ready" || this.held.length === 0) return;
-    const still: Held[] = [];
-    for (const h of this.held) {
-      if (h.session.closed) continue;
-      if (this.state === "ready" && this.admit(h.session)) {
-        clearTimeout(h.timer);
-        h.session.inflight.delete(idKey(h.msg.id));
-        h.run();
-      } else still.push(h);
-    }
-    this.held = still;
-    this.host.changed();
-  }
-
-  private failHeld(state: ChildState): void {
-    const held = this.held;
-    this.held = [];
-    for (const h of held) {
-      clearTimeout(h.timer);
-      h.session.inflight.delete(idKey(h.msg.id));
-      h.reply(
-        state === "failed"
-          ? this.failedError(h.msg.rawId)
-          : errorLine(h.msg.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"),
-      );
-    }
-    const waiters = this.initWaiters;
-    this.initWaiters = [];
-    for (const w of waiters)
-      w.reply(
-        state === "failed"
-          ? this.failedError(w.msg.rawId)
-          : errorLine(w.msg.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"),
-      );
-  }
-
-  /**
-   * One timer for all request deadlines: every request gets the same timeout, so the pending
-   * map's insertion order is deadline order and only the oldest deadline needs a timer.
-   */
-  private armSweep(): void {
-    if (this.sweepTimer) return;
-    for (const p of this.pending.values()) {
-      if (p.deadline === undefined) continue;
-      this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, p.deadline - performance.now()) + 1);
-      return;
-    }
-  }
-
-  private sweep(): void {
-    this.sweepTimer = undefined;
-    const now = performance.now();
-    const expired: Pending[] = [];
-    for (const p of this.pending.values()) {
-      if (p.deadline === undefined) continue;
-      if (p.deadline > now) break;
-      expired.push(p);
-    }
-    for (const p of expired) this.timedOut(p);
-    this.armSweep();
-  }
-
-  private timedOut(p: Pending): void {
-    if (!this.pending.has(p.muxId)) return;
-    this.dropPending(p);
-    this.cancelAtChild(p.muxId, "request timed out in mcp-mux");
-    const line = this.timeoutError(p.rawId, "");
-    if (p.onResponse) p.onResponse(syntheticError(RpcErrorCode.RequestTimeout, "request timed out"));
-    else p.reply(line);
-    this.host.changed();
-  }
-
-  private timeoutError(rawId: string, context: string): string {
+  /** The error for a request that ran out of time. */
+  timeoutError(rawId: string, context: string): string {
     const ms = this.options.requestTimeoutMs;
     return errorLine(
       rawId,
@@ -768,57 +593,123 @@ export class Router {
     );
   }
 
-  private clientResponse(session: ClientSession, msg: ResponseMessage): void {
-    const muxKey = idKey(msg.id);
-    const out = session.outbound.get(muxKey);
-    if (!out) {
-      this.logger.debug(`client ${session.id}: dropped a response for an id it was never sent`);
+  /** A task reached a terminal status: release the progress token it kept alive. */
+  taskTerminal(taskId: string): void {
+    const token = this.taskTokens.get(taskId);
+    if (token === undefined) return;
+    this.taskTokens.delete(taskId);
+    this.progress.delete(token);
+  }
+
+  // --- internal ---
+
+  /** A response from the child: give it back to its client with the client's own id. */
+  private childResponse(text: string, idSpan: Span, isError: boolean): void {
+    const idText = text.slice(idSpan[0], idSpan[1]);
+    const muxId = Number(idText);
+    const p = Number.isInteger(muxId) ? this.pending.get(muxId) : undefined;
+    if (!p) {
+      if (idText === "null" && isError) this.logger.warn(`server reported an error: ${text.slice(0, 300)}`);
+      else this.logger.debug(`dropped a server response for unknown id ${idText.slice(0, 40)}`);
       return;
     }
-    session.outbound.delete(muxKey);
+    this.pending.delete(muxId);
+    this.listens.delete(muxId);
+    const client = p.client;
+    if (p.onResponse) {
+      const msg = parseMessage(text);
+      if (p.progressToken !== undefined) this.progress.delete(p.progressToken);
+      if (client) {
+        client.inflight.delete(p.key);
+        if (this.slots.release(client)) this.pump();
+      }
+      if (msg.kind === "response") p.onResponse(msg);
+      if (client) this.settled(client);
+      return;
+    }
+    // Task results and URL-elicitation errors are rare: only then is the message scanned.
+    const mayCreateTask = !isError && p.method === "tools/call" && text.includes('"taskId"');
+    const resultSpan = mayCreateTask ? scanObject(text)?.keys.get("result") : undefined;
+    if (p.progressToken !== undefined && !(resultSpan && isTaskCreation(p.method, text, resultSpan))) {
+      this.progress.delete(p.progressToken);
+    }
+    const owner = client as MuxClient;
+    owner.inflight.delete(p.key);
+    if (isError && text.includes("-32042")) {
+      const errorSpan = scanObject(text)?.keys.get("error");
+      if (errorSpan) this.noteErrorData(owner, text, errorSpan);
+    } else if (resultSpan) this.noteTaskResult(owner, text, resultSpan, p.progressToken);
+    p.reply(splice(text, idSpan, p.rawId));
+    if (this.slots.release(owner)) this.pump();
+    this.settled(owner);
+    this.host.changed();
+  }
+
+  private refuseWaiting(state: ChildState): void {
+    const line = (rawId: string): string =>
+      state === "failed"
+        ? this.failedError(rawId)
+        : errorLine(rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down");
+    this.slots.refuseAll(line);
+    this.handshake.refuseAll(line);
+  }
+
+  private timedOut(p: Pending): void {
+    if (!this.pending.has(p.muxId)) return;
+    this.dropPending(p);
+    this.cancelAtChild(p.muxId, "request timed out in mcp-mux");
+    if (p.onResponse) p.onResponse(syntheticError(RpcErrorCode.RequestTimeout, "request timed out"));
+    else p.reply(this.timeoutError(p.rawId, ""));
+    this.host.changed();
+  }
+
+  private clientResponse(client: MuxClient, msg: ResponseMessage): void {
+    const out = client.outbound.get(msg.key);
+    if (!out) {
+      this.logger.debug(`client ${client.id}: dropped a response for an id it was never sent`);
+      return;
+    }
+    client.outbound.delete(msg.key);
     clearTimeout(out.timer);
-    const own = this.ownQuestions.get(muxKey);
+    const own = this.ownQuestions.get(msg.key);
     if (own) {
-      this.ownQuestions.delete(muxKey);
+      this.ownQuestions.delete(msg.key);
       own(msg);
       return;
     }
-    this.childRequests.delete(idKeyFromRaw(out.childRawId));
+    this.childRequests.delete(idKeyOf(out.childRawId));
+    client.wake();
     if (!msg.idSpan || this.state !== "ready") return;
     this.host.writeChild(splice(msg.text, msg.idSpan, out.childRawId));
   }
 
-  private clientBatch(session: ClientSession, text: string, items: readonly Span[]): void {
+  /** A batch: each element routed on its own, the answers returned as one array. */
+  private clientBatch(client: MuxClient, items: Message[]): void {
     if (items.length === 0) {
-      session.send(errorLine("null", RpcErrorCode.InvalidRequest, "Invalid Request: empty batch"));
+      client.send(errorLine("null", RpcErrorCode.InvalidRequest, "Invalid Request: empty batch"), "response");
       return;
     }
     const answers: string[] = [];
     let expected = 0;
     let sealed = false;
     const finish = (): void => {
-      if (sealed && answers.length === expected && expected > 0) session.send(`[${answers.join(",")}]`);
+      if (sealed && answers.length === expected && expected > 0) client.send(`[${answers.join(",")}]`, "response");
     };
-    for (const [start, end] of items) {
-      const part = text.slice(start, end);
-      const before = expected;
-      const probe = parseMessage(part);
-      if (probe.kind === "request" && probe.method === "initialize") {
-        expected++;
-        answers.push(
-          errorLine(probe.rawId, RpcErrorCode.InvalidRequest, "Invalid Request: initialize must not be batched"),
-        );
+    const collect: Reply = (line) => {
+      answers.push(line);
+      finish();
+    };
+    for (const item of items) {
+      if (item.kind === "notification" || item.kind === "response") {
+        this.clientMessage(client, item, undefined);
         continue;
       }
-      if (probe.kind !== "notification" && probe.kind !== "response") expected++;
-      if (before === expected) {
-        this.clientLine(session, part);
+      expected++;
+      if (item.kind === "request" && item.method === "initialize") {
+        collect(errorLine(item.rawId, RpcErrorCode.InvalidRequest, "Invalid Request: initialize must not be batched"));
         continue;
       }
-      this.clientLine(session, part, (line) => {
-        answers.push(line);
-        finish();
-      });
+      this.clientMessage(client, item, collect);
     }
     sealed = true;
     finish();
@@ -832,45 +723,33 @@ export class Router {
     const listen = this.listens.get(id);
     if (!listen) return false;
     const span = spanAt(text, ["params", "_meta", SUBSCRIPTION_ID_KEY]);
-    if (span) listen.session.send(splice(text, span, listen.rawId));
+    if (span) listen.client.send(splice(text, span, listen.rawId), "notification");
     return true;
   }
 
-  private childBatch(text: string): void {
-    const msg = parseMessage(text);
-    if (msg.kind !== "batch") return;
-    for (const [start, end] of msg.items) this.childLine(text.slice(start, end));
-  }
-
-  private noteErrorData(session: ClientSession, text: string, span: Span): void {
+  private noteErrorData(client: MuxClient, text: string, span: Span): void {
     try {
       const err = JSON.parse(text.slice(span[0], span[1])) as { code?: number; data?: { elicitations?: unknown[] } };
       if (err.code !== -32042) return;
       for (const e of err.data?.elicitations ?? []) {
         const id = (e as JsonObject).elicitationId;
-        if (typeof id === "string") this.elicitationOwners.set(id, session);
+        if (typeof id === "string") this.elicitationOwners.set(id, client);
       }
     } catch {}
   }
 
-  private noteTaskResult(session: ClientSession, text: string, span: Span | undefined, token?: number): void {
+  private noteTaskResult(client: MuxClient, text: string, span: Span | undefined, token?: number): void {
     if (!span) return;
     const taskSpan = spanAt(text, ["task", "taskId"], span[0]);
     if (!taskSpan) return;
     const taskId = JSON.parse(text.slice(taskSpan[0], taskSpan[1])) as unknown;
     if (typeof taskId !== "string") return;
-    this.taskOwners.set(taskId, session);
+    this.taskOwners.set(taskId, client);
     if (token !== undefined) this.taskTokens.set(taskId, token);
   }
-
-  /** A task reached a terminal status: release the progress token it kept alive. */
-  taskTerminal(taskId: string): void {
-    const token = this.taskTokens.get(taskId);
-    if (token === undefined) return;
-    this.taskTokens.delete(taskId);
-    this.progress.delete(token);
-  }
 }
+
+// --- internal ---
 
 /** After `{"jsonrpc":"2.0","id":N`: a response continues with `,"result":` or `,"error":`. */
 const RESPONSE_AFTER_HEAD = /^,"(result|error)":/;
@@ -893,23 +772,13 @@ const KNOWN_CLIENT_METHODS = new Set([
   "tools/call",
 ]);
 
-// --- internal ---
-
-/** Map key of an id given as raw JSON text. */
-export function idKeyFromRaw(raw: string): string {
-  try {
-    return idKey(JSON.parse(raw));
-  } catch {
-    return `r${raw}`;
-  }
-}
-
 function syntheticError(code: number, message: string): ResponseMessage {
   return {
     kind: "response",
     text: "",
     id: null,
     rawId: "null",
+    key: "",
     idSpan: undefined,
     result: undefined,
     error: { code, message },
@@ -918,12 +787,6 @@ function syntheticError(code: number, message: string): ResponseMessage {
 
 function isObjectValue(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function capabilitiesShrank(before: unknown, after: unknown): boolean {
-  if (!isObjectValue(before)) return false;
-  if (!isObjectValue(after)) return true;
-  return Object.keys(before).some((k) => !(k in after));
 }
 
 function isTaskCreation(method: string, text: string, result: Span | undefined): boolean {

@@ -6,19 +6,19 @@
  * @module
  */
 
-import type { JsonObject, NotificationMessage, RequestMessage } from "../protocol/message.ts";
+import { idKeyOf, type JsonObject, type NotificationMessage, type RequestMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
+import type { MuxClient } from "./client.ts";
 import { isLogLevel, passesLevel } from "./levels.ts";
 import { combineRoots, type Root } from "./roots.ts";
 import type { Reply, Router, Subscription } from "./router.ts";
-import { type ClientSession, idKey } from "./session.ts";
 
 /** Handles one client request. */
-export type ClientRequestRule = (r: Router, s: ClientSession, msg: RequestMessage, reply: Reply) => void;
+export type ClientRequestRule = (r: Router, s: MuxClient, msg: RequestMessage, reply: Reply) => void;
 /** Handles one client notification. */
-export type ClientNotificationRule = (r: Router, s: ClientSession, msg: NotificationMessage) => void;
+export type ClientNotificationRule = (r: Router, s: MuxClient, msg: NotificationMessage) => void;
 /** Handles one request from the child. */
 export type ChildRequestRule = (r: Router, msg: RequestMessage) => void;
 /** Handles one notification from the child. */
@@ -32,7 +32,7 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
       s.capabilities = isObject(params.capabilities) ? params.capabilities : {};
       s.clientInfo = isObject(params.clientInfo) ? params.clientInfo : undefined;
     }
-    if (r.state !== "ready" || !r.initResult) return r.waitForInit(s, msg, reply);
+    if (r.state !== "ready" || !r.initResult) return r.handshake.wait(s, msg, reply);
     const version = negotiateVersion(params.protocolVersion, String(r.initResult.protocolVersion));
     s.protocolVersion = version;
     s.initialized = true;
@@ -48,9 +48,18 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
     r.host.changed();
   },
 
-  ping(r, _s, msg, reply) {
+  /**
+   * A ping is the server's to answer (so `mux health` tells the truth): forwarded to the child,
+   * past the active-client slots; while the child starts, it waits for it like any request.
+   * Before the deferred handshake (`waiting`) the child answers it uninitialized, as MCP allows.
+   */
+  ping(r, s, msg, reply) {
     if (r.state === "failed") return reply(r.failedError(msg.rawId));
-    reply(resultLine(msg.rawId, {}));
+    if ((r.state === "ready" || r.state === "waiting") && !s.inflight.has(msg.key)) {
+      r.forward(s, msg, reply);
+      return;
+    }
+    r.submit(s, msg, reply);
   },
 
   "server/discover"(_r, _s, msg, reply) {
@@ -83,14 +92,14 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
     const existing = r.subscriptions.get(uri);
     if (existing) {
       s.subscriptions.add(uri);
-      existing.sessions.add(s);
+      existing.clients.add(s);
       if (existing.confirmed) return reply(resultLine(msg.rawId, {}));
       existing.waiters.push((error) =>
         reply(error ? errorLine(msg.rawId, error.code, error.message, error.data) : resultLine(msg.rawId, {})),
       );
       return;
     }
-    const sub: Subscription = { sessions: new Set([s]), confirmed: false, waiters: [] };
+    const sub: Subscription = { clients: new Set([s]), confirmed: false, waiters: [] };
     r.subscriptions.set(uri, sub);
     s.subscriptions.add(uri);
     r.submit(s, msg, reply, () =>
@@ -98,7 +107,7 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
         const waiters = sub.waiters;
         sub.waiters = [];
         if (res.error) {
-          for (const member of sub.sessions) member.subscriptions.delete(uri);
+          for (const member of sub.clients) member.subscriptions.delete(uri);
           if (r.subscriptions.get(uri) === sub) r.subscriptions.delete(uri);
           reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
           for (const w of waiters) w(res.error);
@@ -117,9 +126,9 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
       return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
     const sub = r.subscriptions.get(uri);
     if (!s.subscriptions.delete(uri) || !sub) return reply(resultLine(msg.rawId, {}));
-    sub.sessions.delete(s);
-    if (sub.sessions.size > 0 || !sub.confirmed) {
-      if (sub.sessions.size === 0) r.subscriptions.delete(uri);
+    sub.clients.delete(s);
+    if (sub.clients.size > 0 || !sub.confirmed) {
+      if (sub.clients.size === 0) r.subscriptions.delete(uri);
       return reply(resultLine(msg.rawId, {}));
     }
     r.subscriptions.delete(uri);
@@ -153,12 +162,12 @@ export const clientNotificationRules: Record<string, ClientNotificationRule> = {
   },
 
   "notifications/cancelled"(r, s, msg) {
-    const requestId = msg.params?.requestId;
-    if (requestId === undefined) return;
-    const muxId = s.inflight.get(idKey(requestId));
+    const key = requestIdKey(msg);
+    if (key === undefined) return;
+    const muxId = s.inflight.get(key);
     if (muxId === undefined) return;
     if (muxId === 0) {
-      r.cancelHeld(s, idKey(requestId));
+      r.cancelHeld(s, key);
       return;
     }
     const p = r.pending.get(muxId);
@@ -219,34 +228,35 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
     const owner = typeof token === "number" ? r.progress.get(token) : undefined;
     if (!owner) return; // unknown or released token: drop, never broadcast
     const span = spanAt(msg.text, ["params", "progressToken"]);
-    if (span) owner.session.send(splice(msg.text, span, owner.rawToken), "progress");
+    if (span) owner.client.send(splice(msg.text, span, owner.rawToken), "progress", owner.key);
   },
 
   "notifications/message"(r, msg) {
     const owner = relatedTaskOwner(r, msg.params);
     const level = msg.params?.level;
-    for (const s of owner ? [owner] : r.sessions) if (s.operational && passesLevel(level, s.logLevel)) s.send(msg.text);
+    for (const s of owner ? [owner] : r.clients)
+      if (s.operational && passesLevel(level, s.logLevel)) s.send(msg.text, "log", busyRequest(r, s));
   },
 
   "notifications/resources/updated"(r, msg) {
     const uri = msg.params?.uri;
     if (typeof uri !== "string") return;
-    const exact = [...r.sessions].filter((s) => [...s.subscriptions].some((sub) => uri === sub || uri.startsWith(sub)));
-    const targets = exact.length > 0 ? exact : [...r.sessions].filter((s) => s.subscriptions.size > 0);
-    for (const s of targets) s.send(msg.text);
+    const exact = [...r.clients].filter((s) => [...s.subscriptions].some((sub) => uri === sub || uri.startsWith(sub)));
+    const targets = exact.length > 0 ? exact : [...r.clients].filter((s) => s.subscriptions.size > 0);
+    for (const s of targets) s.send(msg.text, "signal");
   },
 
   "notifications/cancelled"(r, msg) {
-    const requestId = msg.params?.requestId;
-    if (requestId === undefined) return;
-    const open = r.childRequests.get(idKey(requestId));
+    const key = requestIdKey(msg);
+    if (key === undefined) return;
+    const open = r.childRequests.get(key);
     if (!open) return;
-    r.childRequests.delete(idKey(requestId));
-    const out = open.session.outbound.get(open.muxKey);
+    r.childRequests.delete(key);
+    const out = open.client.outbound.get(open.muxKey);
     clearTimeout(out?.timer);
-    open.session.outbound.delete(open.muxKey);
+    open.client.outbound.delete(open.muxKey);
     const span = spanAt(msg.text, ["params", "requestId"]);
-    if (span) open.session.send(splice(msg.text, span, JSON.stringify(open.muxKey.slice(1))));
+    if (span) open.client.send(splice(msg.text, span, JSON.stringify(open.muxKey.slice(1))), "request");
   },
 
   "notifications/elicitation/complete"(r, msg) {
@@ -254,12 +264,12 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
     const owner = typeof id === "string" ? r.elicitationOwners.get(id) : undefined;
     if (!owner) return;
     r.elicitationOwners.delete(id as string);
-    owner.send(msg.text);
+    owner.send(msg.text, "notification");
   },
 
   "notifications/tasks/status"(r, msg) {
     const taskId = String(msg.params?.taskId);
-    r.taskOwners.get(taskId)?.send(msg.text);
+    r.taskOwners.get(taskId)?.send(msg.text, "notification");
     if (TERMINAL_TASK_STATUSES.has(String(msg.params?.status))) r.taskTerminal(taskId);
   },
 };
@@ -277,7 +287,7 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function ownTaskOnly(r: Router, s: ClientSession, msg: RequestMessage, reply: Reply): void {
+function ownTaskOnly(r: Router, s: MuxClient, msg: RequestMessage, reply: Reply): void {
   const taskId = msg.params?.taskId;
   if (typeof taskId !== "string" || r.taskOwners.get(taskId) !== s) {
     return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Task not found"));
@@ -285,18 +295,35 @@ function ownTaskOnly(r: Router, s: ClientSession, msg: RequestMessage, reply: Re
   r.submit(s, msg, reply);
 }
 
-function relatedTaskOwner(r: Router, params: JsonObject | undefined): ClientSession | undefined {
+function relatedTaskOwner(r: Router, params: JsonObject | undefined): MuxClient | undefined {
   const related = (params?._meta as JsonObject | undefined)?.["io.modelcontextprotocol/related-task"];
   const taskId = isObject(related) ? related.taskId : undefined;
   return typeof taskId === "string" ? r.taskOwners.get(taskId) : undefined;
 }
 
-function hasCausalRequest(r: Router, s: ClientSession): boolean {
-  for (const muxId of s.inflight.values()) {
+/** The key of the client's newest request that could have caused a server request, if any. */
+function causalRequest(r: Router, s: MuxClient): string | undefined {
+  let found: string | undefined;
+  for (const [key, muxId] of s.inflight) {
     const p = r.pending.get(muxId);
-    if (p && CAUSAL_METHODS.has(p.method)) return true;
+    if (p && CAUSAL_METHODS.has(p.method)) found = key;
   }
-  return false;
+  return found;
+}
+
+/** The key of the client's newest request at the child, if any (where HTTP puts unrelated lines). */
+function busyRequest(r: Router, s: MuxClient): string | undefined {
+  let found: string | undefined;
+  for (const [key, muxId] of s.inflight) if (muxId !== 0 && r.pending.has(muxId)) found = key;
+  return found;
+}
+
+/** The key of a cancellation's `requestId`, from its exact text. */
+function requestIdKey(msg: NotificationMessage): string | undefined {
+  const requestId = msg.params?.requestId;
+  if (typeof requestId !== "string" && typeof requestId !== "number") return undefined;
+  const span = spanAt(msg.text, ["params", "requestId"]);
+  return span ? idKeyOf(msg.text.slice(span[0], span[1])) : undefined;
 }
 
 /**
@@ -308,36 +335,37 @@ function hasCausalRequest(r: Router, s: ClientSession): boolean {
 function routeToClient(
   r: Router,
   msg: RequestMessage,
-  capable: (s: ClientSession) => boolean,
+  capable: (s: MuxClient) => boolean,
   elicitationId?: string,
 ): void {
   const refuse = (why: string): void => r.answerChildUnrouted(msg.rawId, msg.method, why);
   const taskOwner = relatedTaskOwner(r, msg.params);
   if (taskOwner)
     return capable(taskOwner)
-      ? r.sendToClient(taskOwner, msg, elicitationId)
+      ? r.sendToClient(taskOwner, msg, elicitationId, causalRequest(r, taskOwner))
       : refuse("the task owner lacks the capability");
-  const live = [...r.sessions].filter((s) => s.operational);
-  const busy = live.filter((s) => hasCausalRequest(r, s));
+  const live = [...r.clients].filter((s) => s.operational);
+  const busy = live.filter((s) => causalRequest(r, s) !== undefined);
   if (busy.length === 1) {
-    const only = busy[0] as ClientSession;
+    const only = busy[0] as MuxClient;
     return capable(only)
-      ? r.sendToClient(only, msg, elicitationId)
+      ? r.sendToClient(only, msg, elicitationId, causalRequest(r, only))
       : refuse("the calling client did not declare the capability");
   }
   const candidates = (busy.length === 0 ? live : busy).filter(capable);
   if (candidates.length === 0) return refuse("no connected client declared the capability");
   if (busy.length === 0 && candidates.length === 1)
-    return r.sendToClient(candidates[0] as ClientSession, msg, elicitationId);
+    return r.sendToClient(candidates[0] as MuxClient, msg, elicitationId);
   if (r.options.ambiguousRoute === "most-recent") {
     candidates.sort((a, b) => b.lastRequestAt - a.lastRequestAt);
-    r.logger.warn(`${msg.method}: ambiguous origin; sending to the most recently active client ${candidates[0]?.id}`);
-    return r.sendToClient(candidates[0] as ClientSession, msg, elicitationId);
+    const chosen = candidates[0] as MuxClient;
+    r.logger.warn(`${msg.method}: ambiguous origin; sending to the most recently active client ${chosen.id}`);
+    return r.sendToClient(chosen, msg, elicitationId, causalRequest(r, chosen));
   }
   refuse("several clients could have caused it (set ambiguous_route to most-recent to pick one)");
 }
 
-function refreshRoots(r: Router, s: ClientSession): void {
+function refreshRoots(r: Router, s: MuxClient): void {
   if (r.options.rootsPolicy === "none" || !isObject(s.capabilities.roots) || !s.operational) return;
   r.askClient(s, "roots/list", (res) => {
     const roots = isObject(res.result) && Array.isArray(res.result.roots) ? (res.result.roots as Root[]) : [];
@@ -347,18 +375,22 @@ function refreshRoots(r: Router, s: ClientSession): void {
   });
 }
 
+/**
+ * The server's `roots/list`, answered by the mux per the roots policy. When the mux declared
+ * `roots`, the answer is always a valid list (empty when no connected client exposes roots);
+ * only a child that was never told about roots gets -32601.
+ */
 function answerRoots(r: Router, msg: RequestMessage, deadline: number): void {
-  if (r.options.rootsPolicy === "none") {
+  const declared = isObject(r.handshake.declared?.roots);
+  if (r.options.rootsPolicy === "none" || !declared) {
     r.host.writeChild(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: roots are not shared"));
     return;
   }
-  const capable = [...r.sessions]
+  const capable = [...r.clients]
     .filter((s) => s.operational && isObject(s.capabilities.roots))
     .sort((a, b) => a.connectedAt - b.connectedAt);
   if (capable.length === 0) {
-    r.host.writeChild(
-      errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: no connected client exposes roots"),
-    );
+    r.host.writeChild(resultLine(msg.rawId, { roots: [] }));
     return;
   }
   if (capable.some((s) => s.roots === undefined) && Date.now() < deadline) {

@@ -7,18 +7,19 @@
 import { existsSync } from "node:fs";
 import { MuxError } from "../errors.ts";
 import { helloEnv } from "../protocol/hello.ts";
+import type { MuxClient } from "./client.ts";
 import { Engine } from "./engine.ts";
 import { checkSocketPath, type Listener, listenUnix } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
-import { ClientSession } from "./session.ts";
+import { SocketClient } from "./socket-client.ts";
 import { createStatusWriter, type StatusSnapshot, type StatusWriter } from "./status.ts";
 
 /** A running service. Built by `startMux`; not exported from the package. */
 export class MuxService {
   readonly options: ResolvedServiceOptions;
   private readonly logger: MuxLogger;
-  private listener: Listener<ClientSession> | undefined;
+  private listener: Listener<SocketClient> | undefined;
   private nextClientId = 1;
   private readonly startedAt = Date.now();
   private closing: Promise<void> | undefined;
@@ -26,11 +27,11 @@ export class MuxService {
   /** The shared engine (undefined in isolated mode). */
   private readonly shared: Engine | undefined;
   /** Per-client engines in isolated mode. */
-  private readonly isolated = new Map<ClientSession, Engine>();
+  private readonly isolated = new Map<MuxClient, Engine>();
   /** Shared mode: one engine per distinct env forwarded by clients' proxies (`mcp-mux/hello`). */
   private readonly byEnv = new Map<string, Engine>();
   /** Sessions served by an env engine instead of the shared one. */
-  private readonly moved = new Map<ClientSession, Engine>();
+  private readonly moved = new Map<MuxClient, Engine>();
   /** Restarts of isolated and env engines that have already closed. */
   private pastRestarts = 0;
 
@@ -45,41 +46,30 @@ export class MuxService {
   async start(): Promise<void> {
     checkSocketPath(this.options.socket);
     checkCommand(this.options);
-    this.listener = await listenUnix<ClientSession>(this.options.socket, {
+    const o = this.options;
+    this.listener = await listenUnix<SocketClient>(o.socket, {
       open: (socket) => {
-        const session = new ClientSession({
+        const conn = new SocketClient({
           id: this.nextClientId++,
           socket,
-          maxRequestBytes: this.options.maxRequestBytes,
-          maxQueueBytes: this.options.maxClientQueueBytes,
+          maxRequestBytes: o.maxRequestBytes,
+          limits: { highWaterBytes: o.clientHighWaterBytes, maxInflight: o.maxClientInflight },
+          stallTimeoutMs: o.clientStallTimeoutMs,
           handlers: {
-            line: (s, text) => {
-              if (!s.greeted) {
-                s.greeted = true;
-                const env = helloEnv(text);
-                if (env !== undefined) return this.hello(s, env);
-              }
-              this.engineOf(s)?.router.clientLine(s, text);
-            },
-            oversized: (s, info) =>
-              this.engineOf(s)?.router.clientOversized(
-                s,
-                info.bytes,
-                info.head,
-                info.tail,
-                this.options.maxRequestBytes,
-              ),
-            closed: (s, reason) => this.detach(s, reason),
+            line: (c, text) => this.line(c, text),
+            oversized: (c, info) =>
+              this.engineOf(c)?.router.clientOversized(c, info.bytes, info.head, info.tail, o.maxRequestBytes),
+            ended: (c) => this.engineOf(c)?.router.clientEnded(c),
+            closed: (c, reason) => this.detach(c, reason),
+            busy: (c) => this.engineOf(c)?.busy ?? false,
           },
         });
-        socket.data = session;
-        this.attach(session);
+        socket.data = conn;
+        this.attach(conn.client);
       },
       data: (socket, chunk) => socket.data?.receive(chunk),
       drain: (socket) => socket.data?.drain(),
-      end: (socket) => {
-        if (socket.data) this.engineOf(socket.data)?.router.clientEnded(socket.data);
-      },
+      end: (socket) => socket.data?.end(),
       close: (socket) => socket.data?.gone("disconnected"),
       error: (socket, error) => socket.data?.gone(`socket error: ${error.message}`),
     });
@@ -115,11 +105,11 @@ export class MuxService {
       lastRestartReason: main
         ? main.lastRestartReason
         : (engines.find((e) => e.lastRestartReason)?.lastRestartReason ?? null),
-      connectedClients: main ? main.router.sessions.size + this.moved.size : this.isolated.size,
-      activeClients: routers.reduce((n, x) => n + x.activeClients, 0),
+      connectedClients: main ? main.router.clients.size + this.moved.size : this.isolated.size,
+      activeClients: routers.reduce((n, x) => n + x.slots.activeClients, 0),
       maxActiveClients: this.options.maxActiveClients,
-      queuedRequests: routers.reduce((n, x) => n + x.queued, 0),
-      pendingRequests: routers.reduce((n, x) => n + [...x.pending.values()].filter((p) => p.session).length, 0),
+      queuedRequests: routers.reduce((n, x) => n + x.slots.queued, 0),
+      pendingRequests: routers.reduce((n, x) => n + [...x.pending.values()].filter((p) => p.client).length, 0),
       initializeCached: init !== undefined,
       protocolVersion: typeof init?.protocolVersion === "string" ? init.protocolVersion : null,
       serverInfo: info ? { name: info.name, version: info.version } : null,
@@ -166,8 +156,18 @@ export class MuxService {
     });
   }
 
-  private engineOf(session: ClientSession): Engine | undefined {
-    return this.moved.get(session) ?? this.shared ?? this.isolated.get(session);
+  private engineOf(client: MuxClient): Engine | undefined {
+    return this.moved.get(client) ?? this.shared ?? this.isolated.get(client);
+  }
+
+  /** One line of a client: its first may be a proxy's hello with forwarded env. */
+  private line(client: MuxClient, text: string): void {
+    if (!client.greeted) {
+      client.greeted = true;
+      const env = helloEnv(text);
+      if (env !== undefined) return this.hello(client, env);
+    }
+    this.engineOf(client)?.router.clientLine(client, text);
   }
 
   /**
@@ -175,18 +175,24 @@ export class MuxService {
    * with exactly that env (shared with other clients sending the same values), or, in
    * isolated mode, from its own child started with it.
    */
-  private hello(session: ClientSession, env: Record<string, string>): void {
+  private hello(client: MuxClient, env: Record<string, string>): void {
     if (Object.keys(env).length === 0) return;
+    const refusal = refuseEnv(this.options, Object.keys(env));
+    if (refusal) {
+      client.refusal = refusal;
+      this.logger.warn(`client ${client.id}: ${refusal}`);
+      return;
+    }
     if (!this.shared) {
-      const old = this.isolated.get(session);
+      const old = this.isolated.get(client);
       if (old) {
-        old.router.detach(session, "restarting with the forwarded env");
+        old.router.detach(client, "restarting with the forwarded env");
         this.pastRestarts += old.restarts;
         void old.close();
       }
       const engine = this.newEngine(env);
-      this.isolated.set(session, engine);
-      engine.router.attach(session);
+      this.isolated.set(client, engine);
+      engine.router.attach(client);
       engine.start(this.options.lazyStart);
       return;
     }
@@ -196,43 +202,48 @@ export class MuxService {
         .map((k) => [k, env[k]]),
     );
     let engine = this.byEnv.get(key);
+    if (!engine && this.byEnv.size >= this.options.maxEnvChildren) {
+      client.refusal = `too many distinct forwarded environments for service "${this.options.serviceName}" (max_env_children = ${this.options.maxEnvChildren})`;
+      this.logger.warn(`client ${client.id}: ${client.refusal}`);
+      return;
+    }
     if (!engine) {
       engine = this.newEngine(env);
       this.byEnv.set(key, engine);
       engine.start(this.options.lazyStart);
       this.logger.info(`starting a child for a client with forwarded env (${Object.keys(env).join(", ")})`);
     }
-    this.shared.router.detach(session, "served by the child with its forwarded env");
-    engine.router.attach(session);
-    this.moved.set(session, engine);
+    this.shared.router.detach(client, "served by the child with its forwarded env");
+    engine.router.attach(client);
+    this.moved.set(client, engine);
   }
 
-  private attach(session: ClientSession): void {
+  private attach(client: MuxClient): void {
     if (this.shared) {
-      this.shared.router.attach(session);
+      this.shared.router.attach(client);
       return;
     }
     const engine = this.newEngine();
-    this.isolated.set(session, engine);
-    engine.router.attach(session);
+    this.isolated.set(client, engine);
+    engine.router.attach(client);
     engine.start(this.options.lazyStart);
   }
 
-  private detach(session: ClientSession, reason: string): void {
-    const moved = this.moved.get(session);
+  private detach(client: MuxClient, reason: string): void {
+    const moved = this.moved.get(client);
     if (moved) {
-      moved.router.detach(session, reason);
-      this.moved.delete(session);
-      if (moved.router.sessions.size > 0) return;
+      moved.router.detach(client, reason);
+      this.moved.delete(client);
+      if (moved.router.clients.size > 0) return;
       for (const [key, e] of this.byEnv) if (e === moved) this.byEnv.delete(key);
       this.pastRestarts += moved.restarts;
       void moved.close().then(() => this.statusWriter?.touch());
       return;
     }
-    const engine = this.engineOf(session);
-    engine?.router.detach(session, reason);
+    const engine = this.engineOf(client);
+    engine?.router.detach(client, reason);
     if (this.shared || !engine) return;
-    this.isolated.delete(session);
+    this.isolated.delete(client);
     this.pastRestarts += engine.restarts;
     void engine.close().then(() => this.statusWriter?.touch());
   }
@@ -247,6 +258,21 @@ export class MuxService {
 }
 
 // --- internal ---
+
+/** Loader variables a client may never forward, whatever the config allows. */
+const NEVER_FORWARDED = /^(LD_|DYLD_)/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Why a client's forwarded variable names are refused, or undefined when all are allowed. */
+function refuseEnv(options: ResolvedServiceOptions, names: string[]): string | undefined {
+  for (const name of names) {
+    if (!ENV_NAME.test(name) || NEVER_FORWARDED.test(name))
+      return `forwarded variable ${JSON.stringify(name.slice(0, 64))} is never accepted`;
+    if (!options.forwardEnv.includes(name))
+      return `forwarded variable ${name} is not allowed by service "${options.serviceName}" (allow it with forward_env = ["${name}"] in its config)`;
+  }
+  return undefined;
+}
 
 function checkCommand(options: ResolvedServiceOptions): void {
   const { cmd } = options;

@@ -1,7 +1,12 @@
 /**
  * The child MCP server process: spawn it in its own process group, read its stdout as lines,
- * write whole lines to its stdin through one writer, and terminate the whole process tree
- * (SIGTERM, then SIGKILL after a grace period).
+ * write whole lines to its stdin through one writer that reports how far behind the child
+ * is, and terminate the whole process tree (SIGTERM, then SIGKILL after a grace period).
+ *
+ * The tree also dies with the daemon, even on SIGKILL: the child is started through
+ * `/bin/sh`, which leaves a watcher in the child's process group blocked on a pipe only the
+ * daemon holds, then execs the server (same pid, same exit status). When the daemon dies the
+ * pipe closes and the watcher kills the whole group. It costs one idle `sh` (under 1 MB).
  * @module
  */
 
@@ -23,6 +28,8 @@ export interface UpstreamHandlers {
   line(text: string): void;
   /** The child exited, or its stdout/stdin failed. Called once. */
   gone(reason: string): void;
+  /** The child's stdin took everything queued for it. */
+  drained?(): void;
 }
 
 /** One running child process. */
@@ -30,6 +37,8 @@ export interface Upstream {
   readonly pid: number;
   /** Write one message line (no newline). Returns false if the pipe is broken. */
   write(line: string): boolean;
+  /** Bytes written for the child and not yet taken by its stdin. */
+  readonly backlog: number;
   /** Terminate the process tree; resolves when the child has exited. */
   stop(graceMs: number): Promise<void>;
   /** Resolves with the exit code when the child exits. */
@@ -39,16 +48,17 @@ export interface Upstream {
 /** Spawn the child. Throws `MuxError("SPAWN_FAILED")` when the command cannot be started. */
 export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, logger: MuxLogger): Upstream {
   let proc: Subprocess<"pipe", "pipe", "pipe">;
+  const guard = TREE_GUARD_SHELL !== undefined;
   try {
     proc = Bun.spawn({
-      cmd: [spec.cmd, ...spec.args],
+      cmd: guard
+        ? [TREE_GUARD_SHELL as string, "-c", TREE_GUARD, "mcp-mux-child", spec.cmd, ...spec.args]
+        : [spec.cmd, ...spec.args],
       cwd: spec.cwd,
       env: spec.env ? { ...process.env, ...spec.env } : process.env,
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
+      stdio: guard ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"],
       detached: true,
-    });
+    }) as unknown as Subprocess<"pipe", "pipe", "pipe">;
   } catch (error) {
     throw new MuxError("SPAWN_FAILED", `cannot start MCP server command "${spec.cmd}": ${describeSpawnError(error)}`, {
       cause: error,
@@ -59,21 +69,37 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
   // Writes are batched: lines written in one tick share one pipe write. When the previous
   // write was under a millisecond ago (the child is busy), the batch waits for the next
   // event-loop turn so lines from many clients' callbacks share it too; when idle, it goes at
-  // the end of this tick and adds no latency.
+  // the end of this tick and adds no latency. While the pipe is full, lines wait here and
+  // `backlog` tells the service to stop reading clients.
   let queue: string[] = [];
+  let queued = 0;
+  let inPipe = 0;
   let flushScheduled = false;
   let lastFlush = 0;
   const flush = (): void => {
     flushScheduled = false;
     lastFlush = performance.now();
-    if (done || queue.length === 0) return;
+    if (done || queue.length === 0 || inPipe > 0) return;
     const text = queue.length === 1 ? `${queue[0]}\n` : `${queue.join("\n")}\n`;
     queue = [];
+    inPipe = queued;
+    queued = 0;
     try {
       proc.stdin.write(text);
       const pending = proc.stdin.flush();
-      if (pending instanceof Promise)
-        pending.catch((error: unknown) => finish(`writing to server stdin failed: ${String(error)}`));
+      if (pending instanceof Promise) {
+        pending.then(
+          () => {
+            inPipe = 0;
+            if (queue.length > 0) flush();
+            if (inPipe === 0) handlers.drained?.();
+          },
+          (error: unknown) => finish(`writing to server stdin failed: ${String(error)}`),
+        );
+      } else {
+        inPipe = 0;
+        handlers.drained?.();
+      }
     } catch (error) {
       finish(`writing to server stdin failed: ${String(error)}`);
     }
@@ -99,7 +125,7 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
   const exited = proc.exited.then(
     (code) => {
       const signal = proc.signalCode;
-      finish(signal ? `server killed by ${signal}` : `server exited with code ${code}`);
+      finish(signal ? `server killed by ${signal}` : exitReason(code, guard));
       killGroup(pid, "SIGKILL");
       return code;
     },
@@ -109,10 +135,14 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
   return {
     pid,
     exited,
+    get backlog(): number {
+      return queued + inPipe;
+    },
     write(line: string): boolean {
       if (done) return false;
       queue.push(line);
-      if (!flushScheduled) {
+      queued += line.length + 1;
+      if (!flushScheduled && inPipe === 0) {
         flushScheduled = true;
         if (performance.now() - lastFlush < 1) setImmediate(flush);
         else queueMicrotask(flush);
@@ -137,6 +167,21 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
 }
 
 // --- internal ---
+
+/** The shell that guards the process tree (none: spawn directly, without the guard). */
+const TREE_GUARD_SHELL = process.platform === "win32" ? undefined : "/bin/sh";
+
+/**
+ * Leave a watcher in the group reading fd 3 (the daemon's end of a pipe), close fd 3 for the
+ * server, and exec the server. EOF on fd 3 means the daemon died: kill the whole group.
+ */
+const TREE_GUARD = '( read _ignored <&3; kill -KILL 0 ) 2>/dev/null & exec 3<&-; exec "$@"';
+
+function exitReason(code: number | null, guarded: boolean): string {
+  if (guarded && code === 127) return "server command not found (exit code 127)";
+  if (guarded && code === 126) return "server command is not executable (exit code 126)";
+  return `server exited with code ${code}`;
+}
 
 async function pumpLines(stream: ReadableStream<Uint8Array>, onLine: (text: string) => void): Promise<void> {
   const splitter = createLineSplitter({ line: onLine });

@@ -1,11 +1,13 @@
 /**
  * JSON-RPC message types and the one place where a wire line becomes a typed message.
- * Every classified message keeps its original text and the span of its `id`, so ids can be
- * rewritten by splicing and restored byte-identical.
+ * Every line is parsed once (`JSON.parse`) and scanned once for the spans the mux splices
+ * (ids, progress tokens), so a message costs linear time whatever its nesting. Members the
+ * mux relies on must be unambiguous: a repeated key (`"id"` twice, or `"\u0069d"` beside
+ * `"id"`) would let the mux and the server read different ids, so such a message is invalid.
  * @module
  */
 
-import { fastIdSpan, type Span, scanArray, scanObject } from "./scan.ts";
+import { type Span, scanArray, scanObject } from "./scan.ts";
 
 /** JSON-RPC request id as MCP allows it. */
 export type RequestId = string | number;
@@ -22,7 +24,11 @@ export interface RequestMessage {
   id: RequestId;
   /** The id's exact JSON text, e.g. `12345678901234567890` or `"\u00e9"`. */
   rawId: string;
+  /** Map key of the id, exact for integers of any size (see {@link idKeyOf}). */
+  key: string;
   idSpan: Span;
+  /** Span of `params._meta.progressToken` when it is a string or a number. */
+  progressSpan: Span | undefined;
 }
 
 /** A notification: has `method`, no `id`. */
@@ -39,16 +45,17 @@ export interface ResponseMessage {
   text: string;
   id: RequestId | null;
   rawId: string;
+  key: string;
   idSpan: Span | undefined;
   result: unknown;
   error: { code: number; message: string; data?: unknown } | undefined;
 }
 
-/** A JSON array (a 2025-03-26 batch): element spans into `text`. */
+/** A JSON array (a 2025-03-26 batch), each element already classified (never a batch itself). */
 export interface BatchMessage {
   kind: "batch";
   text: string;
-  items: Span[];
+  items: Message[];
 }
 
 /** Valid JSON that is not a valid JSON-RPC message. `rawId` is `null` unless an id was readable. */
@@ -81,13 +88,20 @@ export function parseMessage(text: string): Message {
   } catch (error) {
     return { kind: "parse-error", reason: error instanceof Error ? error.message : String(error) };
   }
-  if (Array.isArray(value)) {
-    const items = scanArray(text);
-    if (!items) return { kind: "invalid", rawId: "null", reason: "unreadable batch" };
-    return { kind: "batch", text, items };
+  if (!Array.isArray(value)) return classify(text, value);
+  const spans = scanArray(text);
+  if (!spans || spans.length !== value.length) return { kind: "invalid", rawId: "null", reason: "unreadable batch" };
+  const items: Message[] = [];
+  for (let i = 0; i < spans.length; i++) {
+    const [start, end] = spans[i] as Span;
+    const element = value[i];
+    items.push(
+      isObject(element)
+        ? classify(text.slice(start, end), element)
+        : { kind: "invalid", rawId: "null", reason: "a batch element must be a JSON-RPC object" },
+    );
   }
-  if (!isObject(value)) return { kind: "invalid", rawId: "null", reason: "message is not a JSON object" };
-  return classifyObject(text, value);
+  return { kind: "batch", text, items };
 }
 
 /** True for a plain JSON object. */
@@ -100,11 +114,39 @@ export function isRequestId(value: unknown): value is RequestId {
   return typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
 }
 
+/**
+ * The map key of an id given as its raw JSON text: `s<string value>` for strings (so escaped
+ * and plain spellings of one string agree), `n<digits>` for integers, taken from the text so
+ * ids beyond 2^53 stay distinct. String `"1"` and number `1` differ.
+ */
+export function idKeyOf(raw: string): string {
+  if (raw.charCodeAt(0) === 0x22) {
+    if (!raw.includes("\\")) return `s${raw.slice(1, -1)}`;
+    try {
+      return `s${JSON.parse(raw) as string}`;
+    } catch {
+      return `r${raw}`;
+    }
+  }
+  if (PLAIN_INTEGER.test(raw)) return `n${raw}`;
+  const n = Number(raw);
+  return Number.isFinite(n) ? `n${String(n)}` : `r${raw}`;
+}
+
 // --- internal ---
 
-function classifyObject(text: string, obj: JsonObject): Message {
+const PLAIN_INTEGER = /^-?\d+$/;
+
+function classify(text: string, value: unknown): Message {
+  if (!isObject(value)) return { kind: "invalid", rawId: "null", reason: "message is not a JSON object" };
+  const spans = scanObject(text);
+  if (!spans) return { kind: "invalid", rawId: "null", reason: "unreadable message" };
+  if (spans.members !== Object.keys(value).length) {
+    return { kind: "invalid", rawId: "null", reason: "a key appears more than once" };
+  }
+  const obj = value;
   const hasId = "id" in obj;
-  const idSpan = hasId ? (fastIdSpan(text) ?? scanObject(text)?.keys.get("id")) : undefined;
+  const idSpan = hasId ? spans.keys.get("id") : undefined;
   const rawId = idSpan ? text.slice(idSpan[0], idSpan[1]) : "null";
   const readableId = hasId && isRequestId(obj.id) ? rawId : "null";
   if (obj.jsonrpc !== "2.0") return { kind: "invalid", rawId: readableId, reason: 'missing or wrong "jsonrpc": "2.0"' };
@@ -118,13 +160,47 @@ function classifyObject(text: string, obj: JsonObject): Message {
     if (!isRequestId(obj.id) || !idSpan) {
       return { kind: "invalid", rawId: "null", reason: "request id must be a string or an integer" };
     }
-    return { kind: "request", text, method: obj.method, params: p, id: obj.id, rawId, idSpan };
+    const progress = progressSpan(text, spans.keys.get("params"), p);
+    if (progress === null)
+      return { kind: "invalid", rawId, reason: 'a key of "params" or "_meta" appears more than once' };
+    return {
+      kind: "request",
+      text,
+      method: obj.method,
+      params: p,
+      id: obj.id,
+      rawId,
+      key: idKeyOf(rawId),
+      idSpan,
+      progressSpan: progress,
+    };
   }
   if ("method" in obj) return { kind: "invalid", rawId: readableId, reason: '"method" must be a string' };
   if (hasId && ("result" in obj || "error" in obj)) {
     const id = isRequestId(obj.id) ? obj.id : null;
     const error = isObject(obj.error) ? (obj.error as ResponseMessage["error"]) : undefined;
-    return { kind: "response", text, id, rawId, idSpan, result: obj.result, error };
+    return { kind: "response", text, id, rawId, key: idKeyOf(rawId), idSpan, result: obj.result, error };
   }
   return { kind: "invalid", rawId: readableId, reason: "neither a request, a notification nor a response" };
+}
+
+/**
+ * The span of `params._meta.progressToken` (undefined when there is none), or null when
+ * `params` or `_meta` repeats a key, so the token the mux rewrites is the one the server reads.
+ */
+function progressSpan(
+  text: string,
+  paramsSpan: Span | undefined,
+  params: JsonObject | undefined,
+): Span | undefined | null {
+  const meta = params?._meta;
+  if (!paramsSpan || !isObject(meta)) return undefined;
+  const token = meta.progressToken;
+  const p = scanObject(text, paramsSpan[0]);
+  if (!p || p.members !== Object.keys(params as JsonObject).length) return null;
+  const metaSpan = p.keys.get("_meta");
+  const m = metaSpan ? scanObject(text, metaSpan[0]) : null;
+  if (!m || m.members !== Object.keys(meta).length) return null;
+  if (typeof token !== "string" && typeof token !== "number") return undefined;
+  return m.keys.get("progressToken");
 }

@@ -28,6 +28,8 @@ export const RpcErrorCode = {
   ShuttingDown: -32033,
   /** A server→client request could not be routed to exactly one capable client. */
   NoRoute: -32034,
+  /** The client's forwarded environment was refused (a name the service does not allow, or too many distinct values). */
+  EnvRefused: -32035,
 } as const;
 
 /** One of the codes above. */

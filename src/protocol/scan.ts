@@ -14,8 +14,13 @@ export type Span = readonly [start: number, end: number];
 export interface ObjectSpans {
   /** Index just after the closing `}`. */
   end: number;
-  /** Value span per key (keys compared by their raw text between the quotes). */
+  /**
+   * Value span per key. Keys are compared as JSON.parse sees them (escapes decoded), and a
+   * repeated key keeps its last span, as JSON.parse keeps its last value.
+   */
   keys: Map<string, Span>;
+  /** How many members the object has, counting repeated keys (more than `keys.size` = duplicates). */
+  members: number;
 }
 
 /** Scan the object starting at `start` (the index of `{`, leading whitespace allowed). */
@@ -23,13 +28,16 @@ export function scanObject(text: string, start = 0): ObjectSpans | null {
   let i = skipWs(text, start);
   if (text.charCodeAt(i) !== LBRACE) return null;
   const keys = new Map<string, Span>();
+  let members = 0;
   i = skipWs(text, i + 1);
-  if (text.charCodeAt(i) === RBRACE) return { end: i + 1, keys };
+  if (text.charCodeAt(i) === RBRACE) return { end: i + 1, keys, members };
   for (;;) {
     if (text.charCodeAt(i) !== QUOTE) return null;
     const keyEnd = stringEnd(text, i);
     if (keyEnd < 0) return null;
-    const key = text.slice(i + 1, keyEnd - 1);
+    const key = decodeKey(text, i, keyEnd);
+    if (key === undefined) return null;
+    members++;
     i = skipWs(text, keyEnd);
     if (text.charCodeAt(i) !== COLON) return null;
     const valueStart = skipWs(text, i + 1);
@@ -42,7 +50,7 @@ export function scanObject(text: string, start = 0): ObjectSpans | null {
       i = skipWs(text, i + 1);
       continue;
     }
-    if (c === RBRACE) return { end: i + 1, keys };
+    if (c === RBRACE) return { end: i + 1, keys, members };
     return null;
   }
 }
@@ -176,6 +184,17 @@ function skipWs(text: string, i: number): number {
     const c = text.charCodeAt(i);
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
     else return i;
+  }
+}
+
+/** The key text between quotes at `[start, end)`, escapes decoded (rare: only then JSON.parse). */
+function decodeKey(text: string, start: number, end: number): string | undefined {
+  const raw = text.slice(start + 1, end - 1);
+  if (!raw.includes("\\")) return raw;
+  try {
+    return JSON.parse(text.slice(start, end)) as string;
+  } catch {
+    return undefined;
   }
 }
 

@@ -122,7 +122,7 @@ describe("mux-proxy --env (secrets the host resolves)", () => {
   test("clients with the same forwarded values share a child; different values get their own; it stops with its last client", async () => {
     const d = dir();
     const socket = join(d, "fwd.sock");
-    await use({ socket, ...fakeServer(d), lazyStart: true });
+    await use({ socket, ...fakeServer(d), lazyStart: true, forwardEnv: ["TOKEN"] });
     const connect = async (token?: string) => {
       const client = new Client({ name: "fwd", version: "1.0.0" }, { capabilities: {} });
       const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
@@ -172,7 +172,7 @@ describe("mux-proxy --env (secrets the host resolves)", () => {
   test("isolated mode: the client's own child starts with its forwarded env", async () => {
     const d = dir();
     const socket = join(d, "iso.sock");
-    await use({ socket, ...fakeServer(d), isolated: true });
+    await use({ socket, ...fakeServer(d), isolated: true, forwardEnv: ["TOKEN"] });
     const client = new Client({ name: "iso", version: "1.0.0" }, { capabilities: {} });
     await client.connect(
       new StdioClientTransport({

@@ -436,6 +436,7 @@ describe("status file", () => {
       statusFile: file,
       restartBackoffMs: 20,
       serviceName: "svc",
+      childCapabilities: "all",
     });
     await waitFor(
       () => existsSync(file) && JSON.parse(readFileSync(file, "utf8")).state === "ready",

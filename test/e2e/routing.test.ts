@@ -232,12 +232,14 @@ describe("server → client requests", () => {
     ).toBe(false);
   });
 
-  test("a URL elicitation for a form-only caller is cancelled, never sent elsewhere", async () => {
+  test("a URL elicitation for a form-only caller gets -32034 (never a made-up cancel), never sent elsewhere", async () => {
     const { t } = await fake();
     const a = await proxied(t.socket, { elicitation: { form: {} } });
     const b = await proxied(t.socket, { elicitation: { form: {}, url: {} } });
     a.request(1, "tools/call", { name: "elicit", arguments: { mode: "url" } });
-    expect(textOf((await a.response(1)).result)).toContain('"action":"cancel"');
+    const answer = textOf((await a.response(1)).result);
+    expect(answer).toContain("-32034");
+    expect(answer).not.toContain('"action"');
     expect(a.received.some((m) => m.method === "elicitation/create")).toBe(false);
     expect(b.received.some((m) => m.method === "elicitation/create")).toBe(false);
   });

@@ -1,0 +1,209 @@
+/**
+ * The child's one handshake: the `initialize` the mux sends on behalf of every client, its
+ * cached result, the clients waiting for it, and re-initialization after a restart (same
+ * parameters, log level and subscriptions re-applied, clients told to re-list).
+ *
+ * Which client capabilities the child is told about is a per-service policy
+ * (`childCapabilities`): `auto` (default) declares what the first client to need the child
+ * declared, so the server offers no tool that needs a capability that client lacks; `all`
+ * declares everything the mux can route; a list names them. The parameters are kept for
+ * every later restart of the same child, so the server's view never changes under clients.
+ * @module
+ */
+
+import type { JsonObject, RequestMessage } from "../protocol/message.ts";
+import { LATEST_VERSION } from "../protocol/versions.ts";
+import type { MuxClient } from "./client.ts";
+import type { Reply, Router } from "./router.ts";
+
+/** Client capabilities the mux can route to a client that declared them. */
+export const ROUTABLE_CAPABILITIES = ["sampling", "elicitation", "roots"] as const;
+
+/** One routable capability. */
+export type RoutableCapability = (typeof ROUTABLE_CAPABILITIES)[number];
+
+/** What the child is told the client side can do: `auto`, `all`, or a fixed list. */
+export type ChildCapabilities = "auto" | "all" | RoutableCapability[];
+
+/** The handshake of one router's child. */
+export class Handshake {
+  /** The child's initialize result, once it answered. */
+  result: JsonObject | undefined;
+  /** The result of the previous child (to compare after a restart). */
+  previous: JsonObject | undefined;
+  /** An initialize is on its way to the child. */
+  initializing = false;
+  /** The parameters the child is (or will be) initialized with; kept across restarts. */
+  private params: JsonObject | undefined;
+
+  /** The client capabilities declared to the child (undefined before its first initialize). */
+  get declared(): JsonObject | undefined {
+    return this.params?.capabilities as JsonObject | undefined;
+  }
+  private waiters: { client: MuxClient; msg: RequestMessage; reply: Reply; timer: ReturnType<typeof setTimeout> }[] =
+    [];
+
+  constructor(private readonly r: Router) {}
+
+  /** The child process is up: initialize it now, or wait for the first client (`auto`). */
+  childStarted(): void {
+    const first = this.waiters[0]?.client;
+    if (!this.params && this.r.options.childCapabilities === "auto" && !first) {
+      this.r.state = "waiting";
+      this.r.host.changed();
+      return;
+    }
+    this.send(first);
+  }
+
+  /** A client needs the child (a request, an initialize): start the deferred handshake. */
+  need(client: MuxClient): void {
+    if (this.r.state === "waiting") this.send(client);
+  }
+
+  /** A client's initialize arrived before the child was ready: answer it once it is. */
+  wait(client: MuxClient, msg: RequestMessage, reply: Reply): void {
+    if (this.r.state === "failed") return reply(this.r.failedError(msg.rawId));
+    if (client.inflight.has(msg.key)) return reply(this.r.duplicateError(msg.rawId));
+    // Counted as in flight, so a client that half-closes right after still gets its answer.
+    client.inflight.set(msg.key, 0);
+    const timer = setTimeout(() => {
+      const i = this.waiters.findIndex((w) => w.timer === timer);
+      if (i < 0) return;
+      this.waiters.splice(i, 1);
+      client.inflight.delete(msg.key);
+      reply(this.r.timeoutError(msg.rawId, "while the server was starting"));
+      this.r.settled(client);
+    }, this.r.options.requestTimeoutMs);
+    this.waiters.push({ client, msg, reply, timer });
+    this.r.host.ensureChild();
+    this.need(client);
+  }
+
+  /** Forget a departing client's waiting initialize. */
+  drop(client: MuxClient): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (w.client !== client) return true;
+      clearTimeout(w.timer);
+      return false;
+    });
+  }
+
+  /** Answer every waiting initialize with `line(rawId)` (failure, shutdown). */
+  refuseAll(line: (rawId: string) => string): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) {
+      clearTimeout(w.timer);
+      w.client.inflight.delete(w.msg.key);
+      w.reply(line(w.msg.rawId));
+      this.r.settled(w.client);
+    }
+  }
+
+  /** The child is gone: keep its result to compare with the next one. */
+  childGone(): void {
+    if (this.result) this.previous = this.result;
+    this.result = undefined;
+    this.initializing = false;
+  }
+
+  // --- internal ---
+
+  private send(client: MuxClient | undefined): void {
+    this.params ??= {
+      protocolVersion: LATEST_VERSION,
+      capabilities: childCapabilities(
+        this.r.options.childCapabilities,
+        this.r.options.rootsPolicy,
+        client?.capabilities,
+      ),
+      clientInfo: this.r.options.clientInfo,
+    };
+    this.r.state = "initializing";
+    this.initializing = true;
+    this.r.host.changed();
+    this.r.request("initialize", this.params, (msg) => {
+      this.initializing = false;
+      if (this.r.state !== "initializing" || this.r.closing) return; // the child went away meanwhile
+      if (msg.error || !isObject(msg.result)) {
+        const why = msg.error ? `${msg.error.message} (${msg.error.code})` : "no result";
+        this.r.logger.warn(`server rejected initialize: ${why}`);
+        this.r.host.childUnusable(`initialize failed: ${why}`);
+        return;
+      }
+      this.ready(msg.result);
+    });
+  }
+
+  private ready(result: JsonObject): void {
+    const previous = this.previous;
+    this.result = result;
+    this.r.host.writeChild('{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    this.r.state = "ready";
+    this.r.logger.info(`server ready (protocol ${String(result.protocolVersion)})`);
+    if (previous) this.afterRestart(previous, result);
+    this.r.applyLogLevel();
+    this.r.resubscribe();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) {
+      clearTimeout(w.timer);
+      w.client.inflight.delete(w.msg.key);
+      this.r.answerInitialize(w.client, w.msg, w.reply);
+      this.r.settled(w.client);
+    }
+    this.r.pump();
+    this.r.host.changed();
+  }
+
+  private afterRestart(previous: JsonObject, next: JsonObject): void {
+    if (
+      previous.protocolVersion !== next.protocolVersion ||
+      capabilitiesShrank(previous.capabilities, next.capabilities)
+    ) {
+      this.r.logger.warn(
+        "restarted server is incompatible with the previous session; closing clients so they reconnect",
+      );
+      for (const c of [...this.r.clients])
+        if (c.initialized) c.close("server restarted with a different protocol version");
+      return;
+    }
+    const caps = isObject(next.capabilities) ? next.capabilities : {};
+    for (const kind of ["tools", "prompts", "resources"]) {
+      if (isObject(caps[kind])) this.r.broadcast(`{"jsonrpc":"2.0","method":"notifications/${kind}/list_changed"}`);
+    }
+  }
+}
+
+/** The client capabilities declared to the child under `policy`. */
+export function childCapabilities(
+  policy: ChildCapabilities,
+  rootsPolicy: string,
+  declared: JsonObject | undefined,
+): JsonObject {
+  const out: JsonObject = {};
+  const offer = (name: RoutableCapability): boolean =>
+    policy === "all" || (policy === "auto" ? isObject(declared?.[name]) : policy.includes(name));
+  if (offer("sampling")) out.sampling = policy === "auto" ? (declared?.sampling as JsonObject) : {};
+  if (offer("elicitation")) {
+    const d = declared?.elicitation;
+    // An empty elicitation object is the older spelling of form-only.
+    if (policy !== "auto" || !isObject(d)) out.elicitation = { form: {}, url: {} };
+    else out.elicitation = Object.keys(d).length > 0 ? d : { form: {} };
+  }
+  if (offer("roots") && rootsPolicy !== "none") out.roots = { listChanged: true };
+  return out;
+}
+
+// --- internal ---
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function capabilitiesShrank(before: unknown, after: unknown): boolean {
+  if (!isObject(before)) return false;
+  if (!isObject(after)) return true;
+  return Object.keys(before).some((k) => !(k in after));
+}
