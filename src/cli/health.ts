@@ -14,7 +14,7 @@ export const healthCommand = defineCommand({
   meta: {
     name: "health",
     description:
-      "Send an MCP ping through the socket. Exit 0 healthy, 1 failed, 2 no socket, 3 refused, 4 timeout, 5 other",
+      "Ping the MCP server through the socket. Exit 0 healthy, 1 failed, 2 no socket, 3 refused, 4 timeout, 5 other, 6 still starting",
   },
   args: {
     socket: { type: "string", description: "The mux socket path" },

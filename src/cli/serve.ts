@@ -46,7 +46,8 @@ export const serveCommand = defineCommand({
       fail(isMuxError(error) ? error.message : String(error));
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
-    onStop(logger, () => handle.close());
+    // A single service has nothing to reload: SIGHUP (a closed terminal or SSH session) stops it cleanly.
+    onStop(logger, () => handle.close(), ["SIGINT", "SIGTERM", "SIGHUP"]);
     await handle.closed;
   },
 });
@@ -127,11 +128,17 @@ async function serveConfig(
   await handle.closed;
 }
 
-function onStop(logger: { info(m: string): void }, close: () => Promise<void>): void {
+function onStop(
+  logger: { info(m: string): void },
+  close: () => Promise<void>,
+  signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"],
+): void {
+  let stopping = false;
   const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
     logger.info(`${signal}: shutting down`);
     void close().then(() => process.exit(0));
   };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  for (const signal of signals) process.on(signal, () => stop(signal));
 }

@@ -4,7 +4,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { homedir, tmpdir } from "node:os";
+import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 
 /** File names looked for in the config directory, in order. */
@@ -21,12 +21,18 @@ export function configDir(env: Record<string, string | undefined> = process.env)
 }
 
 /**
- * The per-user runtime directory for sockets: `$XDG_RUNTIME_DIR/mcp-mux` when set, else
- * `<tmpdir>/mcp-mux-<uid>`.
+ * The per-user runtime directory for sockets: `$MUX_RUNTIME_DIR` when set, else
+ * `$XDG_RUNTIME_DIR/mcp-mux`, else a folder in the user's home (never a shared folder such as
+ * /tmp, where another user could create it first): `$XDG_STATE_HOME/mcp-mux/run` (default
+ * `~/.local/state/mcp-mux/run`) on Linux, `~/Library/Caches/mcp-mux/run` on macOS. The daemon
+ * creates it 0700 and refuses it when it is not the user's own.
  */
 export function runtimeDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.MUX_RUNTIME_DIR) return env.MUX_RUNTIME_DIR;
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, "mcp-mux");
-  return join(env.TMPDIR || tmpdir(), `mcp-mux-${process.getuid?.() ?? "user"}`);
+  const home = env.HOME || homedir();
+  if (process.platform === "darwin") return join(home, "Library", "Caches", "mcp-mux", "run");
+  return join(env.XDG_STATE_HOME || join(home, ".local", "state"), "mcp-mux", "run");
 }
 
 /** Default socket of a service without `socket`: `<runtimeDir>/<name>.sock`. */

@@ -15,8 +15,12 @@ export interface HealthOptions {
   timeoutMs?: number;
 }
 
-/** The outcome kinds, each with its own CLI exit code (see `HEALTH_EXIT_CODES`). */
-export type HealthState = "healthy" | "failed" | "no-socket" | "refused" | "timeout" | "error";
+/**
+ * The outcome kinds, each with its own CLI exit code (see `HEALTH_EXIT_CODES`). `healthy`
+ * means the MCP server itself answered the ping (the mux forwards it); `starting` means the
+ * daemon answers but its server is still starting, initializing or restarting.
+ */
+export type HealthState = "healthy" | "failed" | "no-socket" | "refused" | "timeout" | "error" | "starting";
 
 /** Exit codes of `mux health` per outcome. */
 export const HEALTH_EXIT_CODES: Record<HealthState, number> = {
@@ -26,7 +30,11 @@ export const HEALTH_EXIT_CODES: Record<HealthState, number> = {
   refused: 3,
   timeout: 4,
   error: 5,
+  starting: 6,
 };
+
+/** Child states in which the server has not answered yet but may soon. */
+const STARTING_STATES = new Set(["lazy", "starting", "initializing", "restarting"]);
 
 /** Result of a health check. */
 export interface HealthResult {
@@ -60,20 +68,32 @@ export async function checkHealth(options: HealthOptions): Promise<HealthResult>
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const statusAnswer = await conn.request("mcp-mux/status", undefined, timeoutMs);
     const status = isObject(statusAnswer.result) ? statusAnswer.result : undefined;
-    if (pong.timedOut)
-      return { ok: false, state: "timeout", socket, message: `no answer to ping within ${timeoutMs} ms`, status };
     const error = isObject(pong.error) ? pong.error : undefined;
     if (error?.code === RpcErrorCode.ServiceFailed || status?.state === "failed") {
       const why = String(error?.message ?? status?.failReason ?? "service failed");
       return { ok: false, state: "failed", socket, message: why, status, latencyMs };
     }
+    if ((pong.timedOut || error) && STARTING_STATES.has(String(status?.state))) {
+      const since =
+        typeof status?.childUptimeMs === "number" ? ` for ${Math.round(status.childUptimeMs / 1000)} s` : "";
+      const message = `the MCP server has not answered yet: it is ${String(status?.state)}${since}`;
+      return { ok: false, state: "starting", socket, message, status };
+    }
+    if (pong.timedOut)
+      return {
+        ok: false,
+        state: "timeout",
+        socket,
+        message: `the MCP server did not answer ping within ${timeoutMs} ms`,
+        status,
+      };
     if (error) return { ok: false, state: "error", socket, message: String(error.message), status, latencyMs };
     const name = status ? ` (service "${String(status.service)}", ${String(status.state)})` : "";
     return {
       ok: true,
       state: "healthy",
       socket,
-      message: `healthy: ping answered in ${latencyMs} ms${name}`,
+      message: `healthy: the server answered ping in ${latencyMs} ms${name}`,
       latencyMs,
       status,
     };

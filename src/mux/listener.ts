@@ -4,12 +4,14 @@
  * @module
  */
 
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SocketHandler, TCPSocketListener, UnixSocketListener } from "bun";
 import { connectRpc } from "../client/rpc.ts";
+import { ensurePrivateDir } from "../client/safe-path.ts";
 import { MuxError } from "../errors.ts";
 import { isObject } from "../protocol/message.ts";
+import { withFileLock } from "./lock.ts";
 
 /** Longest socket path the OS accepts (sun_path minus the terminating NUL). */
 export const MAX_SOCKET_PATH_BYTES = process.platform === "linux" ? 107 : 103;
@@ -33,21 +35,25 @@ export function checkSocketPath(path: string): void {
   }
 }
 
-/** Bind `path`, taking over a stale socket file but never a live daemon's. */
+/**
+ * Bind `path`, taking over a stale socket file but never a live daemon's. The folder is
+ * created 0700 and must be the user's own; the check, the removal of a stale socket and the
+ * bind happen under a lock (`<path>.lock`), so of several daemons started at once one wins.
+ */
 export async function listenUnix<T>(path: string, handlers: SocketHandler<T>): Promise<Listener<T>> {
   checkSocketPath(path);
-  const dir = dirname(path);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (existsSync(path)) await takeOverStale(path);
-  const previous = process.umask(0o177);
-  let server: UnixSocketListener<T> | TCPSocketListener<T>;
-  try {
-    server = Bun.listen<T>({ unix: path, socket: handlers, allowHalfOpen: true });
-  } catch (error) {
-    throw new MuxError("SOCKET_IN_USE", `cannot listen on ${path}: ${String(error)}`, { cause: error });
-  } finally {
-    process.umask(previous);
-  }
+  ensurePrivateDir(dirname(path));
+  const server = await withFileLock(`${path}.lock`, async () => {
+    if (existsSync(path)) await takeOverStale(path);
+    const previous = process.umask(0o177);
+    try {
+      return Bun.listen<T>({ unix: path, socket: handlers, allowHalfOpen: true });
+    } catch (error) {
+      throw new MuxError("SOCKET_IN_USE", `cannot listen on ${path}: ${String(error)}`, { cause: error });
+    } finally {
+      process.umask(previous);
+    }
+  });
   chmodSync(path, 0o600);
   const ino = lstatSync(path).ino;
   return {
@@ -58,11 +64,19 @@ export async function listenUnix<T>(path: string, handlers: SocketHandler<T>): P
       try {
         if (lstatSync(path).ino === ino) unlinkSync(path);
       } catch {}
+      removeLockFile(`${path}.lock`);
     },
   };
 }
 
 // --- internal ---
+
+/** Remove the lock file on a clean exit (a daemon locking it meanwhile re-opens it: see `acquire`). */
+function removeLockFile(lockPath: string): void {
+  try {
+    unlinkSync(lockPath);
+  } catch {}
+}
 
 async function takeOverStale(path: string): Promise<void> {
   const stat = lstatSync(path);

@@ -38,7 +38,8 @@ export class MuxService {
   constructor(options: ResolvedServiceOptions, logger: MuxLogger) {
     this.options = options;
     this.logger = logger;
-    if (options.statusFile) this.statusWriter = createStatusWriter(options.statusFile, () => this.status());
+    if (options.statusFile)
+      this.statusWriter = createStatusWriter(options.statusFile, () => this.status(), { warn: (m) => logger.warn(m) });
     if (!options.isolated) this.shared = this.newEngine();
   }
 

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { renameSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import type { ChildState } from "./router.ts";
 
 /** What `--status-file`, `mux status` and `mcp-mux/status` report. */
@@ -65,23 +66,37 @@ export interface StatusWriter {
   flush(): void;
 }
 
-/** Create a writer that snapshots through `take` into `path`. */
-export function createStatusWriter(path: string, take: () => StatusSnapshot, intervalMs = 200): StatusWriter {
+/**
+ * Create a writer that snapshots through `take` into `path`. Each write goes to a temporary
+ * file with a random name, created exclusively and never through a symlink (another user's
+ * planted link or file cannot redirect it), then renamed over `path`. A failing write is
+ * logged once (again only after a success), and its temporary file removed.
+ */
+export function createStatusWriter(
+  path: string,
+  take: () => StatusSnapshot,
+  options: { intervalMs?: number; warn?: (message: string) => void } = {},
+): StatusWriter {
+  const intervalMs = options.intervalMs ?? 200;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let last = "";
   let lastWrite = 0;
-  let counter = 0;
+  let failing = false;
   const write = (): void => {
     timer = undefined;
     const snapshot = take();
     const { timestamp: _t, uptimeMs: _u, childUptimeMs: _c, ...meaningful } = snapshot;
     const key = JSON.stringify(meaningful);
     if (key === last) return;
-    last = key;
     lastWrite = Date.now();
-    const tmp = `${path}.${process.pid}.${counter++}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(snapshot, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, path);
+    try {
+      writeAtomically(path, `${JSON.stringify(snapshot, null, 2)}\n`);
+      last = key;
+      failing = false;
+    } catch (error) {
+      if (!failing) options.warn?.(`cannot write the status file ${path}: ${(error as Error).message}`);
+      failing = true;
+    }
   };
   return {
     touch() {
@@ -94,4 +109,26 @@ export function createStatusWriter(path: string, take: () => StatusSnapshot, int
       write();
     },
   };
+}
+
+// --- internal ---
+
+const EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.${randomBytes(8).toString("hex")}.tmp`;
+  const fd = openSync(tmp, EXCLUSIVE, 0o600);
+  try {
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw error;
+  }
 }

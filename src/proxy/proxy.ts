@@ -5,6 +5,9 @@
  * @module
  */
 
+import type { SocketHandler } from "bun";
+import { connectWithPeer } from "../client/peer.ts";
+import { checkSocketOwner } from "../client/safe-path.ts";
 import { MuxError } from "../errors.ts";
 import { HELLO_METHOD } from "../protocol/hello.ts";
 
@@ -47,31 +50,48 @@ export async function runProxy(options: ProxyOptions): Promise<ProxyResult> {
   let drainWaiter: (() => void) | undefined;
   let stdinEnded = false;
 
-  const socket = await Bun.connect({
-    unix: options.socket,
-    allowHalfOpen: true,
-    socket: {
-      data(sock, chunk) {
-        stdout.write(chunk);
-        const flushed = stdout.flush?.();
-        if (flushed instanceof Promise) {
-          sock.pause();
-          void flushed.then(() => sock.resume());
-        }
-      },
-      drain() {
-        drainWaiter?.();
-      },
-      close() {
-        drainWaiter?.();
-        finish({ reason: stdinEnded ? "stdin-closed" : "daemon-closed" });
-      },
-      end(sock) {
-        sock.end();
-      },
-      error() {},
+  // Never talk to a socket another user could have put there; with secrets to forward, also
+  // ask the kernel who listens (the socket file could be swapped between check and connect).
+  checkSocketOwner(options.socket);
+  const forwarding = options.env !== undefined && Object.keys(options.env).length > 0;
+  let fd: number | undefined;
+  if (forwarding) {
+    const peer = connectWithPeer(options.socket);
+    const me = process.getuid?.();
+    if (me !== undefined && peer.uid !== me && peer.uid !== 0) {
+      throw new MuxError(
+        "SOCKET_PATH_INVALID",
+        `refusing to forward secrets to ${options.socket}: it is served by uid ${peer.uid}, not by you (uid ${me})`,
+      );
+    }
+    fd = peer.fd;
+  }
+  const handlers: SocketHandler<undefined> = {
+    data(sock, chunk) {
+      stdout.write(chunk);
+      const flushed = stdout.flush?.();
+      if (flushed instanceof Promise) {
+        sock.pause();
+        void flushed.then(() => sock.resume());
+      }
     },
-  }).catch((error: unknown) => {
+    drain() {
+      drainWaiter?.();
+    },
+    close() {
+      drainWaiter?.();
+      finish({ reason: stdinEnded ? "stdin-closed" : "daemon-closed" });
+    },
+    end(sock) {
+      sock.end();
+    },
+    error() {},
+  };
+  const connecting =
+    fd !== undefined
+      ? Bun.connect({ fd, allowHalfOpen: true, socket: handlers } as unknown as Parameters<typeof Bun.connect>[0])
+      : Bun.connect({ unix: options.socket, allowHalfOpen: true, socket: handlers });
+  const socket = await connecting.catch((error: unknown) => {
     throw new MuxError("CONNECT_FAILED", connectMessage(options.socket, error), { cause: error });
   });
 

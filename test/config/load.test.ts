@@ -64,7 +64,9 @@ describe("formats", () => {
 
   test("default socket and control paths live in the per-user runtime directory", () => {
     expect(defaultSocketPath("x", { XDG_RUNTIME_DIR: "/run/user/5" })).toBe("/run/user/5/mcp-mux/x.sock");
-    expect(defaultSocketPath("x", { TMPDIR: "/tmp" })).toMatch(/^\/tmp\/mcp-mux-\w+\/x\.sock$/);
+    expect(defaultSocketPath("x", { TMPDIR: "/tmp", HOME: "/home/u" })).toBe("/home/u/.local/state/mcp-mux/run/x.sock");
+    expect(defaultSocketPath("x", { XDG_STATE_HOME: "/s", HOME: "/home/u" })).toBe("/s/mcp-mux/run/x.sock");
+    expect(defaultSocketPath("x", { MUX_RUNTIME_DIR: "/r", XDG_RUNTIME_DIR: "/x" })).toBe("/r/x.sock");
     expect(controlSocketPath("/a/b.toml", { XDG_RUNTIME_DIR: "/r" })).toMatch(
       /^\/r\/mcp-mux\/control-[0-9a-f]{12}\.sock$/,
     );
