@@ -5,7 +5,6 @@
  */
 const out = Bun.stdout.writer();
 const decoder = new TextDecoder();
-let buffer = "";
 const answer = (msg: {
   id?: unknown;
   method?: string;
@@ -26,17 +25,20 @@ const answer = (msg: {
   }
   return {};
 };
+// Lines are split on bytes, searching only each new chunk, so a huge line costs linear time.
+let parts: Uint8Array[] = [];
 for await (const chunk of Bun.stdin.stream()) {
-  buffer += decoder.decode(chunk, { stream: true });
-  let nl = buffer.indexOf("\n");
-  while (nl >= 0) {
-    const line = buffer.slice(0, nl);
-    buffer = buffer.slice(nl + 1);
-    nl = buffer.indexOf("\n");
+  let start = 0;
+  for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+    parts.push(chunk.subarray(start, nl));
+    start = nl + 1;
+    const line = parts.length === 1 ? decoder.decode(parts[0]) : decoder.decode(Buffer.concat(parts));
+    parts = [];
     if (!line) continue;
     const msg = JSON.parse(line);
     if (msg.id === undefined) continue;
     out.write(`${JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: answer(msg) })}\n`);
   }
+  if (start < chunk.length) parts.push(chunk.slice(start));
   out.flush();
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { JsonObject } from "../protocol/message.ts";
+import type { JsonObject, WireLine } from "../protocol/message.ts";
 
 /** What kind of line the router sends; transports and the outbound policy act on it. */
 export type SendKind =
@@ -29,7 +29,7 @@ export interface ClientPort {
    * response, its progress, a server request it caused), when known: HTTP puts such lines on
    * that request's stream.
    */
-  write(line: string, kind: SendKind, related: string | undefined): void;
+  write(line: WireLine, kind: SendKind, related: string | undefined): void;
   /** End the client's connection (after flushing what the transport can). */
   close(reason: string): void;
   /** Bytes queued for the client and not yet taken by it. */
@@ -103,14 +103,14 @@ export class MuxClient {
   }
 
   /** Send one line to the client, applying the outbound policy. */
-  send(line: string, kind: SendKind = "notification", related?: string): void {
+  send(line: WireLine, kind: SendKind = "notification", related?: string): void {
     if (this.closed) return;
     if (this.port.backlog > this.limits.highWaterBytes) {
       if (kind === "progress" || kind === "log") {
         this.dropped++;
         return;
       }
-      if (kind === "signal") {
+      if (kind === "signal" && typeof line === "string") {
         this.owed.set(signalKey(line), line);
         return;
       }

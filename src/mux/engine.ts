@@ -101,6 +101,7 @@ export class Engine {
         { cmd: this.options.cmd, args: this.options.args, env: this.options.env, cwd: this.options.cwd },
         {
           line: (text) => this.router.childLine(text),
+          bytes: (data) => this.router.childBytes(data),
           gone: (reason) => this.childGone(up, reason),
           drained: () => this.childDrained(),
         },

@@ -6,13 +6,16 @@
  * @module
  */
 
+import { decodeSpan, scanJsonBytes } from "../protocol/json-bytes.ts";
 import {
   idKeyOf,
   type JsonObject,
   type Message,
   parseMessage,
+  parseMessageBytes,
   type RequestMessage,
   type ResponseMessage,
+  type WireLine,
 } from "../protocol/message.ts";
 import { errorLine, type RpcErrorBody, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { fastIdSpan, type Span, scanObject, spanAt, splice } from "../protocol/scan.ts";
@@ -41,7 +44,7 @@ export type AmbiguousRoute = "error" | "most-recent";
 
 /** What the router needs from its engine. */
 export interface RouterHost {
-  writeChild(line: string): boolean;
+  writeChild(line: WireLine): boolean;
   /** Start the child if it is not running (lazy start). */
   ensureChild(): void;
   /** The child answered initialize with an error or not at all: restart it. */
@@ -64,7 +67,7 @@ export interface RouterOptions {
 }
 
 /** Where an answer to one client request goes (the client, or a batch being collected). */
-export type Reply = (line: string) => void;
+export type Reply = (line: WireLine) => void;
 
 /** A request the mux sent to the child and is waiting on. */
 export interface Pending {
@@ -186,16 +189,16 @@ export class Router {
     else client.wake();
   }
 
-  /** One line from a client. */
-  clientLine(client: MuxClient, text: string): void {
-    const msg = parseMessage(text);
+  /** One line from a client (text, or the bytes of a big one). */
+  clientLine(client: MuxClient, line: string | Uint8Array): void {
+    const msg = typeof line === "string" ? parseMessage(line) : parseMessageBytes(line);
     if (msg.kind === "batch") return this.clientBatch(client, msg.items);
     this.clientMessage(client, msg, undefined);
   }
 
   /** One parsed message from a client; `reply` collects answers of a batch element. */
   clientMessage(client: MuxClient, msg: Message, reply: Reply | undefined): void {
-    const answer = reply ?? ((line: string) => client.send(line, "response"));
+    const answer = reply ?? ((line: WireLine) => client.send(line, "response"));
     switch (msg.kind) {
       case "parse-error":
         return answer(errorLine("null", RpcErrorCode.ParseError, `Parse error: ${msg.reason}`));
@@ -204,7 +207,7 @@ export class Router {
       case "batch":
         return answer(errorLine("null", RpcErrorCode.InvalidRequest, "Invalid Request: a batch inside a batch"));
       case "request": {
-        const out = reply ?? ((line: string) => client.send(line, "response", msg.key));
+        const out = reply ?? ((line: WireLine) => client.send(line, "response", msg.key));
         if (client.refusal) return out(errorLine(msg.rawId, RpcErrorCode.EnvRefused, client.refusal));
         if (this.closing) return out(errorLine(msg.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"));
         const rule = clientRequestRules[msg.method];
@@ -224,7 +227,7 @@ export class Router {
         if (client.refusal) return;
         const rule = clientNotificationRules[msg.method];
         if (rule) return rule(this, client, msg);
-        if (client.initialized && this.state === "ready") this.host.writeChild(msg.text);
+        if (client.initialized && this.state === "ready") this.host.writeChild(msg.bytes ? [msg.bytes] : msg.text);
         return;
       }
       case "response":
@@ -286,14 +289,15 @@ export class Router {
   forward(client: MuxClient, msg: RequestMessage, reply: Reply, onResponse?: Pending["onResponse"]): Pending {
     const muxId = this.nextMuxId++;
     const p: Pending = { muxId, method: msg.method, client, rawId: msg.rawId, key: msg.key, reply, onResponse };
-    let text: string;
     const token = msg.progressSpan;
+    const edits: [Span, string][] = [[msg.idSpan, String(muxId)]];
     if (token) {
-      this.progress.set(muxId, { client, rawToken: msg.text.slice(token[0], token[1]), key: msg.key });
+      const rawToken = msg.bytes ? decodeSpan(msg.bytes, token) : msg.text.slice(token[0], token[1]);
+      this.progress.set(muxId, { client, rawToken, key: msg.key });
       p.progressToken = muxId;
-      const [first, second] = token[0] > msg.idSpan[0] ? [token, msg.idSpan] : [msg.idSpan, token];
-      text = splice(splice(msg.text, first, String(muxId)), second, String(muxId));
-    } else text = splice(msg.text, msg.idSpan, String(muxId));
+      edits.push([token, String(muxId)]);
+    }
+    const text = msg.bytes ? spliceBytes(msg.bytes, edits) : spliceAll(msg.text, edits);
     if (LONG_LIVED_METHODS.has(msg.method)) this.listens.set(muxId, { client, rawId: msg.rawId });
     else p.deadline = performance.now() + this.options.requestTimeoutMs;
     this.pending.set(muxId, p);
@@ -384,6 +388,38 @@ export class Router {
       default:
         this.logger.warn(`server wrote a non-JSON-RPC line to stdout (ignored): ${text.slice(0, 200)}`);
     }
+  }
+
+  /**
+   * One big line from the child, as bytes: a plain response goes back to its client as views
+   * of these bytes with the client's id spliced in (never decoded, never copied); anything
+   * else takes the text path.
+   */
+  childBytes(bytes: Uint8Array): void {
+    const scan = scanJsonBytes(bytes);
+    if (!scan) {
+      this.logger.warn(`server wrote a ${bytes.length}-byte line that is not JSON (ignored)`);
+      return;
+    }
+    const members = new Map(scan.top.map((m) => [m.key, m.value]));
+    const idSpan = members.get("id");
+    const resultSpan = members.get("result");
+    const p =
+      idSpan && resultSpan && !members.has("method") ? this.pending.get(Number(decodeSpan(bytes, idSpan))) : undefined;
+    const taskLike = resultSpan && scan.nested.get(resultSpan[0])?.some((m) => m.key === "task");
+    if (!p?.client || p.onResponse || taskLike || members.size !== scan.top.length) {
+      this.childLine(textDecoder.decode(bytes));
+      return;
+    }
+    this.pending.delete(p.muxId);
+    this.listens.delete(p.muxId);
+    if (p.progressToken !== undefined) this.progress.delete(p.progressToken);
+    const owner = p.client;
+    owner.inflight.delete(p.key);
+    p.reply(spliceBytes(bytes, [[idSpan as Span, p.rawId]]));
+    if (this.slots.release(owner)) this.pump();
+    this.settled(owner);
+    this.host.changed();
   }
 
   /** Send a line to every operational client. */
@@ -696,7 +732,7 @@ export class Router {
       if (sealed && answers.length === expected && expected > 0) client.send(`[${answers.join(",")}]`, "response");
     };
     const collect: Reply = (line) => {
-      answers.push(line);
+      answers.push(typeof line === "string" ? line : wireText(line));
       finish();
     };
     for (const item of items) {
@@ -771,6 +807,32 @@ const KNOWN_CLIENT_METHODS = new Set([
   "tools/list",
   "tools/call",
 ]);
+
+/** The text of a wire line given in pieces (only for the rare big answer inside a batch). */
+function wireText(parts: readonly (string | Uint8Array)[]): string {
+  return parts.map((p) => (typeof p === "string" ? p : textDecoder.decode(p))).join("");
+}
+
+const textDecoder = new TextDecoder();
+
+/** Apply span edits (non-overlapping) to a text. */
+function spliceAll(text: string, edits: [Span, string][]): string {
+  let out = text;
+  for (const [span, value] of [...edits].sort((a, b) => b[0][0] - a[0][0])) out = splice(out, span, value);
+  return out;
+}
+
+/** Apply span edits to bytes without copying them: the pieces between edits are views. */
+function spliceBytes(bytes: Uint8Array, edits: [Span, string][]): (string | Uint8Array)[] {
+  const parts: (string | Uint8Array)[] = [];
+  let at = 0;
+  for (const [span, value] of [...edits].sort((a, b) => a[0][0] - b[0][0])) {
+    parts.push(bytes.subarray(at, span[0]), value);
+    at = span[1];
+  }
+  parts.push(bytes.subarray(at));
+  return parts;
+}
 
 function syntheticError(code: number, message: string): ResponseMessage {
   return {

@@ -162,13 +162,13 @@ export class MuxService {
   }
 
   /** One line of a client: its first may be a proxy's hello with forwarded env. */
-  private line(client: MuxClient, text: string): void {
+  private line(client: MuxClient, line: string | Uint8Array): void {
     if (!client.greeted) {
       client.greeted = true;
-      const env = helloEnv(text);
+      const env = typeof line === "string" ? helloEnv(line) : undefined;
       if (env !== undefined) return this.hello(client, env);
     }
-    this.engineOf(client)?.router.clientLine(client, text);
+    this.engineOf(client)?.router.clientLine(client, line);
   }
 
   /**

@@ -9,12 +9,12 @@
 
 import type { Socket } from "bun";
 import { createLineSplitter, type LineSplitter, type OversizedLine } from "../protocol/framing.ts";
-import { parseMessage } from "../protocol/message.ts";
+import { BIG_MESSAGE_BYTES, parseMessage, type WireLine } from "../protocol/message.ts";
 import { type ClientLimits, type ClientPort, MuxClient, type SendKind } from "./client.ts";
 
 /** What a socket client reports to its service. */
 export interface SocketClientHandlers {
-  line(client: MuxClient, text: string): void;
+  line(client: MuxClient, line: string | Uint8Array): void;
   oversized(client: MuxClient, info: OversizedLine): void;
   /** The client half-closed and every line it sent was handled. */
   ended(client: MuxClient): void;
@@ -47,7 +47,7 @@ export class SocketClient implements ClientPort {
   private inboxBytes = 0;
   private paused = false;
   private endPending = false;
-  private out: string[] = [];
+  private out: WireLine[] = [];
   private flushScheduled = false;
   private pending: Chunk[] = [];
   private pendingBytes = 0;
@@ -66,9 +66,10 @@ export class SocketClient implements ClientPort {
     this.splitter = createLineSplitter(
       {
         line: (text) => this.accept({ text, bytes: text.length }),
+        bytes: (data) => this.accept({ data, bytes: data.length }),
         oversized: (info) => this.accept({ oversized: info, bytes: 0 }),
       },
-      { maxLineBytes: options.maxRequestBytes },
+      { maxLineBytes: options.maxRequestBytes, bigLineBytes: BIG_MESSAGE_BYTES },
     );
   }
 
@@ -95,7 +96,7 @@ export class SocketClient implements ClientPort {
    * SDK v1 clients handle progress in a microtask but responses synchronously, so a progress
    * and the response read in one chunk lose the progress.
    */
-  write(line: string, kind: SendKind): void {
+  write(line: WireLine, kind: SendKind): void {
     if (this.client.closed) return;
     const now = performance.now();
     if (kind === "progress") this.lastProgressAt = now;
@@ -190,7 +191,7 @@ export class SocketClient implements ClientPort {
   private deliver(item: Inbound): void {
     this.inboxBytes -= item.bytes;
     if (item.oversized) this.handlers.oversized(this.client, item.oversized);
-    else this.handlers.line(this.client, item.text as string);
+    else this.handlers.line(this.client, item.data ?? (item.text as string));
   }
 
   private deliverResponses(): void {
@@ -216,14 +217,39 @@ export class SocketClient implements ClientPort {
   private flush(): void {
     this.flushScheduled = false;
     if (this.out.length === 0 || this.client.closed) return;
-    const text = this.out.length === 1 ? `${this.out[0]}\n` : `${this.out.join("\n")}\n`;
+    const out = this.out;
     this.out = [];
-    const chunk: Chunk = isAscii(text) ? { text, offset: 0 } : { bytes: encoder.encode(text), offset: 0 };
-    const size = chunk.text !== undefined ? text.length : (chunk.bytes as Uint8Array).length;
     if (this.pendingBytes === 0) this.lastTakenAt = performance.now();
+    const wasEmpty = this.pending.length === 0;
+    let texts: string[] = [];
+    const pushText = (): void => {
+      if (texts.length === 0) return;
+      this.queue(texts.length === 1 ? `${texts[0]}\n` : `${texts.join("\n")}\n`);
+      texts = [];
+    };
+    for (const line of out) {
+      if (typeof line === "string") texts.push(line);
+      else {
+        pushText();
+        for (const part of line) this.queue(part);
+        this.queue("\n");
+      }
+    }
+    pushText();
+    if (wasEmpty) this.writePending();
+  }
+
+  private queue(data: string | Uint8Array): void {
+    const chunk: Chunk =
+      typeof data !== "string"
+        ? { bytes: data, offset: 0 }
+        : isAscii(data)
+          ? { text: data, offset: 0 }
+          : { bytes: encoder.encode(data), offset: 0 };
+    const size = chunk.text !== undefined ? chunk.text.length : (chunk.bytes as Uint8Array).length;
+    if (size === 0) return;
     this.pending.push(chunk);
     this.pendingBytes += size;
-    if (this.pending.length === 1) this.writePending();
   }
 
   /** Write queued chunks until the socket takes no more; big messages go in slices. */
@@ -282,6 +308,7 @@ export class SocketClient implements ClientPort {
 /** A line waiting to be handled (or a marker for an oversized one). */
 interface Inbound {
   text?: string;
+  data?: Uint8Array;
   oversized?: OversizedLine;
   bytes: number;
 }

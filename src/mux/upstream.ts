@@ -13,6 +13,7 @@
 import type { Subprocess } from "bun";
 import { MuxError } from "../errors.ts";
 import { createLineSplitter } from "../protocol/framing.ts";
+import { BIG_MESSAGE_BYTES, type WireLine } from "../protocol/message.ts";
 import type { MuxLogger } from "./logger.ts";
 
 /** How to start the child. */
@@ -30,13 +31,15 @@ export interface UpstreamHandlers {
   gone(reason: string): void;
   /** The child's stdin took everything queued for it. */
   drained?(): void;
+  /** A line of at least `BIG_MESSAGE_BYTES`, as bytes (default: decoded and given to `line`). */
+  bytes?(line: Uint8Array): void;
 }
 
 /** One running child process. */
 export interface Upstream {
   readonly pid: number;
   /** Write one message line (no newline). Returns false if the pipe is broken. */
-  write(line: string): boolean;
+  write(line: WireLine): boolean;
   /** Bytes written for the child and not yet taken by its stdin. */
   readonly backlog: number;
   /** Terminate the process tree; resolves when the child has exited. */
@@ -70,39 +73,55 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
   // write was under a millisecond ago (the child is busy), the batch waits for the next
   // event-loop turn so lines from many clients' callbacks share it too; when idle, it goes at
   // the end of this tick and adds no latency. While the pipe is full, lines wait here and
-  // `backlog` tells the service to stop reading clients.
-  let queue: string[] = [];
+  // `backlog` tells the service to stop reading clients. Big messages come as byte pieces and
+  // go out in slices, so the pipe's own buffer never holds a second copy of them.
+  const queue: (string | Uint8Array)[] = [];
   let queued = 0;
   let inPipe = 0;
   let flushScheduled = false;
   let lastFlush = 0;
+  const nextBatch = (): string | Uint8Array => {
+    const first = queue[0] as string | Uint8Array;
+    if (typeof first !== "string") {
+      if (first.length <= WRITE_SLICE) return queue.shift() as Uint8Array;
+      queue[0] = first.subarray(WRITE_SLICE);
+      return first.subarray(0, WRITE_SLICE);
+    }
+    let n = 1;
+    while (n < queue.length && typeof queue[n] === "string") n++;
+    const texts = queue.splice(0, n) as string[];
+    return texts.length === 1 ? (texts[0] as string) : texts.join("");
+  };
   const flush = (): void => {
     flushScheduled = false;
     lastFlush = performance.now();
-    if (done || queue.length === 0 || inPipe > 0) return;
-    const text = queue.length === 1 ? `${queue[0]}\n` : `${queue.join("\n")}\n`;
-    queue = [];
-    inPipe = queued;
-    queued = 0;
-    try {
-      proc.stdin.write(text);
-      const pending = proc.stdin.flush();
-      if (pending instanceof Promise) {
-        pending.then(
-          () => {
-            inPipe = 0;
-            if (queue.length > 0) flush();
-            if (inPipe === 0) handlers.drained?.();
-          },
-          (error: unknown) => finish(`writing to server stdin failed: ${String(error)}`),
-        );
-      } else {
+    if (done || inPipe > 0) return;
+    while (queue.length > 0) {
+      const batch = nextBatch();
+      const size = batch.length;
+      queued -= size;
+      inPipe = size;
+      try {
+        proc.stdin.write(batch);
+        const pending = proc.stdin.flush();
+        if (pending instanceof Promise) {
+          pending.then(
+            () => {
+              inPipe = 0;
+              flush();
+              if (inPipe === 0) handlers.drained?.();
+            },
+            (error: unknown) => finish(`writing to server stdin failed: ${String(error)}`),
+          );
+          return;
+        }
         inPipe = 0;
-        handlers.drained?.();
+      } catch (error) {
+        finish(`writing to server stdin failed: ${String(error)}`);
+        return;
       }
-    } catch (error) {
-      finish(`writing to server stdin failed: ${String(error)}`);
     }
+    handlers.drained?.();
   };
   const finish = (reason: string): void => {
     if (done) return;
@@ -117,7 +136,7 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
     await Bun.sleep(0);
     finish(why);
   };
-  void pumpLines(proc.stdout, handlers.line).then(
+  void pumpLines(proc.stdout, handlers.line, handlers.bytes).then(
     () => stdoutEnded("server closed its stdout"),
     (error) => stdoutEnded(`reading server stdout failed: ${String(error)}`),
   );
@@ -138,10 +157,20 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
     get backlog(): number {
       return queued + inPipe;
     },
-    write(line: string): boolean {
+    write(line: WireLine): boolean {
       if (done) return false;
-      queue.push(line);
-      queued += line.length + 1;
+      if (typeof line === "string") {
+        queue.push(`${line}\n`);
+        queued += line.length + 1;
+      } else {
+        for (const part of line) {
+          const bytes = typeof part === "string" ? encoder.encode(part) : part;
+          queue.push(bytes);
+          queued += bytes.length;
+        }
+        queue.push(NEWLINE);
+        queued += 1;
+      }
       if (!flushScheduled && inPipe === 0) {
         flushScheduled = true;
         if (performance.now() - lastFlush < 1) setImmediate(flush);
@@ -168,6 +197,11 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
 
 // --- internal ---
 
+const encoder = new TextEncoder();
+const NEWLINE = new Uint8Array([0x0a]);
+/** Largest single pipe write of a big message. */
+const WRITE_SLICE = 1_048_576;
+
 /** The shell that guards the process tree (none: spawn directly, without the guard). */
 const TREE_GUARD_SHELL = process.platform === "win32" ? undefined : "/bin/sh";
 
@@ -183,8 +217,12 @@ function exitReason(code: number | null, guarded: boolean): string {
   return `server exited with code ${code}`;
 }
 
-async function pumpLines(stream: ReadableStream<Uint8Array>, onLine: (text: string) => void): Promise<void> {
-  const splitter = createLineSplitter({ line: onLine });
+async function pumpLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (text: string) => void,
+  onBytes?: (line: Uint8Array) => void,
+): Promise<void> {
+  const splitter = createLineSplitter({ line: onLine, bytes: onBytes }, { bigLineBytes: BIG_MESSAGE_BYTES });
   const reader = stream.getReader();
   for (;;) {
     const { value, done } = await reader.read();

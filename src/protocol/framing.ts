@@ -1,7 +1,11 @@
 /**
  * Newline-delimited JSON framing, split on the byte 0x0A before decoding so that a multi-byte
- * UTF-8 character split across reads survives. Optionally enforces a per-line byte limit
- * without ever buffering more than the limit.
+ * UTF-8 character split across reads survives. Enforces a per-line byte limit without ever
+ * buffering more than the limit, and hands lines above a size threshold over as bytes, so a
+ * big message is never decoded into a string (and copied) just to be forwarded.
+ *
+ * Pushed chunks are kept by reference until their line is complete: do not reuse them (Bun's
+ * socket and pipe reads are fresh buffers).
  * @module
  */
 
@@ -12,6 +16,8 @@ const decoder = new TextDecoder();
 export interface LineSink {
   /** A complete line (without `\n` or a trailing `\r`), decoded as UTF-8. */
   line(text: string): void;
+  /** A line of at least `bigLineBytes`, as bytes (without `\n`, `\r` or a BOM). */
+  bytes?(line: Uint8Array): void;
   /** A line longer than the limit; `head` and `tail` are its first and last bytes, decoded. */
   oversized?(info: OversizedLine): void;
 }
@@ -27,6 +33,8 @@ export interface OversizedLine {
 export interface LineSplitterOptions {
   /** Lines longer than this many bytes are dropped and reported via `oversized`. Default: no limit. */
   maxLineBytes?: number;
+  /** Lines of at least this many bytes go to `sink.bytes` (when it exists) undecoded. Default: never. */
+  bigLineBytes?: number;
 }
 
 /** Incremental splitter: push byte chunks, get whole lines. */
@@ -38,8 +46,8 @@ export interface LineSplitter {
 
 /** Create a byte-level line splitter that reports lines to `sink`. */
 export function createLineSplitter(sink: LineSink, options: LineSplitterOptions = {}): LineSplitter {
-  if (options.maxLineBytes === undefined) return createUnlimitedSplitter(sink);
-  const max = options.maxLineBytes;
+  const max = options.maxLineBytes ?? Number.POSITIVE_INFINITY;
+  const big = sink.bytes ? (options.bigLineBytes ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
   let carry: Uint8Array[] = [];
   let carryBytes = 0;
   // Discard mode: the current line is over the limit; keep only its head and a rolling tail.
@@ -55,7 +63,23 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
     // Strip a UTF-8 BOM at the start of a line.
     if (end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
     if (end - start === 0) return;
-    sink.line(decoder.decode(bytes.subarray(start, end)));
+    if (end - start >= big) (sink.bytes as (line: Uint8Array) => void)(bytes.subarray(start, end));
+    else sink.line(decoder.decode(bytes.subarray(start, end)));
+  };
+
+  /** Many short lines in one chunk: one decode for all of them, then split the text. */
+  const emitText = (bytes: Uint8Array): void => {
+    const text = decoder.decode(bytes);
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf("\n", start);
+      if (nl < 0) return;
+      let end = nl;
+      if (end > start && text.charCodeAt(end - 1) === 0x0d) end--;
+      if (text.charCodeAt(start) === 0xfeff) start++;
+      if (end > start) sink.line(text.slice(start, end));
+      start = nl + 1;
+    }
   };
 
   const startDiscard = (): void => {
@@ -83,6 +107,22 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
     },
     push(chunk: Uint8Array): void {
       let offset = 0;
+      // Fast path: no line pending, short complete lines only, nothing near a threshold.
+      if (carryBytes === 0 && !discarding && chunk.length < big && chunk.length <= max) {
+        const last = chunk.lastIndexOf(NEWLINE);
+        if (last < 0) {
+          carry.push(chunk);
+          carryBytes = chunk.length;
+          return;
+        }
+        emitText(chunk.subarray(0, last + 1));
+        offset = last + 1;
+        if (offset < chunk.length) {
+          carry.push(chunk.subarray(offset));
+          carryBytes = chunk.length - offset;
+        }
+        return;
+      }
       while (offset < chunk.length) {
         const nl = chunk.indexOf(NEWLINE, offset);
         if (nl === -1) {
@@ -91,7 +131,7 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
             discardBytes += rest.length;
             tail = lastBytes(tail, rest);
           } else {
-            carry.push(rest.slice());
+            carry.push(rest);
             carryBytes += rest.length;
             if (carryBytes > max) startDiscard();
           }
@@ -123,45 +163,6 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
 // --- internal ---
 
 const EDGE = 512;
-
-/**
- * Without a limit: decode everything up to the chunk's last newline in one call (complete
- * lines only, so no character is split), then split the text.
- */
-function createUnlimitedSplitter(sink: LineSink): LineSplitter {
-  let carry: Uint8Array[] = [];
-  let carryBytes = 0;
-  const emitText = (text: string): void => {
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf("\n", start);
-      if (nl < 0) return;
-      let end = nl;
-      if (end > start && text.charCodeAt(end - 1) === 0x0d) end--;
-      if (text.charCodeAt(start) === 0xfeff) start++;
-      if (end > start) sink.line(text.slice(start, end));
-      start = nl + 1;
-    }
-  };
-  return {
-    get buffered() {
-      return carryBytes;
-    },
-    push(chunk: Uint8Array): void {
-      const last = chunk.lastIndexOf(NEWLINE);
-      if (last < 0) {
-        carry.push(chunk.slice());
-        carryBytes += chunk.length;
-        return;
-      }
-      const head = chunk.subarray(0, last + 1);
-      const bytes = carryBytes === 0 ? head : concat([...carry, head], carryBytes + head.length);
-      emitText(decoder.decode(bytes));
-      carry = last + 1 < chunk.length ? [chunk.slice(last + 1)] : [];
-      carryBytes = chunk.length - last - 1;
-    },
-  };
-}
 
 function describe(bytes: Uint8Array): OversizedLine {
   return {

@@ -7,7 +7,17 @@
  * @module
  */
 
+import { type ByteMember, decodeSpan, scanJsonBytes } from "./json-bytes.ts";
 import { type Span, scanArray, scanObject } from "./scan.ts";
+
+/**
+ * One message on the wire, without its newline: a string, or the pieces of a big message
+ * (spans of its original bytes with an id spliced in), written one after another.
+ */
+export type WireLine = string | readonly (string | Uint8Array)[];
+
+/** Messages at least this big are handled as bytes (see {@link parseMessageBytes}). */
+export const BIG_MESSAGE_BYTES = 256 * 1024;
 
 /** JSON-RPC request id as MCP allows it. */
 export type RequestId = string | number;
@@ -29,6 +39,8 @@ export interface RequestMessage {
   idSpan: Span;
   /** Span of `params._meta.progressToken` when it is a string or a number. */
   progressSpan: Span | undefined;
+  /** A big message kept as bytes: `text` is empty and the spans are byte offsets into these. */
+  bytes?: Uint8Array;
 }
 
 /** A notification: has `method`, no `id`. */
@@ -37,6 +49,8 @@ export interface NotificationMessage {
   text: string;
   method: string;
   params: JsonObject | undefined;
+  /** A big message kept as bytes (`text` is empty). */
+  bytes?: Uint8Array;
 }
 
 /** A response: has `id` and `result` or `error`. */
@@ -104,6 +118,62 @@ export function parseMessage(text: string): Message {
   return { kind: "batch", text, items };
 }
 
+/**
+ * Parse and classify one big line given as bytes, without decoding it whole: the bytes are
+ * validated in one pass, the small routing fields are parsed, and big `params` members are
+ * left out of `params` (the mux never routes by them). Requests and notifications keep their
+ * bytes; anything else (a batch, a response) is decoded and parsed as text.
+ */
+export function parseMessageBytes(bytes: Uint8Array): Message {
+  const scan = scanJsonBytes(bytes);
+  if (!scan) return { kind: "parse-error", reason: "the message is not valid JSON" };
+  const top = scan.top;
+  const first = top.length > 0 ? undefined : firstByte(bytes);
+  if (top.length === 0 && first !== 0x7b) return parseMessage(decoder.decode(bytes));
+  const members = unique(top);
+  if (!members) return { kind: "invalid", rawId: "null", reason: "a key appears more than once" };
+  const methodSpan = members.get("method");
+  if (!methodSpan || members.has("result") || members.has("error")) return parseMessage(decoder.decode(bytes));
+  const small = (span: Span | undefined): unknown =>
+    span && span[1] - span[0] <= SMALL_MEMBER ? JSON.parse(decodeSpan(bytes, span)) : undefined;
+  const idSpan = members.get("id");
+  const rawId = idSpan ? decodeSpan(bytes, idSpan) : "null";
+  const id = small(idSpan);
+  const readableId = idSpan && isRequestId(id) ? rawId : "null";
+  if (small(members.get("jsonrpc")) !== "2.0")
+    return { kind: "invalid", rawId: readableId, reason: 'missing or wrong "jsonrpc": "2.0"' };
+  const method = small(methodSpan);
+  if (typeof method !== "string") return { kind: "invalid", rawId: readableId, reason: '"method" must be a string' };
+  const paramsSpan = members.get("params");
+  let params: JsonObject | undefined;
+  let progressSpan: Span | undefined;
+  if (paramsSpan) {
+    const list = scan.nested.get(paramsSpan[0]);
+    if (!list) {
+      if (bytes[paramsSpan[0]] !== 0x5b)
+        return { kind: "invalid", rawId: readableId, reason: '"params" must be an object' };
+    } else {
+      const p = unique(list);
+      const metaSpan = p?.get("_meta");
+      const metaList = metaSpan ? scan.nested.get(metaSpan[0]) : undefined;
+      const meta = metaList ? unique(metaList) : undefined;
+      if (!p || (metaList && !meta))
+        return { kind: "invalid", rawId: readableId, reason: 'a key of "params" or "_meta" appears more than once' };
+      params = {};
+      for (const [key, span] of p) {
+        const value = small(span);
+        if (value !== undefined) params[key] = value;
+      }
+      const token = meta?.get("progressToken");
+      const tokenValue = small(token);
+      if (token && (typeof tokenValue === "string" || typeof tokenValue === "number")) progressSpan = token;
+    }
+  }
+  if (!idSpan) return { kind: "notification", text: "", method, params, bytes };
+  if (!isRequestId(id)) return { kind: "invalid", rawId: "null", reason: "request id must be a string or an integer" };
+  return { kind: "request", text: "", method, params, id, rawId, key: idKeyOf(rawId), idSpan, progressSpan, bytes };
+}
+
 /** True for a plain JSON object. */
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -136,6 +206,24 @@ export function idKeyOf(raw: string): string {
 // --- internal ---
 
 const PLAIN_INTEGER = /^-?\d+$/;
+const decoder = new TextDecoder();
+/** Members up to this size are parsed for routing; bigger ones are payload the mux never reads. */
+const SMALL_MEMBER = 64 * 1024;
+
+/** Members by key, or undefined when a key repeats. */
+function unique(members: ByteMember[]): Map<string, Span> | undefined {
+  const map = new Map<string, Span>();
+  for (const m of members) {
+    if (map.has(m.key)) return undefined;
+    map.set(m.key, m.value);
+  }
+  return map;
+}
+
+function firstByte(bytes: Uint8Array): number | undefined {
+  for (const c of bytes) if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return c;
+  return undefined;
+}
 
 function classify(text: string, value: unknown): Message {
   if (!isObject(value)) return { kind: "invalid", rawId: "null", reason: "message is not a JSON object" };
