@@ -127,6 +127,7 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
     ["ambiguousRoute", "--ambiguous-route"],
     ["maxEnvChildren", "--max-env-children"],
     ["maxClientInflight", "--max-client-inflight"],
+    ["clientStallTimeoutMs", "--client-stall-timeout-ms"],
   ];
   for (const [key, flag] of map) if (options[key] !== undefined) flags.push(flag, String(options[key]));
   if (options.childCapabilities !== undefined)

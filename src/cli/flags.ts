@@ -37,6 +37,10 @@ export const serviceFlags = {
     type: "string",
     description: "Requests in flight per client before it is not read (default 64)",
   },
+  "client-stall-timeout-ms": {
+    type: "string",
+    description: "Disconnect a client that reads none of its queued answers for this long (default 30000)",
+  },
 } as const;
 
 /** Parse the per-service flags that were given. */
@@ -59,6 +63,7 @@ export function parseServiceFlags(args: Record<string, unknown>): Partial<Servic
     forwardEnv: list(args["forward-env"]),
     maxEnvChildren: int(args, "max-env-children", 0),
     maxClientInflight: int(args, "max-client-inflight", 1),
+    clientStallTimeoutMs: int(args, "client-stall-timeout-ms", 1),
   };
 }
 

@@ -39,6 +39,9 @@ export const serveCommand = defineCommand({
     if (!args.socket) fail("--socket is required (or --config FILE for a config with several services)");
     if (!args.cmd) fail("--cmd is required (the MCP server command; put its arguments after --)");
     const logger = createCliLogger(level ?? "info", flags.serviceName);
+    // Signals are handled from the start: one that arrives while the socket is being bound
+    // stops the daemon as soon as it is up, instead of killing it half-started.
+    const stop = onStop(logger, ["SIGINT", "SIGTERM", "SIGHUP"]);
     let handle: Awaited<ReturnType<typeof startMux>>;
     try {
       handle = await startMux({ ...flags, socket: args.socket, cmd: args.cmd, args: extraArgs, logger });
@@ -47,7 +50,7 @@ export const serveCommand = defineCommand({
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
     // A single service has nothing to reload: SIGHUP (a closed terminal or SSH session) stops it cleanly.
-    onStop(logger, () => handle.close(), ["SIGINT", "SIGTERM", "SIGHUP"]);
+    stop.ready(() => handle.close());
     await handle.closed;
   },
 });
@@ -81,6 +84,10 @@ async function serveConfig(
       args: extraArgs.length > 0 ? extraArgs : undefined,
     });
   }
+  const stop = onStop(log);
+  // SIGHUP reloads; one that comes before the services are up has nothing newer to load.
+  let reloadNow: (() => void) | undefined;
+  process.on("SIGHUP", () => reloadNow?.());
   let handle: Awaited<ReturnType<typeof startServices>>;
   try {
     handle = await startServices(config, {
@@ -118,27 +125,42 @@ async function serveConfig(
     log.warn(`control socket unavailable (mux reload/status --config will not reach this daemon): ${String(error)}`);
   }
   for (const [name, s] of handle.services) log.info(`${name}: listening on ${s.socket}`);
-  process.on("SIGHUP", () => {
+  reloadNow = () => {
     reload().catch(() => {});
-  });
-  onStop(log, async () => {
+  };
+  stop.ready(async () => {
     control?.close();
     await handle.close();
   });
   await handle.closed;
 }
 
+/**
+ * Handle stop signals from now on; `ready(close)` gives the way to stop once the daemon is
+ * up (a signal that came earlier is acted on at that moment).
+ */
 function onStop(
   logger: { info(m: string): void },
-  close: () => Promise<void>,
   signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"],
-): void {
+): { ready(close: () => Promise<void>): void } {
+  let close: (() => Promise<void>) | undefined;
+  let requested: string | undefined;
   let stopping = false;
   const stop = (signal: string): void => {
+    if (!close) {
+      requested ??= signal;
+      return;
+    }
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: shutting down`);
     void close().then(() => process.exit(0));
   };
   for (const signal of signals) process.on(signal, () => stop(signal));
+  return {
+    ready(fn) {
+      close = fn;
+      if (requested) stop(requested);
+    },
+  };
 }

@@ -34,7 +34,7 @@ export const HEALTH_EXIT_CODES: Record<HealthState, number> = {
 };
 
 /** Child states in which the server has not answered yet but may soon. */
-const STARTING_STATES = new Set(["lazy", "starting", "initializing", "restarting"]);
+const STARTING_STATES = new Set(["lazy", "starting", "waiting", "initializing", "restarting"]);
 
 /** Result of a health check. */
 export interface HealthResult {

@@ -11,6 +11,7 @@ import type { Socket } from "bun";
 import { createLineSplitter, type LineSplitter, type OversizedLine } from "../protocol/framing.ts";
 import { BIG_MESSAGE_BYTES, parseMessage, type WireLine } from "../protocol/message.ts";
 import { type ClientLimits, type ClientPort, MuxClient, type SendKind } from "./client.ts";
+import { RELEASE_AFTER_BYTES, releaseBigMessage } from "./memory.ts";
 
 /** What a socket client reports to its service. */
 export interface SocketClientHandlers {
@@ -268,8 +269,10 @@ export class SocketClient implements ClientPort {
       if (n > 0) took = true;
       chunk.offset += n;
       this.pendingBytes -= n;
-      if (chunk.offset >= total) this.pending.shift();
-      else if (n < want) break;
+      if (chunk.offset >= total) {
+        this.pending.shift();
+        if (total >= RELEASE_AFTER_BYTES) releaseBigMessage();
+      } else if (n < want) break;
     }
     if (took) this.lastTakenAt = performance.now();
     if (this.pendingBytes > 0) this.armStall();

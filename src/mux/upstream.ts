@@ -10,11 +10,13 @@
  * @module
  */
 
+import { readdirSync, readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { MuxError } from "../errors.ts";
 import { createLineSplitter } from "../protocol/framing.ts";
 import { BIG_MESSAGE_BYTES, type WireLine } from "../protocol/message.ts";
 import type { MuxLogger } from "./logger.ts";
+import { RELEASE_AFTER_BYTES, releaseBigMessage } from "./memory.ts";
 
 /** How to start the child. */
 export interface UpstreamSpec {
@@ -101,6 +103,7 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
       const size = batch.length;
       queued -= size;
       inPipe = size;
+      const last = typeof batch !== "string" && queue[0] !== batch && batch.buffer.byteLength >= RELEASE_AFTER_BYTES;
       try {
         proc.stdin.write(batch);
         const pending = proc.stdin.flush();
@@ -108,6 +111,7 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
           pending.then(
             () => {
               inPipe = 0;
+              if (last) releaseBigMessage();
               flush();
               if (inPipe === 0) handlers.drained?.();
             },
@@ -116,6 +120,7 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
           return;
         }
         inPipe = 0;
+        if (last) releaseBigMessage();
       } catch (error) {
         finish(`writing to server stdin failed: ${String(error)}`);
         return;
@@ -237,12 +242,30 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {}
 }
 
+/** Whether any live (non-zombie) process is left in the group: zombies wait for a reaper we may not have. */
 function groupAlive(pid: number): boolean {
   try {
     process.kill(-pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  if (process.platform !== "linux") return true;
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (entry.charCodeAt(0) > 0x39) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      } catch {
+        continue;
+      }
+      // pid (comm) state ppid pgrp ...: comm may contain spaces, so read after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[2] === String(pid) && fields[0] !== "Z" && fields[0] !== "X") return true;
+    }
+    return false;
+  } catch {
+    return true;
   }
 }
 

@@ -48,8 +48,7 @@ export interface LineSplitter {
 export function createLineSplitter(sink: LineSink, options: LineSplitterOptions = {}): LineSplitter {
   const max = options.maxLineBytes ?? Number.POSITIVE_INFINITY;
   const big = sink.bytes ? (options.bigLineBytes ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
-  let carry: Uint8Array[] = [];
-  let carryBytes = 0;
+  const carry = new Accumulator(Math.min(max, MAX_GROWABLE));
   // Discard mode: the current line is over the limit; keep only its head and a rolling tail.
   let discarding = false;
   let discardBytes = 0;
@@ -83,13 +82,11 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
   };
 
   const startDiscard = (): void => {
-    const joined = concat(carry, carryBytes);
+    const joined = carry.take();
     discarding = true;
-    discardBytes = carryBytes;
+    discardBytes = joined.length;
     head = joined.slice(0, EDGE);
     tail = joined.slice(Math.max(0, joined.length - EDGE));
-    carry = [];
-    carryBytes = 0;
   };
 
   const finishDiscard = (last: Uint8Array): void => {
@@ -103,24 +100,19 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
 
   return {
     get buffered() {
-      return carryBytes;
+      return carry.size;
     },
     push(chunk: Uint8Array): void {
       let offset = 0;
       // Fast path: no line pending, short complete lines only, nothing near a threshold.
-      if (carryBytes === 0 && !discarding && chunk.length < big && chunk.length <= max) {
+      if (carry.size === 0 && !discarding && chunk.length < big && chunk.length <= max) {
         const last = chunk.lastIndexOf(NEWLINE);
         if (last < 0) {
-          carry.push(chunk);
-          carryBytes = chunk.length;
+          carry.append(chunk);
           return;
         }
         emitText(chunk.subarray(0, last + 1));
-        offset = last + 1;
-        if (offset < chunk.length) {
-          carry.push(chunk.subarray(offset));
-          carryBytes = chunk.length - offset;
-        }
+        if (last + 1 < chunk.length) carry.append(chunk.subarray(last + 1));
         return;
       }
       while (offset < chunk.length) {
@@ -130,11 +122,12 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
           if (discarding) {
             discardBytes += rest.length;
             tail = lastBytes(tail, rest);
-          } else {
-            carry.push(rest);
-            carryBytes += rest.length;
-            if (carryBytes > max) startDiscard();
-          }
+          } else if (carry.size + rest.length > max) {
+            carry.append(rest.subarray(0, Math.min(rest.length, EDGE)));
+            startDiscard();
+            discardBytes += rest.length - Math.min(rest.length, EDGE);
+            tail = lastBytes(tail, rest);
+          } else carry.append(rest);
           return;
         }
         const piece = chunk.subarray(offset, nl);
@@ -143,18 +136,23 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
           finishDiscard(piece);
           continue;
         }
-        if (carryBytes === 0) {
+        if (carry.size === 0) {
           if (piece.length > max) sink.oversized?.(describe(piece));
           else emit(piece);
           continue;
         }
-        carry.push(piece);
-        const total = carryBytes + piece.length;
-        const line = concat(carry, total);
-        carry = [];
-        carryBytes = 0;
-        if (total > max) sink.oversized?.(describe(line));
-        else emit(line);
+        const total = carry.size + piece.length;
+        if (total > max) {
+          const start = carry.take();
+          sink.oversized?.({
+            bytes: total,
+            head: decoder.decode(start.subarray(0, EDGE)),
+            tail: decoder.decode(lastBytes(start.subarray(Math.max(0, start.length - EDGE)), piece)),
+          });
+          continue;
+        }
+        carry.append(piece);
+        emit(carry.take());
       }
     },
   };
@@ -163,6 +161,58 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
 // --- internal ---
 
 const EDGE = 512;
+/** A line being assembled moves into one growable buffer once it is this big. */
+const GROW_AT = 256 * 1024;
+/** Largest line a growable buffer is reserved for (longer lines are assembled by copying). */
+const MAX_GROWABLE = 1 << 30;
+
+/**
+ * The bytes of the line being assembled: views of the chunks while it is small; past GROW_AT,
+ * one resizable buffer that grows in place, so a 50 MiB line is held once, never twice.
+ */
+class Accumulator {
+  private parts: Uint8Array[] = [];
+  private grown: ArrayBuffer | undefined;
+  size = 0;
+
+  constructor(private readonly reserve: number) {}
+
+  append(piece: Uint8Array): void {
+    if (piece.length === 0) return;
+    if (!this.grown && this.size + piece.length >= GROW_AT && this.size + piece.length <= this.reserve) {
+      this.grown = new ArrayBuffer(0, { maxByteLength: this.reserve });
+      const parts = this.parts;
+      this.parts = [];
+      const size = this.size;
+      this.size = 0;
+      this.grown.resize(size);
+      let at = 0;
+      for (const p of parts) {
+        new Uint8Array(this.grown, at, p.length).set(p);
+        at += p.length;
+      }
+      this.size = size;
+    }
+    if (this.grown && this.size + piece.length <= this.reserve) {
+      this.grown.resize(this.size + piece.length);
+      new Uint8Array(this.grown, this.size, piece.length).set(piece);
+    } else this.parts.push(piece);
+    this.size += piece.length;
+  }
+
+  /** The whole line so far; the accumulator starts over. */
+  take(): Uint8Array {
+    let out: Uint8Array;
+    if (this.grown) {
+      const grown = new Uint8Array(this.grown, 0, this.grown.byteLength);
+      out = this.parts.length === 0 ? grown : concat([grown, ...this.parts], this.size);
+    } else out = concat(this.parts, this.size);
+    this.parts = [];
+    this.grown = undefined;
+    this.size = 0;
+    return out;
+  }
+}
 
 function describe(bytes: Uint8Array): OversizedLine {
   return {
