@@ -1,22 +1,165 @@
 /**
- * Build the standalone executables dist/mux and dist/mux-proxy with `bun build --compile`.
- * Usage: bun scripts/build.ts
+ * The one build script: `bun run build`, `bun run release` and install.sh all go through it.
+ *
+ *   bun scripts/build.ts                        dist/mux and dist/mux-proxy for this machine
+ *   bun scripts/build.ts --release [--targets linux-x64,darwin-arm64] [--out DIR] [--no-resign]
+ *       one mux-<version>-<target>.tar.gz per target (both executables, LICENSE, README.txt)
+ *       and SHA256SUMS, into DIR (default release/, which git ignores)
+ *
+ * Flags: --minify --bytecode --format=esm start faster and use less memory (measured in
+ * ../shared/reference/distribution.md); .env and bunfig.toml autoloading are off, so a folder a
+ * host starts mux-proxy in cannot inject configuration or preload code. Version and commit are
+ * embedded. Builds are reproducible: same commit, same checksums (executables are always built
+ * under the names mux and mux-proxy, archives have fixed owners and times). Each Mach-O is
+ * checked page by page; Bun 1.4.5's darwin-x64 runtime ships a broken signature, which is
+ * replaced by an ad-hoc one (as `codesign -s - -f` would) and checked again; with --no-resign a
+ * broken signature fails the release instead.
  */
-import { mkdirSync } from "node:fs";
 
-mkdirSync("dist", { recursive: true });
-const targets = [
-  { entry: "src/bin/mux.ts", out: "dist/mux" },
-  { entry: "src/bin/mux-proxy.ts", out: "dist/mux-proxy" },
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { checkSignature, isMachO, signAdHoc } from "./build/macho.ts";
+import { tarGz } from "./build/tar.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+
+/** Release targets: archive name part → Bun compile target. */
+export const TARGETS: Record<string, string> = {
+  "linux-x64": "bun-linux-x64",
+  "linux-arm64": "bun-linux-arm64",
+  "linux-x64-musl": "bun-linux-x64-musl",
+  "linux-arm64-musl": "bun-linux-arm64-musl",
+  "darwin-x64": "bun-darwin-x64",
+  "darwin-arm64": "bun-darwin-arm64",
+};
+
+const ENTRIES = [
+  { name: "mux", entry: "src/bin/mux.ts" },
+  { name: "mux-proxy", entry: "src/bin/mux-proxy.ts" },
 ];
-for (const { entry, out } of targets) {
-  const proc = Bun.spawnSync({
-    cmd: [process.execPath, "build", "--compile", "--minify", "--sourcemap=none", entry, "--outfile", out],
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  if (proc.exitCode !== 0) {
-    console.error(`build of ${out} failed`);
-    process.exit(proc.exitCode ?? 1);
+
+const FLAGS = [
+  "--compile",
+  "--minify",
+  "--bytecode",
+  "--format=esm",
+  "--sourcemap=none",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
+];
+
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string;
+const commit = process.env.MUX_COMMIT ?? git(["rev-parse", "--short=12", "HEAD"]) ?? "unknown";
+const defines = [
+  "--define",
+  `MUX_BUILD_VERSION=${JSON.stringify(version)}`,
+  "--define",
+  `MUX_BUILD_COMMIT=${JSON.stringify(commit)}`,
+];
+
+if (args.includes("--release")) await release();
+else {
+  const out = join(ROOT, option("--out") ?? "dist");
+  mkdirSync(out, { recursive: true });
+  for (const e of ENTRIES) compile(e.entry, join(out, e.name));
+  console.error(`built ${out}/mux and ${out}/mux-proxy (${version}, ${commit})`);
+}
+
+async function release(): Promise<void> {
+  const out = resolve(ROOT, option("--out") ?? "release");
+  const wanted = option("--targets")?.split(",") ?? Object.keys(TARGETS);
+  const unknown = wanted.filter((t) => !TARGETS[t]);
+  if (unknown.length > 0) fail(`unknown target ${unknown.join(", ")} (known: ${Object.keys(TARGETS).join(", ")})`);
+  const resign = !args.includes("--no-resign");
+  const mtime = Number(process.env.SOURCE_DATE_EPOCH ?? git(["log", "-1", "--format=%ct"]) ?? 0);
+  mkdirSync(out, { recursive: true });
+  const sums: string[] = [];
+  const license = readFileSync(join(ROOT, "LICENSE"));
+  for (const target of wanted) {
+    const folder = `mux-${version}-${target}`;
+    const work = join(out, ".build", target);
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    const files: { name: string; data: Uint8Array; mode: number }[] = [];
+    for (const e of ENTRIES) {
+      const path = join(work, e.name);
+      compile(e.entry, path, TARGETS[target]);
+      let data: Uint8Array = new Uint8Array(readFileSync(path));
+      if (isMachO(data)) data = checkMachO(target, e.name, data, resign);
+      files.push({ name: e.name, data, mode: 0o755 });
+    }
+    files.push({ name: "LICENSE", data: new Uint8Array(license), mode: 0o644 });
+    files.push({ name: "README.txt", data: new TextEncoder().encode(readme(target)), mode: 0o644 });
+    const archive = tarGz(
+      [{ name: `${folder}/`, mode: 0o755 }, ...files.map((f) => ({ ...f, name: `${folder}/${f.name}` }))],
+      mtime,
+    );
+    const name = `${folder}.tar.gz`;
+    writeFileSync(join(out, name), archive);
+    sums.push(`${createHash("sha256").update(archive).digest("hex")}  ${name}`);
+    console.error(`${name}: ${(archive.length / 1_048_576).toFixed(1)} MiB`);
+    rmSync(work, { recursive: true, force: true });
   }
+  rmSync(join(out, ".build"), { recursive: true, force: true });
+  writeFileSync(join(out, "SHA256SUMS"), `${sums.join("\n")}\n`);
+  console.error(`wrote ${sums.length} archives and SHA256SUMS to ${out} (${version}, ${commit})`);
+}
+
+function compile(entry: string, outfile: string, target?: string): void {
+  const cmd = [
+    process.execPath,
+    "build",
+    ...FLAGS,
+    ...defines,
+    ...(target ? [`--target=${target}`] : []),
+    entry,
+    "--outfile",
+    outfile,
+  ];
+  const proc = Bun.spawnSync({ cmd, cwd: ROOT, stdout: "ignore", stderr: "pipe" });
+  if (proc.exitCode !== 0) fail(`build of ${outfile} failed:\n${proc.stderr.toString()}`);
+}
+
+function checkMachO(target: string, name: string, data: Uint8Array, resign: boolean): Uint8Array {
+  const check = checkSignature(data);
+  if (check.ok) return data;
+  const what = `${target}/${name}: code signature broken: ${check.problems.join("; ")}`;
+  if (!resign) fail(`${what} (a Mac would kill this executable; rerun without --no-resign to sign it ad hoc)`);
+  console.error(`warning: ${what}; replacing it with an ad-hoc signature`);
+  const signed = signAdHoc(data, name);
+  const again = checkSignature(signed);
+  if (!again.ok) fail(`${target}/${name}: the ad-hoc signature does not verify: ${again.problems.join("; ")}`);
+  return signed;
+}
+
+function readme(target: string): string {
+  return `mcp-mux ${version} (${commit}) for ${target}
+
+mux        the daemon and the command-line tool (mux --help)
+mux-proxy  the stdio <-> socket bridge an MCP host runs in place of a server
+
+Install: put both in a folder on your PATH (install.sh does it: ~/.local/bin), then run
+  mux wizard
+${target.endsWith("-musl") ? "\nmusl (Alpine): needs libstdc++ and libgcc (apk add libstdc++ libgcc).\n" : ""}${target.startsWith("darwin") ? "\nmacOS: the executables are signed ad hoc. If macOS still refuses them, run\n  codesign -s - -f mux mux-proxy\n" : ""}`;
+}
+
+function git(argv: string[]): string | undefined {
+  try {
+    const p = Bun.spawnSync({ cmd: ["git", ...argv], cwd: ROOT, stdout: "pipe", stderr: "ignore" });
+    const text = p.stdout.toString().trim();
+    return p.exitCode === 0 && text ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function fail(message: string): never {
+  console.error(`build: ${message}`);
+  process.exit(1);
 }

@@ -5,11 +5,11 @@
  */
 
 import { defineCommand, runMain } from "citty";
-import { MUX_VERSION } from "../mux/engine.ts";
+import { VERSION_LINE } from "../version.ts";
 
 /** The root `mux` command with lazily loaded subcommands. */
 export const main = defineCommand({
-  meta: { name: "mux", version: MUX_VERSION, description: "Share one MCP server between many MCP clients" },
+  meta: { name: "mux", version: VERSION_LINE, description: "Share one MCP server between many MCP clients" },
   subCommands: {
     serve: () => import("./serve.ts").then((m) => m.serveCommand),
     proxy: () => import("./proxy.ts").then((m) => m.proxyCommand),

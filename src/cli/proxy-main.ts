@@ -6,6 +6,7 @@
 
 import { isMuxError } from "../errors.ts";
 import { runProxy } from "../proxy/proxy.ts";
+import { VERSION_LINE } from "../version.ts";
 
 const USAGE =
   "usage: mux-proxy --socket PATH [--env NAME]...\n\nBridge stdio to an mcp-mux socket; run it in place of the MCP server command.\n" +
@@ -26,7 +27,7 @@ export async function proxyMain(argv: string[]): Promise<never> {
       process.stdout.write(USAGE);
       process.exit(0);
     } else if (a === "--version") {
-      process.stdout.write("0.1.0\n");
+      process.stdout.write(`mux-proxy ${VERSION_LINE}\n`);
       process.exit(0);
     } else return die(`unknown argument ${a}\n${USAGE}`);
   }

@@ -9,7 +9,7 @@
 
 import { createTwoFilesPatch } from "diff";
 import { MuxError } from "../errors.ts";
-import { MUX_VERSION } from "../mux/engine.ts";
+import { VERSION } from "../version.ts";
 import { applyOps, type Container, type DocumentFormat, type EditOp, sameValue } from "./formats/document.ts";
 import { HOSTS, type HostFile, type HostId, hostById, policyWarnings } from "./hosts.ts";
 import {
@@ -193,7 +193,7 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           backup: written.backup,
           preHash: hashOf(loaded.bytes),
           postHash: written.postHash,
-          muxVersion: MUX_VERSION,
+          muxVersion: VERSION,
           at: now.toISOString(),
         });
       }

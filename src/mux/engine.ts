@@ -5,13 +5,11 @@
  * @module
  */
 
+import { VERSION } from "../version.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import { Router } from "./router.ts";
 import { spawnUpstream, type Upstream } from "./upstream.ts";
-
-/** Package version reported to servers as the mux's clientInfo. */
-export const MUX_VERSION = "0.1.0";
 
 /** What an engine reports to its service. */
 export interface EngineHooks {
@@ -46,7 +44,7 @@ export class Engine {
         rootsPolicy: options.rootsPolicy,
         ambiguousRoute: options.ambiguousRoute,
         childCapabilities: options.childCapabilities,
-        clientInfo: { name: "mcp-mux", version: MUX_VERSION },
+        clientInfo: { name: "mcp-mux", version: VERSION },
         logger,
       },
       {
