@@ -1,23 +1,238 @@
-#!/usr/bin/env bash
-# Build mcp-mux from this checkout and install `mux` and `mux-proxy` as standalone executables.
-# Needs only Node and npm (or Bun): the pinned Bun comes from the npm registry into .tools/.
-#   INSTALL_DIR  where the executables go (default: ~/.local/bin)
-# Then: mux scan, mux rewire (or mux wizard), and mux serve --config <the config rewire printed>.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-INSTALL_DIR="${INSTALL_DIR:-$HOME/.local/bin}"
-BUN="$(bash "$ROOT/scripts/bootstrap.sh")"
-(cd "$ROOT" && "$BUN" scripts/build.ts >&2)
-mkdir -p "$INSTALL_DIR"
-for exe in mux mux-proxy; do
-  # Copy to a temp name and rename, so a running mux-proxy is never overwritten in place.
-  cp "$ROOT/dist/$exe" "$INSTALL_DIR/.$exe.new"
-  chmod 0755 "$INSTALL_DIR/.$exe.new"
-  mv -f "$INSTALL_DIR/.$exe.new" "$INSTALL_DIR/$exe"
-done
-echo "installed $INSTALL_DIR/mux and $INSTALL_DIR/mux-proxy" >&2
-case ":$PATH:" in
-  *":$INSTALL_DIR:"*) ;;
-  *) echo "note: $INSTALL_DIR is not on PATH; add it, or call $INSTALL_DIR/mux directly" >&2 ;;
-esac
-echo "next: $INSTALL_DIR/mux scan   (then: mux rewire --dry-run, mux rewire, or mux wizard)" >&2
+#!/bin/sh
+# Install mcp-mux (`mux` and `mux-proxy`):
+#
+#   curl -fsSL https://github.com/mcp-mux/mcp-mux/releases/latest/download/install.sh | sh
+#
+# Plain POSIX sh (dash, bash, busybox ash). It picks the release archive for this OS, CPU and
+# libc, checks it against SHA256SUMS, checks that the executables run here, and moves them into
+# INSTALL_DIR with an atomic rename (a running mux-proxy keeps its old file). Run inside a
+# clone (`sh install.sh`), it builds and installs that clone instead.
+#
+# Settings (environment):
+#   INSTALL_DIR      where the executables go (default: ~/.local/bin)
+#   MUX_VERSION      a release such as 0.2.0 (default: the latest)
+#   MUX_BASE_URL     where the release files are (default: the project's GitHub releases)
+#   MUX_FROM_SOURCE  1: build from source even when a release exists
+#   MUX_REPO, MUX_REF  the repository and ref a source build clones (default: main)
+#   MUX_NO_LOCK      1: let a source build resolve dependencies instead of using bun.lock
+#   MUX_OS, MUX_ARCH, MUX_LIBC  override what is detected (linux|darwin, x64|arm64, gnu|musl)
+#
+# Everything is in functions and main runs on the last line: a truncated download runs nothing.
+
+set -eu
+
+REPO_DEFAULT="https://github.com/mcp-mux/mcp-mux"
+
+say() {
+	printf 'mux-install: %s\n' "$*" >&2
+}
+
+die() {
+	say "error: $*"
+	exit 1
+}
+
+have() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+detect_target() {
+	os="${MUX_OS:-$(uname -s)}"
+	arch="${MUX_ARCH:-$(uname -m)}"
+	case "$os" in
+	Linux | linux) os=linux ;;
+	Darwin | darwin) os=darwin ;;
+	*) die "unsupported OS: $os (mcp-mux runs on Linux and macOS)" ;;
+	esac
+	case "$arch" in
+	x86_64 | amd64 | x64) arch=x64 ;;
+	aarch64 | arm64) arch=arm64 ;;
+	*) die "unsupported architecture: $arch (mcp-mux ships x64 and arm64)" ;;
+	esac
+	libc="${MUX_LIBC:-}"
+	if [ -z "$libc" ]; then
+		libc=gnu
+		if [ "$os" = linux ]; then
+			if ls /lib/ld-musl-* >/dev/null 2>&1 || (ldd --version 2>&1 | grep -qi musl); then libc=musl; fi
+		fi
+	fi
+	target="$os-$arch"
+	if [ "$libc" = musl ]; then target="$target-musl"; fi
+}
+
+# fetch URL FILE: download with curl or wget; fails on HTTP errors.
+fetch() {
+	if have curl; then
+		curl -fsSL --retry 2 -o "$2" "$1"
+	elif have wget; then
+		wget -q -O "$2" "$1"
+	else
+		die "neither curl nor wget is installed; install one of them and run this again"
+	fi
+}
+
+sha256_of() {
+	if have sha256sum; then
+		sha256sum "$1" | cut -d' ' -f1
+	elif have shasum; then
+		shasum -a 256 "$1" | cut -d' ' -f1
+	else
+		die "neither sha256sum nor shasum is installed: cannot verify the download"
+	fi
+}
+
+check_install_dir() {
+	mkdir -p "$INSTALL_DIR" 2>/dev/null || die "cannot create INSTALL_DIR $INSTALL_DIR"
+	probe="$INSTALL_DIR/.mux-install-probe.$$"
+	if ! (: >"$probe") 2>/dev/null; then die "INSTALL_DIR $INSTALL_DIR is not writable (set INSTALL_DIR to a folder you own)"; fi
+	rm -f "$probe"
+}
+
+# install_from DIR: both executables from DIR into INSTALL_DIR, each by an atomic rename.
+install_from() {
+	for exe in mux mux-proxy; do
+		[ -f "$1/$exe" ] || die "$exe is missing from the build"
+	done
+	for exe in mux mux-proxy; do
+		cp "$1/$exe" "$INSTALL_DIR/.$exe.new.$$"
+		chmod 0755 "$INSTALL_DIR/.$exe.new.$$"
+	done
+	for exe in mux mux-proxy; do
+		mv -f "$INSTALL_DIR/.$exe.new.$$" "$INSTALL_DIR/$exe"
+	done
+}
+
+cleanup() {
+	if [ -n "${work:-}" ] && [ -d "$work" ]; then rm -rf "$work"; fi
+	for exe in mux mux-proxy; do
+		if [ -n "${INSTALL_DIR:-}" ]; then rm -f "$INSTALL_DIR/.$exe.new.$$"; fi
+	done
+}
+
+# The release: returns 2 when there is none for this target (the caller builds from source).
+install_release() {
+	version="${MUX_VERSION:-latest}"
+	if [ -n "${MUX_BASE_URL:-}" ]; then
+		base="${MUX_BASE_URL%/}"
+	elif [ "$version" = latest ]; then
+		base="$REPO_DEFAULT/releases/latest/download"
+	else
+		base="$REPO_DEFAULT/releases/download/v${version#v}"
+	fi
+	if ! fetch "$base/SHA256SUMS" "$work/SHA256SUMS" 2>/dev/null; then
+		say "no release found at $base"
+		return 2
+	fi
+	archive=$(grep -E "  mux-[^ ]+-$target\.tar\.gz\$" "$work/SHA256SUMS" | head -n 1 | sed 's/^[0-9a-f]*  //') || true
+	if [ -z "$archive" ]; then
+		say "no release archive for $target at $base"
+		return 2
+	fi
+	expected=$(grep -E "  $archive\$" "$work/SHA256SUMS" | head -n 1 | cut -d' ' -f1)
+	say "downloading $archive"
+	fetch "$base/$archive" "$work/$archive" || die "download of $base/$archive failed"
+	actual=$(sha256_of "$work/$archive")
+	[ "$actual" = "$expected" ] || die "checksum mismatch for $archive (expected $expected, got $actual): nothing installed"
+	mkdir "$work/unpacked"
+	tar -xzf "$work/$archive" -C "$work/unpacked" || die "cannot unpack $archive: nothing installed"
+	dir="$work/unpacked/${archive%.tar.gz}"
+	"$dir/mux" --version >/dev/null 2>&1 || die "the mux executable does not run on this machine: nothing installed"
+	"$dir/mux-proxy" --version >/dev/null 2>&1 || die "the mux-proxy executable does not run on this machine: nothing installed"
+	install_from "$dir"
+}
+
+# bun_for ROOT: print a Bun to build with (the pinned one from the npm registry if needed).
+bun_for() {
+	pinned=$(sed -n 's/.*"packageManager": *"bun@\([^"]*\)".*/\1/p' "$1/package.json")
+	if have bun && [ "$(bun --version 2>/dev/null)" = "$pinned" ]; then
+		command -v bun
+		return
+	fi
+	tools="$1/.tools/bun"
+	for candidate in "$tools/node_modules/.bin/bun" "$tools"/node_modules/@oven/bun-*/bin/bun; do
+		if [ -x "$candidate" ] && [ "$("$candidate" --version 2>/dev/null)" = "$pinned" ]; then
+			printf '%s\n' "$candidate"
+			return
+		fi
+	done
+	have npm || die "building from source needs Bun $pinned or Node.js with npm"
+	say "installing bun@$pinned from the npm registry into $tools"
+	mkdir -p "$tools"
+	npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$tools" "bun@$pinned" >&2 || die "cannot install bun@$pinned"
+	for candidate in "$tools/node_modules/.bin/bun" "$tools"/node_modules/@oven/bun-*/bin/bun; do
+		if [ -x "$candidate" ]; then
+			printf '%s\n' "$candidate"
+			return
+		fi
+	done
+	die "cannot find the bun executable after installing it"
+}
+
+# install_source ROOT: build the checkout at ROOT and install its executables.
+install_source() {
+	root="$1"
+	bun=$(bun_for "$root")
+	say "building $root with $bun"
+	if [ "${MUX_NO_LOCK:-}" = 1 ]; then
+		(cd "$root" && "$bun" install >&2) || die "installing dependencies failed"
+	elif [ ! -d "$root/node_modules" ]; then
+		(cd "$root" && "$bun" install --frozen-lockfile >&2) || die "installing dependencies failed (bun.lock; set MUX_NO_LOCK=1 to resolve them afresh)"
+	fi
+	(cd "$root" && "$bun" scripts/build.ts --out "$work/build" >&2) || die "the build failed"
+	"$work/build/mux" --version >/dev/null 2>&1 || die "the built mux does not run"
+	install_from "$work/build"
+}
+
+clone_and_install() {
+	have git || die "building from source needs git"
+	repo="${MUX_REPO:-$REPO_DEFAULT.git}"
+	ref="${MUX_REF:-main}"
+	say "cloning $repo at $ref"
+	git clone --quiet --depth 1 --branch "$ref" "$repo" "$work/src" 2>/dev/null || git clone --quiet "$repo" "$work/src" || die "cannot clone $repo"
+	(cd "$work/src" && git checkout --quiet "$ref") || die "no ref $ref in $repo"
+	install_source "$work/src"
+}
+
+# The clone this script sits in, when run as `sh install.sh` (not when piped).
+own_clone() {
+	case "$0" in
+	*install.sh) ;;
+	*) return 1 ;;
+	esac
+	here=$(cd "$(dirname "$0")" 2>/dev/null && pwd) || return 1
+	[ -f "$here/package.json" ] && [ -f "$here/src/bin/mux.ts" ] && grep -q '"name": *"mcp-mux"' "$here/package.json" || return 1
+	printf '%s\n' "$here"
+}
+
+main() {
+	INSTALL_DIR="${INSTALL_DIR:-${HOME:?HOME is not set}/.local/bin}"
+	work=$(mktemp -d 2>/dev/null || mktemp -d -t mux-install) || die "cannot create a temporary folder"
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	check_install_dir
+	if clone=$(own_clone); then
+		install_source "$clone"
+	else
+		detect_target
+		if [ "${MUX_FROM_SOURCE:-}" = 1 ]; then
+			clone_and_install
+		else
+			status=0
+			install_release || status=$?
+			if [ "$status" = 2 ]; then
+				say "building from source instead"
+				clone_and_install
+			elif [ "$status" != 0 ]; then
+				exit "$status"
+			fi
+		fi
+	fi
+	say "installed $("$INSTALL_DIR/mux" --version) into $INSTALL_DIR"
+	case ":${PATH:-}:" in
+	*":$INSTALL_DIR:"*) say "$INSTALL_DIR is on your PATH" ;;
+	*) say "$INSTALL_DIR is not on your PATH: add it (export PATH=\"$INSTALL_DIR:\$PATH\") or call $INSTALL_DIR/mux" ;;
+	esac
+	say "next: mux wizard"
+}
+
+main "$@"

@@ -19,7 +19,9 @@ export type MuxErrorCode =
   | "HOST_FILE_CHANGED"
   | "PROXY_NOT_FOUND"
   | "STATE_INVALID"
-  | "STATE_LOCKED";
+  | "STATE_LOCKED"
+  | "DAEMON_START_FAILED"
+  | "DAEMON_RUNNING";
 
 /** A typed error thrown by the library. `code` is stable; `message` is for humans. */
 export class MuxError extends Error {

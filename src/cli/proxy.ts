@@ -12,9 +12,17 @@ export const proxyCommand = defineCommand({
   args: {
     socket: { type: "string", description: "The mux socket path", required: true },
     env: { type: "string", description: "Forward this host-resolved variable to the daemon (comma-separated names)" },
+    config: { type: "string", description: "Start `mux serve --config FILE` when nothing listens on the socket" },
+    reconnect: { type: "boolean", default: true, description: "Keep the session when the daemon restarts" },
   },
   async run({ args }) {
     const names = (args.env ?? "").split(",").filter(Boolean);
-    await proxyMain(["--socket", args.socket, ...names.flatMap((n) => ["--env", n])]);
+    await proxyMain([
+      "--socket",
+      args.socket,
+      ...names.flatMap((n) => ["--env", n]),
+      ...(args.config ? ["--config", args.config] : []),
+      ...(args.reconnect === false ? ["--no-reconnect"] : []),
+    ]);
   },
 });

@@ -5,9 +5,12 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { defineCommand } from "citty";
+import { tryLock } from "../client/lock.ts";
+import { ensurePrivateDir } from "../client/safe-path.ts";
 import { findConfig, loadConfig } from "../config/load.ts";
-import { controlSocketPath } from "../config/paths.ts";
+import { controlSocketPath, daemonFiles } from "../config/paths.ts";
 import { isMuxError } from "../errors.ts";
 import { startControl } from "../mux/control.ts";
 import { startServices } from "../mux/multi.ts";
@@ -27,6 +30,12 @@ export const serveCommand = defineCommand({
     except: { type: "string", description: "With a config: run all but these services (a,b)" },
     ...serviceFlags,
     "log-level": { type: "string", description: "error | warn | info (default) | debug | trace" },
+    "idle-exit-ms": {
+      type: "string",
+      description:
+        "With a config: exit after this long without clients (default: off; auto-started: idle_exit_ms or 600000)",
+    },
+    "auto-started": { type: "boolean", description: "Started by a mux-proxy (enables idle exit)" },
   },
   async run({ args }) {
     const level = args["log-level"];
@@ -72,6 +81,30 @@ async function serveConfig(
     fail(error instanceof Error ? error.message : String(error));
   }
   for (const w of config.warnings) log.warn(w);
+  // One daemon per config: a second one (two proxies starting it at once, or a hand-started
+  // one beside a login service) would split the services between them.
+  let lock: ReturnType<typeof tryLock>;
+  try {
+    const lockFile = daemonFiles(path).daemonLock;
+    ensurePrivateDir(dirname(lockFile));
+    lock = tryLock(lockFile);
+  } catch (error) {
+    fail(isMuxError(error) ? error.message : `cannot lock the config: ${String(error)}`);
+  }
+  if (lock === undefined) {
+    if (args["auto-started"]) {
+      log.info(`another daemon already runs ${path}; this one is not needed`);
+      process.exit(0);
+    }
+    fail(`another mux daemon already runs ${path} (see: mux status --config ${path})`);
+  }
+  const autoStarted = args["auto-started"] === true;
+  const idleFlag = args["idle-exit-ms"] === undefined ? undefined : Number(args["idle-exit-ms"]);
+  if (idleFlag !== undefined && !(Number.isInteger(idleFlag) && idleFlag >= 0))
+    fail(`--idle-exit-ms must be an integer ≥ 0, got ${String(args["idle-exit-ms"])}`);
+  const idleExitMs = idleFlag ?? (autoStarted ? (config.daemon.idleExitMs ?? DEFAULT_IDLE_EXIT_MS) : 0);
+  if (autoStarted)
+    log.info(`auto-started (PATH=${process.env.PATH ?? ""}); exits after ${idleExitMs} ms without clients`);
   const only = args.service ? [String(args.service)] : list(args.only);
   const overrides = { ...flags } as Record<string, unknown>;
   if (args.socket || args.cmd || extraArgs.length > 0) {
@@ -95,6 +128,8 @@ async function serveConfig(
       except: list(args.except),
       overrides,
       logger: (name, svc) => createCliLogger(level ?? svc.logLevel ?? "info", name),
+      idleExitMs,
+      onIdle: () => log.info(`no clients for ${idleExitMs} ms: exiting`),
     });
   } catch (error) {
     fail(isMuxError(error) ? error.message : String(error));
@@ -133,7 +168,13 @@ async function serveConfig(
     await handle.close();
   });
   await handle.closed;
+  control?.close();
+  lock?.release();
+  process.exit(0);
 }
+
+/** How long an auto-started daemon stays without clients before it exits. */
+const DEFAULT_IDLE_EXIT_MS = 600_000;
 
 /**
  * Handle stop signals from now on; `ready(close)` gives the way to stop once the daemon is

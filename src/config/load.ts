@@ -11,13 +11,24 @@ import { parse as parseYaml } from "yaml";
 import { MuxError } from "../errors.ts";
 import type { ConfiguredService } from "../mux/multi.ts";
 import { CONFIG_FILE_NAMES, configDir, defaultSocketPath, expandVars, resolvePath } from "./paths.ts";
-import { type ConfigIssue, isRecord, parseService, type RawService, suggest } from "./schema.ts";
+import {
+  type ConfigIssue,
+  DAEMON_KEYS,
+  type DaemonSettings,
+  isRecord,
+  parseDaemonSettings,
+  parseService,
+  type RawService,
+  suggest,
+} from "./schema.ts";
 
 /** A loaded config: services by name, in file order. */
 export interface MuxConfig {
   /** The file it came from, when it came from one. */
   path?: string;
   services: Record<string, ConfiguredService>;
+  /** Settings of the daemon as a whole (`idle_exit_ms`). */
+  daemon: DaemonSettings;
   /** Non-fatal notes (e.g. rmcp-mux keys without effect). */
   warnings: string[];
 }
@@ -73,12 +84,14 @@ export function parseConfig(
       { message: 'the top level needs a "servers" table: servers: { <name>: { cmd: ... } }' },
     ]);
   }
+  const known = ["servers", ...DAEMON_KEYS] as string[];
   for (const key of Object.keys(data)) {
-    if (key !== "servers") {
-      const hint = suggest(key, ["servers"]);
+    if (!known.includes(key)) {
+      const hint = suggest(key, known);
       issues.push({ field: key, message: `unknown top-level key "${key}"${hint ? ` (did you mean "${hint}"?)` : ""}` });
     }
   }
+  const daemon = parseDaemonSettings(data, issues);
   for (const [name, value] of Object.entries(data.servers)) {
     const raw = parseService(name, value, issues, warnings);
     if (raw) services[name] = finish(name, raw, base, env);
@@ -95,7 +108,7 @@ export function parseConfig(
       file,
       issues.map((i) => ({ ...i, line: i.line ?? locate(text, i) })),
     );
-  return { path: options.file, services, warnings };
+  return { path: options.file, services, daemon, warnings };
 }
 
 /** The config file to use: `explicit` if given, else the first existing file in the per-user config dir. */

@@ -35,6 +35,33 @@ export function runtimeDir(env: Record<string, string | undefined> = process.env
   return join(env.XDG_STATE_HOME || join(home, ".local", "state"), "mcp-mux", "run");
 }
 
+/**
+ * The per-user state directory (rewire records, backups, daemon logs): `$MUX_STATE_DIR`, else
+ * `$XDG_STATE_HOME/mcp-mux` (default `~/.local/state/mcp-mux`); macOS
+ * `~/Library/Application Support/mcp-mux/state`.
+ */
+export function stateDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.MUX_STATE_DIR) return env.MUX_STATE_DIR;
+  const home = env.HOME || homedir();
+  if (process.platform === "darwin") return join(home, "Library", "Application Support", "mcp-mux", "state");
+  return join(env.XDG_STATE_HOME || join(home, ".local", "state"), "mcp-mux");
+}
+
+/** Files of the daemon that runs the config at `configPath`: its log, and its two locks. */
+export function daemonFiles(
+  configPath: string,
+  env: Record<string, string | undefined> = process.env,
+): { log: string; startLock: string; daemonLock: string } {
+  const abs = resolve(configPath);
+  const hash = createHash("sha256").update(abs).digest("hex").slice(0, 12);
+  const name = (abs.split("/").pop() ?? "config").replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_-]/g, "_");
+  return {
+    log: join(stateDir(env), "logs", `daemon-${name}-${hash}.log`),
+    startLock: join(runtimeDir(env), `start-${hash}.lock`),
+    daemonLock: join(runtimeDir(env), `daemon-${hash}.lock`),
+  };
+}
+
 /** Default socket of a service without `socket`: `<runtimeDir>/<name>.sock`. */
 export function defaultSocketPath(name: string, env: Record<string, string | undefined> = process.env): string {
   return join(runtimeDir(env), `${name}.sock`);

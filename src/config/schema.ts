@@ -66,6 +66,30 @@ export const IGNORED_FIELDS = new Set([
   "heartbeat_max_failures",
 ]);
 
+/** Settings of the daemon as a whole (top-level keys beside `servers`). */
+export interface DaemonSettings {
+  /** An auto-started daemon exits after this long without clients (0 = never). */
+  idleExitMs?: number;
+}
+
+/** Top-level keys beside `servers`. */
+export const DAEMON_KEYS = ["idle_exit_ms"] as const;
+
+/** Parse the top-level daemon settings of a config. */
+export function parseDaemonSettings(data: Record<string, unknown>, issues: ConfigIssue[]): DaemonSettings {
+  const out: DaemonSettings = {};
+  const idle = data.idle_exit_ms;
+  if (idle !== undefined) {
+    if (typeof idle !== "number" || !Number.isInteger(idle) || idle < 0)
+      issues.push({
+        field: "idle_exit_ms",
+        message: `"idle_exit_ms" must be an integer ≥ 0 (0 = never), got ${describe(idle)}`,
+      });
+    else out.idleExitMs = idle;
+  }
+  return out;
+}
+
 /** Parse one `servers.<name>` entry. Problems go to `issues`; warnings to `warnings`. */
 export function parseService(
   name: string,

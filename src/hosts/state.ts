@@ -22,7 +22,6 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { MuxError } from "../errors.ts";
 import type { Container } from "./formats/document.ts";
@@ -60,16 +59,8 @@ export interface RewireState {
   records: RewireRecord[];
 }
 
-/**
- * The per-user state directory: `$MUX_STATE_DIR`, else `$XDG_STATE_HOME/mcp-mux` (default
- * `~/.local/state/mcp-mux`); `~/Library/Application Support/mcp-mux/state` on macOS.
- */
-export function stateDir(env: Record<string, string | undefined> = process.env): string {
-  if (env.MUX_STATE_DIR) return env.MUX_STATE_DIR;
-  const home = env.HOME ?? homedir();
-  if (process.platform === "darwin") return join(home, "Library", "Application Support", "mcp-mux", "state");
-  return join(env.XDG_STATE_HOME || join(home, ".local", "state"), "mcp-mux");
-}
+/** The state directory (see `config/paths.ts`). */
+export { stateDir } from "../config/paths.ts";
 
 /** The id of a record: host, file and entry path. */
 export function recordId(host: string, file: string, container: Container, name: string): string {

@@ -7,11 +7,11 @@
 import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SocketHandler, TCPSocketListener, UnixSocketListener } from "bun";
+import { withFileLock } from "../client/lock.ts";
 import { connectRpc } from "../client/rpc.ts";
 import { ensurePrivateDir } from "../client/safe-path.ts";
 import { MuxError } from "../errors.ts";
 import { isObject } from "../protocol/message.ts";
-import { withFileLock } from "./lock.ts";
 
 /** Longest socket path the OS accepts (sun_path minus the terminating NUL). */
 export const MAX_SOCKET_PATH_BYTES = process.platform === "linux" ? 107 : 103;

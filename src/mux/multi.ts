@@ -29,6 +29,10 @@ export interface ServicesOptions {
   /** Logger per service (default: warnings to stderr). */
   logger?: (name: string, service: ConfiguredService) => MuxLogger;
   signal?: AbortSignal;
+  /** Close everything once no service has had a client for this long (default: never). */
+  idleExitMs?: number;
+  /** Called when the services close because they were idle. */
+  onIdle?: () => void;
 }
 
 /** What a reload did. */
@@ -94,6 +98,23 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
     return closing;
   };
   options.signal?.addEventListener("abort", () => void close(), { once: true });
+  if (options.idleExitMs && options.idleExitMs > 0) {
+    const limit = options.idleExitMs;
+    let idleSince = Date.now();
+    const timer = setInterval(
+      () => {
+        const clients = [...running.values()].reduce((n, r) => n + r.handle.status().connectedClients, 0);
+        if (clients > 0) idleSince = Date.now();
+        else if (Date.now() - idleSince >= limit) {
+          clearInterval(timer);
+          options.onIdle?.();
+          void close();
+        }
+      },
+      Math.min(1000, Math.max(50, limit / 4)),
+    );
+    void closed.then(() => clearInterval(timer));
+  }
 
   return {
     get services() {

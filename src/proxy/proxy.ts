@@ -1,15 +1,27 @@
 /**
- * `runProxy`: a byte-exact stdio ↔ Unix socket bridge that an MCP host runs in place of the
- * server command. It never parses or rewrites messages (the daemon does that), and it writes
- * nothing but the daemon's bytes to stdout.
+ * `runProxy`: the stdio ↔ Unix socket bridge an MCP host runs in place of the server command.
+ * Bytes go through unchanged (nothing but the daemon's bytes reaches stdout), while the proxy
+ * watches the lines to keep the host's session:
+ *
+ * - nothing listens and `autostart` is set: it starts the daemon (once, whoever else is
+ *   starting it) and connects; when that fails, the host's requests are answered with an
+ *   error that says why and names the daemon's log, so the host shows the reason;
+ * - the daemon goes away (upgrade, crash, restart): requests in flight are answered with an
+ *   error, the proxy reconnects (starting the daemon if it may), replays the host's
+ *   initialize, initialized, log level and subscriptions (their answers kept from the host)
+ *   and carries on; if the server changed (protocol version, capabilities), the session ends
+ *   as before, so the host starts a new one.
  * @module
  */
 
-import type { SocketHandler } from "bun";
+import type { Socket, SocketHandler } from "bun";
 import { connectWithPeer } from "../client/peer.ts";
 import { checkSocketOwner } from "../client/safe-path.ts";
-import { MuxError } from "../errors.ts";
+import { isMuxError, MuxError } from "../errors.ts";
 import { HELLO_METHOD } from "../protocol/hello.ts";
+import { type AutostartOptions, ensureDaemon } from "./autostart.ts";
+import { HostSession } from "./session.ts";
+import { createLineWatcher, type SeenLine } from "./watch.ts";
 
 /** Where the proxy reads and writes. Defaults to the process's stdin and stdout. */
 export interface ProxyOptions {
@@ -23,125 +35,387 @@ export interface ProxyOptions {
    * first `mcp-mux/hello` line: the daemon runs clients with the same values on one child.
    */
   env?: Record<string, string>;
+  /** Start the daemon when nothing listens on the socket. */
+  autostart?: AutostartOptions;
+  /** Keep the host's session when the daemon goes away (default true). */
+  reconnect?: boolean;
+  /** Give up reconnecting after this long (default 60 s). */
+  reconnectTimeoutMs?: number;
+  /** Notes for the host's log (stderr by default). */
+  log?: (message: string) => void;
 }
 
 /** A byte sink with optional backpressure (Bun's FileSink fits). */
 export interface ProxyOutput {
-  write(chunk: Uint8Array): unknown;
+  write(chunk: Uint8Array | string): unknown;
   flush?(): unknown;
+  end?(): unknown;
 }
 
 /** Why the proxy ended. */
 export interface ProxyResult {
-  reason: "stdin-closed" | "daemon-closed" | "aborted";
+  reason: "stdin-closed" | "daemon-closed" | "aborted" | "server-changed" | "daemon-unavailable";
+  /** What went wrong, for the last three. */
+  message?: string;
 }
 
 /**
- * Bridge stdin/stdout to the daemon socket until one side ends. Throws
- * `MuxError("CONNECT_FAILED")` at once when the socket is missing or refuses.
+ * Bridge stdin/stdout to the daemon socket until the host or the daemon ends it. Throws
+ * `MuxError` only for a socket that must not be used (another user's).
  */
 export async function runProxy(options: ProxyOptions): Promise<ProxyResult> {
-  const stdin = options.stdin ?? Bun.stdin.stream();
-  const stdout = options.stdout ?? Bun.stdout.writer();
-  let finish!: (result: ProxyResult) => void;
-  const done = new Promise<ProxyResult>((resolve) => {
-    finish = resolve;
-  });
-  let drainWaiter: (() => void) | undefined;
-  let stdinEnded = false;
-
-  // Never talk to a socket another user could have put there; with secrets to forward, also
-  // ask the kernel who listens (the socket file could be swapped between check and connect).
-  checkSocketOwner(options.socket);
-  const forwarding = options.env !== undefined && Object.keys(options.env).length > 0;
-  let fd: number | undefined;
-  if (forwarding) {
-    const peer = connectWithPeer(options.socket);
-    const me = process.getuid?.();
-    if (me !== undefined && peer.uid !== me && peer.uid !== 0) {
-      throw new MuxError(
-        "SOCKET_PATH_INVALID",
-        `refusing to forward secrets to ${options.socket}: it is served by uid ${peer.uid}, not by you (uid ${me})`,
-      );
-    }
-    fd = peer.fd;
-  }
-  const handlers: SocketHandler<undefined> = {
-    data(sock, chunk) {
-      stdout.write(chunk);
-      const flushed = stdout.flush?.();
-      if (flushed instanceof Promise) {
-        sock.pause();
-        void flushed.then(() => sock.resume());
-      }
-    },
-    drain() {
-      drainWaiter?.();
-    },
-    close() {
-      drainWaiter?.();
-      finish({ reason: stdinEnded ? "stdin-closed" : "daemon-closed" });
-    },
-    end(sock) {
-      sock.end();
-    },
-    error() {},
-  };
-  const connecting =
-    fd !== undefined
-      ? Bun.connect({ fd, allowHalfOpen: true, socket: handlers } as unknown as Parameters<typeof Bun.connect>[0])
-      : Bun.connect({ unix: options.socket, allowHalfOpen: true, socket: handlers });
-  const socket = await connecting.catch((error: unknown) => {
-    throw new MuxError("CONNECT_FAILED", connectMessage(options.socket, error), { cause: error });
-  });
-
-  options.signal?.addEventListener("abort", () => finish({ reason: "aborted" }), { once: true });
-
-  /** Write all of `chunk`, waiting for drain; false when the socket is gone. */
-  const writeAll = async (data: Uint8Array): Promise<boolean> => {
-    let chunk = data;
-    for (;;) {
-      const n = socket.write(chunk);
-      if (n < 0) return false;
-      if (n >= chunk.length) return true;
-      chunk = chunk.subarray(n);
-      await new Promise<void>((resolve) => {
-        drainWaiter = resolve;
-      });
-      drainWaiter = undefined;
-    }
-  };
-
-  void (async () => {
-    if (options.env && Object.keys(options.env).length > 0) {
-      const hello = { jsonrpc: "2.0", method: HELLO_METHOD, params: { env: options.env } };
-      if (!(await writeAll(new TextEncoder().encode(`${JSON.stringify(hello)}\n`)))) return;
-    }
-    const reader = stdin.getReader();
-    for (;;) {
-      const { value, done: eof } = await reader.read();
-      if (eof) break;
-      if (!(await writeAll(value))) return;
-    }
-    // Half-close: the daemon answers what is in flight, then closes the connection.
-    stdinEnded = true;
-    socket.shutdown();
-  })().catch(() => {
-    stdinEnded = true;
-    socket.shutdown();
-  });
-
-  const result = await done;
-  socket.end();
-  return result;
+  const bridge = new Bridge(options);
+  return bridge.run();
 }
 
 // --- internal ---
 
-function connectMessage(path: string, error: unknown): string {
+type Conn = Socket<undefined>;
+
+class Bridge {
+  private readonly o: ProxyOptions;
+  private readonly stdout: ProxyOutput;
+  private readonly session = new HostSession();
+  private readonly log: (message: string) => void;
+  private conn: Conn | undefined;
+  private connWaiters: (() => void)[] = [];
+  private drainWaiter: (() => void) | undefined;
+  private stdinEnded = false;
+  private finish!: (result: ProxyResult) => void;
+  private readonly done: Promise<ProxyResult>;
+  private ended = false;
+  /** While replaying to a new daemon: its connection, whose lines are read here, answers kept. */
+  private replay: Replay | undefined;
+  private replayConn: Conn | undefined;
+  private readonly hostWatch = createLineWatcher((line) => this.session.hostLine(line));
+  private readonly daemonWatch = createLineWatcher((line) => this.session.daemonLine(line));
+
+  constructor(options: ProxyOptions) {
+    this.o = options;
+    this.stdout = options.stdout ?? Bun.stdout.writer();
+    this.log = options.log ?? ((m) => process.stderr.write(`mux-proxy: ${m}\n`));
+    this.done = new Promise((resolve) => {
+      this.finish = (result) => {
+        if (this.ended) return;
+        this.ended = true;
+        resolve(result);
+      };
+    });
+  }
+
+  async run(): Promise<ProxyResult> {
+    this.o.signal?.addEventListener("abort", () => this.finish({ reason: "aborted" }), { once: true });
+    const first = await this.connect();
+    if (first instanceof Error) return this.refuse(first.message);
+    this.attach(first);
+    void this.pumpStdin();
+    const result = await this.done;
+    this.conn?.end();
+    return result;
+  }
+
+  /** Connect (checked), starting the daemon if allowed; an Error says why it cannot. */
+  private async connect(): Promise<Conn | Error> {
+    let started = false;
+    for (;;) {
+      try {
+        return await this.open();
+      } catch (error) {
+        if (isMuxError(error) && error.code === "SOCKET_PATH_INVALID") throw error;
+        const kind = (error as { code?: string }).code;
+        const absent = kind === "ENOENT" || kind === "ECONNREFUSED" || (error as { kind?: string }).kind === "refused";
+        if (!absent || !this.o.autostart || started)
+          return new Error(connectMessage(this.o.socket, error, !!this.o.autostart));
+        try {
+          await ensureDaemon(this.o.socket, this.o.autostart);
+        } catch (startError) {
+          return startError instanceof Error ? startError : new Error(String(startError));
+        }
+        started = true;
+      }
+    }
+  }
+
+  /** One connection attempt; the handlers feed this bridge. */
+  private async open(): Promise<Conn> {
+    // Never talk to a socket another user could have put there; with secrets to forward, also
+    // ask the kernel who listens (the socket file could be swapped between check and connect).
+    checkSocketOwner(this.o.socket);
+    const forwarding = this.o.env !== undefined && Object.keys(this.o.env).length > 0;
+    const handlers: SocketHandler<undefined> = {
+      data: (sock, chunk) => this.fromDaemon(sock, chunk),
+      drain: () => this.drainWaiter?.(),
+      close: (sock) => this.daemonGone(sock),
+      end: (sock) => {
+        sock.end();
+      },
+      error: () => {},
+    };
+    let sock: Conn;
+    if (forwarding) {
+      const peer = connectWithPeer(this.o.socket);
+      const me = process.getuid?.();
+      if (me !== undefined && peer.uid !== me && peer.uid !== 0) {
+        throw new MuxError(
+          "SOCKET_PATH_INVALID",
+          `refusing to forward secrets to ${this.o.socket}: it is served by uid ${peer.uid}, not by you (uid ${me})`,
+        );
+      }
+      sock = (await Bun.connect({ fd: peer.fd, allowHalfOpen: true, socket: handlers } as unknown as Parameters<
+        typeof Bun.connect
+      >[0])) as unknown as Conn;
+    } else sock = await Bun.connect({ unix: this.o.socket, allowHalfOpen: true, socket: handlers });
+    if (forwarding) {
+      const hello = { jsonrpc: "2.0", method: HELLO_METHOD, params: { env: this.o.env } };
+      sock.write(`${JSON.stringify(hello)}\n`);
+    }
+    return sock;
+  }
+
+  private attach(sock: Conn): void {
+    this.conn = sock;
+    const waiters = this.connWaiters;
+    this.connWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Host → daemon, chunk by chunk, waiting while there is no daemon (reconnecting). */
+  private async pumpStdin(): Promise<void> {
+    const reader = (this.o.stdin ?? Bun.stdin.stream()).getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        this.hostWatch.push(value);
+        await this.toDaemon(value);
+        if (this.ended) return;
+      }
+    } catch {}
+    // Half-close: the daemon answers what is in flight, then closes the connection.
+    this.stdinEnded = true;
+    if (this.conn) this.conn.shutdown();
+    else this.finish({ reason: "stdin-closed" });
+  }
+
+  /** Write all of `data` to the current daemon, waiting for drain and for a reconnect. */
+  private async toDaemon(data: Uint8Array): Promise<void> {
+    let chunk = data;
+    while (!this.ended) {
+      const conn = this.conn;
+      if (!conn) {
+        await new Promise<void>((resolve) => this.connWaiters.push(resolve));
+        continue;
+      }
+      const n = conn.write(chunk);
+      if (n >= chunk.length) return;
+      if (n > 0) chunk = chunk.subarray(n);
+      await new Promise<void>((resolve) => {
+        this.drainWaiter = resolve;
+      });
+      this.drainWaiter = undefined;
+    }
+  }
+
+  private fromDaemon(sock: Conn, chunk: Uint8Array): void {
+    if (sock === this.replayConn && this.replay) return this.replay.take(chunk);
+    if (sock !== this.conn) return;
+    this.daemonWatch.push(chunk);
+    this.toHost(chunk, sock);
+  }
+
+  private toHost(data: Uint8Array | string, sock?: Conn): void {
+    this.stdout.write(data);
+    const flushed = this.stdout.flush?.();
+    if (flushed instanceof Promise && sock) {
+      sock.pause();
+      void flushed.then(() => sock.resume());
+    }
+  }
+
+  private daemonGone(sock: Conn): void {
+    if (sock === this.replayConn) {
+      this.replay?.fail();
+      return;
+    }
+    if (sock !== this.conn) return;
+    this.conn = undefined;
+    this.drainWaiter?.();
+    if (this.stdinEnded || this.ended) return this.finish({ reason: "stdin-closed" });
+    if (this.o.reconnect === false) return this.finish({ reason: "daemon-closed" });
+    void this.reconnect();
+  }
+
+  /** Keep the host's session on a new daemon connection. */
+  private async reconnect(): Promise<void> {
+    for (const line of this.session.abandon("the mcp-mux daemon went away before answering; retry the request"))
+      this.toHost(`${line}\n`);
+    this.log(`the daemon at ${this.o.socket} went away; reconnecting`);
+    const until = Date.now() + (this.o.reconnectTimeoutMs ?? 60_000);
+    let wait = 50;
+    let conn: Conn | Error | undefined;
+    while (!this.ended && Date.now() < until) {
+      conn = await this.connect();
+      if (!(conn instanceof Error)) break;
+      await Bun.sleep(wait);
+      wait = Math.min(wait * 2, 1000);
+    }
+    if (this.ended) return;
+    if (!conn || conn instanceof Error) {
+      const why = conn instanceof Error ? conn.message : "timed out";
+      this.log(`cannot reconnect: ${why}`);
+      return this.finish({ reason: "daemon-closed", message: why });
+    }
+    const plan = this.session.replay();
+    if (plan.initialize) {
+      const replay = new Replay(plan.initialize.id, plan.after);
+      this.replay = replay;
+      this.replayConn = conn;
+      conn.write(`${plan.initialize.line}\n`);
+      const answer = await replay.initialized(10_000);
+      if (!replay.failed && answer !== undefined && this.session.sameServer(answer)) {
+        for (const item of plan.after) conn.write(`${item.line}\n`);
+        await replay.settled(5_000);
+      }
+      this.replay = undefined;
+      this.replayConn = undefined;
+      if (replay.failed) return void this.reconnect();
+      if (answer === undefined || !this.session.sameServer(answer)) {
+        this.log("the server changed while the daemon was away; ending the session so the host starts a new one");
+        conn.end();
+        this.stdout.end?.();
+        return this.finish({ reason: "server-changed", message: "the server changed" });
+      }
+      const rest = replay.rest();
+      if (rest.length > 0) {
+        this.daemonWatch.push(rest);
+        this.toHost(rest, conn);
+      }
+    }
+    this.log("reconnected; the host's session goes on");
+    this.attach(conn);
+  }
+
+  /** The daemon is not there and cannot be started: answer the host's requests with why. */
+  private async refuse(reason: string): Promise<ProxyResult> {
+    this.log(reason);
+    const reader = (this.o.stdin ?? Bun.stdin.stream()).getReader();
+    const answered = new Promise<void>((resolve) => {
+      const watcher = createLineWatcher((line: SeenLine) => {
+        const id = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")/.exec(line.text ?? line.head)?.[1];
+        if (id === undefined) return;
+        this.toHost(
+          `{"jsonrpc":"2.0","id":${id},"error":${JSON.stringify({ code: DAEMON_UNAVAILABLE_CODE, message: reason })}}\n`,
+        );
+        resolve();
+      });
+      void (async () => {
+        for (;;) {
+          const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+          if (done || !value) return resolve();
+          watcher.push(value);
+        }
+      })();
+    });
+    await Promise.race([answered, Bun.sleep(10_000)]);
+    await this.stdout.flush?.();
+    return { reason: "daemon-unavailable", message: reason };
+  }
+}
+
+/** Error code of the answer when the daemon is not there and cannot be started. */
+const DAEMON_UNAVAILABLE_CODE = -32031;
+
+/** Reading a new daemon's lines while the session is replayed. */
+class Replay {
+  private carry: Uint8Array[] = [];
+  private initAnswer: string | undefined;
+  private readonly waiting: Set<string>;
+  private wake: (() => void) | undefined;
+  private passing: Uint8Array[] = [];
+
+  constructor(
+    private readonly initId: string,
+    after: { id?: string }[],
+  ) {
+    this.waiting = new Set(after.map((a) => a.id).filter((id): id is string => id !== undefined));
+  }
+
+  /** The connection closed during the replay. */
+  failed = false;
+
+  fail(): void {
+    this.failed = true;
+    this.wake?.();
+  }
+
+  /** Read a chunk: replay answers are kept; other whole lines pass to the host later. */
+  take(chunk: Uint8Array): void {
+    this.carry.push(chunk);
+    const all = concat(this.carry);
+    this.carry = [];
+    let at = 0;
+    for (;;) {
+      const nl = all.indexOf(0x0a, at);
+      if (nl < 0) break;
+      const line = all.subarray(at, nl + 1);
+      at = nl + 1;
+      const text = decoder.decode(line);
+      const id = /"id"\s*:\s*("mux-proxy-\d+")/.exec(text)?.[1];
+      if (id === this.initId) this.initAnswer = text;
+      else if (id !== undefined && this.waiting.delete(id)) {
+        /* a replay answer: kept from the host */
+      } else this.passing.push(line);
+      this.wake?.();
+    }
+    if (at < all.length) this.carry = [all.subarray(at)];
+  }
+
+  /** The daemon's answer to the replayed initialize (undefined: none in time). */
+  async initialized(ms: number): Promise<string | undefined> {
+    const until = Date.now() + ms;
+    while (this.initAnswer === undefined && !this.failed && Date.now() < until) await this.next(until);
+    return this.initAnswer;
+  }
+
+  /** Wait for the answers to the other replayed requests. */
+  async settled(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.waiting.size > 0 && !this.failed && Date.now() < until) await this.next(until);
+  }
+
+  /** Bytes that belong to the host: lines that were not replay answers, and any partial line. */
+  rest(): Uint8Array {
+    return concat([...this.passing, ...this.carry]);
+  }
+
+  private next(until: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      setTimeout(resolve, Math.max(0, Math.min(100, until - Date.now())));
+    });
+  }
+}
+
+const decoder = new TextDecoder();
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function connectMessage(path: string, error: unknown, autostart: boolean): string {
   const code = (error as { code?: string }).code;
-  const start = `start it with: mux serve --socket ${path} --cmd <server command>`;
+  const start = autostart
+    ? "it could not be started"
+    : "start it with `mux serve --config <your config>` (or install the login service: `mux service install`)";
   if (code === "ENOENT") return `no mcp-mux daemon at ${path} (socket not found); ${start}`;
-  if (code === "ECONNREFUSED") return `no mcp-mux daemon is listening on ${path} (stale socket); ${start}`;
+  if (code === "ECONNREFUSED" || (error as { kind?: string }).kind === "refused")
+    return `no mcp-mux daemon is listening on ${path} (stale socket); ${start}`;
   return `cannot connect to ${path}: ${error instanceof Error ? error.message : String(error)}`;
 }

@@ -45,7 +45,7 @@ describe("mux-proxy", () => {
     const missing = await run([PROXY_BIN, "--socket", join(d, "none.sock")], "");
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain(join(d, "none.sock"));
-    expect(missing.stderr).toContain("mux serve --socket");
+    expect(missing.stderr).toContain("mux serve --config");
     expect(missing.stdout).toBe("");
     await staleSocket(join(d, "stale.sock"));
     const refused = await run([PROXY_BIN, "--socket", join(d, "stale.sock")], "");
@@ -71,10 +71,15 @@ describe("mux-proxy", () => {
     expect(r.stderr).toBe("");
   });
 
-  test("exits non-zero with a message when the daemon goes away", async () => {
+  test("with --no-reconnect, exits non-zero with a message when the daemon goes away", async () => {
     const d = dir();
     const t = await use({ socket: join(d, "g.sock"), ...fakeServer(d) });
-    const proxy = Bun.spawn({ cmd: [PROXY_BIN, "--socket", t.socket], stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const proxy = Bun.spawn({
+      cmd: [PROXY_BIN, "--socket", t.socket, "--no-reconnect"],
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     await Bun.sleep(200);
     await t.close();
     const code = await proxy.exited;

@@ -3,7 +3,8 @@
  * "is a daemon there? → remove a stale socket → bind", so daemons started at the same moment
  * (20 proxies auto-starting one) end with exactly one winner. The kernel drops the lock when
  * its holder dies, so a crash never leaves it held. Without `flock` (no usable libc) the lock
- * is skipped, with the old (racy) takeover.
+ * is skipped, with the old (racy) takeover. `tryLock` holds a lock for a lifetime (one daemon
+ * per config), returning null where there is no flock.
  * @module
  */
 
@@ -20,6 +21,31 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
     lock(fd, LOCK_UN);
     closeSync(fd);
   }
+}
+
+/** A lock held until `release()` (or until the process dies: the kernel drops it). */
+export interface HeldLock {
+  release(): void;
+}
+
+/**
+ * Take the lock on `path` only if nobody holds it: undefined when another process does. Used
+ * for locks held for a process's lifetime (one daemon per config).
+ */
+export function tryLock(path: string): HeldLock | undefined | null {
+  const lock = libc();
+  if (!lock) return null;
+  const fd = openSync(path, "a", 0o600);
+  if (lock(fd, LOCK_EX | LOCK_NB) !== 0) {
+    closeSync(fd);
+    return undefined;
+  }
+  return {
+    release() {
+      lock(fd, LOCK_UN);
+      closeSync(fd);
+    },
+  };
 }
 
 // --- internal ---
