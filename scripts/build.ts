@@ -65,7 +65,7 @@ const defines = [
 
 if (args.includes("--release")) await release();
 else {
-  const out = join(ROOT, option("--out") ?? "dist");
+  const out = resolve(ROOT, option("--out") ?? "dist");
   mkdirSync(out, { recursive: true });
   for (const e of ENTRIES) compile(e.entry, join(out, e.name));
   console.error(`built ${out}/mux and ${out}/mux-proxy (${version}, ${commit})`);

@@ -15,13 +15,15 @@ export { checkHealth, HEALTH_EXIT_CODES } from "./health/health.ts";
 export type { HostContext, HostId } from "./hosts/hosts.ts";
 export { HOST_IDS, HOSTS, hostContext } from "./hosts/hosts.ts";
 export type {
+  RepairOptions,
+  RepairResult,
   RestoreOptions,
   RestoreResult,
   RewireOptions,
   RewireResult,
   RewireStatusRow,
 } from "./hosts/rewire.ts";
-export { restoreHosts, rewireHosts, rewireStatus } from "./hosts/rewire.ts";
+export { repairHosts, restoreHosts, rewireHosts, rewireStatus } from "./hosts/rewire.ts";
 export type { ScannedServer, ScanReport } from "./hosts/scan.ts";
 export { scanHosts } from "./hosts/scan.ts";
 export { stateDir } from "./hosts/state.ts";

@@ -3,14 +3,14 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { type HostContext, hostContext } from "../hosts/hosts.ts";
 import { addServices } from "../hosts/mux-config.ts";
-import { type RewireStatusRow, restoreHosts, rewireHosts, rewireStatus } from "../hosts/rewire.ts";
+import { type RewireStatusRow, repairHosts, restoreHosts, rewireHosts, rewireStatus } from "../hosts/rewire.ts";
 import { type ScanReport, scanHosts } from "../hosts/scan.ts";
 import { describeRewire } from "../hosts/wizard.ts";
+import { findInstalled } from "./installed.ts";
 import { fail } from "./logger.ts";
 import { reloadIfRunning } from "./reload.ts";
 
@@ -57,9 +57,13 @@ export const rewireCommand = defineCommand({
     ...HOST_ARGS,
     "dry-run": { type: "boolean", description: "Print a unified diff and write nothing" },
     force: { type: "boolean", description: "Rewire entries with relative paths or workspace variables too" },
-    proxy: { type: "string", description: "Absolute path of mux-proxy (default: next to this mux, or on PATH)" },
+    proxy: {
+      type: "string",
+      description: "Absolute path of mux-proxy (default: the installed one: on PATH, or in ~/.local/bin)",
+    },
     config: { type: "string", description: "The mux config that gets the services (default: the per-user one)" },
     status: { type: "boolean", description: "Show what is rewired where, and change nothing" },
+    repair: { type: "boolean", description: "Re-point rewired entries whose mux-proxy no longer exists" },
     json: { type: "boolean", description: "Print JSON" },
   },
   async run({ args }) {
@@ -69,6 +73,21 @@ export const rewireCommand = defineCommand({
       process.exit(0);
     }
     const proxy = findProxy(args.proxy);
+    if (args.repair) {
+      const repaired = await guard(() => repairHosts({ ...sel, proxy, dryRun: args["dry-run"] }));
+      if (args.json) process.stdout.write(`${JSON.stringify(repaired, null, 2)}\n`);
+      else {
+        if (args["dry-run"]) for (const c of repaired.changes) process.stdout.write(`${c.diff.trimEnd()}\n`);
+        for (const r of repaired.repaired)
+          process.stdout.write(
+            `${args["dry-run"] ? "would re-point" : "re-pointed"} ${r.host} ${r.name}: ${r.from} → ${proxy}\n`,
+          );
+        for (const r of repaired.refused) process.stdout.write(`refused ${r.host} ${r.name}: ${r.reason}\n`);
+        if (repaired.repaired.length === 0 && repaired.refused.length === 0)
+          process.stdout.write("Every rewired entry's mux-proxy exists; nothing to repair.\n");
+      }
+      process.exit(repaired.refused.length > 0 ? 1 : 0);
+    }
     const result = await guard(() =>
       rewireHosts({
         ...sel,
@@ -87,7 +106,11 @@ export const rewireCommand = defineCommand({
     if (!args["dry-run"] && result.config.added.length > 0) {
       process.stdout.write(`Added ${result.config.added.join(", ")} to ${result.config.path}.\n`);
       const reloaded = await reloadIfRunning(result.config.path);
-      if (!reloaded) process.stdout.write(`Start them: mux serve --config ${result.config.path}\n`);
+      if (!reloaded)
+        process.stdout.write(
+          `Hosts start the daemon themselves when they need it (their entries run mux-proxy --config). ` +
+            `To start it now: mux serve --config ${result.config.path}; to keep it running from login: mux service install\n`,
+        );
       else if (reloaded.error)
         process.stdout.write(`The running daemon refused the reload: ${JSON.stringify(reloaded.error)}\n`);
       else process.stdout.write(`The running daemon picked them up (added: ${String(reloaded.added)}).\n`);
@@ -140,7 +163,9 @@ export function printStatus(rows: RewireStatusRow[], json: boolean): void {
     return;
   }
   for (const r of rows)
-    process.stdout.write(`${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.socket}  (${r.path})\n`);
+    process.stdout.write(
+      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.socket}  (${r.path})${r.proxyMissing ? `\n    mux-proxy ${r.proxy} no longer exists: run mux rewire --repair` : ""}\n`,
+    );
 }
 
 /** Host selection from flags. */
@@ -158,16 +183,9 @@ export function selection(args: { host?: string; server?: string; "include-proje
   };
 }
 
-/** The absolute mux-proxy path: flag, `MUX_PROXY`, next to this executable, or on PATH. */
+/** The absolute mux-proxy path written into host entries (see `installed.ts`). */
 export function findProxy(explicit?: string): string {
-  const candidates = [
-    explicit,
-    process.env.MUX_PROXY,
-    join(dirname(process.execPath), "mux-proxy"),
-    Bun.which("mux-proxy") ?? undefined,
-  ];
-  for (const c of candidates) if (c && existsSync(c)) return resolve(c);
-  return fail("cannot find the mux-proxy executable; pass --proxy /absolute/path/to/mux-proxy");
+  return findInstalled("mux-proxy", explicit, "MUX_PROXY");
 }
 
 /** Human scan output. */

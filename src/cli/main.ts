@@ -20,6 +20,7 @@ export const main = defineCommand({
     rewire: () => import("./hosts.ts").then((m) => m.rewireCommand),
     restore: () => import("./hosts.ts").then((m) => m.restoreCommand),
     wizard: () => import("./wizard.ts").then((m) => m.wizardCommand),
+    service: () => import("./service.ts").then((m) => m.serviceCommand),
   },
 });
 

@@ -98,6 +98,8 @@ async function serveConfig(
     }
     fail(`another mux daemon already runs ${path} (see: mux status --config ${path})`);
   }
+  // Released (and its file removed) however the process ends, even on a startup failure.
+  process.on("exit", () => lock?.release());
   const autoStarted = args["auto-started"] === true;
   const idleFlag = args["idle-exit-ms"] === undefined ? undefined : Number(args["idle-exit-ms"]);
   if (idleFlag !== undefined && !(Number.isInteger(idleFlag) && idleFlag >= 0))
@@ -169,7 +171,6 @@ async function serveConfig(
   });
   await handle.closed;
   control?.close();
-  lock?.release();
   process.exit(0);
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { closeSync, fstatSync, openSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, statSync, unlinkSync } from "node:fs";
 
 /** Run `fn` while holding the lock on `path` (created 0600 if missing). */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
@@ -18,6 +18,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
   try {
     return await fn();
   } finally {
+    removeLockFile(path);
     lock(fd, LOCK_UN);
     closeSync(fd);
   }
@@ -35,17 +36,35 @@ export interface HeldLock {
 export function tryLock(path: string): HeldLock | undefined | null {
   const lock = libc();
   if (!lock) return null;
-  const fd = openSync(path, "a", 0o600);
-  if (lock(fd, LOCK_EX | LOCK_NB) !== 0) {
-    closeSync(fd);
-    return undefined;
-  }
-  return {
-    release() {
-      lock(fd, LOCK_UN);
+  for (;;) {
+    const fd = openSync(path, "a", 0o600);
+    if (lock(fd, LOCK_EX | LOCK_NB) !== 0) {
       closeSync(fd);
-    },
-  };
+      return undefined;
+    }
+    if (sameFile(fd, path)) {
+      return {
+        release() {
+          removeLockFile(path);
+          lock(fd, LOCK_UN);
+          closeSync(fd);
+        },
+      };
+    }
+    // Locked a file its holder removed meanwhile: take the new one.
+    lock(fd, LOCK_UN);
+    closeSync(fd);
+  }
+}
+
+/**
+ * Remove a lock file while still holding it: whoever opened the old file and locks it next
+ * sees it is gone (`acquire` and `tryLock` compare inodes) and opens the new one.
+ */
+export function removeLockFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
 }
 
 // --- internal ---
@@ -79,15 +98,21 @@ function libc(): Flock | null {
   return cached;
 }
 
+function sameFile(fd: number, path: string): boolean {
+  try {
+    return fstatSync(fd).ino === statSync(path).ino;
+  } catch {
+    return false;
+  }
+}
+
 /** Take the lock, retrying while another process holds it; re-open if the file was replaced. */
 async function acquire(path: string, flock: Flock): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const fd = openSync(path, "a", 0o600);
     if (flock(fd, LOCK_EX | LOCK_NB) === 0) {
       // The file we locked must still be the one at `path` (not unlinked and re-created).
-      try {
-        if (fstatSync(fd).ino === statSync(path).ino) return fd;
-      } catch {}
+      if (sameFile(fd, path)) return fd;
       flock(fd, LOCK_UN);
     }
     closeSync(fd);

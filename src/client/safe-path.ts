@@ -7,7 +7,7 @@
  * @module
  */
 
-import { lstatSync, mkdirSync, type Stats } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { MuxError } from "../errors.ts";
 
@@ -40,7 +40,9 @@ export function checkPrivateDir(dir: string): void {
 export function checkSocketOwner(socket: string): void {
   const me = process.getuid?.();
   if (me === undefined) return;
-  checkPrivateDir(dirname(resolve(socket)));
+  const dir = dirname(resolve(socket));
+  if (!existsSync(dir)) return; // no folder, no socket: connecting reports it
+  checkPrivateDir(dir);
   let st: Stats;
   try {
     st = lstatSync(socket);

@@ -24,9 +24,10 @@ import {
 
 export type { HostSelection } from "./inventory.ts";
 
+import { existsSync } from "node:fs";
 import { addServices, defaultMuxConfig, removeServices } from "./mux-config.ts";
 import type { ServiceSpec } from "./service-spec.ts";
-import { droppedWithWarning, rewireOps } from "./shapes.ts";
+import { droppedWithWarning, proxyArgs, rewireOps } from "./shapes.ts";
 import {
   backupFile,
   hashOf,
@@ -118,7 +119,7 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
             skip(e.status === "remote" ? "remote server (nothing to share)" : (e.note ?? "not a stdio server"));
         } else if (!e.spec || e.problems.some((p) => !p.forceable || !options.force))
           skip(e.problems.map((p) => p.message + (p.forceable ? " (--force overrides)" : "")).join("; "));
-        else if (file.assisted) result.instructions.push(instruction(e, options.proxy, e.spec));
+        else if (file.assisted) result.instructions.push(instruction(e, options.proxy, e.spec, result.config.path));
         else {
           for (const p of e.problems) result.warnings.push(`${e.host} ${e.name}: ${p.message} (forced)`);
           for (const k of droppedWithWarning(file.shape, e.location.value))
@@ -146,6 +147,7 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           options.proxy,
           (e.spec as ServiceSpec).socket,
           (e.spec as ServiceSpec).forward,
+          result.config.path,
         ),
       );
       for (const f of edited.failed)
@@ -329,6 +331,9 @@ export interface RewireStatusRow {
   service: string;
   socket: string;
   state: "rewired" | "changed" | "missing" | "file-missing";
+  /** The mux-proxy the entry runs, and whether that file still exists. */
+  proxy?: string;
+  proxyMissing?: boolean;
   at: string;
 }
 
@@ -350,11 +355,111 @@ export function rewireStatus(options: Omit<HostSelection, "includeProject">): Re
       const loaded = loadFile(fileFromRecord(r), options.ctx, [r]);
       const entry = loaded.entries.find((e) => e.name === r.name && sameContainer(e.container, r.container));
       row.state = !entry ? "missing" : sameValue(entry.location.value, r.rewired.value) ? "rewired" : "changed";
+      if (entry?.launch) {
+        row.proxy = entry.launch.command;
+        row.proxyMissing = !existsSync(entry.launch.command);
+      }
     } catch {
       row.state = "file-missing";
     }
     return row;
   });
+}
+
+/** Options of {@link repairHosts}. */
+export interface RepairOptions extends Omit<HostSelection, "includeProject"> {
+  /** The mux-proxy to point entries at. */
+  proxy: string;
+  dryRun?: boolean;
+}
+
+/** What a repair did. */
+export interface RepairResult {
+  repaired: { host: HostId; path: string; name: string; from: string }[];
+  refused: Skipped[];
+  changes: FileChange[];
+}
+
+/**
+ * Re-point rewired entries whose mux-proxy no longer exists (a moved or deleted clone, an
+ * uninstalled build) at `proxy`, keeping their socket, config and forwarded variables; the
+ * records follow, so `mux restore` still puts the originals back.
+ */
+export async function repairHosts(options: RepairOptions): Promise<RepairResult> {
+  const dir = options.stateDir ?? stateDir(options.ctx.env);
+  const run = async () => {
+    const state = readState(dir);
+    const result: RepairResult = { repaired: [], refused: [], changes: [] };
+    const chosen = state.records.filter(
+      (r) =>
+        (!options.hosts?.length || options.hosts.includes(r.host)) &&
+        (!options.servers?.length || options.servers.includes(r.name)),
+    );
+    for (const [path, records] of Map.groupBy(chosen, (r) => r.file)) {
+      let loaded: LoadedFile;
+      try {
+        loaded = loadFile(fileFromRecord(records[0] as RewireRecord), options.ctx, state.records);
+      } catch {
+        continue;
+      }
+      const entries: { entry: HostEntry; record: RewireRecord; from: string }[] = [];
+      for (const r of records) {
+        const entry = loaded.entries.find((e) => e.name === r.name && sameContainer(e.container, r.container));
+        const from = entry?.launch?.command;
+        if (!entry?.launch || !from || from === options.proxy || existsSync(from)) continue;
+        if (!sameValue(entry.location.value, r.rewired.value)) {
+          result.refused.push({
+            host: r.host,
+            path,
+            name: r.name,
+            reason: "the entry was changed since it was rewired",
+          });
+          continue;
+        }
+        entries.push({ entry, record: r, from });
+      }
+      if (entries.length === 0) continue;
+      const edited = editEntries(
+        loaded,
+        entries.map((x) => x.entry),
+        (e) => {
+          const a = proxyArgs(e.launch as NonNullable<HostEntry["launch"]>);
+          return rewireOps(loaded.file.shape, e.location.value, options.proxy, a.socket ?? "", a.forward, a.config);
+        },
+      );
+      for (const f of edited.failed)
+        result.refused.push({ host: loaded.file.host, path, name: f.name, reason: f.reason });
+      if (edited.done.length === 0) continue;
+      result.changes.push({
+        host: loaded.file.host,
+        path,
+        diff: createTwoFilesPatch(path, path, loaded.text, edited.text),
+        entries: edited.done.map((d) => ({ name: d.entry.name })),
+      });
+      for (const d of edited.done) {
+        const x = entries.find((y) => y.entry === d.entry);
+        if (x) result.repaired.push({ host: x.record.host, path, name: x.record.name, from: x.from });
+      }
+      if (options.dryRun) continue;
+      if (!commit(loaded, edited.text, dir)) {
+        result.refused.push({
+          host: loaded.file.host,
+          path,
+          name: "*",
+          reason: "the file changed while we edited it; try again",
+        });
+        result.repaired = result.repaired.filter((r) => r.path !== path);
+        continue;
+      }
+      for (const d of edited.done) {
+        const x = entries.find((y) => y.entry === d.entry);
+        if (x) x.record.rewired = { value: d.value, text: d.after };
+      }
+      writeState(dir, state);
+    }
+    return result;
+  };
+  return options.dryRun ? run() : withLock(dir, run);
 }
 
 // --- internal ---
@@ -416,11 +521,11 @@ function commit(
   return ok ? { backup, postHash: hashOf(bytes) } : undefined;
 }
 
-function instruction(e: HostEntry, proxy: string, spec: ServiceSpec): string {
+function instruction(e: HostEntry, proxy: string, spec: ServiceSpec, config: string): string {
   const host = hostById(e.host);
   return (
     `${host?.label ?? e.host} (${e.file.path}): ${e.file.assisted}. ` +
-    `Change server "${e.name}" to command ${proxy} with arguments --socket ${spec.socket}, ` +
+    `Change server "${e.name}" to command ${proxy} with arguments --socket ${spec.socket} --config ${config}, ` +
     `remove its env, then ${host?.reload ?? "reload the host"}.`
   );
 }

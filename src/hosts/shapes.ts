@@ -90,6 +90,24 @@ export function readEntry(shape: Shape, value: unknown): ReadEntry {
 }
 
 /** The socket an entry already points at, when it runs a mux proxy. */
+/** The options of a proxy launch: its socket, its config, and the variables it forwards. */
+export function proxyArgs(launch: Launch): { socket?: string; config?: string; forward: string[] } {
+  const out: { socket?: string; config?: string; forward: string[] } = { forward: [] };
+  const a = launch.args;
+  for (let i = 0; i < a.length; i++) {
+    const arg = a[i] as string;
+    const take = (name: string): string | undefined =>
+      arg === name ? a[++i] : arg.startsWith(`${name}=`) ? arg.slice(name.length + 1) : undefined;
+    if (arg === "--socket" || arg.startsWith("--socket=")) out.socket = take("--socket");
+    else if (arg === "--config" || arg.startsWith("--config=")) out.config = take("--config");
+    else if (arg === "--env" || arg.startsWith("--env=")) {
+      const name = take("--env");
+      if (name) out.forward.push(name);
+    }
+  }
+  return out;
+}
+
 export function proxySocket(launch: Launch): { proxy: string; socket?: string } | undefined {
   const base = (launch.command.split(/[\\/]/).pop() ?? "").toLowerCase().replace(/\.exe$/, "");
   if (!PROXY_NAMES.has(base)) return undefined;
@@ -109,9 +127,10 @@ export function rewireOps(
   proxy: string,
   socket: string,
   forward: string[] = [],
+  config?: string,
 ): EditOp[] {
   const v = rec(value) ?? {};
-  const args = ["--socket", socket, ...forward.flatMap((k) => ["--env", k])];
+  const args = ["--socket", socket, ...(config ? ["--config", config] : []), ...forward.flatMap((k) => ["--env", k])];
   const ENV_KEYS = new Set(["env", "envs", "env_keys", "env_vars", "environment"]);
   const present = (...keys: string[]): EditOp[] =>
     keys

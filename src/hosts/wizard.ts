@@ -154,7 +154,9 @@ export async function runWizard(options: WizardOptions): Promise<WizardOutcome> 
       });
       print(describeRewire(result, options.dryRun ?? false));
     }
-    print(`Start the services: mux serve --config ${configFile}`);
+    print(
+      `Hosts start the daemon themselves when they need it. To start it now: mux serve --config ${configFile}; at login: mux service install`,
+    );
     return "saved";
   }
 }

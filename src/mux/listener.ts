@@ -64,19 +64,11 @@ export async function listenUnix<T>(path: string, handlers: SocketHandler<T>): P
       try {
         if (lstatSync(path).ino === ino) unlinkSync(path);
       } catch {}
-      removeLockFile(`${path}.lock`);
     },
   };
 }
 
 // --- internal ---
-
-/** Remove the lock file on a clean exit (a daemon locking it meanwhile re-opens it: see `acquire`). */
-function removeLockFile(lockPath: string): void {
-  try {
-    unlinkSync(lockPath);
-  } catch {}
-}
 
 async function takeOverStale(path: string): Promise<void> {
   const stat = lstatSync(path);

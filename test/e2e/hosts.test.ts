@@ -6,12 +6,12 @@
  */
 
 import { expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { loadConfig } from "../../src/config/load.ts";
-import { BUN, FAKE_SERVER, MEMORY_BIN, MUX_BIN, testScope, textOf, waitFor } from "../helpers.ts";
+import { BUN, FAKE_SERVER, MEMORY_BIN, MUX_BIN, PROXY_BIN, testScope, textOf, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
 
@@ -21,6 +21,8 @@ function homeEnv(home: string): Record<string, string> {
     XDG_RUNTIME_DIR: join(home, "run"),
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     NO_COLOR: "1",
+    // The build under test lives in this clone; installed copies are what rewire picks otherwise.
+    MUX_PROXY: PROXY_BIN,
   };
 }
 
@@ -190,3 +192,68 @@ test("mux scan prints hosts and shared servers; --write-config writes any of the
   expect(unknown.code).not.toBe(0);
   expect(unknown.stderr).toContain("unknown host notepad");
 });
+
+test("rewired entries point at the installed mux-proxy and start the daemon themselves; a moved install is repaired", async () => {
+  const home = scope.dir();
+  const { MUX_PROXY: _explicit, ...env } = homeEnv(home);
+  const files = writeHostFiles(home, join(home, "memory.jsonl"));
+  const original = readFileSync(files.desktop, "utf8");
+
+  // Only the clone's own build: rewire refuses to point hosts into a clone.
+  const refused = await mux(["rewire", "--host", "claude-desktop"], env);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain("only a build inside a clone");
+  expect(readFileSync(files.desktop, "utf8")).toBe(original);
+
+  // Installed copies in ~/.local/bin, as install.sh puts them.
+  const bin = join(home, ".local", "bin");
+  mkdirSync(bin, { recursive: true });
+  for (const exe of ["mux", "mux-proxy"]) {
+    copyFileSync(join(MUX_BIN, "..", exe), join(bin, exe));
+    chmodSync(join(bin, exe), 0o755);
+  }
+  const rewire = await mux(["rewire", "--host", "claude-desktop"], env);
+  expect(rewire.code).toBe(0);
+  const config = join(home, ".config", "mcp-mux", "config.yaml");
+  const entry = JSON.parse(readFileSync(files.desktop, "utf8")).mcpServers.memory as {
+    command: string;
+    args: string[];
+  };
+  expect(entry.command).toBe(join(bin, "mux-proxy"));
+  expect(entry.args.slice(2)).toEqual(["--config", config]);
+
+  // No daemon runs: the host's launch starts it.
+  const host = async (): Promise<Client> => {
+    const e = JSON.parse(readFileSync(files.desktop, "utf8")).mcpServers.memory as { command: string; args: string[] };
+    const client = new Client({ name: "host", version: "1.0.0" }, { capabilities: {} });
+    await client.connect(new StdioClientTransport({ command: e.command, args: e.args, env, stderr: "pipe" }));
+    scope.defer(() => client.close());
+    return client;
+  };
+  const a = await host();
+  expect((await a.listTools()).tools.map((t) => t.name)).toContain("read_graph");
+  await a.close();
+  scope.defer(async () => {
+    const daemon = Bun.spawnSync(["pgrep", "-f", `serve --config ${config}`])
+      .stdout.toString()
+      .trim();
+    for (const pid of daemon.split("\n").filter(Boolean)) process.kill(Number(pid), "SIGTERM");
+  });
+
+  // The install moves: status says so, --repair re-points the entry, restore still works.
+  const moved = join(home, "opt", "bin");
+  mkdirSync(moved, { recursive: true });
+  for (const exe of ["mux", "mux-proxy"]) renameSync(join(bin, exe), join(moved, exe));
+  const status = await mux(["rewire", "--status"], env);
+  expect(status.stdout).toContain(`mux-proxy ${join(bin, "mux-proxy")} no longer exists`);
+  const repair = await mux(["rewire", "--repair", "--proxy", join(moved, "mux-proxy")], env);
+  expect(repair.code).toBe(0);
+  expect(repair.stdout).toContain(
+    `re-pointed claude-desktop memory: ${join(bin, "mux-proxy")} → ${join(moved, "mux-proxy")}`,
+  );
+  const b = await host();
+  expect((await b.listTools()).tools.length).toBeGreaterThan(0);
+  const restore = await mux(["restore"], env);
+  expect(restore.code).toBe(0);
+  expect(readFileSync(files.desktop, "utf8")).toBe(original);
+}, 60_000);

@@ -103,8 +103,10 @@ describe("rewire and restore, per host file", () => {
       const first = await rewireHosts(opts);
       const rewired = readFileSync(path, "utf8");
       const expectedPath = join(EXPECTED, f.fixture);
-      if (process.env.UPDATE_EXPECTED) writeFileSync(expectedPath, rewired);
-      expect(rewired).toBe(readFileSync(expectedPath, "utf8"));
+      // The temporary home in the entries' --config path reads as /home/user in expected files.
+      const stable = rewired.replaceAll(h.home, "/home/user");
+      if (process.env.UPDATE_EXPECTED) writeFileSync(expectedPath, stable);
+      expect(stable).toBe(readFileSync(expectedPath, "utf8"));
       if (f.host === "jetbrains") {
         expect(rewired).toBe(original);
         expect(first.instructions.join()).toContain("Settings | Tools | AI Assistant");
@@ -260,7 +262,7 @@ test("Codex dotted keys (CODEX_HOME): rewired in place and restored", async () =
   const ctx = { ...h.ctx, env: { ...h.ctx.env, CODEX_HOME: dir } };
   const opts = { ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
   await rewireHosts(opts);
-  const rewired = readFileSync(join(dir, "config.toml"), "utf8");
+  const rewired = readFileSync(join(dir, "config.toml"), "utf8").replaceAll(h.home, "/home/user");
   if (process.env.UPDATE_EXPECTED) writeFileSync(join(EXPECTED, "codex-dotted.toml"), rewired);
   expect(rewired).toBe(readFileSync(join(EXPECTED, "codex-dotted.toml"), "utf8"));
   // env_vars pass variables through from the environment: the daemon gets them as ${VAR}.
@@ -372,7 +374,7 @@ test("Claude Code local scope (projects.<path>.mcpServers) with --include-projec
   expect(data.projects["/home/u/proj"].mcpServers.sqlite).toEqual({
     type: "stdio",
     command: PROXY,
-    args: ["--socket", expect.stringMatching(/s-[0-9a-f]{8}\.sock$/)],
+    args: ["--socket", expect.stringMatching(/s-[0-9a-f]{8}\.sock$/), "--config", h.configFile],
   });
   expect(data.projects["/home/u/proj"].allowedTools).toEqual([]);
   expect(data.mcpServers.memory.command).toBe("npx");

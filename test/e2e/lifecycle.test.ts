@@ -1,0 +1,283 @@
+/**
+ * The daemon keeps itself running for its hosts (issue: install and keep running by itself):
+ * mux-proxy --config starts it (one daemon for twenty proxies at once, stale socket or not),
+ * tells the host why when it cannot, keeps the host's session through SIGTERM, SIGKILL and an
+ * upgrade of the executables, ends it when the server changed, and an auto-started daemon
+ * exits once idle. Real processes only: compiled binaries, official SDK clients.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { BUN, FAKE_SERVER, type Json, MUX_BIN, PROXY_BIN, testScope, textOf, waitFor } from "../helpers.ts";
+
+const scope = testScope("bin");
+
+/** A temporary home with its own runtime and state folders, and a config for one fake server. */
+function home(extra: Json = {}, serverEnv: Record<string, string> = {}) {
+  const dir = scope.dir();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    HOME: dir,
+    MUX_RUNTIME_DIR: join(dir, "run"),
+    MUX_STATE_DIR: join(dir, "state"),
+  };
+  delete env.XDG_RUNTIME_DIR;
+  const socket = join(dir, "run", "fake.sock");
+  const config = join(dir, "mux.json");
+  writeFileSync(
+    config,
+    JSON.stringify({ servers: { fake: { socket, cmd: BUN, args: [FAKE_SERVER], env: serverEnv } }, ...extra }),
+  );
+  scope.defer(() => killDaemons(config));
+  return { dir, env, socket, config };
+}
+
+/** Pids of live `mux serve --config <config>` processes. */
+function daemons(config: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (cmd.includes("serve") && cmd.includes(config)) out.push(Number(entry));
+    } catch {}
+  }
+  return out;
+}
+
+async function killDaemons(config: string): Promise<void> {
+  for (const pid of daemons(config)) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {}
+  }
+  await waitFor(() => daemons(config).length === 0, 5000, "daemons to stop").catch(() => {});
+}
+
+async function sdk(h: ReturnType<typeof home>, proxy = PROXY_BIN): Promise<Client> {
+  const client = new Client({ name: "lifecycle", version: "1" }, { capabilities: {} });
+  const transport = new StdioClientTransport({
+    command: proxy,
+    args: ["--socket", h.socket, "--config", h.config],
+    env: h.env,
+    stderr: "pipe",
+  });
+  await client.connect(transport);
+  scope.defer(() => client.close());
+  return client;
+}
+
+const echo = async (c: Client, n: number): Promise<unknown> =>
+  JSON.parse(textOf(await c.callTool({ name: "echo", arguments: { n } })));
+
+/** A call made while the daemon stops may fail once (it was in flight); the next one must not. */
+async function echoAfterRestart(c: Client, n: number): Promise<{ value: unknown; failures: number }> {
+  try {
+    return { value: await echo(c, n), failures: 0 };
+  } catch (error) {
+    expect(String(error)).toMatch(/-3203[03]/);
+    return { value: await echo(c, n), failures: 1 };
+  }
+}
+
+/** A raw proxy process: write lines, read lines. */
+function rawProxy(h: ReturnType<typeof home>) {
+  const p = Bun.spawn({
+    cmd: [PROXY_BIN, "--socket", h.socket, "--config", h.config],
+    env: h.env,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const lines: Json[] = [];
+  void (async () => {
+    let buf = "";
+    for await (const chunk of p.stdout) {
+      buf += new TextDecoder().decode(chunk);
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        lines.push(JSON.parse(buf.slice(0, nl)) as Json);
+        buf = buf.slice(nl + 1);
+      }
+    }
+  })();
+  scope.defer(() => {
+    p.kill();
+  });
+  return {
+    proc: p,
+    lines,
+    send(msg: Json) {
+      p.stdin.write(`${JSON.stringify(msg)}\n`);
+      p.stdin.flush();
+    },
+    async answer(id: unknown, ms = 20_000): Promise<Json> {
+      await waitFor(() => lines.some((l) => l.id === id), ms, `answer ${String(id)}`);
+      return lines.find((l) => l.id === id) as Json;
+    },
+  };
+}
+const initialize = { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } };
+
+describe("auto-start", () => {
+  test("mux-proxy --config starts the daemon, which logs to the state folder", async () => {
+    const h = home();
+    expect(daemons(h.config)).toEqual([]);
+    const c = await sdk(h);
+    expect(await echo(c, 1)).toEqual({ n: 1 });
+    expect(daemons(h.config)).toHaveLength(1);
+    const logs = readdirSync(join(h.dir, "state", "logs"));
+    expect(logs.some((f) => f.startsWith("daemon-mux-"))).toBe(true);
+  });
+
+  for (const stale of [false, true]) {
+    test(`20 proxies at the same moment ${stale ? "with a stale socket of a SIGKILLed daemon " : ""}end with one daemon and 20 sessions`, async () => {
+      const h = home();
+      if (stale) {
+        const first = rawProxy(h);
+        first.send({ jsonrpc: "2.0", id: 0, method: "initialize", params: initialize });
+        await first.answer(0);
+        const [pid] = daemons(h.config);
+        process.kill(pid as number, "SIGKILL");
+        await waitFor(() => daemons(h.config).length === 0, 5000, "the killed daemon");
+        first.proc.kill();
+        expect(existsSync(h.socket)).toBe(true); // stale
+      }
+      const proxies = Array.from({ length: 20 }, () => rawProxy(h));
+      for (const [i, p] of proxies.entries()) {
+        p.send({ jsonrpc: "2.0", id: "i", method: "initialize", params: initialize });
+        p.send({ jsonrpc: "2.0", id: "e", method: "tools/call", params: { name: "echo", arguments: { i } } });
+      }
+      const answers = await Promise.all(proxies.map((p) => p.answer("e")));
+      answers.forEach((a, i) => {
+        expect(JSON.parse(textOf(a.result))).toEqual({ i });
+      });
+      expect(daemons(h.config)).toHaveLength(1);
+    }, 60_000);
+  }
+
+  test("a daemon that cannot start: the host's initialize gets the reason and the log file; nothing is left behind", async () => {
+    const h = home();
+    writeFileSync(h.config, JSON.stringify({ servers: { fake: { socket: h.socket, cmd: "/nonexistent/server" } } }));
+    const p = rawProxy(h);
+    p.send({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize });
+    const answer = await p.answer(1);
+    const error = answer.error as Json;
+    expect(error.code).toBe(-32031);
+    expect(String(error.message)).toContain("could not start");
+    expect(String(error.message)).toContain("/nonexistent/server");
+    expect(String(error.message)).toContain(join(h.dir, "state", "logs"));
+    expect(await p.proc.exited).toBe(1);
+    expect(daemons(h.config)).toEqual([]);
+    expect(existsSync(h.socket)).toBe(false);
+    const left = existsSync(join(h.dir, "run")) ? readdirSync(join(h.dir, "run")) : [];
+    expect(left.filter((f) => f.endsWith(".lock") || f.endsWith(".sock"))).toEqual([]);
+  });
+});
+
+describe("hosts survive a daemon restart", () => {
+  test("SIGTERM: the session goes on, the next calls succeed on a new daemon", async () => {
+    const h = home();
+    const c = await sdk(h);
+    expect(await echo(c, 1)).toEqual({ n: 1 });
+    const [before] = daemons(h.config);
+    process.kill(before as number, "SIGTERM");
+    await waitFor(() => !daemons(h.config).includes(before as number), 5000, "the daemon to stop");
+    expect(await echo(c, 2)).toEqual({ n: 2 });
+    const [after] = daemons(h.config);
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
+    expect(await echo(c, 3)).toEqual({ n: 3 });
+  });
+
+  test("SIGKILL with a call in flight: that one call fails, the session goes on", async () => {
+    const h = home();
+    const c = await sdk(h);
+    expect(await echo(c, 1)).toEqual({ n: 1 });
+    const [before] = daemons(h.config);
+    const slow = c.callTool({ name: "slow", arguments: { ms: 3000 } }).then(
+      () => "answered",
+      (e: Error) => e.message,
+    );
+    await Bun.sleep(200);
+    process.kill(before as number, "SIGKILL");
+    expect(await slow).toContain("went away");
+    expect(await echo(c, 2)).toEqual({ n: 2 });
+    expect(daemons(h.config)).toHaveLength(1);
+  });
+
+  test("an upgrade of the installed executables: the next daemon is the new one", async () => {
+    const h = home();
+    const bin = join(h.dir, "bin");
+    Bun.spawnSync(["mkdir", "-p", bin]);
+    copyFileSync(MUX_BIN, join(bin, "mux"));
+    copyFileSync(PROXY_BIN, join(bin, "mux-proxy"));
+    Bun.spawnSync(["chmod", "755", join(bin, "mux"), join(bin, "mux-proxy")]);
+    const c = await sdk(h, join(bin, "mux-proxy"));
+    expect(await echo(c, 1)).toEqual({ n: 1 });
+    const [old] = daemons(h.config);
+    // Install a new build the way install.sh does: a new file renamed over the old one.
+    copyFileSync(MUX_BIN, join(bin, ".mux.new"));
+    Bun.spawnSync(["chmod", "755", join(bin, ".mux.new")]);
+    renameSync(join(bin, ".mux.new"), join(bin, "mux"));
+    process.kill(old as number, "SIGTERM");
+    expect((await echoAfterRestart(c, 2)).value).toEqual({ n: 2 });
+    const [fresh] = daemons(h.config);
+    expect(fresh).not.toBe(old);
+    expect(readFileSync(`/proc/${fresh}/exe`).length).toBeGreaterThan(0);
+    const { ino } = await Bun.file(join(bin, "mux")).stat();
+    const exe = Bun.spawnSync(["stat", "-L", "-c", "%i", `/proc/${fresh}/exe`])
+      .stdout.toString()
+      .trim();
+    expect(Number(exe)).toBe(ino);
+  });
+
+  test("a server that changed while the daemon was away ends the session, so the host starts anew", async () => {
+    const versionFile = join(scope.dir(), "version");
+    writeFileSync(versionFile, "2025-11-25");
+    const h = home({}, { FAKE_PROTOCOL_FILE: versionFile });
+    const c = await sdk(h);
+    let closed = false;
+    c.onclose = () => {
+      closed = true;
+    };
+    expect(await echo(c, 1)).toEqual({ n: 1 });
+    writeFileSync(versionFile, "2025-06-18");
+    const [pid] = daemons(h.config);
+    process.kill(pid as number, "SIGTERM");
+    await waitFor(() => closed, 20_000, "the session to end");
+  });
+});
+
+describe("idle exit", () => {
+  test("an auto-started daemon exits once it has had no client for idle_exit_ms; the next proxy starts it again", async () => {
+    const h = home({ idle_exit_ms: 300 });
+    const p = rawProxy(h);
+    p.send({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize });
+    await p.answer(1);
+    expect(daemons(h.config)).toHaveLength(1);
+    p.proc.stdin.end();
+    await p.proc.exited;
+    await waitFor(() => daemons(h.config).length === 0, 10_000, "the idle daemon to exit");
+    expect(existsSync(h.socket)).toBe(false);
+    const again = rawProxy(h);
+    again.send({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize });
+    expect((await again.answer(1)).result).toBeDefined();
+  });
+
+  test("a daemon started by hand never exits for idleness", async () => {
+    const h = home({ idle_exit_ms: 200 });
+    const proc = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", h.config], env: h.env, stderr: "pipe" });
+    scope.defer(async () => {
+      proc.kill();
+      await proc.exited;
+    });
+    await waitFor(() => existsSync(h.socket), 10_000, "the socket");
+    await Bun.sleep(800);
+    expect(proc.exitCode).toBeNull();
+  });
+});
