@@ -6,7 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUN="$(bash "$ROOT/scripts/bootstrap.sh")"
 cd "$ROOT"
 [ -x dist/mux ] && [ -x dist/mux-proxy ] && [ -z "$(find src -newer dist/mux -name '*.ts' | head -1)" ] || "$BUN" scripts/build.ts >&2
-RUNTIME="${XDG_RUNTIME_DIR:-/tmp}/mcp-mux-$(id -u)"
+# The daemon's own default folder: never a shared /tmp one (another user could create it first).
+if [ -n "${XDG_RUNTIME_DIR:-}" ]; then RUNTIME="$XDG_RUNTIME_DIR/mcp-mux"; else RUNTIME="${XDG_STATE_HOME:-$HOME/.local/state}/mcp-mux/run"; fi
 SOCKET="${MUX_SOCKET:-$RUNTIME/memory.sock}"
 DATA="${XDG_DATA_HOME:-$HOME/.local/share}/mcp-mux"
 mkdir -p "$DATA"
