@@ -21,7 +21,8 @@ export type MuxErrorCode =
   | "STATE_INVALID"
   | "STATE_LOCKED"
   | "DAEMON_START_FAILED"
-  | "DAEMON_RUNNING";
+  | "DAEMON_RUNNING"
+  | "HTTP_UNAVAILABLE";
 
 /** A typed error thrown by the library. `code` is stable; `message` is for humans. */
 export class MuxError extends Error {

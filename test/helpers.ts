@@ -86,6 +86,8 @@ export const MODES: Mode[] = ["lib", "bin"];
 /** A running mux under test. */
 export interface Target {
   socket: string;
+  /** The Streamable HTTP endpoint, when the target serves one. */
+  httpUrl?: string;
   proc?: Subprocess;
   stderr(): string;
   close(): Promise<void>;
@@ -110,7 +112,7 @@ export function recorded(dir: string): Json[] {
 export async function startTarget(mode: Mode, options: MuxOptions): Promise<Target> {
   if (mode === "lib") {
     const handle = await startMux({ logger: silentLogger, ...options });
-    return { socket: handle.socket, stderr: () => "", close: () => handle.close() };
+    return { socket: handle.socket, httpUrl: handle.httpUrl, stderr: () => "", close: () => handle.close() };
   }
   const flags: string[] = ["serve", "--socket", options.socket, "--cmd", options.cmd];
   const map: [keyof MuxOptions, string][] = [
@@ -138,6 +140,10 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
         : options.childCapabilities.join(",") || "none",
     );
   if (options.forwardEnv?.length) flags.push("--forward-env", options.forwardEnv.join(","));
+  if (options.http) {
+    flags.push("--http", options.http.listen);
+    if (options.http.allowedHosts) flags.push("--http-allow-host", options.http.allowedHosts.join(","));
+  }
   if (options.lazyStart) flags.push("--lazy-start");
   if (options.isolated) flags.push("--isolated");
   flags.push("--log-level", "debug", "--", ...(options.args ?? []));
@@ -153,8 +159,10 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
     for await (const chunk of proc.stderr) stderr += decoder.decode(chunk);
   })();
   await waitFor(() => existsSync(options.socket) || proc.exitCode !== null, 10_000);
+  if (options.http) await waitFor(() => /Streamable HTTP: (\S+)/.test(stderr) || proc.exitCode !== null, 10_000);
   if (proc.exitCode !== null) throw new Error(`mux exited early (${proc.exitCode}): ${stderr}`);
   return {
+    httpUrl: /Streamable HTTP: (\S+)/.exec(stderr)?.[1],
     socket: options.socket,
     proc,
     stderr: () => stderr,

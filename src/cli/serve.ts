@@ -12,8 +12,10 @@ import { ensurePrivateDir } from "../client/safe-path.ts";
 import { findConfig, loadConfig } from "../config/load.ts";
 import { controlSocketPath, daemonFiles } from "../config/paths.ts";
 import { isMuxError } from "../errors.ts";
+import { loadOrCreateToken } from "../http/token.ts";
 import { startControl } from "../mux/control.ts";
 import { startServices } from "../mux/multi.ts";
+import type { HttpOptions } from "../mux/options.ts";
 import { startMux } from "../mux/serve.ts";
 import { list, parseServiceFlags, serviceFlags } from "./flags.ts";
 import { CLI_LOG_LEVELS, createCliLogger, fail } from "./logger.ts";
@@ -36,6 +38,15 @@ export const serveCommand = defineCommand({
         "With a config: exit after this long without clients (default: off; auto-started: idle_exit_ms or 600000)",
     },
     "auto-started": { type: "boolean", description: "Started by a mux-proxy (enables idle exit)" },
+    http: {
+      type: "string",
+      description: "Also serve Streamable HTTP on HOST:PORT (/mcp, or /mcp/<service> with a config)",
+    },
+    "http-token-file": {
+      type: "string",
+      description: "Require Authorization: Bearer <token> from this file (created 0600 with a random token if missing)",
+    },
+    "http-allow-host": { type: "string", description: "Host names accepted besides localhost (a,b)" },
   },
   async run({ args }) {
     const level = args["log-level"];
@@ -51,13 +62,15 @@ export const serveCommand = defineCommand({
     // Signals are handled from the start: one that arrives while the socket is being bound
     // stops the daemon as soon as it is up, instead of killing it half-started.
     const stop = onStop(logger, ["SIGINT", "SIGTERM", "SIGHUP"]);
+    const http = httpOptions(args, undefined);
     let handle: Awaited<ReturnType<typeof startMux>>;
     try {
-      handle = await startMux({ ...flags, socket: args.socket, cmd: args.cmd, args: extraArgs, logger });
+      handle = await startMux({ ...flags, socket: args.socket, cmd: args.cmd, args: extraArgs, logger, http });
     } catch (error) {
       fail(isMuxError(error) ? error.message : String(error));
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
+    if (handle.httpUrl) logger.info(`Streamable HTTP: ${handle.httpUrl}`);
     // A single service has nothing to reload: SIGHUP (a closed terminal or SSH session) stops it cleanly.
     stop.ready(() => handle.close());
     await handle.closed;
@@ -132,6 +145,8 @@ async function serveConfig(
       logger: (name, svc) => createCliLogger(level ?? svc.logLevel ?? "info", name),
       idleExitMs,
       onIdle: () => log.info(`no clients for ${idleExitMs} ms: exiting`),
+      http: httpOptions(args, config.daemon.http),
+      httpLogger: createCliLogger(level ?? "info", "http"),
     });
   } catch (error) {
     fail(isMuxError(error) ? error.message : String(error));
@@ -161,7 +176,8 @@ async function serveConfig(
   } catch (error) {
     log.warn(`control socket unavailable (mux reload/status --config will not reach this daemon): ${String(error)}`);
   }
-  for (const [name, s] of handle.services) log.info(`${name}: listening on ${s.socket}`);
+  for (const [name, s] of handle.services)
+    log.info(`${name}: listening on ${s.socket}${handle.httpUrl ? ` and ${handle.httpUrl}/${name}` : ""}`);
   reloadNow = () => {
     reload().catch(() => {});
   };
@@ -172,6 +188,26 @@ async function serveConfig(
   await handle.closed;
   control?.close();
   process.exit(0);
+}
+
+/** The HTTP front from flags (which win) or the config's `http`; undefined when neither asks for one. */
+function httpOptions(
+  args: Record<string, unknown>,
+  fromConfig: { listen: string; tokenFile?: string; allowedHosts?: string[]; sessionIdleMs?: number } | undefined,
+): HttpOptions | undefined {
+  const listen = (args.http as string | undefined) ?? fromConfig?.listen;
+  if (!listen) return undefined;
+  const tokenFile = (args["http-token-file"] as string | undefined) ?? fromConfig?.tokenFile;
+  let token: string | undefined;
+  if (tokenFile) {
+    try {
+      token = loadOrCreateToken(tokenFile);
+    } catch (error) {
+      fail(error instanceof Error ? error.message : String(error));
+    }
+  }
+  const allowedHosts = list(args["http-allow-host"]) ?? fromConfig?.allowedHosts;
+  return { listen, token, allowedHosts, sessionIdleMs: fromConfig?.sessionIdleMs };
 }
 
 /** How long an auto-started daemon stays without clients before it exits. */

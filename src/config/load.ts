@@ -92,9 +92,14 @@ export function parseConfig(
     }
   }
   const daemon = parseDaemonSettings(data, issues);
+  if (daemon.http?.tokenFile) daemon.http.tokenFile = resolvePath(daemon.http.tokenFile, base, env);
   for (const [name, value] of Object.entries(data.servers)) {
-    const raw = parseService(name, value, issues, warnings);
-    if (raw) services[name] = finish(name, raw, base, env);
+    const raw = parseService(name, value, issues, warnings) as (RawService & { tray?: boolean }) | undefined;
+    if (!raw) continue;
+    // rmcp-mux's per-service `tray = true` turns on the daemon's one status icon.
+    if (raw.tray === true) daemon.tray ??= true;
+    delete raw.tray;
+    services[name] = finish(name, raw, base, env);
   }
   const bySocket = new Map<string, string>();
   for (const [name, s] of Object.entries(services)) {

@@ -59,7 +59,6 @@ export const FIELDS: Record<string, Field> = {
 
 /** rmcp-mux keys accepted so old configs load, but without effect (reported as warnings). */
 export const IGNORED_FIELDS = new Set([
-  "tray",
   "heartbeat_enabled",
   "heartbeat_interval_ms",
   "heartbeat_timeout_ms",
@@ -70,10 +69,16 @@ export const IGNORED_FIELDS = new Set([
 export interface DaemonSettings {
   /** An auto-started daemon exits after this long without clients (0 = never). */
   idleExitMs?: number;
+  /** The Streamable HTTP front (`http = "127.0.0.1:8765"` or a table). */
+  http?: { listen: string; tokenFile?: string; allowedHosts?: string[]; sessionIdleMs?: number };
+  /** Show a status icon (`mux serve --tray`). */
+  tray?: boolean;
 }
 
 /** Top-level keys beside `servers`. */
-export const DAEMON_KEYS = ["idle_exit_ms"] as const;
+export const DAEMON_KEYS = ["idle_exit_ms", "http", "tray"] as const;
+
+const HTTP_KEYS = ["listen", "token_file", "allowed_hosts", "session_idle_ms"];
 
 /** Parse the top-level daemon settings of a config. */
 export function parseDaemonSettings(data: Record<string, unknown>, issues: ConfigIssue[]): DaemonSettings {
@@ -87,6 +92,42 @@ export function parseDaemonSettings(data: Record<string, unknown>, issues: Confi
       });
     else out.idleExitMs = idle;
   }
+  if (data.tray !== undefined) {
+    if (typeof data.tray !== "boolean")
+      issues.push({ field: "tray", message: `"tray" must be true or false, got ${describe(data.tray)}` });
+    else out.tray = data.tray;
+  }
+  const http = data.http;
+  if (typeof http === "string") out.http = { listen: http };
+  else if (isRecord(http)) {
+    const bad = (message: string): void => void issues.push({ field: "http", message });
+    for (const key of Object.keys(http)) {
+      if (!HTTP_KEYS.includes(key)) {
+        const hint = suggest(key, HTTP_KEYS);
+        bad(`unknown key "http.${key}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
+      }
+    }
+    if (typeof http.listen !== "string" || !/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(http.listen))
+      bad(`"http.listen" must be "HOST:PORT", got ${describe(http.listen)}`);
+    else {
+      out.http = { listen: http.listen };
+      if (http.token_file !== undefined) {
+        if (typeof http.token_file === "string" && http.token_file) out.http.tokenFile = http.token_file;
+        else bad(`"http.token_file" must be a path, got ${describe(http.token_file)}`);
+      }
+      if (http.allowed_hosts !== undefined) {
+        if (Array.isArray(http.allowed_hosts) && http.allowed_hosts.every((h) => typeof h === "string"))
+          out.http.allowedHosts = http.allowed_hosts as string[];
+        else bad(`"http.allowed_hosts" must be a list of host names, got ${describe(http.allowed_hosts)}`);
+      }
+      if (http.session_idle_ms !== undefined) {
+        const n = http.session_idle_ms;
+        if (typeof n === "number" && Number.isInteger(n) && n >= 1000) out.http.sessionIdleMs = n;
+        else bad(`"http.session_idle_ms" must be an integer ≥ 1000, got ${describe(n)}`);
+      }
+    }
+  } else if (http !== undefined)
+    issues.push({ field: "http", message: `"http" must be "HOST:PORT" or a table, got ${describe(http)}` });
   return out;
 }
 

@@ -5,9 +5,11 @@
  */
 
 import { MuxError } from "../errors.ts";
+import { type HttpFront, startHttpFront } from "../http/front.ts";
 import { defaultLogger, type MuxLogger } from "./logger.ts";
-import type { ServiceOptions } from "./options.ts";
-import { type MuxHandle, startMux } from "./serve.ts";
+import type { HttpOptions, ServiceOptions } from "./options.ts";
+import { type MuxHandle, serviceOf, startMux } from "./serve.ts";
+import type { MuxService } from "./service.ts";
 import type { StatusSnapshot } from "./status.ts";
 
 /** One service of a set: its options plus an optional per-service log level. */
@@ -33,6 +35,10 @@ export interface ServicesOptions {
   idleExitMs?: number;
   /** Called when the services close because they were idle. */
   onIdle?: () => void;
+  /** Serve every service over Streamable HTTP at `/mcp/<name>` from one listener. */
+  http?: HttpOptions;
+  /** Logger of the HTTP front (default: warnings to stderr). */
+  httpLogger?: MuxLogger;
 }
 
 /** What a reload did. */
@@ -57,6 +63,8 @@ export interface ServicesHandle extends AsyncDisposable {
   status(): ServiceStatus[];
   /** Apply a new config: start added, stop removed, restart changed, keep unchanged. */
   reload(config: ServiceSet): Promise<ReloadResult>;
+  /** The Streamable HTTP base (`http://127.0.0.1:8765/mcp`; a service is at `<base>/<name>`), when `http` was given. */
+  readonly httpUrl?: string;
   close(): Promise<void>;
   readonly closed: Promise<void>;
 }
@@ -84,6 +92,29 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
   const initial = select(config);
   if (initial.size === 0) throw new MuxError("CONFIG_INVALID", "no services to start (check --only/--except)");
   await Promise.all([...initial].map(([name, svc]) => start(name, svc)));
+  let front: HttpFront | undefined;
+  if (options.http) {
+    const routes = (): Map<string, MuxService> => {
+      const out = new Map<string, MuxService>();
+      for (const [name, r] of running) {
+        const service = serviceOf(r.handle);
+        if (service) out.set(`/mcp/${name}`, service);
+      }
+      return out;
+    };
+    try {
+      front = startHttpFront({ ...options.http, routes, logger: options.httpLogger ?? defaultLogger("http") });
+    } catch (error) {
+      await Promise.all([...running.values()].map((r) => r.handle.close()));
+      throw new MuxError(
+        "HTTP_UNAVAILABLE",
+        `cannot serve HTTP on ${options.http.listen}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => {
@@ -91,7 +122,7 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
   });
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= Promise.all([...running.values()].map((r) => r.handle.close())).then(() => {
+    closing ??= Promise.all([front?.close(), ...[...running.values()].map((r) => r.handle.close())]).then(() => {
       running.clear();
       resolveClosed();
     });
@@ -117,6 +148,7 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
   }
 
   return {
+    httpUrl: front ? `${front.url}/mcp` : undefined,
     get services() {
       return new Map([...running].map(([n, r]) => [n, r.handle]));
     },
@@ -135,14 +167,18 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
       const stops: Promise<void>[] = [];
       for (const [name, r] of running) {
         const svc = wanted.get(name);
+        const drop = (): void => {
+          running.delete(name);
+          const service = serviceOf(r.handle);
+          if (service) front?.dropService(service);
+          stops.push(r.handle.close());
+        };
         if (!svc) {
           result.removed.push(name);
-          running.delete(name);
-          stops.push(r.handle.close());
+          drop();
         } else if (identity(svc) !== r.key) {
           result.restarted.push(name);
-          running.delete(name);
-          stops.push(r.handle.close());
+          drop();
         } else result.unchanged.push(name);
       }
       for (const name of failures.keys()) if (!wanted.has(name)) failures.delete(name);

@@ -67,11 +67,25 @@ export interface ServiceOptions {
   childCapabilities?: ChildCapabilities;
 }
 
+/** The Streamable HTTP front of a daemon. */
+export interface HttpOptions {
+  /** `host:port` to listen on (`127.0.0.1:0` picks a port). */
+  listen: string;
+  /** Bearer token every request must carry (required off loopback). */
+  token?: string;
+  /** Host names accepted in `Host`/`Origin` besides the loopback ones. */
+  allowedHosts?: string[];
+  /** A session without streams or requests for this long ends (default 30 min). */
+  sessionIdleMs?: number;
+}
+
 /** Options of {@link startMux}. */
 export interface MuxOptions extends ServiceOptions {
   logger?: MuxLogger;
   /** Aborting it closes the mux, like `close()`. */
   signal?: AbortSignal;
+  /** Also serve the service over Streamable HTTP at `/mcp`. */
+  http?: HttpOptions;
 }
 
 /** Options with every default applied. */

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { MuxError } from "../errors.ts";
 import { helloEnv } from "../protocol/hello.ts";
-import type { MuxClient } from "./client.ts";
+import { type ClientPort, MuxClient } from "./client.ts";
 import { Engine } from "./engine.ts";
 import { checkSocketPath, type Listener, listenUnix } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
@@ -76,6 +76,42 @@ export class MuxService {
     });
     this.shared?.start(this.options.lazyStart);
     this.statusWriter?.touch();
+  }
+
+  /**
+   * A client arriving through another transport (an HTTP session): routed exactly like a
+   * socket client, on the same child, with the same limits.
+   */
+  openClient(port: ClientPort, transport: string): MuxClient {
+    const o = this.options;
+    const client = new MuxClient(this.nextClientId++, transport, port, {
+      highWaterBytes: o.clientHighWaterBytes,
+      maxInflight: o.maxClientInflight,
+    });
+    this.attach(client);
+    return client;
+  }
+
+  /** One line from a client opened with {@link openClient}. */
+  clientLine(client: MuxClient, line: string | Uint8Array): void {
+    this.line(client, line);
+  }
+
+  /** A client opened with {@link openClient} is gone: release everything it held. */
+  closeClient(client: MuxClient, reason: string): void {
+    if (client.closed) return;
+    client.closed = true;
+    this.detach(client, reason);
+  }
+
+  /** True while no new line of `client` should be taken (its server's stdin is behind). */
+  clientBusy(client: MuxClient): boolean {
+    return this.engineOf(client)?.busy ?? false;
+  }
+
+  /** True once the service is shutting down. */
+  get shuttingDown(): boolean {
+    return this.closing !== undefined;
   }
 
   /** Stop accepting, let in-flight requests finish briefly, answer the rest, stop every child tree, remove the socket. */

@@ -55,11 +55,44 @@ describe("formats", () => {
     });
   });
 
-  test("an rmcp-mux config still loads; keys without effect become warnings", () => {
+  test("an rmcp-mux config still loads; keys without effect become warnings; its per-service tray turns on the daemon's", () => {
     const c = loadConfig(join(FIXTURES, "rmcp-mux.yaml"), { env });
     expect(c.services["general-memory"]?.socket).toBe("/home/u/mcp-sockets/general-memory.sock");
-    expect(c.warnings.join("\n")).toContain('"tray"');
+    expect(c.warnings.join("\n")).not.toContain('"tray"');
+    expect(c.daemon.tray).toBe(true);
+    expect("tray" in (c.services["general-memory"] ?? {})).toBe(false);
     expect(c.warnings.join("\n")).toContain('"heartbeat_enabled"');
+  });
+
+  test("top-level daemon settings: idle_exit_ms, http (string or table), tray; mistakes reported with the field", () => {
+    const c = parseConfig(
+      {
+        servers: { a: { cmd: "x" } },
+        idle_exit_ms: 5000,
+        http: { listen: "127.0.0.1:8765", token_file: "tok" },
+        tray: false,
+      },
+      { env, file: "/etc/mux/c.json" },
+    );
+    expect(c.daemon).toEqual({
+      idleExitMs: 5000,
+      http: { listen: "127.0.0.1:8765", tokenFile: "/etc/mux/tok" },
+      tray: false,
+    });
+    expect(parseConfig({ servers: {}, http: "localhost:1" }, { env }).daemon.http).toEqual({
+      listen: "localhost:1",
+    });
+    const bad = (data: Record<string, unknown>): string => {
+      try {
+        parseConfig({ servers: {}, ...data }, { env });
+        return "";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(bad({ http: { listen: "nope" } })).toContain('"http.listen" must be "HOST:PORT"');
+    expect(bad({ http: { listen: "a:1", tokn_file: "x" } })).toContain('did you mean "token_file"');
+    expect(bad({ idle_exit_ms: -1 })).toContain("idle_exit_ms");
   });
 
   test("default socket and control paths live in the per-user runtime directory", () => {

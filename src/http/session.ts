@@ -1,0 +1,300 @@
+/**
+ * One Streamable HTTP session = one mux client. The session is the client's transport
+ * (`ClientPort`): each line the router sends goes to the right SSE stream, the stream of the
+ * POST whose request it answers or belongs to (progress, server→client requests it caused),
+ * otherwise the standalone GET stream. Every event gets an id and is kept in a bounded store,
+ * so a client that lost a stream resumes it with `Last-Event-ID`.
+ * @module
+ */
+
+import type { MuxClient, SendKind } from "../mux/client.ts";
+import type { WireLine } from "../protocol/message.ts";
+
+/** Settings of a session. */
+export interface HttpSessionOptions {
+  /** The session id (128 random bits). */
+  id: string;
+  /** Events kept for resumption: at most this many bytes (default 8 MiB) … */
+  storeBytes?: number;
+  /** … and this many events (default 2000). */
+  storeEvents?: number;
+  /** A stream whose client takes nothing for this long is closed (it may resume). */
+  stallTimeoutMs: number;
+}
+
+/** An SSE stream of a session (a POST's, or the standalone GET one). */
+export interface SseStream {
+  readonly id: number;
+  /** The Response body. */
+  readonly body: ReadableStream<Uint8Array>;
+}
+
+/** A Streamable HTTP session and its streams. */
+export class HttpSession {
+  readonly id: string;
+  /** The mux client (set right after the session is opened on a service). */
+  client!: MuxClient;
+  lastActive = Date.now();
+  ended = false;
+  /** The protocol version the session speaks (for the priming event). */
+  version: string | undefined;
+
+  private readonly streams = new Map<number, Stream>();
+  /** Request key → the stream its answer and related messages go to. */
+  private readonly requestStream = new Map<string, number>();
+  private standalone: Stream | undefined;
+  /** Messages for the standalone stream while none is open (bounded). */
+  private waiting: Uint8Array[] = [];
+  private waitingBytes = 0;
+  private readonly store: { seq: number; stream: number; bytes: Uint8Array }[] = [];
+  private storeBytes = 0;
+  private nextSeq = 1;
+  private nextStream = 1;
+  private readonly options: HttpSessionOptions;
+  private readonly onEnd: (session: HttpSession, reason: string) => void;
+
+  constructor(options: HttpSessionOptions, onEnd: (session: HttpSession, reason: string) => void) {
+    this.id = options.id;
+    this.options = options;
+    this.onEnd = onEnd;
+  }
+
+  /** A short form of the id for logs (ids are never logged in full). */
+  get label(): string {
+    return `${this.id.slice(0, 8)}…`;
+  }
+
+  /** True while another open stream of this session waits for the answer to `key`. */
+  awaiting(key: string): boolean {
+    const s = this.requestStream.get(key);
+    return s !== undefined && this.streams.get(s)?.open === true;
+  }
+
+  /** Open the SSE stream of a POST carrying requests with these keys. */
+  openPostStream(keys: string[]): SseStream {
+    const stream = this.newStream(new Set(keys));
+    for (const k of keys) this.requestStream.set(k, stream.id);
+    this.prime(stream);
+    return stream;
+  }
+
+  /**
+   * Open the standalone GET stream, or resume a stream after `lastEventId`: its stored events
+   * are replayed, and what is still to come for it follows on this connection.
+   */
+  openGetStream(lastEventId: string | undefined): SseStream | "conflict" {
+    const resumeSeq = lastEventId !== undefined ? Number(lastEventId) : Number.NaN;
+    const resumed = Number.isInteger(resumeSeq) ? this.store.find((e) => e.seq === resumeSeq)?.stream : undefined;
+    if (resumed !== undefined) {
+      const old = this.streams.get(resumed);
+      old?.detach();
+      const stream = this.newStream(old?.pending ?? new Set(), resumed);
+      for (const e of this.store) if (e.stream === resumed && e.seq > resumeSeq) stream.enqueue(e.bytes);
+      if (old && this.standalone === old) this.standalone = stream;
+      else if (stream.pending.size === 0) stream.finish();
+      return stream;
+    }
+    if (this.standalone?.open) return "conflict";
+    const stream = this.newStream(new Set());
+    this.standalone = stream;
+    this.prime(stream);
+    const waiting = this.waiting;
+    this.waiting = [];
+    this.waitingBytes = 0;
+    for (const bytes of waiting) this.emit(stream, bytes);
+    return stream;
+  }
+
+  /** Answer on `stream` directly (a request the front refused before the router saw it). */
+  answer(stream: SseStream, line: string): void {
+    const s = this.streams.get(stream.id);
+    if (s) this.emit(s, encoder.encode(line));
+  }
+
+  /** ClientPort: deliver one line to the stream it belongs to. */
+  write(line: WireLine, kind: SendKind, related: string | undefined): void {
+    if (this.ended) return;
+    const data = encodeData(line);
+    const streamId = related !== undefined ? this.requestStream.get(related) : undefined;
+    const target = streamId !== undefined ? this.streams.get(streamId) : undefined;
+    if (target) {
+      this.emit(target, data);
+      if (kind === "response" && related !== undefined) {
+        target.pending.delete(related);
+        this.requestStream.delete(related);
+        if (target.pending.size === 0) target.finish();
+      }
+      return;
+    }
+    if (kind === "response") return; // its stream is gone for good: nothing can resume it
+    if (this.standalone?.open) return this.emit(this.standalone, data);
+    // No stream for it: a server request goes on the newest open POST stream; the rest waits
+    // (bounded) for a standalone stream.
+    if (kind === "request") {
+      const newest = [...this.streams.values()].reverse().find((s) => s.open && s.pending.size > 0);
+      if (newest) return this.emit(newest, data);
+    }
+    if (this.waitingBytes + data.length > WAITING_LIMIT) return;
+    this.waiting.push(data);
+    this.waitingBytes += data.length;
+  }
+
+  /** ClientPort: bytes queued on open streams and not yet taken by the client. */
+  get backlog(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.queued;
+    return n;
+  }
+
+  /** ClientPort: nothing to resume (HTTP requests are not read in the background). */
+  wake(): void {}
+
+  /** ClientPort / DELETE / expiry: end the session and every stream. */
+  close(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const s of this.streams.values()) s.finish();
+    this.streams.clear();
+    this.requestStream.clear();
+    this.store.length = 0;
+    this.waiting = [];
+    this.onEnd(this, reason);
+  }
+
+  /** Open streams (for idle expiry: a session with an open stream is not idle). */
+  get openStreams(): number {
+    let n = 0;
+    for (const s of this.streams.values()) if (s.open) n++;
+    return n;
+  }
+
+  /** Close streams whose client took nothing for the stall timeout (they can resume). */
+  sweep(now: number): void {
+    for (const s of this.streams.values()) {
+      if (s.open && s.queued > 0 && now - s.lastPull > this.options.stallTimeoutMs) s.detach();
+    }
+    for (const [id, s] of this.streams) if (!s.open && s.pending.size === 0) this.streams.delete(id);
+  }
+
+  // --- internal ---
+
+  private newStream(pending: Set<string>, id = this.nextStream++): Stream {
+    const stream = new Stream(id, pending, () => this.client?.drained());
+    this.streams.set(id, stream);
+    return stream;
+  }
+
+  /** SEP-1699: a first event with an id and empty data, and how soon to reconnect. */
+  private prime(stream: Stream): void {
+    if ((this.version ?? "") < "2025-11-25") return;
+    const seq = this.nextSeq++;
+    stream.enqueue(encoder.encode(`retry: ${RETRY_MS}\nid: ${seq}\ndata: \n\n`));
+    this.keep(seq, stream.id, encoder.encode(`id: ${seq}\ndata: \n\n`));
+  }
+
+  private emit(stream: Stream, data: Uint8Array): void {
+    const seq = this.nextSeq++;
+    const event = concat([encoder.encode(`id: ${seq}\nevent: message\ndata: `), data, END]);
+    this.keep(seq, stream.id, event);
+    if (stream.open) stream.enqueue(event);
+  }
+
+  private keep(seq: number, stream: number, bytes: Uint8Array): void {
+    this.store.push({ seq, stream, bytes });
+    this.storeBytes += bytes.length;
+    const maxBytes = this.options.storeBytes ?? 8 * 1_048_576;
+    const maxEvents = this.options.storeEvents ?? 2000;
+    while (this.store.length > 1 && (this.storeBytes > maxBytes || this.store.length > maxEvents)) {
+      this.storeBytes -= (this.store.shift() as { bytes: Uint8Array }).bytes.length;
+    }
+  }
+}
+
+// --- internal ---
+
+const RETRY_MS = 1000;
+const WAITING_LIMIT = 1_048_576;
+const encoder = new TextEncoder();
+const END = encoder.encode("\n\n");
+
+/** One SSE stream: a ReadableStream whose queue tells how far behind its client is. */
+class Stream implements SseStream {
+  readonly body: ReadableStream<Uint8Array>;
+  open = true;
+  /** The stream's last event was written (a POST stream after its last answer). */
+  finished = false;
+  lastPull = Date.now();
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+
+  constructor(
+    readonly id: number,
+    readonly pending: Set<string>,
+    private readonly pulled: () => void,
+  ) {
+    this.body = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          this.controller = c;
+        },
+        pull: () => {
+          this.lastPull = Date.now();
+          this.pulled();
+        },
+        cancel: () => {
+          this.open = false;
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
+    );
+  }
+
+  /** Bytes queued and not yet taken by the client. */
+  get queued(): number {
+    if (!this.open) return 0;
+    const desired = this.controller.desiredSize ?? 0;
+    return Math.max(0, 64 * 1024 - desired);
+  }
+
+  enqueue(bytes: Uint8Array): void {
+    if (!this.open) return;
+    try {
+      this.controller.enqueue(bytes);
+    } catch {
+      this.open = false;
+    }
+  }
+
+  /** The last event is written: end the response once the client took it. */
+  finish(): void {
+    this.finished = true;
+    if (!this.open) return;
+    this.open = false;
+    try {
+      this.controller.close();
+    } catch {}
+  }
+
+  /** The connection goes away (another took its place, or its client stalled): events stay stored. */
+  detach(): void {
+    if (!this.open) return;
+    this.open = false;
+    try {
+      this.controller.close();
+    } catch {}
+  }
+}
+
+function encodeData(line: WireLine): Uint8Array {
+  if (typeof line === "string") return encoder.encode(line);
+  return concat(line.map((p) => (typeof p === "string" ? encoder.encode(p) : p)));
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
