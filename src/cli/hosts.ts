@@ -64,6 +64,15 @@ export const rewireCommand = defineCommand({
     config: { type: "string", description: "The mux config that gets the services (default: the per-user one)" },
     status: { type: "boolean", description: "Show what is rewired where, and change nothing" },
     repair: { type: "boolean", description: "Re-point rewired entries whose mux-proxy no longer exists" },
+    transport: {
+      type: "string",
+      description:
+        "stdio (default: entries run mux-proxy) | http (URL entries for the daemon's HTTP front, where hosts take them)",
+    },
+    "http-listen": {
+      type: "string",
+      description: "With --transport http: where the HTTP front listens (default 127.0.0.1:8765)",
+    },
     json: { type: "boolean", description: "Print JSON" },
   },
   async run({ args }) {
@@ -95,6 +104,8 @@ export const rewireCommand = defineCommand({
         force: args.force,
         dryRun: args["dry-run"],
         configFile: args.config ? resolve(args.config) : undefined,
+        transport: transportOf(args.transport),
+        httpListen: args["http-listen"],
       }),
     );
     if (args.json) {
@@ -194,7 +205,9 @@ export function renderScan(report: ScanReport): string {
   if (report.hosts.length === 0) return "No MCP host config found.\n";
   for (const h of report.hosts) {
     for (const f of h.files) {
-      out.push(`${h.label}  ${f.path}${f.scope === "user" ? "" : `  (${f.scope})`}`);
+      out.push(
+        `${h.label}  ${f.path}${f.scope === "user" ? "" : `  (${f.scope})`}${h.urlEntries ? "  [takes URL entries]" : ""}`,
+      );
       if (f.error) out.push(`  ! ${f.error}`);
       if (f.assisted) out.push(`  (read only: ${f.assisted})`);
       for (const s of report.servers.filter((x) => x.file === f.path)) {
@@ -225,6 +238,11 @@ export function renderScan(report: ScanReport): string {
 }
 
 // --- internal ---
+
+function transportOf(value: string | undefined): "stdio" | "http" | undefined {
+  if (value === undefined || value === "stdio" || value === "http") return value;
+  return fail(`--transport must be stdio or http, got ${value}`);
+}
 
 function list(value: string | undefined): string[] | undefined {
   const items = value

@@ -3,6 +3,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { hostContext } from "../hosts/hosts.ts";
 import { runWizard } from "../hosts/wizard.ts";
@@ -29,6 +30,24 @@ export const wizardCommand = defineCommand({
       prompts: {
         checkbox: (o) => checkbox({ message: o.message, choices: o.choices, pageSize: 15 }),
         select: (o) => select({ message: o.message, choices: o.choices }),
+      },
+      transport: "ask",
+      // URL entries cannot start the daemon: offer the login service that keeps it running.
+      onHttp: async (configFile) => {
+        const answer = await select({
+          message: "URL entries need the daemon running. Install the login service now?",
+          choices: [
+            { name: `Yes: mux service install --config ${configFile}`, value: "yes" },
+            { name: "No, I will start it myself", value: "no" },
+          ],
+        });
+        if (answer !== "yes") return;
+        const { installService, renderService } = await import("../service/login.ts");
+        const { findInstalled } = await import("./installed.ts");
+        const file = renderService({ mux: findInstalled("mux"), config: resolve(configFile), path: process.env.PATH });
+        const r = installService(file);
+        process.stdout.write(`installed ${file.path}\n`);
+        for (const t of r.todo) process.stdout.write(`  run: ${t}\n`);
       },
     }).catch((err: unknown) => {
       if (err instanceof Error && err.name === "ExitPromptError") return "exit" as const;

@@ -148,6 +148,17 @@ export function loadFile(
       };
       if (read.note) entry.note = read.note;
       if (read.launch) entry.launch = read.launch;
+      if (read.kind === "remote") {
+        // A URL entry a rewire wrote (for the HTTP front) is ours, with the original to restore.
+        const id = recordId(file.host, file.path, container, location.name);
+        const record = records.find((r) => r.id === id && r.transport === "http");
+        if (record) {
+          entry.status = "managed";
+          entry.record = record;
+          const original = readEntry(file.shape, record.original.value).launch;
+          if (original) entry.upstream = original;
+        }
+      }
       const proxy = read.launch && proxySocket(read.launch);
       if (proxy) {
         if (proxy.socket) entry.socket = proxy.socket;

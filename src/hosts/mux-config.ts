@@ -56,6 +56,55 @@ export function addServices(
   return { ...result, before };
 }
 
+/**
+ * The config's HTTP front (`http` top-level key): what it says, or `listen` added to it when it
+ * has none (so URL entries have a daemon to reach).
+ */
+export function ensureHttp(
+  path: string,
+  listen: string,
+  options: { dryRun?: boolean } = {},
+): { listen: string; tokenFile?: string; added: boolean; text: string; before: string } {
+  const before = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const format = formatOf(path);
+  const data = (
+    before.trim() === ""
+      ? {}
+      : format === "json"
+        ? JSON.parse(before)
+        : format === "toml"
+          ? parseToml(before)
+          : (parseDocument(before).toJS() ?? {})
+  ) as { http?: unknown };
+  const http = data.http;
+  if (typeof http === "string") return { listen: http, added: false, text: before, before };
+  if (typeof http === "object" && http !== null) {
+    const h = http as { listen?: unknown; token_file?: unknown };
+    if (typeof h.listen === "string")
+      return {
+        listen: h.listen,
+        tokenFile: typeof h.token_file === "string" ? h.token_file : undefined,
+        added: false,
+        text: before,
+        before,
+      };
+  }
+  let text: string;
+  if (format === "json") {
+    const base = before.trim() === "" ? "{}\n" : before;
+    text = applyEdits(base, modify(base, ["http"], listen, { formattingOptions: detectFormatting(base) }));
+  } else if (format === "yaml") {
+    const doc = parseDocument(before.trim() === "" ? "{}\n" : before);
+    doc.set("http", listen);
+    text = doc.toString({ lineWidth: 0 });
+  } else text = `http = ${tomlValue(listen)}\n${before}`; // top-level keys come before the tables
+  if (!options.dryRun) {
+    ensureDir(dirname(path));
+    writeAtomic(path, text, 0o600);
+  }
+  return { listen, added: true, text, before };
+}
+
 /** Remove services from the config at `path` (missing ones are ignored); returns those removed. */
 export function removeServices(path: string, names: string[], options: { dryRun?: boolean } = {}): string[] {
   if (!existsSync(path) || names.length === 0) return [];

@@ -25,9 +25,12 @@ import {
 export type { HostSelection } from "./inventory.ts";
 
 import { existsSync } from "node:fs";
-import { addServices, defaultMuxConfig, removeServices } from "./mux-config.ts";
+import { dirname } from "node:path";
+import { resolvePath } from "../config/paths.ts";
+import { loadOrCreateToken } from "../http/token.ts";
+import { addServices, defaultMuxConfig, ensureHttp, removeServices } from "./mux-config.ts";
 import type { ServiceSpec } from "./service-spec.ts";
-import { droppedWithWarning, proxyArgs, rewireOps } from "./shapes.ts";
+import { droppedWithWarning, httpOps, proxyArgs, rewireOps, URL_ENTRIES } from "./shapes.ts";
 import {
   backupFile,
   hashOf,
@@ -50,6 +53,13 @@ export interface RewireOptions extends HostSelection {
   /** The mux config receiving the services (default: the one `mux serve` finds). */
   configFile?: string;
   now?: Date;
+  /**
+   * `http`: hosts that take URL entries get one for the daemon's Streamable HTTP front (its
+   * `http` setting, added as `httpListen` when the config has none); the others keep stdio.
+   */
+  transport?: "stdio" | "http";
+  /** Where the HTTP front listens when the config does not say (default 127.0.0.1:8765). */
+  httpListen?: string;
 }
 
 /** One host file's change. */
@@ -79,6 +89,8 @@ export interface RewireResult {
   warnings: string[];
   /** How to make each changed host pick up the change. */
   reload: string[];
+  /** With `transport: http`: the HTTP base the URL entries point at (`http://127.0.0.1:8765/mcp`). */
+  httpBase?: string;
 }
 
 /** Rewire the selected entries (see the module doc). */
@@ -130,25 +142,46 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       if (chosen.length > 0) plans.push({ loaded, entries: chosen });
     }
     const specs = plans.flatMap((p) => p.entries.map((e) => e.spec as ServiceSpec));
+    let http: { base: string; token?: string } | undefined;
+    let before = "";
+    if (options.transport === "http" && specs.length > 0) {
+      const front = ensureHttp(result.config.path, options.httpListen ?? "127.0.0.1:8765", { dryRun: options.dryRun });
+      before = front.before;
+      const token = front.tokenFile
+        ? loadOrCreateToken(resolvePath(front.tokenFile, dirname(result.config.path), options.ctx.env))
+        : undefined;
+      http = { base: `${urlOf(front.listen)}/mcp`, token };
+      result.httpBase = http.base;
+      if (front.added) result.warnings.push(`added http = "${front.listen}" to ${result.config.path}`);
+    }
     const cfg = addServices(result.config.path, specs, { dryRun: options.dryRun });
     result.config.added = cfg.added;
-    if (cfg.added.length > 0)
-      result.config.diff = createTwoFilesPatch(result.config.path, result.config.path, cfg.before, cfg.text);
+    if (cfg.added.length > 0 || before !== cfg.before)
+      result.config.diff = createTwoFilesPatch(result.config.path, result.config.path, before || cfg.before, cfg.text);
     // Pass 2: edit and write each file, re-reading it if someone changed it meanwhile.
     const now = options.now ?? new Date();
     /** Edit and write one file as read in `loaded`; false when someone changed it meanwhile. */
     const writeFile = (loaded: LoadedFile, names: Set<string>): boolean => {
       const file = loaded.file;
       const entries = loaded.entries.filter((e) => names.has(e.name) && e.status === "upstream" && e.spec);
+      const viaHttp = (e: HostEntry): boolean =>
+        http !== undefined && URL_ENTRIES[file.host] !== undefined && (e.spec as ServiceSpec).forward.length === 0;
       const edited = editEntries(loaded, entries, (e) =>
-        rewireOps(
-          file.shape,
-          e.location.value,
-          options.proxy,
-          (e.spec as ServiceSpec).socket,
-          (e.spec as ServiceSpec).forward,
-          result.config.path,
-        ),
+        viaHttp(e) && http
+          ? httpOps(
+              file.host,
+              e.location.value,
+              `${http.base}/${cfg.names.get((e.spec as ServiceSpec).id) ?? (e.spec as ServiceSpec).name}`,
+              http.token,
+            )
+          : rewireOps(
+              file.shape,
+              e.location.value,
+              options.proxy,
+              (e.spec as ServiceSpec).socket,
+              (e.spec as ServiceSpec).forward,
+              result.config.path,
+            ),
       );
       for (const f of edited.failed)
         result.skipped.push({ host: file.host, path: file.path, name: f.name, reason: f.reason });
@@ -192,6 +225,7 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           addedService,
           socket: spec.socket,
           configFile: result.config.path,
+          transport: viaHttp(d.entry) ? "http" : "stdio",
           backup: written.backup,
           preHash: hashOf(loaded.bytes),
           postHash: written.postHash,
@@ -216,6 +250,21 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           name: "*",
           reason: "the file kept changing while we edited it (is the host writing it?); try again",
         });
+    }
+    if (http) {
+      for (const p of plans)
+        for (const e of p.entries)
+          if (URL_ENTRIES[p.loaded.file.host] && (e.spec as ServiceSpec).forward.length > 0)
+            result.warnings.push(
+              `${e.host} ${e.name}: variables only the host can resolve (${(e.spec as ServiceSpec).forward.join(", ")}) cannot travel in a URL entry; it runs mux-proxy --env instead`,
+            );
+      const stdioOnly = [...new Set(plans.map((p) => p.loaded.file.host))].filter((h) => !URL_ENTRIES[h]);
+      if (stdioOnly.length > 0)
+        result.warnings.push(`${stdioOnly.join(", ")} take no URL entries: their entries run mux-proxy instead`);
+      if (result.changes.length > 0)
+        result.warnings.push(
+          `URL entries cannot start the daemon: keep it running from login with: mux service install --config ${result.config.path}`,
+        );
     }
     const changedHosts = new Set(result.changes.map((c) => c.host));
     if (changedHosts.has("claude-code")) result.warnings.push(...policyWarnings(options.ctx));
@@ -463,6 +512,13 @@ export async function repairHosts(options: RepairOptions): Promise<RepairResult>
 }
 
 // --- internal ---
+
+/** The URL of a listen address (`0.0.0.0` and `::` are reached on loopback). */
+function urlOf(listen: string): string {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(listen.trim());
+  const host = m?.[1] === "0.0.0.0" ? "127.0.0.1" : m?.[1] === "[::]" ? "[::1]" : (m?.[1] ?? "127.0.0.1");
+  return `http://${host}:${m?.[2] ?? "8765"}`;
+}
 
 interface Edited {
   text: string;

@@ -9,6 +9,7 @@ import { HOSTS, type HostId, policyWarnings, type Scope } from "./hosts.ts";
 import { type EntryStatus, type HostEntry, type HostSelection, loadFile, matches, selectedFiles } from "./inventory.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 import type { Launch } from "./shapes.ts";
+import { URL_ENTRIES } from "./shapes.ts";
 import { readState, stateDir } from "./state.ts";
 
 /** One server as `scan --json` reports it. */
@@ -34,7 +35,13 @@ export interface ScannedServer {
 }
 
 export interface ScanReport {
-  hosts: { id: HostId; label: string; files: { path: string; scope: Scope; error?: string; assisted?: string }[] }[];
+  hosts: {
+    id: HostId;
+    label: string;
+    /** The host takes Streamable HTTP URL entries (`mux rewire --transport http`). */
+    urlEntries: boolean;
+    files: { path: string; scope: Scope; error?: string; assisted?: string }[];
+  }[];
   servers: ScannedServer[];
   /** Servers found in more than one place: one mux service could serve them all. */
   shared: { serviceId: string; entries: { host: HostId; name: string; file: string }[] }[];
@@ -58,7 +65,12 @@ export function scanHosts(options: HostSelection): ScanReport {
     const loaded = loadFile(file, options.ctx, records);
     let host = report.hosts.find((h) => h.id === file.host);
     if (!host) {
-      host = { id: file.host, label: HOSTS.find((h) => h.id === file.host)?.label ?? file.host, files: [] };
+      host = {
+        id: file.host,
+        label: HOSTS.find((h) => h.id === file.host)?.label ?? file.host,
+        urlEntries: URL_ENTRIES[file.host] !== undefined,
+        files: [],
+      };
       report.hosts.push(host);
     }
     const info: { path: string; scope: Scope; error?: string; assisted?: string } = {

@@ -7,7 +7,7 @@
  */
 
 import type { EditOp } from "./formats/document.ts";
-import type { Shape } from "./hosts.ts";
+import type { HostId, Shape } from "./hosts.ts";
 
 /** The normal form of a stdio launch. */
 export interface Launch {
@@ -172,6 +172,64 @@ export function rewireOps(
     default:
       return [set("command", proxy), set("args", args), ...present("env", "envFile", "cwd")];
   }
+}
+
+/**
+ * Hosts whose config takes a Streamable HTTP entry, with the keys it is spelled with (the field
+ * crosswalk of the host-config notes). Claude Desktop (stdio only in its file), Junie and
+ * JetBrains AI (URL entries unverified) are missing on purpose: they keep stdio entries.
+ */
+export const URL_ENTRIES: Partial<Record<HostId, { url: string; type?: string; headers?: string[] }>> = {
+  "claude-code": { url: "url", type: "http", headers: ["headers"] },
+  cursor: { url: "url", headers: ["headers"] },
+  vscode: { url: "url", type: "http", headers: ["headers"] },
+  codex: { url: "url", headers: ["http_headers"] },
+  windsurf: { url: "serverUrl", headers: ["headers"] },
+  zed: { url: "url", headers: ["headers"] },
+  gemini: { url: "url", type: "http", headers: ["headers"] },
+  cline: { url: "url", type: "streamableHttp", headers: ["headers"] },
+  roo: { url: "url", type: "streamable-http", headers: ["headers"] },
+  continue: { url: "url", type: "streamable-http", headers: ["requestOptions", "headers"] },
+  goose: { url: "uri", type: "streamable_http", headers: ["headers"] },
+  opencode: { url: "url", type: "remote", headers: ["headers"] },
+  copilot: { url: "url", type: "http", headers: ["headers"] },
+};
+
+/**
+ * The edits that turn a stdio entry into a Streamable HTTP entry for `url` (with the bearer
+ * token as a header when there is one): launch keys go, the host's URL keys come, every policy
+ * key stays.
+ */
+export function httpOps(host: HostId, value: unknown, url: string, token?: string): EditOp[] {
+  const spelling = URL_ENTRIES[host];
+  if (!spelling) throw new Error(`${host} takes no URL entries`);
+  const v = rec(value) ?? {};
+  const LAUNCH = [
+    "command",
+    "args",
+    "env",
+    "envFile",
+    "cwd",
+    "cmd",
+    "envs",
+    "env_keys",
+    "env_vars",
+    "environment",
+    "experimental_environment",
+    "source",
+    "dev",
+    "sandboxEnabled",
+    "sandbox",
+    "watchPaths",
+    "transportType",
+  ];
+  const ops: EditOp[] = LAUNCH.filter((k) => v[k] !== undefined).map((k) => ({ path: [k], remove: true }));
+  if (spelling.type) ops.push({ path: ["type"], value: spelling.type });
+  else if (v.type !== undefined) ops.push({ path: ["type"], remove: true });
+  if (host === "zed" && v.remote !== undefined) ops.push({ path: ["remote"], remove: true });
+  ops.push({ path: [spelling.url], value: url });
+  if (token && spelling.headers) ops.push({ path: spelling.headers, value: { Authorization: `Bearer ${token}` } });
+  return ops;
 }
 
 /** Keys a rewire drops with a warning (they would stop the proxy from working). */

@@ -47,6 +47,8 @@ export interface RewireRecord {
   configFile: string;
   /** The rewire added `service` to the config (so the last restore using it removes it). */
   addedService?: boolean;
+  /** `http`: the entry became a URL entry for the daemon's HTTP front (default: a mux-proxy launch). */
+  transport?: "stdio" | "http";
   backup?: string;
   preHash: string;
   postHash: string;

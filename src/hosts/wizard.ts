@@ -14,6 +14,7 @@ import { type RunningServer, runningServers, runsLaunch } from "./processes.ts";
 import { type RewireResult, rewireHosts } from "./rewire.ts";
 import { type ScannedServer, type ScanReport, scanHosts } from "./scan.ts";
 import { type ServiceSpec, serviceSpec } from "./service-spec.ts";
+import { URL_ENTRIES } from "./shapes.ts";
 
 /** One choice of a prompt. */
 export interface WizardChoice {
@@ -44,6 +45,13 @@ export interface WizardOptions {
   health?: (socket: string) => Promise<boolean | undefined>;
   /** Copy text; returns the tool used, or undefined when none is available. */
   clipboard?: (text: string) => Promise<string | undefined>;
+  /**
+   * How hosts reach the servers: `stdio` (default: entries run mux-proxy), `http` (URL entries
+   * where hosts take them), or `ask` (a question after step 2 when a chosen host takes URLs).
+   */
+  transport?: "stdio" | "http" | "ask";
+  /** Told when the hosts got URL entries: the daemon must then run from login. */
+  onHttp?: (configFile: string) => Promise<void>;
 }
 
 export type WizardOutcome = "saved" | "config-only" | "copied" | "exit" | "nothing";
@@ -104,11 +112,24 @@ export async function runWizard(options: WizardOptions): Promise<WizardOutcome> 
       hostChoices.length === 0
         ? []
         : ((await prompts.checkbox({ message: "Step 2/3: hosts to rewire", choices: hostChoices })) as HostId[]);
+    let transport: "stdio" | "http" = options.transport === "http" ? "http" : "stdio";
+    if (options.transport === "ask" && hosts.some((h) => URL_ENTRIES[h])) {
+      transport = (await prompts.select({
+        message: "How should these hosts reach the shared servers?",
+        choices: [
+          { name: "mux-proxy (stdio): starts the daemon by itself when a host needs it", value: "stdio" },
+          {
+            name: "URL (Streamable HTTP): no proxy process; the daemon runs from login (mux service install)",
+            value: "http",
+          },
+        ],
+      })) as "stdio" | "http";
+    }
     // Step 3: summary.
     const plan =
       hosts.length === 0
         ? undefined
-        : await rewireHosts({ ...base(options, configFile), hosts, serviceIds: chosen, dryRun: true });
+        : await rewireHosts({ ...base(options, configFile), hosts, serviceIds: chosen, dryRun: true, transport });
     print(summary(specs, configFile, plan));
     const action = await prompts.select({
       message: "Step 3/3: what now?",
@@ -151,8 +172,13 @@ export async function runWizard(options: WizardOptions): Promise<WizardOutcome> 
         hosts,
         serviceIds: chosen,
         dryRun: options.dryRun,
+        transport,
       });
       print(describeRewire(result, options.dryRun ?? false));
+      if (result.httpBase && !options.dryRun) {
+        await options.onHttp?.(configFile);
+        return "saved";
+      }
     }
     print(
       `Hosts start the daemon themselves when they need it. To start it now: mux serve --config ${configFile}; at login: mux service install`,

@@ -10,6 +10,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { loadConfig } from "../../src/config/load.ts";
 import { BUN, FAKE_SERVER, MEMORY_BIN, MUX_BIN, PROXY_BIN, testScope, textOf, waitFor } from "../helpers.ts";
 
@@ -155,6 +156,8 @@ test("mux wizard in a pseudo-terminal: three steps, dry run shows the diff and w
   };
   await step("Step 1/3", "\r");
   await step("Step 2/3", "\r");
+  // Cursor takes URL entries: the wizard asks how hosts reach the servers (Enter: mux-proxy).
+  await step("How should these hosts reach the shared servers?", "\r");
   await step("Step 3/3", "\r");
   expect(await proc.exited).toBe(0);
   const out = plain();
@@ -256,4 +259,59 @@ test("rewired entries point at the installed mux-proxy and start the daemon them
   const restore = await mux(["restore"], env);
   expect(restore.code).toBe(0);
   expect(readFileSync(files.desktop, "utf8")).toBe(original);
+}, 60_000);
+
+test("rewire --transport http: URL entries where hosts take them, one daemon serving both kinds of entries", async () => {
+  const home = scope.dir();
+  const env = homeEnv(home);
+  const files = writeHostFiles(home, join(home, "memory.jsonl"));
+  const originals = { desktop: readFileSync(files.desktop, "utf8"), cursor: readFileSync(files.cursor, "utf8") };
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+
+  const scan = JSON.parse((await mux(["scan", "--json"], env)).stdout) as {
+    hosts: { id: string; urlEntries: boolean }[];
+  };
+  expect(scan.hosts.find((h) => h.id === "cursor")?.urlEntries).toBe(true);
+  expect(scan.hosts.find((h) => h.id === "claude-desktop")?.urlEntries).toBe(false);
+
+  const rewire = await mux(["rewire", "--transport", "http", "--http-listen", `127.0.0.1:${port}`], env);
+  expect(rewire.code).toBe(0);
+  expect(rewire.stdout).toContain("mux service install");
+  expect(rewire.stdout).toContain("claude-desktop take no URL entries");
+  const cursorEntry = JSON.parse(readFileSync(files.cursor, "utf8")).mcpServers.kg as Record<string, unknown>;
+  expect(cursorEntry).toEqual({ url: `http://127.0.0.1:${port}/mcp/memory` });
+  const config = join(home, ".config", "mcp-mux", "config.yaml");
+  expect(readFileSync(config, "utf8")).toContain(`http: 127.0.0.1:${port}`);
+
+  const daemon = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", config], env, stdout: "ignore", stderr: "pipe" });
+  scope.defer(async () => {
+    daemon.kill("SIGTERM");
+    await daemon.exited;
+  });
+  const viaUrl = new Client({ name: "cursor", version: "1" }, { capabilities: {} });
+  await waitFor(
+    async () => {
+      try {
+        await viaUrl.connect(new StreamableHTTPClientTransport(new URL(cursorEntry.url as string)));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    "the HTTP front",
+  );
+  scope.defer(() => viaUrl.close());
+  await viaUrl.callTool({
+    name: "create_entities",
+    arguments: { entities: [{ name: "over-http", entityType: "test", observations: ["url entry"] }] },
+  });
+  const viaProxy = await launch(files.desktop, "memory", env);
+  expect(textOf(await viaProxy.callTool({ name: "read_graph", arguments: {} }))).toContain("over-http");
+
+  expect((await mux(["restore"], env)).code).toBe(0);
+  expect(readFileSync(files.desktop, "utf8")).toBe(originals.desktop);
+  expect(readFileSync(files.cursor, "utf8")).toBe(originals.cursor);
 }, 60_000);

@@ -19,9 +19,12 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
+import { HOSTS } from "../../src/hosts/hosts.ts";
+import { FORMATS } from "../../src/hosts/inventory.ts";
 import { addServices, removeServices } from "../../src/hosts/mux-config.ts";
 import { restoreHosts, rewireHosts, rewireStatus } from "../../src/hosts/rewire.ts";
 import { scanHosts } from "../../src/hosts/scan.ts";
+import { URL_ENTRIES } from "../../src/hosts/shapes.ts";
 import { KEEP_BACKUPS, replaceIfUnchanged } from "../../src/hosts/state.ts";
 import { FIXTURE_DIR, fixtureHome, HOST_FIXTURES, type HostFixture, PROXY } from "./fixtures.ts";
 
@@ -476,4 +479,64 @@ test("atomic writes: a host reading its file throughout 20 rewire/restore cycles
   expect(pristine).toHaveLength(1);
   expect(readFileSync(join(folder, pristine[0] as string), "utf8")).toBe(fixture(f.fixture));
   expect(readdirSync(folder).filter((n) => !n.startsWith("pristine-"))).toHaveLength(KEEP_BACKUPS);
+});
+
+describe("rewire --transport http: URL entries in every host that takes them", () => {
+  for (const f of userFixtures) {
+    test(`${f.host} (${f.fixture})`, async () => {
+      const h = home([f]);
+      const path = h.pathOf(f);
+      const original = readFileSync(path, "utf8");
+      const opts = {
+        ctx: h.ctx,
+        stateDir: h.stateDir,
+        proxy: PROXY,
+        configFile: h.configFile,
+        transport: "http" as const,
+      };
+      const first = await rewireHosts(opts);
+      if (f.host === "jetbrains") {
+        expect(readFileSync(path, "utf8")).toBe(original);
+        return;
+      }
+      expect(first.httpBase).toBe("http://127.0.0.1:8765/mcp");
+      expect(readFileSync(h.configFile, "utf8")).toContain("127.0.0.1:8765");
+      const data = loadConfig(h.configFile, { env: h.ctx.env });
+      expect(data.daemon.http?.listen).toBe("127.0.0.1:8765");
+      const spelling = URL_ENTRIES[f.host];
+      const format = FORMATS[HOSTS.find((x) => x.id === f.host)?.files(h.ctx)[0]?.format ?? "json"];
+      const text = readFileSync(path, "utf8");
+      const changed = first.changes[0]?.entries ?? [];
+      expect(changed.length).toBeGreaterThan(0);
+      for (const e of changed) {
+        const files = HOSTS.find((x) => x.id === f.host)?.files(h.ctx) ?? [];
+        const containers = files.flatMap((file) => file.containers(format.parse(text)).map((c) => c.container));
+        const entry = containers.flatMap((c) => format.entries(text, c)).find((x) => x.name === e.name)
+          ?.value as Record<string, unknown>;
+        if (!spelling) {
+          // A stdio-only host keeps a mux-proxy launch.
+          expect(entry.command ?? entry.cmd).toBe(PROXY);
+          continue;
+        }
+        if (entry[spelling.url] === undefined) {
+          // Variables only the host can resolve cannot travel in a URL entry: mux-proxy --env.
+          const launch = entry.command ?? entry.cmd;
+          expect(launch).toBe(PROXY);
+          expect(JSON.stringify(entry.args)).toContain("--env");
+          expect(first.warnings.join("\n")).toContain(`${e.name}: variables only`);
+          continue;
+        }
+        expect(entry[spelling.url]).toBe(`http://127.0.0.1:8765/mcp/${e.service}`);
+        if (spelling.type) expect(entry.type).toBe(spelling.type);
+        for (const k of ["command", "args", "env", "cmd", "envs", "environment"]) expect(k in entry).toBe(false);
+      }
+      if (!spelling) expect(first.warnings.join("\n")).toContain("take no URL entries");
+      else expect(first.warnings.join("\n")).toContain("mux service install");
+      // Twice changes nothing; restore brings the file back byte for byte.
+      expect((await rewireHosts(opts)).changes).toEqual([]);
+      const restored = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+      expect(restored.refused).toEqual([]);
+      expect(readFileSync(path, "utf8")).toBe(original);
+    });
+  }
 });

@@ -164,3 +164,23 @@ test("step 1 shows the health of a mux already serving a server", async () => {
   expect(names.find((n) => n.startsWith("memory"))).toContain("[mux: healthy]");
   expect(names.find((n) => n.startsWith("gh"))).toContain("[mux: not answering]");
 });
+
+test("asked, the wizard writes URL entries for hosts that take them and offers the login service", async () => {
+  const { h, printed, base } = setup(pick("claude-desktop", "cursor"));
+  const { prompts, asked } = scripted([checked, checked, () => "http", () => "save"]);
+  const offered: string[] = [];
+  const outcome = await runWizard({
+    ...base,
+    prompts,
+    transport: "ask",
+    onHttp: async (config) => {
+      offered.push(config);
+    },
+  });
+  expect(outcome).toBe("saved");
+  expect(asked[2]?.message).toContain("How should these hosts reach the shared servers?");
+  expect(offered).toEqual([h.configFile]);
+  const cursor = JSON.parse(readFileSync(h.pathOf(pick("cursor")[0] as HostFixture), "utf8")).mcpServers;
+  expect(Object.values(cursor).some((e) => typeof (e as { url?: string }).url === "string")).toBe(true);
+  expect(printed.join("\n")).toContain("mux service install");
+});
