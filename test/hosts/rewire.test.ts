@@ -18,6 +18,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { applyEdits, modify } from "jsonc-parser";
+import { parseDocument } from "yaml";
 import { loadConfig } from "../../src/config/load.ts";
 import { HOSTS } from "../../src/hosts/hosts.ts";
 import { FORMATS } from "../../src/hosts/inventory.ts";
@@ -537,6 +539,75 @@ describe("rewire --transport http: URL entries in every host that takes them", (
       const restored = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
       expect(restored.refused).toEqual([]);
       expect(readFileSync(path, "utf8")).toBe(original);
+    });
+  }
+});
+
+describe("restore after the host changed the neighbours: only the entry's bytes change", () => {
+  // Each perturbation is what a host does to its own file between our rewire and restore; it
+  // is applied to the rewired file and to the original, and restore must turn the first into
+  // the second exactly.
+  const json =
+    (add: boolean, remove: string) =>
+    (text: string): string => {
+      let out = text;
+      if (add)
+        out = applyEdits(
+          out,
+          modify(
+            out,
+            ["mcpServers", "extra"],
+            { command: "x" },
+            { formattingOptions: { insertSpaces: true, tabSize: 2 } },
+          ),
+        );
+      return applyEdits(out, modify(out, ["mcpServers", remove], undefined, {}));
+    };
+  const yamlList = (text: string): string => {
+    const doc = parseDocument(text);
+    const list = doc.get("mcpServers") as { items: unknown[] };
+    list.items.unshift(doc.createNode({ name: "extra", command: "x" }));
+    list.items.splice(list.items.length - 1, 1); // the host dropped its last server
+    return doc.toString({ lineWidth: 0 });
+  };
+  const yamlMap = (text: string): string => {
+    const doc = parseDocument(text);
+    doc.setIn(["extensions", "extra"], doc.createNode({ cmd: "x", enabled: true, type: "stdio" }));
+    doc.deleteIn(["extensions", "developer"]);
+    return doc.toString({ lineWidth: 0, indentSeq: false }); // Goose's own style
+  };
+  /** `codex mcp add extra`: a new table right after the memory table's last statement. */
+  const tomlAfter = (text: string): string => {
+    const at = text.indexOf('approval_mode = "approve"\n') + 'approval_mode = "approve"\n'.length;
+    return `${text.slice(0, at)}\n[mcp_servers.extra]\ncommand = "x"\n${text.slice(at)}`;
+  };
+  const cases: { host: string; server: string; perturb: (text: string) => string }[] = [
+    { host: "cursor", server: "memory", perturb: json(true, "remote") },
+    { host: "claude-desktop", server: "memory", perturb: json(true, "remote-docs") },
+    { host: "windsurf", server: "memory", perturb: json(false, "hosted") },
+    { host: "continue", server: "memory", perturb: yamlList },
+    { host: "goose", server: "memory", perturb: yamlMap },
+    { host: "codex", server: "memory", perturb: tomlAfter },
+  ];
+  for (const c of cases) {
+    test(`${c.host}: neighbours added, removed and moved`, async () => {
+      const f = HOST_FIXTURES.find((x) => x.host === c.host && !("project" in x)) as HostFixture;
+      const h = home([f]);
+      const path = h.pathOf(f);
+      const original = readFileSync(path, "utf8");
+      const expected = c.perturb(original);
+      expect(expected).not.toBe(original);
+      await rewireHosts({
+        ctx: h.ctx,
+        stateDir: h.stateDir,
+        proxy: PROXY,
+        configFile: h.configFile,
+        servers: [c.server],
+      });
+      writeFileSync(path, c.perturb(readFileSync(path, "utf8")));
+      const restored = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+      expect(restored.refused).toEqual([]);
+      expect(readFileSync(path, "utf8")).toBe(expected);
     });
   }
 });

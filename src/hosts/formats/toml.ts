@@ -76,8 +76,9 @@ function findForms(text: string, base: string[]): Map<string, Form | { problem: 
         byName.set(name, { problem: "its sub-tables are spread over the file; move them under its table" });
         continue;
       }
-      const next = stmts[last + 1];
-      const end = next ? next.lineStart : text.length;
+      // The region ends with the entry's last statement: blank lines and comments before the
+      // next table belong to the file, not to the entry (a host may add a table right there).
+      const end = (stmts[last] as TomlStatement).lineEnd;
       byName.set(name, { kind: "table", start: first.lineStart, end, header: first, stmts: inside });
       continue;
     }
