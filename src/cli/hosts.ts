@@ -137,6 +137,7 @@ export const restoreCommand = defineCommand({
     host: HOST_ARGS.host,
     server: HOST_ARGS.server,
     force: { type: "boolean", description: "Restore entries changed since the rewire too" },
+    forget: { type: "boolean", description: "Forget rewired entries the host deleted (and services only they used)" },
     "dry-run": { type: "boolean", description: "Print a unified diff and write nothing" },
   },
   async run({ args }) {
@@ -146,14 +147,18 @@ export const restoreCommand = defineCommand({
         hosts: list(args.host),
         servers: list(args.server),
         force: args.force,
+        forget: args.forget,
         dryRun: args["dry-run"],
       }),
     );
     if (args["dry-run"]) for (const c of result.changes) process.stdout.write(`${c.diff.trimEnd()}\n`);
+    for (const r of result.forgotten)
+      process.stdout.write(`${args["dry-run"] ? "would forget" : "forgot"} ${r.host} ${r.name}: ${r.reason}\n`);
     for (const r of result.restored)
       process.stdout.write(`${args["dry-run"] ? "would restore" : "restored"} ${r.host} ${r.name} (${r.path})\n`);
     for (const r of result.refused) process.stdout.write(`refused ${r.host} ${r.name}: ${r.reason}\n`);
-    if (result.restored.length === 0 && result.refused.length === 0) process.stdout.write("Nothing to restore.\n");
+    if (result.restored.length === 0 && result.refused.length === 0 && result.forgotten.length === 0)
+      process.stdout.write("Nothing to restore.\n");
     for (const { config, services } of result.removedServices) {
       process.stdout.write(`removed ${services.join(", ")} from ${config} (no host uses them any more)\n`);
       const reloaded = await reloadIfRunning(config);
@@ -175,7 +180,7 @@ export function printStatus(rows: RewireStatusRow[], json: boolean): void {
   }
   for (const r of rows)
     process.stdout.write(
-      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.socket}  (${r.path})${r.proxyMissing ? `\n    mux-proxy ${r.proxy} no longer exists: run mux rewire --repair` : ""}\n`,
+      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.socket}  (${r.path})${statusNote(r)}\n`,
     );
 }
 
@@ -238,6 +243,15 @@ export function renderScan(report: ScanReport): string {
 }
 
 // --- internal ---
+
+function statusNote(r: RewireStatusRow): string {
+  if (r.state === "missing")
+    return "\n    the host deleted this entry since the rewire: mux restore --forget clears the record";
+  if (r.state === "file-missing") return "\n    the host file is gone: mux restore --forget clears the record";
+  if (r.state === "changed") return "\n    changed since the rewire: mux restore refuses it unless --force";
+  if (r.proxyMissing) return `\n    mux-proxy ${r.proxy} no longer exists: run mux rewire --repair`;
+  return "";
+}
 
 function transportOf(value: string | undefined): "stdio" | "http" | undefined {
   if (value === undefined || value === "stdio" || value === "http") return value;

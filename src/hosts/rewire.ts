@@ -266,6 +266,11 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           `URL entries cannot start the daemon: keep it running from login with: mux service install --config ${result.config.path}`,
         );
     }
+    for (const row of rewireStatus({ ctx: options.ctx, stateDir: dir, hosts: options.hosts }))
+      if (row.state === "missing" || row.state === "file-missing")
+        result.warnings.push(
+          `${row.host} ${row.name} was rewired, but the host ${row.state === "missing" ? "deleted the entry" : "file is gone"}: mux restore --forget clears the record`,
+        );
     const changedHosts = new Set(result.changes.map((c) => c.host));
     if (changedHosts.has("claude-code")) result.warnings.push(...policyWarnings(options.ctx));
     for (const h of HOSTS) if (changedHosts.has(h.id)) result.reload.push(`${h.label}: ${h.reload}`);
@@ -278,6 +283,11 @@ export interface RestoreOptions extends Omit<HostSelection, "includeProject"> {
   /** Restore entries changed since the rewire too. */
   force?: boolean;
   dryRun?: boolean;
+  /**
+   * Forget the records of entries the host deleted (or whose file is gone): there is nothing to
+   * put back, and the services only they used are removed from the mux config.
+   */
+  forget?: boolean;
 }
 
 export interface RestoreResult {
@@ -286,6 +296,8 @@ export interface RestoreResult {
   refused: Skipped[];
   /** Services the rewire had added and no rewired entry uses any more, removed per config. */
   removedServices: { config: string; services: string[] }[];
+  /** Records forgotten (`forget`): their entries were gone. */
+  forgotten: Skipped[];
 }
 
 /** Put rewired entries back, one by one (see the module doc). */
@@ -293,7 +305,16 @@ export async function restoreHosts(options: RestoreOptions): Promise<RestoreResu
   const dir = options.stateDir ?? stateDir(options.ctx.env);
   const run = async () => {
     const state = readState(dir);
-    const result: RestoreResult = { changes: [], restored: [], refused: [], removedServices: [] };
+    const result: RestoreResult = { changes: [], restored: [], refused: [], removedServices: [], forgotten: [] };
+    const gone: RewireRecord[] = [];
+    /** An entry with nothing to restore: forgotten with `forget`, else refused with the way out. */
+    const missing = (r: RewireRecord, path: string, what: string): void => {
+      if (options.forget) {
+        gone.push(r);
+        result.forgotten.push({ host: r.host, path, name: r.name, reason: what });
+      } else
+        result.refused.push({ host: r.host, path, name: r.name, reason: `${what}; mux restore --forget clears it` });
+    };
     const restoredRecords: RewireRecord[] = [];
     const chosen = state.records.filter(
       (r) =>
@@ -310,7 +331,7 @@ export async function restoreHosts(options: RestoreOptions): Promise<RestoreResu
       try {
         loaded = loadFile(file, options.ctx, state.records);
       } catch {
-        for (const r of records) refuse(r, "the file is gone; its backup is in the state directory");
+        for (const r of records) missing(r, path, "the file is gone (its backup is in the state directory)");
         continue;
       }
       if (loaded.error) {
@@ -323,7 +344,7 @@ export async function restoreHosts(options: RestoreOptions): Promise<RestoreResu
       for (const r of records) {
         const loc = format.entries(text, r.container).find((e) => e.name === r.name);
         if (!loc) {
-          refuse(r, "the entry is gone from the file (deleted since?); not re-adding it");
+          missing(r, path, "the entry was deleted from the file since the rewire; nothing to put back");
           continue;
         }
         if (!sameValue(loc.value, r.rewired.value) && !options.force) {
@@ -358,6 +379,12 @@ export async function restoreHosts(options: RestoreOptions): Promise<RestoreResu
       state.records = state.records.filter((r) => !ids.has(r.id));
       writeState(dir, state);
       restoredRecords.push(...done);
+    }
+    if (gone.length > 0 && !options.dryRun) {
+      const ids = new Set(gone.map((r) => r.id));
+      state.records = state.records.filter((r) => !ids.has(r.id));
+      writeState(dir, state);
+      restoredRecords.push(...gone);
     }
     // Services the rewire added and nothing uses any more go too (their children would idle).
     const unused = restoredRecords.filter(

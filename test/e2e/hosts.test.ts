@@ -315,3 +315,33 @@ test("rewire --transport http: URL entries where hosts take them, one daemon ser
   expect(readFileSync(files.desktop, "utf8")).toBe(originals.desktop);
   expect(readFileSync(files.cursor, "utf8")).toBe(originals.cursor);
 }, 60_000);
+
+test("an entry the host deleted: restore says so and exits 1; restore --forget clears it and the running daemon stops its service", async () => {
+  const home = scope.dir();
+  const env = homeEnv(home);
+  const files = writeHostFiles(home, join(home, "memory.jsonl"));
+  expect((await mux(["rewire", "--host", "cursor"], env)).code).toBe(0);
+  const config = join(home, ".config", "mcp-mux", "config.yaml");
+  const socket = (JSON.parse(readFileSync(files.cursor, "utf8")).mcpServers.kg.args as string[])[1] as string;
+  const daemon = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", config], env, stdout: "ignore", stderr: "pipe" });
+  scope.defer(async () => {
+    daemon.kill("SIGTERM");
+    await daemon.exited;
+  });
+  await waitFor(() => existsSync(socket), 10_000, "the service socket");
+  // What `claude mcp remove` or a user does: the entry disappears from the host file.
+  writeFileSync(files.cursor, '{\n  "mcpServers": {}\n}\n');
+  const status = await mux(["rewire", "--status"], env);
+  expect(status.stdout).toContain("cursor  kg  missing");
+  expect(status.stdout).toContain("mux restore --forget");
+  const refused = await mux(["restore"], env);
+  expect(refused.code).toBe(1);
+  expect(refused.stdout).toContain("deleted from the file");
+  const forgot = await mux(["restore", "--forget"], env);
+  expect(forgot.code).toBe(0);
+  expect(forgot.stdout).toContain("forgot cursor kg");
+  expect(forgot.stdout).toContain(`removed kg from ${config}`);
+  await waitFor(() => !existsSync(socket), 10_000, "the daemon to stop the service");
+  expect((await mux(["rewire", "--status"], env)).stdout).toContain("No host entry is rewired");
+  expect(readFileSync(files.cursor, "utf8")).toBe('{\n  "mcpServers": {}\n}\n');
+}, 60_000);

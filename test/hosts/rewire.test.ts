@@ -252,11 +252,27 @@ test("a deleted entry is not re-added; a missing file is reported", async () => 
   await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile });
   writeFileSync(h.pathOf(f), '{\n  "mcpServers": {}\n}\n');
   const result = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
-  expect(result.refused[0]?.reason).toContain("gone from the file");
+  expect(result.refused[0]?.reason).toContain("deleted from the file");
+  expect(result.refused[0]?.reason).toContain("mux restore --forget");
   expect(readFileSync(h.pathOf(f), "utf8")).toBe('{\n  "mcpServers": {}\n}\n');
+  expect(rewireStatus({ ctx: h.ctx, stateDir: h.stateDir }).map((r) => r.state)).toEqual(["missing"]);
+  expect(
+    (await rewireHosts({ ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile })).warnings.join(
+      "\n",
+    ),
+  ).toContain("deleted the entry");
   rmSync(h.pathOf(f));
   const gone = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
   expect(gone.refused[0]?.reason).toContain("file is gone");
+  // --forget clears the record and the services only it used; the config keeps the rest.
+  const before = Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services);
+  expect(before.length).toBeGreaterThan(0);
+  const forgot = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir, forget: true });
+  expect(forgot.refused).toEqual([]);
+  expect(forgot.forgotten.length).toBeGreaterThan(0);
+  expect(rewireStatus({ ctx: h.ctx, stateDir: h.stateDir })).toEqual([]);
+  expect(forgot.removedServices[0]?.services.sort()).toEqual(before.sort());
+  expect(Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services)).toEqual([]);
 });
 
 test("Codex dotted keys (CODEX_HOME): rewired in place and restored", async () => {
