@@ -124,7 +124,10 @@ export const rewireCommand = defineCommand({
         );
       else if (reloaded.error)
         process.stdout.write(`The running daemon refused the reload: ${JSON.stringify(reloaded.error)}\n`);
-      else process.stdout.write(`The running daemon picked them up (added: ${String(reloaded.added)}).\n`);
+      else {
+        process.stdout.write(`The running daemon picked them up (added: ${String(reloaded.added)}).\n`);
+        for (const w of (reloaded.warnings ?? []) as string[]) process.stdout.write(`warning (daemon): ${w}\n`);
+      }
     }
     process.exit(0);
   },

@@ -36,6 +36,8 @@ export const reloadCommand = defineCommand({
       const names = r[key] as string[];
       if (names.length > 0) process.stdout.write(`${key}: ${names.join(", ")}\n`);
     }
+    // The daemon's own environment decides what its variables expand to: its warnings, not ours.
+    for (const w of (r.warnings ?? []) as string[]) process.stderr.write(`warning: ${w}\n`);
     const failed = Object.entries((r.failed ?? {}) as Record<string, string>);
     for (const [name, why] of failed) process.stdout.write(`failed: ${name}: ${why}\n`);
     process.exit(failed.length > 0 ? 1 : 0);

@@ -163,9 +163,10 @@ async function serveConfig(
       log.error(`reload rejected, services keep running: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     }
+    for (const w of next.warnings) log.warn(w);
     const result = await handle.reload(next);
     log.info(`reloaded ${path}: ${JSON.stringify(result)}`);
-    return result;
+    return next.warnings.length > 0 ? { ...result, warnings: next.warnings } : result;
   };
   let control: Awaited<ReturnType<typeof startControl>> | undefined;
   try {

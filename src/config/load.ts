@@ -99,7 +99,7 @@ export function parseConfig(
     // rmcp-mux's per-service `tray = true` turns on the daemon's one status icon.
     if (raw.tray === true) daemon.tray ??= true;
     delete raw.tray;
-    services[name] = finish(name, raw, base, env);
+    services[name] = finish(name, raw, base, env, warnings);
   }
   const bySocket = new Map<string, string>();
   for (const [name, s] of Object.entries(services)) {
@@ -160,15 +160,24 @@ function finish(
   raw: RawService,
   base: string,
   env: Record<string, string | undefined>,
+  warnings: string[],
 ): ConfiguredService {
+  // A referenced variable the daemon does not have turns into "": say so, per field, since a
+  // server given an empty path or key often carries on somewhere unexpected.
+  const unset = (what: string) => (v: string) =>
+    warnings.push(
+      `service "${name}": $${v} is not set in the daemon's environment, so ${what} gets it empty (set it where the daemon starts, give a default with \${${v}:-value}, or let the host forward it with mux-proxy --env)`,
+    );
   const out: ConfiguredService = { ...raw, socket: "", serviceName: raw.serviceName ?? name } as ConfiguredService;
-  out.socket = raw.socket ? resolvePath(raw.socket, base, env) : defaultSocketPath(name, env);
-  if (raw.cwd) out.cwd = resolvePath(raw.cwd, base, env);
-  if (raw.statusFile) out.statusFile = resolvePath(raw.statusFile, base, env);
-  if (raw.args) out.args = raw.args.map((a) => expandVars(a, env));
-  if (raw.env) out.env = Object.fromEntries(Object.entries(raw.env).map(([k, v]) => [k, expandVars(v, env)]));
-  if (raw.cmd && (raw.cmd.startsWith("./") || raw.cmd.startsWith("../"))) out.cmd = resolvePath(raw.cmd, base, env);
-  else if (raw.cmd) out.cmd = expandVars(raw.cmd, env);
+  out.socket = raw.socket ? resolvePath(raw.socket, base, env, unset("socket")) : defaultSocketPath(name, env);
+  if (raw.cwd) out.cwd = resolvePath(raw.cwd, base, env, unset("cwd"));
+  if (raw.statusFile) out.statusFile = resolvePath(raw.statusFile, base, env, unset("status_file"));
+  if (raw.args) out.args = raw.args.map((a, i) => expandVars(a, env, unset(`argument ${i + 1}`)));
+  if (raw.env)
+    out.env = Object.fromEntries(Object.entries(raw.env).map(([k, v]) => [k, expandVars(v, env, unset(`env ${k}`))]));
+  if (raw.cmd && (raw.cmd.startsWith("./") || raw.cmd.startsWith("../")))
+    out.cmd = resolvePath(raw.cmd, base, env, unset("cmd"));
+  else if (raw.cmd) out.cmd = expandVars(raw.cmd, env, unset("cmd"));
   return out;
 }
 

@@ -77,13 +77,19 @@ export function controlSocketPath(configPath: string, env: Record<string, string
  * Expand `~`, `$VAR`, `${VAR}` and `${VAR:-default}` (unset variables become empty, or the
  * default).
  */
-export function expandVars(value: string, env: Record<string, string | undefined> = process.env): string {
+export function expandVars(
+  value: string,
+  env: Record<string, string | undefined> = process.env,
+  onUnset?: (name: string) => void,
+): string {
   const home = env.HOME ?? homedir();
   const tilde = value === "~" ? home : value.startsWith("~/") ? `${home}${value.slice(1)}` : value;
   return tilde.replace(
     /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
     (_, a: string | undefined, d: string | undefined, b: string | undefined) => {
-      const v = env[(a ?? b) as string];
+      const name = (a ?? b) as string;
+      const v = env[name];
+      if (v === undefined && d === undefined) onUnset?.(name);
       return v === undefined || (v === "" && d !== undefined) ? (d ?? "") : v;
     },
   );
@@ -94,7 +100,8 @@ export function resolvePath(
   value: string,
   base: string,
   env: Record<string, string | undefined> = process.env,
+  onUnset?: (name: string) => void,
 ): string {
-  const expanded = expandVars(value, env);
+  const expanded = expandVars(value, env, onUnset);
   return isAbsolute(expanded) ? expanded : resolve(base, expanded);
 }

@@ -28,8 +28,12 @@ export function serviceEntry(spec: ServiceSpec): Record<string, unknown> {
   if (spec.args.length > 0) out.args = spec.args;
   if (Object.keys(spec.env).length > 0) out.env = spec.env;
   if (spec.cwd !== undefined) out.cwd = spec.cwd;
-  // Clients bring their env (forwarded secrets): a child without it would be of no use.
-  if (spec.forward.length > 0) out.lazy_start = true;
+  // Clients bring their env (forwarded secrets, host-expanded variables): the service allows
+  // exactly those names, and a child started without them would be of no use.
+  if (spec.forward.length > 0) {
+    out.forward_env = spec.forward;
+    out.lazy_start = true;
+  }
   return out;
 }
 

@@ -134,6 +134,11 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
         else if (file.assisted) result.instructions.push(instruction(e, options.proxy, e.spec, result.config.path));
         else {
           for (const p of e.problems) result.warnings.push(`${e.host} ${e.name}: ${p.message} (forced)`);
+          const vars = e.spec.hostVars ?? [];
+          if (vars.length > 0)
+            result.warnings.push(
+              `${e.host} ${e.name}: ${vars.map((v) => `$${v}`).join(", ")} ${vars.length > 1 ? "are" : "is"} expanded by the host from its own environment, which the daemon does not share; its proxy forwards ${e.spec.forward.join(", ")} (mux-proxy --env) and the daemon runs one child per distinct value`,
+            );
           for (const k of droppedWithWarning(file.shape, e.location.value))
             result.warnings.push(`${e.host} ${e.name}: dropped "${k}" (a sandbox would block the mux socket)`);
           chosen.push(e);

@@ -26,6 +26,11 @@ export interface ServiceSpec {
    * them (`--env NAME`); the daemon runs one child per distinct set of values.
    */
   forward: string[];
+  /**
+   * Variables the host expands from its own environment that a daemon would not have
+   * (why `forward` is not empty when no secret asked for it); rewire warns about them.
+   */
+  hostVars?: string[];
 }
 
 /** Why a launch cannot become a shared service, and whether `--force` may override it. */
@@ -35,6 +40,7 @@ export interface SpecProblem {
 }
 
 export interface SpecOptions {
+  /** The environment rewire runs in (what decides which variables a daemon can resolve). */
   env: Record<string, string | undefined>;
   /** Directory that stands in for `${workspaceFolder}` and relative paths under `--force`. */
   base: string;
@@ -47,6 +53,8 @@ const HOST_ONLY: [RegExp, string][] = [
   [/\$?\{file:[^}]*\}/, "a file reference ({file:…})"],
   [/\$\{command:[^}]*\}/, "a command variable (command:…)"],
 ];
+/** What an auto-started daemon inherits (see proxy/autostart.ts). */
+const DAEMON_ENV = /^(HOME|USER|LOGNAME|SHELL|PATH|LANG|LANGUAGE|TZ|TMPDIR|LC_[A-Z_]+|XDG_[A-Z_]+|MUX_[A-Z_]+)$/;
 const WORKSPACE = /\$\{(workspaceFolder|workspaceRoot|workspaceFolderBasename|cwd|fileDirname|relativeFile)\}/g;
 
 /** Build the service for `launch`, or the problems that stop it from being shared. */
@@ -63,7 +71,16 @@ export function serviceSpec(
     });
   // Values only the host can resolve are forwarded by the proxy at connect time: then every
   // env key of the entry stays with the host and is forwarded, so the entry keeps working as is.
-  const secret = Object.entries(launch.env).filter(([, v]) => HOST_ONLY.some(([re]) => re.test(v)));
+  // A variable the daemon cannot resolve counts too: the host expanded it from its own
+  // environment, which a daemon (auto-started with a small environment) does not share.
+  const hostVars = Object.entries(launch.env).flatMap(([k, v]) =>
+    referencedVars(v)
+      .filter((x) => !daemonResolves(x, options.env))
+      .map((x) => ({ key: k, name: x })),
+  );
+  const secret = Object.entries(launch.env).filter(
+    ([k, v]) => HOST_ONLY.some(([re]) => re.test(v)) || hostVars.some((h) => h.key === k),
+  );
   const forward =
     secret.length > 0 || launch.secretKeys.length > 0
       ? [...new Set([...Object.keys(launch.env), ...launch.secretKeys, ...launch.envRefs])].sort()
@@ -84,6 +101,19 @@ export function serviceSpec(
   };
   let cmd = tr(launch.command, "the command");
   const args = launch.args.map((a, i) => tr(a, `argument ${i + 1}`));
+  // In the command, arguments or cwd a host variable cannot travel: the daemon would pass it empty.
+  for (const [value, what] of [
+    [cmd, "the command"],
+    ...args.map((a, i) => [a, `argument ${i + 1}`]),
+    ...(launch.cwd === undefined ? [] : [[launch.cwd, "cwd"]]),
+  ] as [string, string][]) {
+    for (const x of referencedVars(value))
+      if (!daemonResolves(x, options.env))
+        problems.push({
+          message: `${what} uses $${x}, which the daemon cannot resolve (it is not set here, or an auto-started daemon does not inherit it); it would be empty`,
+          forceable: true,
+        });
+  }
   const env: Record<string, string> =
     forward.length > 0 ? {} : Object.fromEntries(Object.entries(launch.env).map(([k, v]) => [k, tr(v, `env ${k}`)]));
   if (forward.length === 0) for (const ref of launch.envRefs) if (env[ref] === undefined) env[ref] = `\${${ref}}`;
@@ -116,7 +146,26 @@ export function serviceSpec(
     socket: join(runtimeDir(options.env), `s-${id}.sock`),
   };
   if (cwd !== undefined) spec.cwd = cwd;
+  if (hostVars.length > 0) spec.hostVars = [...new Set(hostVars.map((h) => h.name))].sort();
   return { spec, problems };
+}
+
+/**
+ * Variables a daemon resolves by itself: set where rewire runs and passed on to an
+ * auto-started daemon (its environment allow-list), or with a default (`${X:-d}`).
+ */
+export function daemonResolves(name: string, env: Record<string, string | undefined>): boolean {
+  return env[name] !== undefined && DAEMON_ENV.test(name);
+}
+
+/** `$X`, `${X}` and `${X:-d}` names in a value (defaulted ones left out: they always resolve). */
+export function referencedVars(value: string): string[] {
+  const out: string[] = [];
+  for (const m of value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    if (m[2] !== undefined) continue;
+    out.push((m[1] ?? m[3]) as string);
+  }
+  return [...new Set(out)];
 }
 
 /** The id of a launch: 8 hex characters of sha256 over command, args, sorted env and cwd. */

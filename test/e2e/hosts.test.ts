@@ -345,3 +345,79 @@ test("an entry the host deleted: restore says so and exits 1; restore --forget c
   expect((await mux(["rewire", "--status"], env)).stdout).toContain("No host entry is rewired");
   expect(readFileSync(files.cursor, "utf8")).toBe('{\n  "mcpServers": {}\n}\n');
 }, 60_000);
+
+test("a variable only the host expands ($MEMPATH in Gemini) travels from the host; the daemon reports what it cannot resolve", async () => {
+  const home = scope.dir();
+  const env = homeEnv(home);
+  const settings = join(home, ".gemini", "settings.json");
+  mkdirSync(join(home, ".gemini"), { recursive: true });
+  const entry = { command: MEMORY_BIN, args: [], env: { MEMORY_FILE_PATH: "$MEMPATH" } };
+  writeFileSync(settings, `${JSON.stringify({ mcpServers: { memory: entry } }, null, 2)}\n`);
+  // Rewire runs where MEMPATH is not set (it lives in the shell Gemini starts from).
+  const rewire = await mux(["rewire", "--host", "gemini"], env);
+  expect(rewire.code).toBe(0);
+  expect(rewire.stdout).toContain("$MEMPATH is expanded by the host from its own environment");
+  expect(rewire.stdout).toContain("forwards MEMORY_FILE_PATH (mux-proxy --env)");
+  const rewired = JSON.parse(readFileSync(settings, "utf8")).mcpServers.memory as {
+    command: string;
+    args: string[];
+    env: Record<string, string>;
+  };
+  expect(rewired.args).toContain("--env");
+  expect(rewired.args[rewired.args.indexOf("--env") + 1]).toBe("MEMORY_FILE_PATH");
+  expect(rewired.env).toEqual({ MEMORY_FILE_PATH: "$MEMPATH" });
+  const config = join(home, ".config", "mcp-mux", "config.yaml");
+  expect(readFileSync(config, "utf8")).not.toContain("MEMPATH");
+
+  // Gemini expands $MEMPATH from its environment and launches the entry; the daemon auto-starts.
+  const mempath = join(home, "gemini-memory.jsonl");
+  const client = new Client({ name: "gemini", version: "1.0.0" }, { capabilities: {} });
+  await client.connect(
+    new StdioClientTransport({
+      command: rewired.command,
+      args: rewired.args,
+      env: { ...env, MEMORY_FILE_PATH: mempath },
+      stderr: "pipe",
+    }),
+  );
+  scope.defer(async () => {
+    await client.close();
+    for (const pid of Bun.spawnSync(["pgrep", "-f", `serve --config ${config}`]).stdout.toString().split("\n"))
+      if (pid.trim()) process.kill(Number(pid), "SIGTERM");
+  });
+  await client.callTool({
+    name: "create_entities",
+    arguments: { entities: [{ name: "gemini", entityType: "host", observations: ["expanded"] }] },
+  });
+  await waitFor(() => existsSync(mempath), 10_000, "server-memory to write where the host's $MEMPATH points");
+  expect(readFileSync(mempath, "utf8")).toContain('"gemini"');
+
+  // A config that references a variable the daemon does not have: serve and reload say so.
+  const own = join(home, "own.yaml");
+  const sock = join(home, "run", "own.sock");
+  writeFileSync(
+    own,
+    `servers:\n  mem:\n    cmd: ${MEMORY_BIN}\n    socket: ${sock}\n    env:\n      MEMORY_FILE_PATH: \${MEMPATH}\n`,
+  );
+  const daemon = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", own], env, stdout: "ignore", stderr: "pipe" });
+  scope.defer(async () => {
+    daemon.kill("SIGTERM");
+    await daemon.exited;
+  });
+  await waitFor(() => existsSync(sock), 10_000, "the service socket");
+  writeFileSync(
+    own,
+    `${readFileSync(own, "utf8")}  other:\n    cmd: ${MEMORY_BIN}\n    args: ["$DATA_DIR/x"]\n    socket: ${sock}2\n`,
+  );
+  const reload = await mux(["reload", "--config", own], env);
+  expect(reload.code).toBe(0);
+  expect(reload.stderr).toContain(
+    `warning: service "other": $DATA_DIR is not set in the daemon's environment, so argument 1 gets it empty`,
+  );
+  daemon.kill("SIGTERM");
+  const log = await new Response(daemon.stderr).text();
+  expect(log).toContain(
+    `service "mem": $MEMPATH is not set in the daemon's environment, so env MEMORY_FILE_PATH gets it empty`,
+  );
+  expect(log).toContain(`service "other": $DATA_DIR is not set`);
+}, 60_000);
