@@ -221,7 +221,7 @@ export function renderScan(report: ScanReport): string {
       for (const s of report.servers.filter((x) => x.file === f.path)) {
         const launch = s.command ? `${[s.command, ...(s.args ?? [])].join(" ")}` : "";
         const env = s.env && Object.keys(s.env).length ? `  env ${Object.keys(s.env).join(",")}` : "";
-        const scope = s.scope === f.scope ? "" : `  (${s.scope})`;
+        const scope = s.scope === f.scope && !s.project ? "" : `  (${s.scope}${s.project ? `: ${s.project}` : ""})`;
         const state =
           s.status === "managed"
             ? `rewired → ${s.socket}`
@@ -232,6 +232,7 @@ export function renderScan(report: ScanReport): string {
         if (s.forwardedEnv)
           out.push(`      env resolved by the host, forwarded by mux-proxy: ${s.forwardedEnv.join(", ")}`);
         for (const p of s.problems) out.push(`      cannot share: ${p}`);
+        if (s.needsIncludeProject) out.push("      project-scoped: rewire changes it only with --include-project");
       }
     }
   }
@@ -241,6 +242,10 @@ export function renderScan(report: ScanReport): string {
       out.push(`  ${g.serviceId}: ${g.entries.map((e) => `${e.host}/${e.name}`).join(", ")}`);
   }
   for (const s of report.shadowed) out.push(`note: ${s.host} ${s.name} is shadowed by a ${s.by}`);
+  if (report.projectScoped > 0)
+    out.push(
+      `note: ${report.projectScoped} project/local-scoped entr${report.projectScoped > 1 ? "ies" : "y"} (the default scope of \`claude mcp add\` and \`gemini mcp add\`) shown above; mux rewire --include-project [--project DIR] shares them too`,
+    );
   for (const w of report.warnings) out.push(`warning: ${w}`);
   return `${out.join("\n")}\n`;
 }

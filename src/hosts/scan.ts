@@ -32,6 +32,10 @@ export interface ScannedServer {
   /** Why `rewire` would skip it. */
   problems: string[];
   note?: string;
+  /** A project or local entry: shown by scan, changed by rewire only with `--include-project`. */
+  needsIncludeProject?: true;
+  /** The project a Claude Code `local` entry belongs to. */
+  project?: string;
 }
 
 export interface ScanReport {
@@ -51,13 +55,28 @@ export interface ScanReport {
   specs: ServiceSpec[];
   /** Admin policies that would defeat a rewire (see `policyWarnings`). */
   warnings: string[];
+  /** How many shown entries are project/local-scoped and left out unless `includeProject`. */
+  projectScoped: number;
 }
 
-/** Scan host files (user files by default; project files with `includeProject`). */
+/**
+ * Scan host files. Project and local scopes are always read and shown, since that is where
+ * `claude mcp add` and `gemini mcp add` put entries by default; without `includeProject` they
+ * are marked (`needsIncludeProject`) and left out of `specs`, as `rewire` leaves them alone.
+ */
 export function scanHosts(options: HostSelection): ScanReport {
   const records = readState(options.stateDir ?? stateDir(options.ctx.env)).records;
-  const files = selectedFiles(options);
-  const report: ScanReport = { hosts: [], servers: [], shared: [], shadowed: [], specs: [], warnings: [] };
+  const all = { ...options, includeProject: true };
+  const files = selectedFiles(all);
+  const report: ScanReport = {
+    hosts: [],
+    servers: [],
+    shared: [],
+    shadowed: [],
+    specs: [],
+    warnings: [],
+    projectScoped: 0,
+  };
   if (!options.hosts?.length || options.hosts.includes("claude-code"))
     report.warnings.push(...policyWarnings(options.ctx));
   const entries: HostEntry[] = [];
@@ -80,15 +99,24 @@ export function scanHosts(options: HostSelection): ScanReport {
     if (loaded.error) info.error = loaded.error;
     if (file.assisted) info.assisted = file.assisted;
     host.files.push(info);
-    entries.push(...loaded.entries.filter((e) => matches(options, e)));
+    entries.push(...loaded.entries.filter((e) => matches(all, e)));
   }
-  for (const e of entries) report.servers.push(describe(e));
+  const included = (e: HostEntry) => matches(options, e);
+  for (const e of entries) {
+    const out = describe(e);
+    if (!included(e)) {
+      out.needsIncludeProject = true;
+      report.projectScoped++;
+    }
+    report.servers.push(out);
+  }
   const bySpec = Map.groupBy(
     entries.filter((e) => e.spec),
     (e) => (e.spec as ServiceSpec).id,
   );
   for (const [serviceId, group] of bySpec) {
-    report.specs.push(group[0]?.spec as ServiceSpec);
+    const first = group.find(included);
+    if (first) report.specs.push(first.spec as ServiceSpec);
     if (group.length > 1)
       report.shared.push({ serviceId, entries: group.map((e) => ({ host: e.host, name: e.name, file: e.file.path })) });
   }
@@ -108,6 +136,7 @@ function describe(e: HostEntry): ScannedServer {
     status: e.status,
     problems: e.problems.map((p) => p.message),
   };
+  if (e.scope === "local" && e.container.path[0] === "projects") out.project = String(e.container.path[1]);
   const launch: Launch | undefined = e.upstream ?? e.launch;
   if (launch) {
     out.command = launch.command;

@@ -60,7 +60,9 @@ export type WizardOutcome = "saved" | "config-only" | "copied" | "exit" | "nothi
 export async function runWizard(options: WizardOptions): Promise<WizardOutcome> {
   const { prompts, print } = options;
   const configFile = options.configFile ?? defaultMuxConfig(options.ctx.env);
-  const report = scanHosts({ ctx: options.ctx, stateDir: options.stateDir });
+  const scanned = scanHosts({ ctx: options.ctx, stateDir: options.stateDir });
+  // The wizard rewires user-level entries, like `rewire` without --include-project.
+  const report = { ...scanned, servers: scanned.servers.filter((s) => !s.needsIncludeProject) };
   const procs = options.processes?.() ?? runningServers();
   const detected = detectedOnly(report, procs, options.ctx);
   const groups = serviceGroups(report);

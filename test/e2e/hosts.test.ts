@@ -382,7 +382,9 @@ test("a variable only the host expands ($MEMPATH in Gemini) travels from the hos
   );
   scope.defer(async () => {
     await client.close();
-    for (const pid of Bun.spawnSync(["pgrep", "-f", `serve --config ${config}`]).stdout.toString().split("\n"))
+    for (const pid of Bun.spawnSync(["pgrep", "-f", `serve --config ${config}`])
+      .stdout.toString()
+      .split("\n"))
       if (pid.trim()) process.kill(Number(pid), "SIGTERM");
   });
   await client.callTool({
@@ -420,4 +422,46 @@ test("a variable only the host expands ($MEMPATH in Gemini) travels from the hos
     `service "mem": $MEMPATH is not set in the daemon's environment, so env MEMORY_FILE_PATH gets it empty`,
   );
   expect(log).toContain(`service "other": $DATA_DIR is not set`);
+}, 60_000);
+
+test("entries in the hosts' default scopes (claude mcp add: local, gemini mcp add: project) are shown by scan and rewired with --include-project", async () => {
+  const home = scope.dir();
+  const env = homeEnv(home);
+  const project = join(home, "work", "app");
+  mkdirSync(join(project, ".gemini"), { recursive: true });
+  const entry = { type: "stdio", command: MEMORY_BIN, args: [], env: {} };
+  // What `claude mcp add memory -- …` writes (local scope: this project, in ~/.claude.json).
+  const claude = join(home, ".claude.json");
+  writeFileSync(
+    claude,
+    `${JSON.stringify({ numStartups: 3, projects: { [project]: { allowedTools: [], mcpServers: { memory: entry } } } }, null, 2)}\n`,
+  );
+  // What `gemini mcp add kg …` writes (project scope: <project>/.gemini/settings.json).
+  const gemini = join(project, ".gemini", "settings.json");
+  writeFileSync(gemini, `${JSON.stringify({ mcpServers: { kg: { command: MEMORY_BIN, args: [] } } }, null, 2)}\n`);
+  const before = { claude: readFileSync(claude, "utf8"), gemini: readFileSync(gemini, "utf8") };
+
+  const scan = await mux(["scan", "--project", project], env);
+  expect(scan.code).toBe(0);
+  expect(scan.stdout).toContain(`memory  [upstream]  ${MEMORY_BIN}  (local: ${project})`);
+  expect(scan.stdout).toContain(`${gemini}  (project)`);
+  expect(scan.stdout).toContain("project-scoped: rewire changes it only with --include-project");
+  expect(scan.stdout).toContain("note: 2 project/local-scoped entries");
+  expect(scan.stdout).toContain("mux rewire --include-project");
+  const json = JSON.parse((await mux(["scan", "--json", "--project", project], env)).stdout);
+  expect(json.projectScoped).toBe(2);
+
+  const plain = await mux(["rewire", "--project", project], env);
+  expect(plain.code).toBe(0);
+  expect(readFileSync(claude, "utf8")).toBe(before.claude);
+  expect(readFileSync(gemini, "utf8")).toBe(before.gemini);
+  const included = await mux(["rewire", "--include-project", "--project", project], env);
+  expect(included.code).toBe(0);
+  expect(included.stdout).toContain("rewired claude-code memory");
+  expect(included.stdout).toContain("rewired gemini kg");
+  const rewired = JSON.parse(readFileSync(claude, "utf8")).projects[project].mcpServers.memory;
+  expect(rewired.command).toBe(PROXY_BIN);
+  expect((await mux(["restore"], env)).code).toBe(0);
+  expect(readFileSync(claude, "utf8")).toBe(before.claude);
+  expect(readFileSync(gemini, "utf8")).toBe(before.gemini);
 }, 60_000);

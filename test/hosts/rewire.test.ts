@@ -92,9 +92,25 @@ describe("scan", () => {
     );
     // Gemini's memory runs in another cwd: a different server.
     expect(find("gemini", "memory")?.serviceId).not.toBe(find("cursor", "memory")?.serviceId);
-    // Project scopes only on request.
+    expect(report.projectScoped).toBe(0);
+    // Without --include-project, project and local entries (where `claude mcp add` and
+    // `gemini mcp add` put them by default) are still shown, marked, and left out of the specs.
     const userOnly = scanHosts({ ctx: h.ctx, stateDir: h.stateDir });
-    expect(userOnly.servers.some((s) => s.scope !== "user")).toBe(false);
+    const marked = userOnly.servers.filter((s) => s.needsIncludeProject);
+    expect(marked.length).toBeGreaterThan(0);
+    expect(marked.every((s) => s.scope !== "user")).toBe(true);
+    expect(userOnly.servers.filter((s) => s.scope === "user").every((s) => !s.needsIncludeProject)).toBe(true);
+    expect(userOnly.projectScoped).toBe(marked.length);
+    expect(userOnly.servers.find((s) => s.host === "claude-code" && s.name === "sqlite")).toMatchObject({
+      scope: "local",
+      needsIncludeProject: true,
+      project: expect.any(String),
+    });
+    const localOnly = marked.filter(
+      (m) => !userOnly.servers.some((u) => !u.needsIncludeProject && u.serviceId === m.serviceId),
+    );
+    expect(localOnly.length).toBeGreaterThan(0);
+    for (const m of localOnly) expect(userOnly.specs.some((x) => x.id === m.serviceId)).toBe(false);
   });
 });
 
