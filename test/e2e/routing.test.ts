@@ -195,6 +195,41 @@ describe("server → client requests", () => {
     expect(calls).toEqual({ a: 1, b: 0 });
   });
 
+  test("capabilities: auto tells the child what the first client declared; all declares everything, and an undeclared sampling call errors", async () => {
+    const names = async (c: Awaited<ReturnType<typeof sdk>>) => (await c.listTools()).tools.map((x) => x.name);
+    const d = dir();
+    const auto = await use({ socket: join(d, "auto.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+    const plain = await sdk(auto.socket, { name: "plain" });
+    const plainTools = await names(plain);
+    expect(plainTools).toContain("echo");
+    expect(plainTools).not.toContain("trigger-sampling-request");
+    expect(plainTools).not.toContain("trigger-elicitation-request");
+    // The child was initialized once, for the first client: a later, more capable one sees the same.
+    const rich = await sdk(auto.socket, { name: "rich", capabilities: { sampling: {}, elicitation: {} } });
+    expect(await names(rich)).toEqual(plainTools);
+
+    const all = await use({
+      socket: join(d, "all.sock"),
+      cmd: EVERYTHING_BIN,
+      args: ["stdio"],
+      childCapabilities: "all",
+    });
+    const bare = await sdk(all.socket, { name: "bare" });
+    const allTools = await names(bare);
+    expect(allTools).toContain("trigger-sampling-request");
+    expect(allTools.length).toBeGreaterThan(plainTools.length);
+    // A client that never declared sampling calls the tool anyway: an error, no made-up answer.
+    const outcome = await bare
+      .callTool({ name: "trigger-sampling-request", arguments: { prompt: "hi", maxTokens: 5 } })
+      .then(
+        (r) => JSON.stringify(r),
+        (e: unknown) => String(e),
+      );
+    expect(outcome).toContain("-32034");
+    expect(outcome).toContain("the calling client did not declare the capability");
+    expect(outcome).not.toMatch(/cancel/i);
+  });
+
   test("form elicitation from server-everything goes to the calling client only", async () => {
     const d = dir();
     const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
