@@ -130,6 +130,7 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
     ["maxEnvChildren", "--max-env-children"],
     ["maxClientInflight", "--max-client-inflight"],
     ["clientStallTimeoutMs", "--client-stall-timeout-ms"],
+    ["maxConcurrentRequests", "--max-concurrent-requests"],
   ];
   for (const [key, flag] of map) if (options[key] !== undefined) flags.push(flag, String(options[key]));
   if (options.childCapabilities !== undefined)

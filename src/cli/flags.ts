@@ -15,6 +15,10 @@ import { fail } from "./logger.ts";
 export const serviceFlags = {
   "service-name": { type: "string", description: "Name in logs and status (default: socket file name)" },
   "max-active-clients": { type: "string", description: "Clients with requests in flight at once (default 5)" },
+  "max-concurrent-requests": {
+    type: "string",
+    description: "Requests at the server at once, across clients (1: one at a time; default 0, no limit)",
+  },
   "lazy-start": { type: "boolean", description: "Start the server on the first request" },
   "max-request-bytes": { type: "string", description: "Largest client message (default 1048576)" },
   "request-timeout-ms": { type: "string", description: "Request deadline (default 30000)" },
@@ -48,6 +52,7 @@ export function parseServiceFlags(args: Record<string, unknown>): Partial<Servic
   return {
     serviceName: args["service-name"] as string | undefined,
     maxActiveClients: int(args, "max-active-clients", 1),
+    maxConcurrentRequests: int(args, "max-concurrent-requests", 0),
     lazyStart: args["lazy-start"] as boolean | undefined,
     maxRequestBytes: int(args, "max-request-bytes", 1024),
     requestTimeoutMs: int(args, "request-timeout-ms", 1),

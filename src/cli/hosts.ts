@@ -232,6 +232,8 @@ export function renderScan(report: ScanReport): string {
         if (s.forwardedEnv)
           out.push(`      env resolved by the host, forwarded by mux-proxy: ${s.forwardedEnv.join(", ")}`);
         for (const p of s.problems) out.push(`      cannot share: ${p}`);
+        if (s.serial && s.status !== "managed")
+          out.push(`      shared with max_concurrent_requests = 1 (rewire sets it): ${s.serial}`);
         if (s.needsIncludeProject) out.push("      project-scoped: rewire changes it only with --include-project");
       }
     }

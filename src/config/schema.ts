@@ -55,6 +55,7 @@ export const FIELDS: Record<string, Field> = {
   forward_env: { key: "forwardEnv", kind: "strings" },
   max_env_children: { key: "maxEnvChildren", kind: "int", min: 0 },
   max_client_inflight: { key: "maxClientInflight", kind: "int", min: 1 },
+  max_concurrent_requests: { key: "maxConcurrentRequests", kind: "int", min: 0 },
 };
 
 /** rmcp-mux keys accepted so old configs load, but without effect (reported as warnings). */

@@ -28,6 +28,7 @@ export function serviceEntry(spec: ServiceSpec): Record<string, unknown> {
   if (spec.args.length > 0) out.args = spec.args;
   if (Object.keys(spec.env).length > 0) out.env = spec.env;
   if (spec.cwd !== undefined) out.cwd = spec.cwd;
+  if (spec.serial) out.max_concurrent_requests = 1;
   // Clients bring their env (forwarded secrets, host-expanded variables): the service allows
   // exactly those names, and a child started without them would be of no use.
   if (spec.forward.length > 0) {

@@ -161,6 +161,13 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
     }
     const cfg = addServices(result.config.path, specs, { dryRun: options.dryRun });
     result.config.added = cfg.added;
+    for (const [id, name] of cfg.names) {
+      const spec = specs.find((x) => x.id === id);
+      if (spec?.serial && cfg.added.includes(name))
+        result.warnings.push(
+          `service ${name}: max_concurrent_requests = 1 (${spec.serial}; hosts sharing it now take turns; remove the setting to let requests overlap)`,
+        );
+    }
     if (cfg.added.length > 0 || before !== cfg.before)
       result.config.diff = createTwoFilesPatch(result.config.path, result.config.path, before || cfg.before, cfg.text);
     // Pass 2: edit and write each file, re-reading it if someone changed it meanwhile.

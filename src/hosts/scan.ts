@@ -36,6 +36,8 @@ export interface ScannedServer {
   needsIncludeProject?: true;
   /** The project a Claude Code `local` entry belongs to. */
   project?: string;
+  /** Why this server should see one request at a time (rewire sets `max_concurrent_requests: 1`). */
+  serial?: string;
 }
 
 export interface ScanReport {
@@ -147,6 +149,7 @@ function describe(e: HostEntry): ScannedServer {
   if (e.spec) {
     out.serviceId = e.spec.id;
     if (e.spec.forward.length > 0) out.forwardedEnv = e.spec.forward;
+    if (e.spec.serial) out.serial = e.spec.serial;
     out.socket = e.status === "managed" ? (e.socket ?? e.spec.socket) : e.spec.socket;
   } else if (e.socket) out.socket = e.socket;
   if (e.note) out.note = e.note;

@@ -31,6 +31,11 @@ export interface ServiceSpec {
    * (why `forward` is not empty when no secret asked for it); rewire warns about them.
    */
   hostVars?: string[];
+  /**
+   * Why the server should see one request at a time (a known server that loses data when
+   * requests overlap): rewire writes `max_concurrent_requests: 1` for it.
+   */
+  serial?: string;
 }
 
 /** Why a launch cannot become a shared service, and whether `--force` may override it. */
@@ -52,6 +57,13 @@ const HOST_ONLY: [RegExp, string][] = [
   [/\$\{\{[^}]*\}\}/, "a Continue secret ({{ secrets.… }})"],
   [/\$?\{file:[^}]*\}/, "a file reference ({file:…})"],
   [/\$\{command:[^}]*\}/, "a command variable (command:…)"],
+];
+/** Servers known to lose data when requests overlap, and why. */
+const SERIAL_SERVERS: [RegExp, string][] = [
+  [
+    /(^|[/@])(mcp-)?server-memory(@[^/\s]*)?(\/|$)/,
+    "server-memory loads, changes and saves its whole file per request, so overlapping writes are lost",
+  ],
 ];
 /** What an auto-started daemon inherits (see proxy/autostart.ts). */
 const DAEMON_ENV = /^(HOME|USER|LOGNAME|SHELL|PATH|LANG|LANGUAGE|TZ|TMPDIR|LC_[A-Z_]+|XDG_[A-Z_]+|MUX_[A-Z_]+)$/;
@@ -147,6 +159,8 @@ export function serviceSpec(
   };
   if (cwd !== undefined) spec.cwd = cwd;
   if (hostVars.length > 0) spec.hostVars = [...new Set(hostVars.map((h) => h.name))].sort();
+  const serial = SERIAL_SERVERS.find(([re]) => [cmd, ...args].some((a) => re.test(a)));
+  if (serial) spec.serial = serial[1];
   return { spec, problems };
 }
 

@@ -41,6 +41,7 @@ export class Engine {
       {
         requestTimeoutMs: options.requestTimeoutMs,
         maxActiveClients: options.maxActiveClients,
+        maxConcurrentRequests: options.maxConcurrentRequests,
         rootsPolicy: options.rootsPolicy,
         ambiguousRoute: options.ambiguousRoute,
         childCapabilities: options.childCapabilities,

@@ -48,6 +48,13 @@ export interface ServiceOptions {
   shutdownGraceMs?: number;
   /** Give each client its own child (for servers whose state must not be shared). Default false. */
   isolated?: boolean;
+  /**
+   * At most this many client requests at the child at once, across all clients (0: no limit,
+   * the default). 1 runs them strictly one at a time, for servers that lose writes when two
+   * requests overlap (server-memory's load-modify-save); the others wait in arrival order.
+   * `ping` and `subscriptions/listen` never wait.
+   */
+  maxConcurrentRequests?: number;
   /** At most this many requests of one client are in flight; beyond it the client is not read (default 64). */
   maxClientInflight?: number;
   /**
@@ -108,6 +115,7 @@ export const DEFAULTS = {
   shutdownGraceMs: 1_000,
   isolated: false,
   maxClientInflight: 64,
+  maxConcurrentRequests: 0,
   clientHighWaterBytes: 4 * 1_048_576,
   clientStallTimeoutMs: 30_000,
   childHighWaterBytes: 1_048_576,

@@ -59,6 +59,8 @@ export interface RouterHost {
 export interface RouterOptions {
   requestTimeoutMs: number;
   maxActiveClients: number;
+  /** Client requests at the child at once (0: no limit). */
+  maxConcurrentRequests: number;
   rootsPolicy: RootsPolicy;
   ambiguousRoute: AmbiguousRoute;
   childCapabilities: ChildCapabilities;
@@ -83,6 +85,8 @@ export interface Pending {
   deadline?: number;
   /** Custom handling of the child's answer (the default splices the client's id back). */
   onResponse?: (msg: ResponseMessage) => void;
+  /** It counts against `maxConcurrentRequests`. */
+  counted?: boolean;
 }
 
 /** Clients subscribed to one URI; `waiters` are later subscribers waiting for the first subscribe. */
@@ -130,7 +134,7 @@ export class Router {
     this.host = host;
     this.logger = options.logger;
     this.handshake = new Handshake(this);
-    this.slots = new Slots(options.maxActiveClients);
+    this.slots = new Slots(options.maxActiveClients, options.maxConcurrentRequests);
     this.deadlines = new Deadlines(this.pending, (p) => this.timedOut(p));
   }
 
@@ -270,7 +274,7 @@ export class Router {
     if (this.state === "failed") return reply(this.failedError(msg.rawId));
     if (this.closing) return reply(errorLine(msg.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"));
     const go = run ?? (() => this.forward(client, msg, reply));
-    if (this.state === "ready" && this.slots.admits(client)) return go();
+    if (this.state === "ready" && this.slots.admits(client, msg.method)) return go();
     this.host.ensureChild();
     client.inflight.set(msg.key, 0);
     const timer = setTimeout(() => {
@@ -304,7 +308,7 @@ export class Router {
     if (p.deadline !== undefined) this.deadlines.arm();
     client.inflight.set(msg.key, muxId);
     client.lastRequestAt = Date.now();
-    this.slots.take(client);
+    p.counted = this.slots.take(client, msg.method);
     this.host.writeChild(text);
     this.host.changed();
     return p;
@@ -345,7 +349,7 @@ export class Router {
     const client = p.client;
     if (client) {
       client.inflight.delete(p.key);
-      if (this.slots.release(client)) this.pump();
+      if (this.slots.release(client, p.counted)) this.pump();
       queueMicrotask(() => this.settled(client));
     }
   }
@@ -417,7 +421,7 @@ export class Router {
     const owner = p.client;
     owner.inflight.delete(p.key);
     p.reply(spliceBytes(bytes, [[idSpan as Span, p.rawId]]));
-    if (this.slots.release(owner)) this.pump();
+    if (this.slots.release(owner, p.counted)) this.pump();
     this.settled(owner);
     this.host.changed();
   }
@@ -657,7 +661,7 @@ export class Router {
       if (p.progressToken !== undefined) this.progress.delete(p.progressToken);
       if (client) {
         client.inflight.delete(p.key);
-        if (this.slots.release(client)) this.pump();
+        if (this.slots.release(client, p.counted)) this.pump();
       }
       if (msg.kind === "response") p.onResponse(msg);
       if (client) this.settled(client);
@@ -676,7 +680,7 @@ export class Router {
       if (errorSpan) this.noteErrorData(owner, text, errorSpan);
     } else if (resultSpan) this.noteTaskResult(owner, text, resultSpan, p.progressToken);
     p.reply(splice(text, idSpan, p.rawId));
-    if (this.slots.release(owner)) this.pump();
+    if (this.slots.release(owner, p.counted)) this.pump();
     this.settled(owner);
     this.host.changed();
   }

@@ -167,6 +167,7 @@ export class MuxService {
       cwd: o.cwd ?? null,
       envKeys: Object.keys(o.env ?? {}),
       maxActiveClients: o.maxActiveClients,
+      maxConcurrentRequests: o.maxConcurrentRequests,
       lazyStart: o.lazyStart,
       maxRequestBytes: o.maxRequestBytes,
       requestTimeoutMs: o.requestTimeoutMs,

@@ -1,7 +1,8 @@
 /**
  * Active-client slots and the FIFO of held requests: at most `max` clients have requests at
- * the child at once; requests of other clients (and every request while the child is not
- * ready) wait here in arrival order, each with its own deadline.
+ * the child at once, and at most `maxRequests` requests (0: any number); requests beyond
+ * either limit (and every request while the child is not ready) wait here in arrival order,
+ * each with its own deadline.
  * @module
  */
 
@@ -24,8 +25,18 @@ export class Slots {
   private readonly active = new Set<MuxClient>();
   private readonly atChild = new Map<MuxClient, number>();
   private held: Held[] = [];
+  /** Counted requests at the child. */
+  private running = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly maxRequests = 0,
+  ) {}
+
+  /** Counted requests at the child now. */
+  get atChildRequests(): number {
+    return this.running;
+  }
 
   /** Clients with requests at the child. */
   get activeClients(): number {
@@ -37,26 +48,35 @@ export class Slots {
     return this.held.length;
   }
 
-  /** May `client` send a request to the child now? */
-  admits(client: MuxClient): boolean {
-    return this.active.has(client) || this.active.size < this.max;
+  /** May `client` send a request (`method`) to the child now? */
+  admits(client: MuxClient, method: string): boolean {
+    if (!(this.active.has(client) || this.active.size < this.max)) return false;
+    return !this.counts(method) || this.running < this.maxRequests || this.maxRequests === 0;
   }
 
-  /** One more request of `client` is at the child. */
-  take(client: MuxClient): void {
+  /** One more request of `client` is at the child. True when it counts against `maxRequests`. */
+  take(client: MuxClient, method: string): boolean {
     this.atChild.set(client, (this.atChild.get(client) ?? 0) + 1);
     this.active.add(client);
+    const counted = this.counts(method);
+    if (counted) this.running++;
+    return counted;
   }
 
-  /** One request of `client` left the child. True when that freed its slot. */
-  release(client: MuxClient): boolean {
+  /** One request of `client` left the child. True when that may let a held request go. */
+  release(client: MuxClient, counted = false): boolean {
+    let freed = false;
+    if (counted) {
+      this.running--;
+      freed = this.maxRequests > 0 && this.held.length > 0;
+    }
     const left = (this.atChild.get(client) ?? 1) - 1;
     if (left > 0) {
       this.atChild.set(client, left);
-      return false;
+      return freed;
     }
     this.atChild.delete(client);
-    return this.active.delete(client);
+    return this.active.delete(client) || freed;
   }
 
   /** Queue a request. */
@@ -73,7 +93,7 @@ export class Slots {
         clearTimeout(h.timer);
         continue;
       }
-      if ((!only || only(h)) && this.admits(h.client)) {
+      if ((!only || only(h)) && this.admits(h.client, h.msg.method)) {
         clearTimeout(h.timer);
         h.client.inflight.delete(h.msg.key);
         h.run();
@@ -120,5 +140,12 @@ export class Slots {
       h.client.inflight.delete(h.msg.key);
       h.refuse(line(h.msg.rawId));
     }
+  }
+
+  // --- internal ---
+
+  /** Pings and long-lived listens never wait behind the request limit. */
+  private counts(method: string): boolean {
+    return this.maxRequests > 0 && method !== "ping" && method !== "subscriptions/listen";
   }
 }

@@ -45,6 +45,8 @@ export interface StatusSettings {
   cwd: string | null;
   envKeys: string[];
   maxActiveClients: number;
+  /** Client requests at the child at once (0: no limit). */
+  maxConcurrentRequests: number;
   lazyStart: boolean;
   maxRequestBytes: number;
   requestTimeoutMs: number;

@@ -83,6 +83,11 @@ test("scan → rewire → two hosts share one real server through the mux → re
   expect(rewire.stdout).toContain("rewired claude-desktop memory");
   expect(rewire.stdout).toContain("rewired cursor kg");
   const config = join(home, ".config", "mcp-mux", "config.yaml");
+  // server-memory loses overlapping writes: rewire has the hosts take turns, and says so.
+  expect(rewire.stdout).toContain(
+    "service memory: max_concurrent_requests = 1 (server-memory loads, changes and saves",
+  );
+  expect(loadConfig(config, { env }).services.memory?.maxConcurrentRequests).toBe(1);
   expect(rewire.stdout).toContain(`mux serve --config ${config}`);
   expect((await mux(["rewire"], env)).stdout).toContain("unchanged");
   const status = await mux(["status", "--hosts"], env);
@@ -177,6 +182,7 @@ test("mux scan prints hosts and shared servers; --write-config writes any of the
   expect(human.stdout).toContain("Claude Desktop");
   expect(human.stdout).toContain("memory  [upstream]");
   expect(human.stdout).toContain("claude-desktop/memory, cursor/kg");
+  expect(human.stdout).toContain("shared with max_concurrent_requests = 1 (rewire sets it): server-memory");
   const services: string[][] = [];
   for (const ext of ["json", "yaml", "toml"]) {
     const file = join(home, `mux.${ext}`);

@@ -9,10 +9,12 @@ import {
   BUN,
   fakeServer,
   type Json,
+  MEMORY_BIN,
   type Mode,
   MUX_BIN,
   type RawClient,
   recorded,
+  sdkClient,
   silentLogger,
   startTarget,
   type Target,
@@ -309,6 +311,87 @@ describe("timeouts, slots, lazy start", () => {
     const late = await b.response(2, 5000);
     expect((late.error as Json).code).toBe(-32001);
     expect(String((late.error as Json).message)).toContain("waiting");
+  });
+
+  test("max_concurrent_requests: the server works on at most N calls; others wait in order; ping, cancel and timeouts never wait", async () => {
+    const d = dir();
+    const t = await use("bin", {
+      socket: join(d, "c.sock"),
+      ...fakeServer(d),
+      maxConcurrentRequests: 1,
+      requestTimeoutMs: 1500,
+    });
+    const clients = [await raw(t.socket, true), await raw(t.socket), await raw(t.socket)];
+    for (const c of clients) await c.handshake();
+    const [a, b, observer] = clients as [RawClient, RawClient, RawClient];
+    // 15 overlapping calls from three clients: the server sees them one at a time.
+    for (const [i, c] of clients.entries())
+      for (let n = 1; n <= 5; n++) c.request(n, "tools/call", { name: "slow", arguments: { ms: 20, who: i, n } });
+    for (const [i, c] of clients.entries())
+      for (let n = 1; n <= 5; n++)
+        expect(JSON.parse(textOf((await c.response(n)).result))).toEqual({ ms: 20, who: i, n });
+    a.request(6, "tools/call", { name: "peak" });
+    expect(JSON.parse(textOf((await a.response(6)).result))).toEqual({ peak: 1 });
+    // A hung call holds the one place: the next waits (visible in status), a ping does not.
+    a.request(7, "tools/call", { name: "hang" });
+    await Bun.sleep(100);
+    b.request(7, "tools/call", { name: "echo", arguments: { after: "cancel" } });
+    await waitFor(async () => (await status(observer)).queuedRequests === 1, 2000, "the echo to wait");
+    expect(((await status(observer)).settings as Json).maxConcurrentRequests).toBe(1);
+    b.request(8, "ping");
+    expect((await b.response(8)).result).toEqual({});
+    // Cancelling the hung call frees the place at once.
+    a.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 7, reason: "user" } });
+    expect(JSON.parse(textOf((await b.response(7)).result))).toEqual({ after: "cancel" });
+    // A call that waits too long gets the timeout error; first come, first served: the second
+    // hung call, queued before the echo, takes the place when the first one times out.
+    a.request(9, "tools/call", { name: "hang" });
+    await Bun.sleep(50);
+    a.request(10, "tools/call", { name: "hang" });
+    await Bun.sleep(50);
+    b.request(9, "tools/call", { name: "echo" });
+    const late = await b.response(9, 8000);
+    expect((late.error as Json).code).toBe(-32001);
+    expect(String((late.error as Json).message)).toContain("waiting");
+    expect(((await a.response(9, 8000)).error as Json).code).toBe(-32001);
+    expect(((await a.response(10, 8000)).error as Json).code).toBe(-32001);
+    b.request(10, "tools/call", { name: "echo", arguments: { ok: true } });
+    expect(JSON.parse(textOf((await b.response(10)).result))).toEqual({ ok: true });
+
+    // With 2, two at a time and never more.
+    const e = dir();
+    const two = await use("bin", { socket: join(e, "c2.sock"), ...fakeServer(e), maxConcurrentRequests: 2 });
+    const c = await raw(two.socket);
+    await c.handshake();
+    for (let n = 1; n <= 8; n++) c.request(n, "tools/call", { name: "slow", arguments: { ms: 50 } });
+    for (let n = 1; n <= 8; n++) await c.response(n);
+    c.request(9, "tools/call", { name: "peak" });
+    expect(JSON.parse(textOf((await c.response(9)).result))).toEqual({ peak: 2 });
+  });
+
+  test("max_concurrent_requests = 1 keeps every write of two hosts sharing server-memory", async () => {
+    const d = dir();
+    const file = join(d, "memory.jsonl");
+    const t = await use("bin", {
+      socket: join(d, "m.sock"),
+      cmd: MEMORY_BIN,
+      env: { MEMORY_FILE_PATH: file },
+      maxConcurrentRequests: 1,
+    });
+    const hosts = [await sdkClient(t.socket, { name: "a" }), await sdkClient(t.socket, { name: "b" })];
+    for (const h of hosts) scope.defer(() => h.close());
+    await Promise.all(
+      hosts.flatMap((h, i) =>
+        Array.from({ length: 60 }, (_, n) =>
+          h.callTool({
+            name: "create_entities",
+            arguments: { entities: [{ name: `e-${i}-${n}`, entityType: "test", observations: [] }] },
+          }),
+        ),
+      ),
+    );
+    const graph = JSON.parse(textOf(await hosts[0]?.callTool({ name: "read_graph", arguments: {} })));
+    expect(graph.entities).toHaveLength(120);
   });
 
   test("lazy start: no child until the first request, then the normal handshake", async () => {
