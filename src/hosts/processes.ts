@@ -1,6 +1,7 @@
 /**
- * Running MCP server processes, for the wizard: exact argv from `/proc/<pid>/cmdline` on
- * Linux, `ps -eo pid=,args=` elsewhere (whitespace-split there, so quoted arguments blur).
+ * Running MCP server processes, for the wizard: exact argv, parent and owner from `/proc` on
+ * Linux, `ps -eo pid=,ppid=,uid=,args=` elsewhere (whitespace-split there, so quoted
+ * arguments blur).
  * @module
  */
 
@@ -12,15 +13,39 @@ export interface RunningServer {
   argv: string[];
 }
 
+/** A process as listed: its parent and owner too. */
+interface Proc extends RunningServer {
+  ppid: number;
+  uid: number;
+}
+
 const MARKERS = ["@modelcontextprotocol/", "mcp-server-", "-mcp-server", "mcp_server", "/mcp-", "-mcp/", "server-"];
 
-/** Processes whose command line looks like an MCP server (muxes and proxies excluded). */
-export function runningServers(): RunningServer[] {
-  return listProcesses().filter(({ argv }) => {
-    const line = argv.join(" ");
-    if (/\bmux-proxy\b|rmcp-mux|rmcp_mux|\bmux (serve|proxy)\b/.test(line)) return false;
-    return MARKERS.some((m) => line.includes(m)) && /mcp/i.test(line);
-  });
+/**
+ * This user's processes whose command line looks like an MCP server. Muxes and proxies are
+ * left out with everything they started (a mux's children are already shared, not copies
+ * a host runs), and so are other users' processes (not ours to rewire).
+ */
+export function runningServers(options: { uid?: number } = {}): RunningServer[] {
+  const uid = options.uid ?? process.getuid?.() ?? -1;
+  const procs = listProcesses();
+  const byPid = new Map(procs.map((p) => [p.pid, p]));
+  const isMux = (p: Proc) => MUX_LINE.test(p.argv.join(" ")) || MUX_EXE.test(p.argv[0] ?? "");
+  const underMux = (p: Proc): boolean => {
+    const seen = new Set<number>();
+    for (let q: Proc | undefined = p; q && !seen.has(q.pid); q = byPid.get(q.ppid)) {
+      if (isMux(q)) return true;
+      seen.add(q.pid);
+    }
+    return false;
+  };
+  return procs
+    .filter((p) => (uid < 0 || p.uid === uid) && !underMux(p))
+    .filter(({ argv }) => {
+      const line = argv.join(" ");
+      return MARKERS.some((m) => line.includes(m)) && /mcp/i.test(line);
+    })
+    .map(({ pid, argv }) => ({ pid, argv }));
 }
 
 /**
@@ -34,27 +59,36 @@ export function runsLaunch(proc: RunningServer, command: string, args: string[])
   return proc.argv.some((a) => a.includes(key) || (base.length > 3 && (a.split("/").pop() ?? "").endsWith(base)));
 }
 
-function listProcesses(): RunningServer[] {
+// --- internal ---
+
+/** A mux daemon or proxy (ours, run from a build or the sources, or rmcp-mux). */
+const MUX_LINE = /\bmux-proxy\b|rmcp-mux|rmcp_mux|(^|\/)mux (serve|proxy)\b|src\/cli\/(main|proxy-main)\.ts/;
+const MUX_EXE = /(^|\/)(mux-proxy|rmcp-mux)$/;
+
+function listProcesses(): Proc[] {
   try {
-    const out: RunningServer[] = [];
+    const out: Proc[] = [];
     for (const d of readdirSync("/proc")) {
       if (!/^\d+$/.test(d)) continue;
       try {
         const raw = readFileSync(`/proc/${d}/cmdline`, "utf8");
         const argv = raw.split("\0").filter((a, i, all) => a !== "" || i < all.length - 1);
-        if (argv.length > 0) out.push({ pid: Number(d), argv });
+        const status = readFileSync(`/proc/${d}/status`, "utf8");
+        const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
+        if (argv.length > 0) out.push({ pid: Number(d), ppid, uid, argv });
       } catch {
         // The process ended meanwhile.
       }
     }
     return out;
   } catch {
-    const ps = Bun.spawnSync(["ps", "-eo", "pid=,args="], { stdout: "pipe", stderr: "ignore" });
+    const ps = Bun.spawnSync(["ps", "-eo", "pid=,ppid=,uid=,args="], { stdout: "pipe", stderr: "ignore" });
     return new TextDecoder()
       .decode(ps.stdout)
       .split("\n")
-      .map((l) => /^\s*(\d+)\s+(.*)$/.exec(l))
+      .map((l) => /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*)$/.exec(l))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ pid: Number(m[1]), argv: (m[2] as string).split(/\s+/) }));
+      .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), uid: Number(m[3]), argv: (m[4] as string).split(/\s+/) }));
   }
 }
