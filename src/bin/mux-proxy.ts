@@ -1,3 +1,4 @@
+import "../cli/tty.ts";
 import { proxyMain } from "../cli/proxy-main.ts";
 
-void proxyMain(process.argv.slice(2));
+void proxyMain();

@@ -1,3 +1,4 @@
+import "../cli/tty.ts";
 import { runMux } from "../cli/main.ts";
 
 await runMux();

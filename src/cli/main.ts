@@ -6,6 +6,8 @@
 
 import { defineCommand, runMain } from "citty";
 import { VERSION_LINE } from "../version.ts";
+import { unknownOption } from "./args-check.ts";
+import { fail } from "./logger.ts";
 
 /** The root `mux` command with lazily loaded subcommands. */
 export const main = defineCommand({
@@ -24,7 +26,9 @@ export const main = defineCommand({
   },
 });
 
-/** Run `mux` with the process's argv. */
-export function runMux(): Promise<void> {
-  return runMain(main);
+/** Run `mux` with the process's argv; an unknown option stops it with a "did you mean". */
+export async function runMux(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const unknown = await unknownOption(main, argv);
+  if (unknown) fail(unknown, 2);
+  return runMain(main, { rawArgs: argv });
 }

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { daemonFiles } from "../config/paths.ts";
+import { suggest } from "../config/schema.ts";
 import { isMuxError } from "../errors.ts";
 import { runProxy } from "../proxy/proxy.ts";
 import { VERSION_LINE } from "../version.ts";
@@ -21,8 +22,10 @@ Bridge stdio to an mcp-mux socket; run it in place of the MCP server command.
   --no-reconnect  end when the daemon goes away (default: reconnect and keep the session)
 `;
 
+const PROXY_OPTIONS = ["socket", "config", "env", "no-reconnect", "help", "version"];
+
 /** Run the proxy with `argv` (the arguments after the program name); exits the process. */
-export async function proxyMain(argv: string[]): Promise<never> {
+export async function proxyMain(argv: string[] = process.argv.slice(2)): Promise<never> {
   let socket: string | undefined;
   let config: string | undefined;
   let reconnect = true;
@@ -41,7 +44,11 @@ export async function proxyMain(argv: string[]): Promise<never> {
     } else if (a === "--version") {
       process.stdout.write(`mux-proxy ${VERSION_LINE}\n`);
       process.exit(0);
-    } else return die(`unknown argument ${a}\n${USAGE}`);
+    } else {
+      const name = a.replace(/^--?/, "").split("=")[0] ?? "";
+      const hint = a.startsWith("-") ? suggest(name, PROXY_OPTIONS) : undefined;
+      return die(`unknown argument ${a}${hint ? ` (did you mean --${hint}?)` : ""}\n${USAGE}`);
+    }
   }
   if (!socket) return die(`--socket is required\n${USAGE}`);
   const path = expandHome(socket);

@@ -63,6 +63,8 @@ export class MuxClient {
   readonly connectedAt = Date.now();
   /** Set once the first line arrived (only a first line can be an `mcp-mux/hello`). */
   greeted = false;
+  /** Set once the client sent `initialize`: an MCP session (status counts these, not probes). */
+  session = false;
   /** Set once the client's `initialize` was answered. */
   initialized = false;
   /** Set once the client sent `notifications/initialized`. */

@@ -127,6 +127,8 @@ export class Router {
   private readonly deadlines: Deadlines<Pending>;
   private nextMuxId = 1;
   private nextOutboundId = 1;
+  /** Client requests sent to the child so far. */
+  requestsForwarded = 0;
   private rootsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RouterOptions, host: RouterHost) {
@@ -308,6 +310,7 @@ export class Router {
     if (p.deadline !== undefined) this.deadlines.arm();
     client.inflight.set(msg.key, muxId);
     client.lastRequestAt = Date.now();
+    this.requestsForwarded++;
     p.counted = this.slots.take(client, msg.method);
     this.host.writeChild(text);
     this.host.changed();

@@ -28,6 +28,7 @@ export type ChildNotificationRule = (r: Router, msg: NotificationMessage) => voi
 export const clientRequestRules: Record<string, ClientRequestRule> = {
   initialize(r, s, msg, reply) {
     const params = msg.params ?? {};
+    s.session = true;
     if (!s.initialized) {
       s.capabilities = isObject(params.capabilities) ? params.capabilities : {};
       s.clientInfo = isObject(params.clientInfo) ? params.clientInfo : undefined;

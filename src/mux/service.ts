@@ -34,6 +34,8 @@ export class MuxService {
   private readonly moved = new Map<MuxClient, Engine>();
   /** Restarts of isolated and env engines that have already closed. */
   private pastRestarts = 0;
+  /** Requests served by children that are gone (isolated and forwarded-env children). */
+  private pastRequests = 0;
 
   constructor(options: ResolvedServiceOptions, logger: MuxLogger) {
     this.options = options;
@@ -142,11 +144,14 @@ export class MuxService {
       lastRestartReason: main
         ? main.lastRestartReason
         : (engines.find((e) => e.lastRestartReason)?.lastRestartReason ?? null),
-      connectedClients: main ? main.router.clients.size + this.moved.size : this.isolated.size,
+      connectedClients: [...(main ? [...main.router.clients, ...this.moved.keys()] : this.isolated.keys())].filter(
+        (c) => c.session,
+      ).length,
       activeClients: routers.reduce((n, x) => n + x.slots.activeClients, 0),
       maxActiveClients: this.options.maxActiveClients,
       queuedRequests: routers.reduce((n, x) => n + x.slots.queued, 0),
       pendingRequests: routers.reduce((n, x) => n + [...x.pending.values()].filter((p) => p.client).length, 0),
+      requestsTotal: this.pastRequests + routers.reduce((n, x) => n + x.requestsForwarded, 0),
       initializeCached: init !== undefined,
       protocolVersion: typeof init?.protocolVersion === "string" ? init.protocolVersion : null,
       serverInfo: info ? { name: info.name, version: info.version } : null,
@@ -225,7 +230,7 @@ export class MuxService {
       const old = this.isolated.get(client);
       if (old) {
         old.router.detach(client, "restarting with the forwarded env");
-        this.pastRestarts += old.restarts;
+        this.retire(old);
         void old.close();
       }
       const engine = this.newEngine(env);
@@ -256,6 +261,12 @@ export class MuxService {
     this.moved.set(client, engine);
   }
 
+  /** An engine goes away: keep its counts in the service's totals. */
+  private retire(engine: Engine): void {
+    this.pastRestarts += engine.restarts;
+    this.pastRequests += engine.router.requestsForwarded;
+  }
+
   private attach(client: MuxClient): void {
     if (this.shared) {
       this.shared.router.attach(client);
@@ -274,7 +285,7 @@ export class MuxService {
       this.moved.delete(client);
       if (moved.router.clients.size > 0) return;
       for (const [key, e] of this.byEnv) if (e === moved) this.byEnv.delete(key);
-      this.pastRestarts += moved.restarts;
+      this.retire(moved);
       void moved.close().then(() => this.statusWriter?.touch());
       return;
     }
@@ -282,7 +293,7 @@ export class MuxService {
     engine?.router.detach(client, reason);
     if (this.shared || !engine) return;
     this.isolated.delete(client);
-    this.pastRestarts += engine.restarts;
+    this.retire(engine);
     void engine.close().then(() => this.statusWriter?.touch());
   }
 

@@ -23,11 +23,14 @@ export interface StatusSnapshot {
   failReason: string | null;
   restarts: number;
   lastRestartReason: string | null;
+  /** Clients that sent `initialize` (MCP sessions; status and health probes are not counted). */
   connectedClients: number;
   activeClients: number;
   maxActiveClients: number;
   queuedRequests: number;
   pendingRequests: number;
+  /** Client requests sent to the server since the service started (rate = its change over time). */
+  requestsTotal: number;
   initializeCached: boolean;
   protocolVersion: string | null;
   serverInfo: { name?: string; version?: string } | null;

@@ -451,7 +451,7 @@ describe("bad clients", () => {
     const c = await scope.raw(t.socket);
     c.request("st", "mcp-mux/status");
     const status = (await c.response("st")).result as Json;
-    expect(status.connectedClients).toBe(1); // this raw client only
+    expect(status.connectedClients).toBe(0); // this raw client is a probe, not a session
     expect(status.pendingRequests).toBe(0);
     console.log(`10,000 HTTP sessions: daemon RSS ${before.toFixed(1)} → ${after.toFixed(1)} MiB`);
     expect(after - before).toBeLessThan(24);

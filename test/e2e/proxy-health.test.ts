@@ -158,7 +158,7 @@ describe("mux-proxy --env (secrets the host resolves)", () => {
     expect(new Set([sa1.pid, sb.pid, sn.pid]).size).toBe(3);
     const status = await run([MUX_BIN, "status", "--socket", socket, "--json"]);
     const snap = JSON.parse(status.stdout);
-    expect(snap.connectedClients).toBe(5); // the four, and the status query itself
+    expect(snap.connectedClients).toBe(4); // the four sessions (the status query is not one)
     expect([...snap.childPids].sort()).toEqual([sa1.pid, sb.pid, sn.pid].sort());
     // The forwarded values never reach the child as a message.
     expect(recorded(d).some((m) => JSON.stringify(m).includes("mcp-mux/hello"))).toBe(false);

@@ -438,6 +438,27 @@ describe("shutdown and socket ownership", () => {
     await waitFor(() => !alive(child) && !alive(grandchild), 5000, "tree gone");
   });
 
+  test("SIGTERM while the server is still initializing: the waiting client gets -32033 and the log blames no one", async () => {
+    const d = dir();
+    const t = await startTarget("bin", {
+      socket: join(d, "si.sock"),
+      ...fakeServer(d, { FAKE_INIT_DELAY_MS: "3000" }),
+    });
+    const c = await raw(t.socket, true);
+    c.request("init", "initialize", {
+      protocolVersion: "2025-11-25",
+      capabilities: {},
+      clientInfo: { name: "early", version: "1" },
+    });
+    await waitFor(() => recorded(d).some((m) => m.method === "initialize"), 5000, "the child's initialize");
+    t.proc?.kill("SIGTERM");
+    expect(await t.proc?.exited).toBe(0);
+    expect(((await c.response("init")).error as Json).code).toBe(-32033);
+    expect(t.stderr()).toContain("SIGTERM: shutting down");
+    expect(t.stderr()).not.toMatch(/rejected initialize|server rejected|initialize failed/i);
+    expect(t.stderr()).not.toMatch(/\bERROR\b|✖/);
+  });
+
   test("shutdown lets requests that finish within the grace period complete", async () => {
     const d = dir();
     const t = await startTarget("bin", { socket: join(d, "gr.sock"), ...fakeServer(d) });
