@@ -5,7 +5,7 @@
  */
 
 import type { ArgsDef, CommandDef } from "citty";
-import { suggest } from "../config/schema.ts";
+import { suggest } from "../config/suggest.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: citty's command type is generic over its args
 type AnyCommand = CommandDef<any>;

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { daemonFiles } from "../config/paths.ts";
-import { suggest } from "../config/schema.ts";
+import { suggest } from "../config/suggest.ts";
 import { isMuxError } from "../errors.ts";
 import { runProxy } from "../proxy/proxy.ts";
 import { VERSION_LINE } from "../version.ts";

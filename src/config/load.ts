@@ -19,8 +19,8 @@ import {
   parseDaemonSettings,
   parseService,
   type RawService,
-  suggest,
 } from "./schema.ts";
+import { suggest } from "./suggest.ts";
 
 /** A loaded config: services by name, in file order. */
 export interface MuxConfig {

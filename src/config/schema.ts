@@ -7,6 +7,7 @@
 import { ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
 import type { ServiceOptions } from "../mux/options.ts";
 import { ROOTS_POLICIES } from "../mux/roots.ts";
+import { suggest } from "./suggest.ts";
 
 /** One validation problem. `line` is filled in by the loader when it can locate the field. */
 export interface ConfigIssue {
@@ -186,20 +187,6 @@ export function parseService(
   return out as RawService;
 }
 
-/** The closest known key within edit distance 3, for "did you mean". */
-export function suggest(word: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 4;
-  for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c);
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
 /** True for a plain object. */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -251,18 +238,4 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "object") return "a table";
   return `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] as number;
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length] as number;
 }

@@ -202,7 +202,9 @@ describe("multi-service daemon", () => {
     const table = await run(["status", "--config", file]);
     expect(table.stdout).toMatch(/good\s+ready/);
     expect(table.stdout).toMatch(/crashing\s+failed/);
-    expect(table.stdout).toMatch(/missing\s+failed \(cannot start MCP server command/);
+    expect(table.stdout).toMatch(/missing\s+failed/);
+    expect(table.stdout).toContain('missing: failed: cannot start MCP server command "/nonexistent/server"');
+    expect(table.code).toBe(1); // a service is failed
     const json = JSON.parse((await run(["status", "--config", file, "--json"])).stdout) as Json[];
     expect(json.map((s) => s.service).sort()).toEqual(["crashing", "good", "missing"]);
 
