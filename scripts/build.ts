@@ -17,7 +17,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { checkSignature, isMachO, signAdHoc } from "./build/macho.ts";
 import { tarGz } from "./build/tar.ts";
@@ -67,7 +67,7 @@ if (args.includes("--release")) await release();
 else {
   const out = resolve(ROOT, option("--out") ?? "dist");
   mkdirSync(out, { recursive: true });
-  for (const e of ENTRIES) compile(e.entry, join(out, e.name));
+  for (const e of ENTRIES) compile(entryFor(e, `${process.platform}-${process.arch}`), join(out, e.name));
   console.error(`built ${out}/mux and ${out}/mux-proxy (${version}, ${commit})`);
 }
 
@@ -89,9 +89,10 @@ async function release(): Promise<void> {
     const files: { name: string; data: Uint8Array; mode: number }[] = [];
     for (const e of ENTRIES) {
       const path = join(work, e.name);
-      compile(e.entry, path, TARGETS[target]);
+      compile(entryFor(e, target), path, TARGETS[target]);
       let data: Uint8Array = new Uint8Array(readFileSync(path));
       if (isMachO(data)) data = checkMachO(target, e.name, data, resign);
+      checkTrayHelper(target, e.name, data);
       files.push({ name: e.name, data, mode: 0o755 });
     }
     files.push({ name: "LICENSE", data: new Uint8Array(license), mode: 0o644 });
@@ -109,6 +110,59 @@ async function release(): Promise<void> {
   rmSync(join(out, ".build"), { recursive: true, force: true });
   writeFileSync(join(out, "SHA256SUMS"), `${sums.join("\n")}\n`);
   console.error(`wrote ${sums.length} archives and SHA256SUMS to ${out} (${version}, ${commit})`);
+}
+
+/**
+ * `mux` is built from its OS's entry, which embeds that OS's tray helper (and only that one);
+ * Linux on arm64 gets none (systray2's Linux helper is x86-64 only; macOS runs it via Rosetta).
+ */
+function entryFor(e: { name: string; entry: string }, target: string): string {
+  const perOs = `src/bin/${e.name}-${target.split("-")[0]}.ts`;
+  return existsSync(join(ROOT, perOs)) && trayHelperFor(target) ? perOs : e.entry;
+}
+
+/** Does this target's `mux` carry a tray helper? */
+function trayHelperFor(target: string): boolean {
+  return target.startsWith("darwin-") || target.startsWith("linux-x64");
+}
+
+/** `mux` carries its own OS's tray helper (systray2's) and no other; `mux-proxy` carries none. */
+function checkTrayHelper(target: string, name: string, data: Uint8Array): void {
+  const os = target.split("-")[0] as string;
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
+  for (const [helperOs, marker] of trayMarkers()) {
+    const found = bytes.indexOf(marker) >= 0;
+    const wanted = name === "mux" && helperOs === os && trayHelperFor(target);
+    if (found !== wanted) fail(`${target}/${name}: ${wanted ? "lacks" : "carries"} the ${helperOs} tray helper`);
+  }
+}
+
+/**
+ * 64 bytes of each helper found in neither of the others (the three Go programs share much of
+ * their runtime, so an arbitrary slice can be in all of them).
+ */
+function trayMarkers(): Map<string, Buffer> {
+  const files: Record<string, string> = {
+    linux: "tray_linux_release",
+    darwin: "tray_darwin_release",
+    windows: "tray_windows_release.exe",
+  };
+  const helpers = new Map(
+    Object.entries(files).map(([os, f]) => [os, readFileSync(join(ROOT, "node_modules", "systray2", "traybin", f))]),
+  );
+  const markers = new Map<string, Buffer>();
+  for (const [os, bytes] of helpers) {
+    const others = [...helpers].filter(([o]) => o !== os).map(([, b]) => b);
+    for (let at = bytes.length >> 2; at < bytes.length - 64; at += 4099) {
+      const slice = bytes.subarray(at, at + 64);
+      if (new Set(slice).size > 16 && others.every((b) => b.indexOf(slice) < 0)) {
+        markers.set(os, slice);
+        break;
+      }
+    }
+    if (!markers.has(os)) fail(`no marker found for the ${os} tray helper`);
+  }
+  return markers;
 }
 
 function compile(entry: string, outfile: string, target?: string): void {

@@ -47,6 +47,7 @@ export const serveCommand = defineCommand({
       description: "Require Authorization: Bearer <token> from this file (created 0600 with a random token if missing)",
     },
     "http-allow-host": { type: "string", description: "Host names accepted besides localhost (a,b)" },
+    tray: { type: "boolean", description: "Show a status icon with a menu per service and Quit (needs a desktop)" },
   },
   async run({ args }) {
     const level = args["log-level"];
@@ -71,9 +72,14 @@ export const serveCommand = defineCommand({
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
     if (handle.httpUrl) logger.info(`Streamable HTTP: ${handle.httpUrl}`);
+    const tray = args.tray ? await showTray(() => [handle.status()], stop, logger) : undefined;
     // A single service has nothing to reload: SIGHUP (a closed terminal or SSH session) stops it cleanly.
-    stop.ready(() => handle.close());
+    stop.ready(async () => {
+      await tray?.close();
+      await handle.close();
+    });
     await handle.closed;
+    await tray?.close();
   },
 });
 
@@ -182,12 +188,15 @@ async function serveConfig(
   reloadNow = () => {
     reload().catch(() => {});
   };
+  const tray = (args.tray ?? config.daemon.tray) ? await showTray(() => handle.status(), stop, log) : undefined;
   stop.ready(async () => {
     control?.close();
+    await tray?.close();
     await handle.close();
   });
   await handle.closed;
   control?.close();
+  await tray?.close();
   process.exit(0);
 }
 
@@ -218,10 +227,23 @@ const DEFAULT_IDLE_EXIT_MS = 600_000;
  * Handle stop signals from now on; `ready(close)` gives the way to stop once the daemon is
  * up (a signal that came earlier is acted on at that moment).
  */
-function onStop(
-  logger: { info(m: string): void },
-  signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"],
-): { ready(close: () => Promise<void>): void } {
+/** The status icon, loaded only when asked for (a daemon without it pays nothing). */
+async function showTray(
+  status: () => import("../tray/menu.ts").TrayService[],
+  stop: Stopper,
+  logger: ReturnType<typeof createCliLogger>,
+): Promise<import("../tray/tray.ts").TrayHandle> {
+  const { startTray } = await import("../tray/tray.ts");
+  return startTray({ status, onQuit: () => stop.request("tray Quit"), logger });
+}
+
+/** Shutting down once, by signal or by request (the tray's Quit). */
+interface Stopper {
+  ready(close: () => Promise<void>): void;
+  request(reason: string): void;
+}
+
+function onStop(logger: { info(m: string): void }, signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"]): Stopper {
   let close: (() => Promise<void>) | undefined;
   let requested: string | undefined;
   let stopping = false;
@@ -241,5 +263,6 @@ function onStop(
       close = fn;
       if (requested) stop(requested);
     },
+    request: stop,
   };
 }

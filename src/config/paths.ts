@@ -47,6 +47,16 @@ export function stateDir(env: Record<string, string | undefined> = process.env):
   return join(env.XDG_STATE_HOME || join(home, ".local", "state"), "mcp-mux");
 }
 
+/**
+ * The per-user cache directory (the tray helper): `$XDG_CACHE_HOME/mcp-mux` (default
+ * `~/.cache/mcp-mux`); macOS `~/Library/Caches/mcp-mux`.
+ */
+export function cacheDir(env: Record<string, string | undefined> = process.env): string {
+  const home = env.HOME || homedir();
+  if (process.platform === "darwin") return join(home, "Library", "Caches", "mcp-mux");
+  return join(env.XDG_CACHE_HOME || join(home, ".cache"), "mcp-mux");
+}
+
 /** Files of the daemon that runs the config at `configPath`: its log, and its two locks. */
 export function daemonFiles(
   configPath: string,

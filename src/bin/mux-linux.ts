@@ -1,0 +1,10 @@
+// The `mux` executable for linux: the same as mux.ts, with linux's tray helper embedded
+// (scripts/build.ts picks this entry; a file import is embedded whether or not it is reached,
+// so each OS gets an entry of its own).
+import "../cli/tty.ts";
+import helper from "systray2/traybin/tray_linux_release" with { type: "file" };
+import { runMux } from "../cli/main.ts";
+import { setEmbeddedTrayHelper } from "../tray/helper.ts";
+
+setEmbeddedTrayHelper(helper);
+await runMux();
