@@ -1,38 +1,53 @@
 /**
- * The benchmark suite: latency, throughput, memory, startup, scale and large messages, side by
- * side with a direct pipe, an ideal forwarder and the npm peers mcp-proxy and supergateway, in
- * one run. Writes docs/benchmarks.md (and a .json twin).
- * Usage: bun run bench [--quick] [--out FILE]
+ * The benchmark suite, side by side in one run: latency, throughput (with where each call's CPU
+ * goes), CPU profiles, memory as RSS and PSS, startup (warm and auto-start), scale and leaks,
+ * large messages, hostile input, and release sizes; against the floors (a direct pipe, an
+ * ideal forwarder, socat, a bare Bun bridge) and the npm peers mcp-proxy and supergateway.
+ *
+ *   bun run bench            full run: writes docs/benchmarks.md (and .json), with the commit
+ *   bun run bench -- --quick smoke run with small counts: writes to a temporary folder (or
+ *                            --out FILE), never over the committed report
  */
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { summarize } from "./bench/profile.ts";
 import {
   BUN,
   closedLoop,
+  descendants,
   ECHO,
   freePort,
   httpReady,
   MUX,
   PROXY,
   percentile,
+  pss,
   RawConn,
   ROOT,
   sdkHttp,
   sdkStdio,
+  sdkUnix,
+  socat,
   spawnBg,
   statusField,
   stopAll,
   throughput,
-  treeRss,
+  treeMem,
   until,
 } from "./bench/util.ts";
 
 const quick = process.argv.includes("--quick");
 const outIndex = process.argv.indexOf("--out");
-const outPath = outIndex > 0 ? (process.argv[outIndex + 1] as string) : join(ROOT, "docs/benchmarks.md");
+const outPath =
+  outIndex > 0
+    ? (process.argv[outIndex + 1] as string)
+    : quick
+      ? join(mkdtempSync(join(tmpdir(), "mux-bench-quick-")), "benchmarks.md")
+      : join(ROOT, "docs/benchmarks.md");
 const P = quick
   ? {
       conc: [1, 8],
@@ -41,14 +56,17 @@ const P = quick
       tputMs: 400,
       tputClients: 8,
       depth: 2,
-      sessions: [1, 2],
-      target20: 2,
-      idle: 20,
+      sessions: [1, 3],
+      target20: 3,
+      idle: 100,
       scale: 50,
       cycles: 200,
       large: [1],
       startup: 3,
+      cold: 2,
       memCalls: 50,
+      profileMs: 400,
+      fuzzLines: 500,
     }
   : {
       conc: [1, 8, 64],
@@ -59,30 +77,48 @@ const P = quick
       depth: 4,
       sessions: [1, 5, 20, 50],
       target20: 20,
-      idle: 100,
+      idle: 1000,
       scale: 1000,
       cycles: 10_000,
       large: [1, 10, 50],
       startup: 20,
+      cold: 10,
       memCalls: 500,
+      profileMs: 3000,
+      fuzzLines: 10_000,
     };
 const dir = mkdtempSync(join(tmpdir(), "muxb-"));
 const MCP_PROXY = join(ROOT, "node_modules/.bin/mcp-proxy");
 const SUPERGATEWAY = join(ROOT, "node_modules/.bin/supergateway");
+const MEMORY = join(ROOT, "node_modules/.bin/mcp-server-memory");
+const SOCAT = socat();
 const log = (m: string): void => {
   process.stderr.write(`[bench] ${m}\n`);
 };
 
 type Row = { target: string; c: number; p50: number; p99: number };
-const report: Record<string, unknown> = { quick, date: new Date().toISOString() };
+type Tput = { path: string; callsPerSec: number; cpu: Record<string, number>; errors: number; mismatches: number };
+const report: Record<string, unknown> = {
+  quick,
+  date: new Date().toISOString(),
+  commit: commitOf(),
+  socat: SOCAT ? "yes" : "socat is not installed and could not be (needs root and apt-get)",
+};
+/** Wrong answers seen anywhere: an error, or an answer that is not the echo of its own call. */
+const checks = { errors: 0, mismatches: 0 };
 
-// ---- helpers that start the systems under test ----
+// ---- the systems under test ----
 
-async function startMux(name: string, cmd: string[], extra: string[] = []): Promise<{ socket: string; pid: number }> {
+async function startMux(
+  name: string,
+  cmd: string[],
+  options: { http?: boolean; extra?: string[]; bin?: string[] } = {},
+): Promise<{ socket: string; pid: number; httpUrl?: string }> {
   const socket = join(dir, `${name}.sock`);
+  const port = options.http ? freePort() : undefined;
   const proc = spawnBg(
     [
-      MUX,
+      ...(options.bin ?? [MUX]),
       "serve",
       "--socket",
       socket,
@@ -92,25 +128,23 @@ async function startMux(name: string, cmd: string[], extra: string[] = []): Prom
       "64",
       "--log-level",
       "error",
-      ...extra,
+      ...(port ? ["--http", `127.0.0.1:${port}`] : []),
+      ...(options.extra ?? []),
       "--",
       ...cmd.slice(1),
     ],
-    {
-      MEMORY_FILE_PATH: join(dir, `${name}.jsonl`),
-    },
+    { MEMORY_FILE_PATH: join(dir, `${name}.jsonl`), MUX_RUNTIME_DIR: join(dir, "run") },
   );
   await until(() => existsSync(socket), 30_000, `${name} socket`);
-  return { socket, pid: proc.pid };
+  if (port) await httpReady(port);
+  return { socket, pid: proc.pid, httpUrl: port ? `http://127.0.0.1:${port}/mcp` : undefined };
 }
 
 async function startMcpProxy(cmd: string[]): Promise<{ url: string; pid: number }> {
   const port = freePort();
   const proc = spawnBg(
     ["node", MCP_PROXY, "--port", String(port), "--host", "127.0.0.1", "--server", "stream", "--", ...cmd],
-    {
-      MEMORY_FILE_PATH: join(dir, `mcp-proxy-${port}.jsonl`),
-    },
+    { MEMORY_FILE_PATH: join(dir, `mcp-proxy-${port}.jsonl`) },
   );
   await httpReady(port);
   return { url: `http://127.0.0.1:${port}/mcp`, pid: proc.pid };
@@ -138,7 +172,29 @@ async function startSupergateway(cmd: string[]): Promise<{ url: string; pid: num
   return { url: `http://127.0.0.1:${port}/mcp`, pid: proc.pid };
 }
 
-const echoCall = (c: Client, i: number) => c.callTool({ name: "echo", arguments: { i } });
+async function startForwarder(): Promise<string> {
+  const socket = join(dir, `fwd-${freePort()}.sock`);
+  spawnBg([BUN, join(ROOT, "scripts/bench/forwarder.ts"), socket, "--", ...ECHO]);
+  await until(() => existsSync(socket), 30_000, "forwarder");
+  return socket;
+}
+
+/** A checked echo call: counts errors and answers that are not this call's own echo. */
+async function checkedSdk(c: Client, args: Record<string, unknown>): Promise<void> {
+  try {
+    const r = (await c.callTool({ name: "echo", arguments: args })) as { content?: { text?: string }[] };
+    if (r.content?.[0]?.text !== JSON.stringify(args)) checks.mismatches++;
+  } catch {
+    checks.errors++;
+  }
+}
+
+async function checkedRaw(c: RawConn, args: Record<string, unknown>): Promise<void> {
+  const r = await c.request("tools/call", { name: "echo", arguments: args });
+  if (r.error) checks.errors++;
+  else if ((r.result as { content: { text: string }[] }).content[0]?.text !== JSON.stringify(args)) checks.mismatches++;
+}
+
 const stats = (target: string, c: number, lat: number[]): Row => ({
   target,
   c,
@@ -146,39 +202,98 @@ const stats = (target: string, c: number, lat: number[]): Row => ({
   p99: percentile(lat, 99),
 });
 
-// ---- sections ----
+/** CPU time (ms) used so far by `pids` (user + system, from /proc/PID/stat). */
+function cpuMs(pids: Iterable<number>): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {}
+  }
+  return ticks * 10;
+}
 
-async function latencyAndThroughput(): Promise<void> {
-  log("latency and throughput (echo child)");
-  const maxC = Math.max(...P.conc, P.tputClients);
+/**
+ * Calls per second of `workers` closed loops for `ms`, and the CPU each group of processes
+ * spent per call (µs): where the time of one call goes.
+ */
+async function measured(
+  path: string,
+  workers: number,
+  call: (w: number, i: number) => Promise<void>,
+  groups: Record<string, () => Iterable<number>>,
+): Promise<Tput> {
+  const before = { errors: checks.errors, mismatches: checks.mismatches };
+  await throughput(workers, Math.min(500, P.tputMs), (w) => call(w, -1));
+  const pidsOf = Object.fromEntries(Object.entries(groups).map(([k, f]) => [k, [...f()]]));
+  const cpu0 = Object.fromEntries(Object.entries(pidsOf).map(([k, p]) => [k, cpuMs(p)]));
+  let calls = 0;
+  let i = 0;
+  const t0 = performance.now();
+  await throughput(workers, P.tputMs, async (w) => {
+    await call(w, i++);
+    calls++;
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = Object.fromEntries(
+    Object.entries(pidsOf).map(([k, p]) => [k, Math.round(((cpuMs(p) - (cpu0[k] as number)) * 1000) / calls)]),
+  );
+  const row = {
+    path,
+    callsPerSec: Math.round(calls / seconds),
+    cpu,
+    errors: checks.errors - before.errors,
+    mismatches: checks.mismatches - before.mismatches,
+  };
+  log(`  ${path}: ${row.callsPerSec} calls/s; CPU µs/call ${JSON.stringify(cpu)}`);
+  return row;
+}
+
+const self = () => [process.pid];
+const kids = (pid: number) => () => [...descendants([pid])].filter((p) => p !== pid);
+const only = (pid: number) => () => [pid];
+
+// ---- 1. latency ----
+
+async function latency(): Promise<void> {
+  log("latency (echo child)");
+  const maxC = Math.max(...P.conc);
   const echo = Bun.spawn({ cmd: ECHO, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const direct = RawConn.child(echo);
   await direct.handshake();
-  const fsock = join(dir, "fwd.sock");
-  spawnBg([BUN, join(ROOT, "scripts/bench/forwarder.ts"), fsock, "--", ...ECHO]);
-  await until(() => existsSync(fsock), 30_000, "forwarder");
-  const fwd = await RawConn.socket(fsock);
+  const fwd = await RawConn.socket(await startForwarder());
   await fwd.handshake();
-  const mux = await startMux("echo", ECHO);
+  const mux = await startMux("lat", ECHO, { http: true });
   const muxConns = await Promise.all(Array.from({ length: maxC }, () => RawConn.socket(mux.socket)));
   await Promise.all(muxConns.map((c) => c.handshake()));
-  const sdkCount = Math.max(...P.conc);
-  const viaProxy = await Promise.all(Array.from({ length: sdkCount }, () => sdkStdio(PROXY, ["--socket", mux.socket])));
+  const viaSocat = SOCAT
+    ? await Promise.all(Array.from({ length: maxC }, () => sdkStdio(SOCAT, ["STDIO", `UNIX-CONNECT:${mux.socket}`])))
+    : [];
+  const viaProxy = await Promise.all(Array.from({ length: maxC }, () => sdkStdio(PROXY, ["--socket", mux.socket])));
+  const viaHttp = await Promise.all(Array.from({ length: maxC }, () => sdkHttp(mux.httpUrl as string)));
   const mp = await startMcpProxy(ECHO);
   const viaMcpProxy = await Promise.all(Array.from({ length: maxC }, () => sdkHttp(mp.url)));
   const sg = await startSupergateway(ECHO);
   const viaSg = await Promise.all(Array.from({ length: maxC }, () => sdkHttp(sg.url)));
 
-  const targets: [string, (w: number, i: number) => Promise<unknown>][] = [
-    ["echo child, direct pipe", (_w, i) => direct.request("tools/call", { name: "echo", arguments: { i } })],
-    ["ideal forwarder (1 socket hop)", (_w, i) => fwd.request("tools/call", { name: "echo", arguments: { i } })],
-    [
-      "mux, raw socket client",
-      (w, i) => (muxConns[w] as RawConn).request("tools/call", { name: "echo", arguments: { i } }),
-    ],
-    ["SDK client → mux-proxy → mux", (w, i) => echoCall((viaProxy[w] as { client: Client }).client, i)],
-    ["SDK client → mcp-proxy (HTTP)", (w, i) => echoCall(viaMcpProxy[w] as Client, i)],
-    ["SDK client → supergateway (HTTP)", (w, i) => echoCall(viaSg[w] as Client, i)],
+  const targets: [string, (w: number, i: number) => Promise<void>][] = [
+    ["echo child, direct pipe", (w, i) => checkedRaw(direct, { w, i })],
+    ["ideal forwarder (1 socket hop)", (w, i) => checkedRaw(fwd, { w, i })],
+    ["mux, raw socket client", (w, i) => checkedRaw(muxConns[w] as RawConn, { w, i })],
+    ...(SOCAT
+      ? [
+          [
+            "SDK client → socat → mux",
+            (w: number, i: number) => checkedSdk((viaSocat[w] as { client: Client }).client, { w, i }),
+          ] as [string, (w: number, i: number) => Promise<void>],
+        ]
+      : []),
+    ["SDK client → mux-proxy → mux", (w, i) => checkedSdk((viaProxy[w] as { client: Client }).client, { w, i })],
+    ["SDK client → mux HTTP front", (w, i) => checkedSdk(viaHttp[w] as Client, { w, i })],
+    ["SDK client → mcp-proxy (HTTP)", (w, i) => checkedSdk(viaMcpProxy[w] as Client, { w, i })],
+    ["SDK client → supergateway (HTTP)", (w, i) => checkedSdk(viaSg[w] as Client, { w, i })],
   ];
   const rows: Row[] = [];
   for (const c of P.conc) {
@@ -190,30 +305,9 @@ async function latencyAndThroughput(): Promise<void> {
   }
   report.latency = rows;
 
-  log("throughput");
-  const depth = P.depth;
-  const workers = P.tputClients * depth;
-  const tput: Record<string, number> = {};
-  tput["echo child, direct pipe (1 client)"] = await throughput(workers, P.tputMs, () =>
-    direct.request("tools/call", { name: "echo", arguments: {} }),
-  );
-  tput["mux, raw socket clients"] = await throughput(workers, P.tputMs, (w) =>
-    (muxConns[Math.floor(w / depth)] as RawConn).request("tools/call", { name: "echo", arguments: {} }),
-  );
-  tput["mcp-proxy (SDK HTTP clients)"] = await throughput(workers, P.tputMs, (w) =>
-    echoCall(viaMcpProxy[Math.floor(w / depth)] as Client, w),
-  );
-  tput["supergateway (SDK HTTP clients)"] = await throughput(workers, P.tputMs, (w) =>
-    echoCall(viaSg[Math.floor(w / depth)] as Client, w),
-  );
-  report.throughput = { clients: P.tputClients, depth, results: tput };
-  for (const [k, v] of Object.entries(tput)) log(`  ${k}: ${v.toFixed(0)} req/s`);
-
-  log("tools/call on server-memory");
-  const memDirect = await sdkStdio(join(ROOT, "node_modules/.bin/mcp-server-memory"), [], {
-    MEMORY_FILE_PATH: join(dir, "direct.jsonl"),
-  });
-  const memMux = await startMux("memory-lat", [join(ROOT, "node_modules/.bin/mcp-server-memory")]);
+  log("tools/call read_graph on server-memory");
+  const memDirect = await sdkStdio(MEMORY, [], { MEMORY_FILE_PATH: join(dir, "direct.jsonl") });
+  const memMux = await startMux("memory-lat", [MEMORY]);
   const memViaProxy = await Promise.all(Array.from({ length: 8 }, () => sdkStdio(PROXY, ["--socket", memMux.socket])));
   const memRows: Row[] = [];
   for (const c of [1, 8]) {
@@ -225,49 +319,234 @@ async function latencyAndThroughput(): Promise<void> {
     memRows.push(stats("server-memory, SDK → mux-proxy → mux", c, m));
   }
   report.memoryToolLatency = memRows;
-  for (const c of [...viaProxy, ...memViaProxy, memDirect]) await c.client.close();
-  for (const c of [...viaMcpProxy, ...viaSg]) await c.close().catch(() => {});
+  for (const c of [...viaSocat, ...viaProxy, ...memViaProxy, memDirect]) await c.client.close();
+  for (const c of [...viaHttp, ...viaMcpProxy, ...viaSg]) await c.close().catch(() => {});
   for (const c of muxConns) c.end();
   fwd.end();
   direct.end();
   await stopAll();
 }
 
+// ---- 2. throughput ----
+
+async function throughputs(): Promise<void> {
+  const n = P.tputClients;
+  log(`throughput (${n} clients)`);
+  const rows: Tput[] = [];
+  // Raw JSON-RPC connections, `depth` requests in flight each: the daemon's hop alone.
+  const fsock = await startForwarder();
+  const fwdPid = () => [...descendants([process.pid])].filter((p) => isCmd(p, "forwarder.ts"));
+  const mux = await startMux("tput", ECHO, { http: true });
+  const echo = Bun.spawn({ cmd: ECHO, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const direct = RawConn.child(echo);
+  await direct.handshake();
+  const workers = n * P.depth;
+  rows.push(
+    await measured(
+      `raw: 1 connection to the child, ${workers} in flight`,
+      workers,
+      (w, i) => checkedRaw(direct, { w, i }),
+      {
+        child: () => [echo.pid],
+        bench: self,
+      },
+    ),
+  );
+  for (const [path, socket, daemon] of [
+    ["raw: ideal forwarder", fsock, fwdPid],
+    ["raw: mux", mux.socket, only(mux.pid)],
+  ] as const) {
+    const conns = await Promise.all(Array.from({ length: n }, () => RawConn.socket(socket)));
+    await Promise.all(conns.map((c) => c.handshake()));
+    rows.push(
+      await measured(
+        `${path}, ${n} connections × ${P.depth}`,
+        workers,
+        (w, i) => checkedRaw(conns[Math.floor(w / P.depth)] as RawConn, { w, i }),
+        {
+          daemon,
+          child: path.includes("mux") ? kids(mux.pid) : () => fwdPid().flatMap((p) => [...kids(p)()]),
+          bench: self,
+        },
+      ),
+    );
+    for (const c of conns) c.end();
+  }
+  direct.end();
+
+  // SDK clients, one call in flight each: what hosts do.
+  const sdkDirect = await sdkStdio(ECHO[0] as string, ECHO.slice(1));
+  rows.push(
+    await measured(
+      `SDK: 1 client on the child's stdio, ${n} calls in flight`,
+      n,
+      (w, i) => checkedSdk(sdkDirect.client, { w, i }),
+      {
+        child: () => [sdkDirect.pid as number],
+        bench: self,
+      },
+    ),
+  );
+  await sdkDirect.client.close();
+  for (const [path, socket, daemon, child] of [
+    ["ideal forwarder socket", fsock, fwdPid, () => fwdPid().flatMap((p) => [...kids(p)()])],
+    ["mux socket", mux.socket, only(mux.pid), kids(mux.pid)],
+  ] as const) {
+    const clients = await Promise.all(Array.from({ length: n }, () => sdkUnix(socket)));
+    rows.push(
+      await measured(`SDK: ${n} clients on the ${path}`, n, (w, i) => checkedSdk(clients[w] as Client, { w, i }), {
+        daemon,
+        child,
+        bench: self,
+      }),
+    );
+    for (const c of clients) await c.close();
+  }
+  const bridges: [string, string, string[]][] = [
+    ...(SOCAT ? [["socat", SOCAT, ["STDIO", `UNIX-CONNECT:${mux.socket}`]] as [string, string, string[]]] : []),
+    ["bare Bun bridge", BUN, [join(ROOT, "scripts/bench/bun-bridge.ts"), mux.socket]],
+    ["mux-proxy", PROXY, ["--socket", mux.socket]],
+  ];
+  for (const [name, cmd, args] of bridges) {
+    const clients = await Promise.all(Array.from({ length: n }, () => sdkStdio(cmd, args)));
+    rows.push(
+      await measured(
+        `SDK: ${n} clients → ${name} → mux`,
+        n,
+        (w, i) => checkedSdk((clients[w] as { client: Client }).client, { w, i }),
+        {
+          proxies: () => clients.map((c) => c.pid as number),
+          daemon: only(mux.pid),
+          child: kids(mux.pid),
+          bench: self,
+        },
+      ),
+    );
+    for (const c of clients) await c.client.close();
+  }
+  const http: [string, () => Promise<{ url: string; pid: number }>][] = [
+    ["mux HTTP front", async () => ({ url: mux.httpUrl as string, pid: mux.pid })],
+    ["mcp-proxy", () => startMcpProxy(ECHO)],
+    ["supergateway", () => startSupergateway(ECHO)],
+  ];
+  for (const [name, start] of http) {
+    const peer = await start();
+    const clients = await Promise.all(Array.from({ length: n }, () => sdkHttp(peer.url)));
+    rows.push(
+      await measured(
+        `SDK: ${n} clients → ${name} (Streamable HTTP)`,
+        n,
+        (w, i) => checkedSdk(clients[w] as Client, { w, i }),
+        { daemon: only(peer.pid), child: kids(peer.pid), bench: self },
+      ),
+    );
+    for (const c of clients) await c.close().catch(() => {});
+  }
+  report.throughput = { clients: n, depth: P.depth, rows };
+  await stopAll();
+}
+
+function isCmd(pid: number, part: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(part);
+  } catch {
+    return false;
+  }
+}
+
+// ---- 3. profiles ----
+
+/**
+ * CPU profiles (`bun --cpu-prof`, from the sources so names are readable) of the daemon and
+ * the proxies under the clients → mux-proxy → mux load: the top functions by self time.
+ */
+async function profiles(): Promise<void> {
+  const n = P.tputClients;
+  log(`profiles (${n} clients through mux-proxy, from the sources)`);
+  const daemonDir = join(dir, "prof-daemon");
+  const proxyDir = join(dir, "prof-proxy");
+  const mux = await startMux("prof", ECHO, {
+    bin: [BUN, "--cpu-prof", `--cpu-prof-dir=${daemonDir}`, join(ROOT, "src/bin/mux.ts")],
+  });
+  const clients = await Promise.all(
+    Array.from({ length: n }, () =>
+      sdkStdio(BUN, [
+        "--cpu-prof",
+        `--cpu-prof-dir=${proxyDir}`,
+        join(ROOT, "src/bin/mux-proxy.ts"),
+        "--socket",
+        mux.socket,
+      ]),
+    ),
+  );
+  const row = await measured(
+    `profiled: ${n} clients → mux-proxy → mux`,
+    n,
+    (w, i) => checkedSdk((clients[w] as { client: Client }).client, { w, i }),
+    {
+      proxies: () => clients.map((c) => c.pid as number),
+      daemon: only(mux.pid),
+      bench: self,
+    },
+  );
+  for (const c of clients) await c.client.close();
+  await until(() => clients.every((c) => !existsSync(`/proc/${c.pid}`)), 10_000, "the proxies to write their profiles");
+  await stopAll();
+  await until(() => existsSync(daemonDir), 10_000, "the daemon's profile");
+  const before = existsSync(join(ROOT, "docs/profile-before.json"))
+    ? JSON.parse(readFileSync(join(ROOT, "docs/profile-before.json"), "utf8"))
+    : undefined;
+  report.profiles = {
+    load: row,
+    daemon: summarize(daemonDir, 10),
+    proxy: summarize(proxyDir, 10),
+    before,
+  };
+}
+
+// ---- 4. memory ----
+
 async function memory(): Promise<void> {
   log("memory and processes (server-memory sessions)");
   const npx = ["npx", "-y", "@modelcontextprotocol/server-memory"];
-  const rows: { sessions: number; setup: string; rssMb: number; processes: number }[] = [];
+  const rows: { sessions: number; setup: string; rssMb: number; pssMb: number; processes: number }[] = [];
   const mb = (kb: number): number => Math.round(kb / 102.4) / 10;
-  let idleProxyMb = 0;
+  const proxiesPss: Record<number, number> = {};
+  const add = (sessions: number, setup: string, pids: number[]) => {
+    const m = treeMem(pids);
+    rows.push({ sessions, setup, rssMb: mb(m.rssKb), pssMb: mb(m.pssKb), processes: m.processes });
+  };
   for (const n of P.sessions) {
     const direct = [];
     for (let i = 0; i < n; i++)
       direct.push(await sdkStdio("npx", npx.slice(1), { MEMORY_FILE_PATH: join(dir, `m${i}.jsonl`) }));
     await Promise.all(direct.map((d) => d.client.listTools()));
     await Bun.sleep(300);
-    const a = treeRss(direct.map((d) => d.pid as number));
-    rows.push({
-      sessions: n,
-      setup: "one server per session via npx (hosts today)",
-      rssMb: mb(a.rssKb),
-      processes: a.processes,
-    });
+    add(
+      n,
+      "one server per session via npx (hosts today)",
+      direct.map((d) => d.pid as number),
+    );
     for (const d of direct) await d.client.close();
 
-    const mux = await startMux(`mem${n}`, npx);
+    const mux = await startMux(`mem${n}`, npx, { http: true });
     const proxies = [];
     for (let i = 0; i < n; i++) proxies.push(await sdkStdio(PROXY, ["--socket", mux.socket]));
     await Promise.all(proxies.map((d) => d.client.listTools()));
     await Bun.sleep(300);
-    const b = treeRss([mux.pid, ...proxies.map((p) => p.pid as number)]);
-    rows.push({
-      sessions: n,
-      setup: "mcp-mux: one mux + N mux-proxy + one server",
-      rssMb: mb(b.rssKb),
-      processes: b.processes,
-    });
-    idleProxyMb = mb(statusField(proxies[0]?.pid as number, "VmRSS") ?? 0);
+    add(n, "mcp-mux: daemon + one mux-proxy per session + one server", [
+      mux.pid,
+      ...proxies.map((p) => p.pid as number),
+    ]);
+    proxiesPss[n] = proxies.reduce((sum, p) => sum + (pss(p.pid as number) ?? 0), 0);
     for (const p of proxies) await p.client.close();
+    await Bun.sleep(200);
+    const sessions = [];
+    for (let i = 0; i < n; i++) sessions.push(await sdkHttp(mux.httpUrl as string));
+    await Promise.all(sessions.map((c) => c.listTools()));
+    await Bun.sleep(300);
+    add(n, "mcp-mux HTTP front: daemon + one server, no process per session", [mux.pid]);
+    for (const c of sessions) await c.close().catch(() => {});
     await stopAll();
 
     for (const [label, start] of [
@@ -279,8 +558,7 @@ async function memory(): Promise<void> {
       for (let i = 0; i < n; i++) clients.push(await sdkHttp(peer.url));
       await Promise.all(clients.map((c) => c.listTools()));
       await Bun.sleep(300);
-      const c = treeRss([peer.pid]);
-      rows.push({ sessions: n, setup: label, rssMb: mb(c.rssKb), processes: c.processes });
+      add(n, label, [peer.pid]);
       for (const cl of clients) await cl.close().catch(() => {});
       await stopAll();
     }
@@ -288,24 +566,53 @@ async function memory(): Promise<void> {
   }
   report.memory = rows;
 
+  // One idle mux-proxy, and what each further one adds (PSS: shared pages split among sharers).
   const mux = await startMux("idle", ECHO);
-  const before = statusField(mux.pid, "VmRSS") ?? 0;
-  const conns = await Promise.all(Array.from({ length: P.idle }, () => RawConn.socket(mux.socket)));
-  await Promise.all(conns.map((c) => c.handshake()));
+  const one = await sdkStdio(PROXY, ["--socket", mux.socket]);
+  await one.client.listTools();
   await Bun.sleep(500);
+  const proxyRssKb = statusField(one.pid as number, "VmRSS") ?? 0;
+  const proxyPssKb = pss(one.pid as number) ?? 0;
+  await one.client.close();
+  const counts = Object.keys(proxiesPss).map(Number);
+  const lo = Math.min(...counts);
+  const hi = Math.max(...counts);
+  const marginalPssKb = hi > lo ? ((proxiesPss[hi] as number) - (proxiesPss[lo] as number)) / (hi - lo) : Number.NaN;
+
+  const before = treeMem([mux.pid]);
+  const conns = [];
+  for (let i = 0; i < P.idle; i += 100) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(100, P.idle - i) }, () => RawConn.socket(mux.socket)),
+    );
+    await Promise.all(batch.map((c) => c.handshake()));
+    conns.push(...batch);
+  }
+  await Bun.sleep(1000);
+  const withClients = { rssKb: statusField(mux.pid, "VmRSS") ?? 0, pssKb: pss(mux.pid) ?? 0 };
   report.idle = {
-    proxyMb: idleProxyMb,
-    daemonNoClientsMb: mb(before),
+    proxyRssMb: mb(proxyRssKb),
+    proxyPssMb: mb(proxyPssKb),
+    marginalProxyPssMb: mb(marginalPssKb),
+    marginalFrom: `${lo} → ${hi} proxies`,
+    daemonNoClientsRssMb: mb(statusField(mux.pid, "VmRSS") === undefined ? 0 : before.rssKb - childRss(mux.pid)),
     daemonIdleClients: P.idle,
-    daemonIdleMb: mb(statusField(mux.pid, "VmRSS") ?? 0),
+    daemonIdleRssMb: mb(withClients.rssKb),
+    daemonIdlePssMb: mb(withClients.pssKb),
   };
   for (const c of conns) c.end();
   await stopAll();
 }
 
+function childRss(pid: number): number {
+  return [...kids(pid)()].reduce((sum, p) => sum + (statusField(p, "VmRSS") ?? 0), 0);
+}
+
+// ---- 5. startup ----
+
 async function startup(): Promise<void> {
-  log("startup");
-  const mux = await startMux("startup", [join(ROOT, "node_modules/.bin/mcp-server-memory")]);
+  log("startup: warm (daemon running) and cold (a proxy starts the daemon)");
+  const mux = await startMux("startup", [MEMORY]);
   const warm = await RawConn.socket(mux.socket);
   await warm.handshake();
   const init: number[] = [];
@@ -326,37 +633,85 @@ async function startup(): Promise<void> {
     conn.end();
     await proc.exited;
   }
+  warm.end();
+  await stopAll();
+
+  const cold: Record<string, { listening: number[]; initialized: number[] }> = {};
+  for (const [label, cmd] of [
+    ["echo child (child start ≈ a Bun process)", ECHO],
+    ["server-memory (node)", [MEMORY]],
+  ] as const) {
+    const runDir = join(dir, `cold-${Object.keys(cold).length}`);
+    mkdirSync(runDir, { recursive: true });
+    const config = join(runDir, "mux.yaml");
+    const socket = join(runDir, "s.sock");
+    writeFileSync(
+      config,
+      `servers:\n  s:\n    socket: ${socket}\n    cmd: ${cmd[0]}\n    args: ${JSON.stringify(cmd.slice(1))}\n    env:\n      MEMORY_FILE_PATH: ${join(runDir, "m.jsonl")}\n`,
+    );
+    const env = { ...process.env, MUX_RUNTIME_DIR: join(runDir, "run"), MUX_STATE_DIR: join(runDir, "state") };
+    const m = { listening: [] as number[], initialized: [] as number[] };
+    for (let i = 0; i < P.cold; i++) {
+      const t0 = performance.now();
+      const proc = Bun.spawn({
+        cmd: [PROXY, "--socket", socket, "--config", config],
+        env,
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "ignore",
+      });
+      const conn = RawConn.child(proc);
+      const answered = conn.request("initialize", {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "cold", version: "1" },
+      });
+      await until(() => existsSync(socket), 30_000, "the auto-started daemon");
+      m.listening.push(performance.now() - t0);
+      await answered;
+      m.initialized.push(performance.now() - t0);
+      conn.end();
+      await proc.exited;
+      const daemons = Bun.spawnSync(["pgrep", "-f", `serve --config ${config}`])
+        .stdout.toString()
+        .trim()
+        .split("\n");
+      for (const pid of daemons.filter(Boolean)) process.kill(Number(pid), "SIGTERM");
+      await until(() => !existsSync(socket), 10_000, "the daemon to stop");
+      await until(() => daemons.filter(Boolean).every((p) => !existsSync(`/proc/${p}`)), 10_000, "the daemon to exit");
+    }
+    cold[label] = m;
+  }
   report.startup = {
     runs: P.startup,
     initP50: percentile(init, 50),
     initP90: percentile(init, 90),
     listP50: percentile(list, 50),
     listP90: percentile(list, 90),
+    coldRuns: P.cold,
+    cold: Object.fromEntries(
+      Object.entries(cold).map(([k, v]) => [
+        k,
+        {
+          listeningP50: percentile(v.listening, 50),
+          initializedP50: percentile(v.initialized, 50),
+          initializedP90: percentile(v.initialized, 90),
+        },
+      ]),
+    ),
   };
-  warm.end();
-  await stopAll();
 }
+
+// ---- 6. scale and leaks ----
 
 async function scale(): Promise<void> {
   log(`scale: ${P.scale} clients × 10 calls`);
   const mux = await startMux("scale", ECHO);
-  let errors = 0;
-  let mismatches = 0;
+  const before = { ...checks };
   const conns = await Promise.all(Array.from({ length: P.scale }, () => RawConn.socket(mux.socket)));
   await Promise.all(conns.map((c) => c.handshake()));
   const t0 = performance.now();
-  await Promise.all(
-    conns.map(async (c, ci) => {
-      await Promise.all(
-        Array.from({ length: 10 }, async (_, i) => {
-          const r = await c.request("tools/call", { name: "echo", arguments: { ci, i } });
-          if (r.error) errors++;
-          else if (((r.result as { content: { text: string }[] }).content[0]?.text ?? "") !== JSON.stringify({ ci, i }))
-            mismatches++;
-        }),
-      );
-    }),
-  );
+  await Promise.all(conns.map((c, ci) => Promise.all(Array.from({ length: 10 }, (_, i) => checkedRaw(c, { ci, i })))));
   const scaleMs = performance.now() - t0;
   for (const c of conns) c.end();
   await Bun.sleep(300);
@@ -365,8 +720,7 @@ async function scale(): Promise<void> {
   const cycle = async (): Promise<void> => {
     const c = await RawConn.socket(mux.socket);
     await c.handshake();
-    const r = await c.request("tools/call", { name: "echo", arguments: { x: 1 } });
-    if (r.error) errors++;
+    await checkedRaw(c, { x: 1 });
     c.end();
   };
   const runCycles = async (n: number): Promise<void> => {
@@ -388,8 +742,8 @@ async function scale(): Promise<void> {
   report.scale = {
     clients: P.scale,
     callsPerClient: 10,
-    errors,
-    mismatches,
+    errors: checks.errors - before.errors,
+    mismatches: checks.mismatches - before.mismatches,
     scaleMs,
     cycles: P.cycles,
     cyclesMs,
@@ -400,9 +754,11 @@ async function scale(): Promise<void> {
   await stopAll();
 }
 
+// ---- 7. large messages ----
+
 async function large(): Promise<void> {
   log("large messages");
-  const mux = await startMux("large", ECHO);
+  const mux = await startMux("large", ECHO, { extra: ["--max-request-bytes", String(64 * 1024 * 1024)] });
   const c = await RawConn.socket(mux.socket);
   await c.handshake();
   const echo = Bun.spawn({ cmd: ECHO, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
@@ -426,111 +782,238 @@ async function large(): Promise<void> {
   await stopAll();
 }
 
+// ---- 8. hostile input ----
+
+/** The fuzz and backpressure tests, run for their figures (they report them when asked). */
+async function hostile(): Promise<void> {
+  log(`hostile input: the fuzz test (${P.fuzzLines} lines) and the backpressure tests`);
+  const figures = join(dir, "figures.jsonl");
+  const files = ["test/e2e/fuzz.test.ts", ...(quick ? [] : ["test/e2e/backpressure.test.ts"])];
+  const proc = Bun.spawn({
+    cmd: [BUN, "test", "--timeout", "180000", ...files],
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      MUX_BENCH_FIGURES: figures,
+      FUZZ_LINES: String(P.fuzzLines),
+      MUX_RUNTIME_DIR: join(dir, "hostile-run"),
+      MUX_STATE_DIR: join(dir, "hostile-state"),
+    },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  const stderr = await new Response(proc.stderr).text();
+  if ((await proc.exited) !== 0) throw new Error(`the hostile-input tests failed:\n${stderr.slice(-3000)}`);
+  report.hostile = existsSync(figures)
+    ? Object.fromEntries(
+        readFileSync(figures, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => {
+            const { name, ...rest } = JSON.parse(l) as { name: string };
+            return [name, rest];
+          }),
+      )
+    : {};
+}
+
+// ---- 9. release archives ----
+
+async function releaseSizes(): Promise<void> {
+  if (quick) {
+    report.release = "not built in a quick run";
+    return;
+  }
+  log("release archives (bun run release)");
+  const out = join(dir, "release");
+  const built = Bun.spawnSync([BUN, "scripts/build.ts", "--release", "--out", out], { cwd: ROOT, stderr: "pipe" });
+  if (built.exitCode !== 0) throw new Error(`release build failed: ${built.stderr.toString()}`);
+  const rows = [];
+  for (const line of readFileSync(join(out, "SHA256SUMS"), "utf8").trim().split("\n")) {
+    const name = line.split(/\s+/)[1] as string;
+    const listing = execFileSync("tar", ["-tzvf", join(out, name)], { encoding: "utf8", maxBuffer: 1 << 20 });
+    const unpacked = listing
+      .trim()
+      .split("\n")
+      .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[2] ?? 0), 0);
+    rows.push({
+      archive: name,
+      compressedMb: statSync(join(out, name)).size / 1_048_576,
+      unpackedMb: unpacked / 1_048_576,
+    });
+  }
+  report.release = rows;
+}
+
 // ---- report ----
 
-function verdicts(): { target: string; value: string; met: boolean }[] {
+type Verdict = { target: string; value: string; met: boolean; why?: string };
+
+function verdicts(): Verdict[] {
   const lat = report.latency as Row[];
   const at = (t: string, c: number): Row | undefined => lat.find((r) => r.target.startsWith(t) && r.c === c);
-  const direct = at("echo child", 1)?.p50 ?? 0;
-  const fwdAdded = (at("ideal forwarder", 1)?.p50 ?? 0) - direct;
-  const muxAdded = (at("mux, raw", 1)?.p50 ?? 0) - direct;
-  const tput = (report.throughput as { results: Record<string, number> }).results;
-  const tMux = tput["mux, raw socket clients"] ?? 0;
-  const tDirect = tput["echo child, direct pipe (1 client)"] ?? 1;
-  const tMcp = tput["mcp-proxy (SDK HTTP clients)"] ?? 1;
-  const sdkMux = at("SDK client → mux-proxy", 1)?.p50 ?? 0;
-  const sdkMcp = at("SDK client → mcp-proxy", 1)?.p50 ?? 0;
-  const sdkSg = at("SDK client → supergateway", 1)?.p50 ?? 0;
-  const mem = report.memory as { sessions: number; setup: string; rssMb: number }[];
-  const n = P.target20;
-  const memMux = mem.find((r) => r.sessions === n && r.setup.startsWith("mcp-mux"))?.rssMb ?? 0;
-  const memNpx = mem.find((r) => r.sessions === n && r.setup.startsWith("one server"))?.rssMb ?? 1;
-  const idle = report.idle as { proxyMb: number; daemonIdleMb: number; daemonIdleClients: number };
-  const sc = report.scale as { errors: number; mismatches: number; growthMb: number; clients: number; cycles: number };
-  return [
+  // Added latency: over the child on a direct pipe, when that baseline is the fastest (it is
+  // in full runs); otherwise (short noisy runs) the totals are compared.
+  const fwdTotal = at("ideal forwarder", 1)?.p50 ?? 0;
+  const muxTotal = at("mux, raw", 1)?.p50 ?? 0;
+  const pipe = at("echo child", 1)?.p50 ?? 0;
+  const direct = pipe < Math.min(fwdTotal, muxTotal) ? pipe : 0;
+  const fwdAdded = fwdTotal - direct;
+  const muxAdded = muxTotal - direct;
+  const tp = (report.throughput as { rows: Tput[] }).rows;
+  const rate = (part: string): number => tp.find((r) => r.path.includes(part))?.callsPerSec ?? Number.NaN;
+  const n = P.tputClients;
+  const rawFwd = rate("raw: ideal forwarder");
+  const rawMux = rate("raw: mux");
+  const sdkDirect = rate("SDK: 1 client on the child");
+  const sdkMux = rate(`clients on the mux socket`);
+  const sdkFwd = rate(`clients on the ideal forwarder socket`);
+  const viaSocat = rate("→ socat →");
+  const viaBun = rate("→ bare Bun bridge →");
+  const viaProxy = rate("→ mux-proxy →");
+  const viaMcp = rate("→ mcp-proxy (");
+  const viaHttp = rate("→ mux HTTP front");
+  const httpP50 = at("SDK client → mux HTTP front", 1)?.p50 ?? Number.NaN;
+  const mcpP50 = at("SDK client → mcp-proxy", 1)?.p50 ?? Number.NaN;
+  const mem = report.memory as { sessions: number; setup: string; rssMb: number; pssMb: number }[];
+  const s = P.target20;
+  const memHttp = mem.find((r) => r.sessions === s && r.setup.startsWith("mcp-mux HTTP"));
+  const memMcp = mem.find((r) => r.sessions === s && r.setup.startsWith("mcp-proxy"));
+  const idle = report.idle as Record<string, number>;
+  const pct = (a: number, b: number): string => `${((100 * a) / b).toFixed(0)} %`;
+  const hostile = report.hostile as Record<string, Record<string, number>>;
+  const fuzz = hostile.fuzz;
+  const sc = report.scale as Record<string, number>;
+  const list: Verdict[] = [
     {
-      target: "mux hop p50 added latency ≤ 1.3 × ideal forwarder's (c=1)",
-      value: `${(muxAdded * 1000).toFixed(0)} µs vs ${(fwdAdded * 1000).toFixed(0)} µs (${(muxAdded / fwdAdded).toFixed(2)}×)`,
-      met: muxAdded <= 1.3 * fwdAdded,
+      target: "added p50 latency of the daemon's hop ≤ 1.15 × the ideal forwarder's (1 request in flight)",
+      value: `${(muxAdded * 1000).toFixed(0)} µs vs ${(fwdAdded * 1000).toFixed(0)} µs (${(muxAdded / fwdAdded).toFixed(2)}×)${direct === 0 ? ", totals (the direct pipe was not the fastest in this run)" : ""}`,
+      met: muxAdded <= 1.15 * fwdAdded,
     },
     {
-      target: "throughput through mux ≥ 80 % of direct pipelined",
-      value: `${tMux.toFixed(0)} vs ${tDirect.toFixed(0)} req/s (${((100 * tMux) / tDirect).toFixed(0)} %)`,
-      met: tMux >= 0.8 * tDirect,
-    },
-    { target: "throughput through mux ≥ 2 × mcp-proxy", value: `${(tMux / tMcp).toFixed(1)}×`, met: tMux >= 2 * tMcp },
-    {
-      target: "end-to-end p50 via mux-proxy < mcp-proxy and < supergateway (c=1)",
-      value: `${sdkMux.toFixed(3)} vs ${sdkMcp.toFixed(3)} / ${sdkSg.toFixed(3)} ms`,
-      met: sdkMux < sdkMcp && sdkMux < sdkSg,
+      target: `raw throughput, ${n} connections: ≥ 85 % of the ideal forwarder's`,
+      value: `${rawMux} vs ${rawFwd} calls/s (${pct(rawMux, rawFwd)})`,
+      met: rawMux >= 0.85 * rawFwd,
     },
     {
-      target: `${n} server-memory sessions: mux total RSS ≤ 30 % of ${n} npx children`,
-      value: `${memMux} vs ${memNpx} MB (${((100 * memMux) / memNpx).toFixed(0)} %)`,
-      met: memMux <= 0.3 * memNpx,
+      target: `${n} SDK clients on the socket: ≥ 85 % of one SDK client driving the child directly`,
+      value: `${sdkMux} vs ${sdkDirect} calls/s (${pct(sdkMux, sdkDirect)}); the ideal forwarder on the same path: ${sdkFwd} (${pct(sdkFwd, sdkDirect)})`,
+      met: sdkMux >= 0.85 * sdkDirect,
+      why: `The direct row is one client on one pipe (${n} calls share each read and write); on the socket each of ${n} clients makes its own system calls through one more process, on 2 cores the clients already fill. The floor, the ideal forwarder, gets ${pct(sdkFwd, sdkDirect)}; the mux gets ${pct(sdkMux, sdkFwd)} of the floor.`,
     },
-    { target: "one idle mux-proxy ≤ 25 MB RSS", value: `${idle.proxyMb} MB`, met: idle.proxyMb <= 25 },
+    ...(SOCAT
+      ? [
+          {
+            target: `${n} SDK clients through mux-proxy: ≥ 90 % of the same through socat`,
+            value: `${viaProxy} vs ${viaSocat} calls/s (${pct(viaProxy, viaSocat)}); a bare Bun bridge: ${viaBun} (${pct(viaBun, viaSocat)})`,
+            met: viaProxy >= 0.9 * viaSocat,
+            why: `A process written in Bun spends more CPU per message than socat (see the CPU per call in section 2): the bare Bun bridge, which does nothing but copy bytes, is the floor for any Bun proxy at ${pct(viaBun, viaSocat)} of socat; mux-proxy is at ${pct(viaProxy, viaBun)} of that floor while it also keeps the host's session.`,
+          },
+        ]
+      : []),
     {
-      target: `daemon with ${idle.daemonIdleClients} idle clients ≤ 60 MB RSS`,
-      value: `${idle.daemonIdleMb} MB`,
-      met: idle.daemonIdleMb <= 60,
+      target: `${n} SDK clients through mux-proxy: ≥ 5 × mcp-proxy`,
+      value: `${viaProxy} vs ${viaMcp} calls/s (${(viaProxy / viaMcp).toFixed(1)}×)`,
+      met: viaProxy >= 5 * viaMcp,
     },
     {
-      target: `${sc.clients} clients × 10 calls: zero errors and mismatches`,
-      value: `${sc.errors} errors, ${sc.mismatches} mismatches`,
-      met: sc.errors === 0 && sc.mismatches === 0,
+      target: `HTTP front, ${n} clients: ≥ 5 × mcp-proxy's calls/s`,
+      value: `${viaHttp} vs ${viaMcp} calls/s (${(viaHttp / viaMcp).toFixed(1)}×)`,
+      met: viaHttp >= 5 * viaMcp,
     },
     {
-      target: `${sc.cycles} connect/call/disconnect cycles: RSS growth < 5 MB`,
-      value: `${sc.growthMb.toFixed(1)} MB`,
-      met: sc.growthMb < 5,
+      target: "HTTP front p50 at one client ≤ 1/3 of mcp-proxy's",
+      value: `${httpP50.toFixed(3)} vs ${mcpP50.toFixed(3)} ms (${(httpP50 / mcpP50).toFixed(2)}×)`,
+      met: httpP50 <= mcpP50 / 3,
+    },
+    {
+      target: `${s} server-memory sessions over HTTP in no more memory than mcp-proxy's ${s}`,
+      value: `PSS ${memHttp?.pssMb} vs ${memMcp?.pssMb} MB; RSS ${memHttp?.rssMb} vs ${memMcp?.rssMb} MB`,
+      met: (memHttp?.pssMb ?? Number.POSITIVE_INFINITY) <= (memMcp?.pssMb ?? 0),
+    },
+    {
+      target: "one idle mux-proxy ≤ 22 MB RSS",
+      value: `${idle.proxyRssMb} MB (PSS ${idle.proxyPssMb} MB)`,
+      met: (idle.proxyRssMb as number) <= 22,
+    },
+    {
+      target: "each further mux-proxy ≤ 3 MB PSS",
+      value: `${idle.marginalProxyPssMb} MB (${idle.marginalFrom})`,
+      met: (idle.marginalProxyPssMb as number) <= 3,
+    },
+    {
+      target: `daemon with ${idle.daemonIdleClients} idle clients ≤ 80 MB RSS`,
+      value: `${idle.daemonIdleRssMb} MB (PSS ${idle.daemonIdlePssMb} MB)`,
+      met: (idle.daemonIdleRssMb as number) <= 80,
+    },
+    {
+      target: "0 errors and 0 crossed answers, every path and load above",
+      value: `${checks.errors} errors, ${checks.mismatches} crossed or wrong answers`,
+      met: checks.errors === 0 && checks.mismatches === 0,
+    },
+    {
+      target: `${sc.cycles} connect/call/disconnect cycles: daemon RSS growth < 5 MB`,
+      value: `${(sc.growthMb as number).toFixed(1)} MB`,
+      met: (sc.growthMb as number) < 5,
     },
   ];
+  if (fuzz)
+    list.push({
+      target: `fuzz (${fuzz.lines} hostile lines beside SDK clients): event loop never stalls 2 s`,
+      value: `worst stall ${fuzz.worstStallMs} ms; RSS ${fuzz.baseRssMb} → peak ${fuzz.peakRssMb} MB`,
+      met: (fuzz.worstStallMs as number) < 2000,
+    });
+  return list;
 }
 
 function render(): string {
   const f = (n: number, d = 3): string => (Number.isFinite(n) ? n.toFixed(d) : "-");
-  const lat = report.latency as Row[];
   const lines: string[] = [];
   const v = verdicts();
   report.verdicts = v;
   lines.push("# mcp-mux benchmarks", "");
   lines.push(
-    `Generated by \`bun run bench${quick ? " -- --quick" : ""}\` on ${report.date}.${quick ? " **Quick smoke run: small counts; do not read the numbers as results.**" : ""}`,
+    `Generated by \`bun run bench${quick ? " -- --quick" : ""}\` on ${report.date} at commit \`${report.commit}\`.${quick ? " **Quick smoke run: small counts; do not read the numbers as results.**" : ""}`,
     "",
-  );
-  lines.push("## Machine", "");
-  lines.push(
+    "## Machine",
+    "",
     `- CPU: ${cpus()[0]?.model ?? "?"} × ${cpus().length} cores`,
     `- Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `- OS: ${process.platform} ${release()}`,
     `- Bun ${Bun.version}, Node ${Bun.spawnSync({ cmd: ["node", "--version"] })
       .stdout.toString()
-      .trim()}`,
-    "- Everything runs on this one machine; absolute times vary between runs on a shared machine, ratios within one run hold.",
+      .trim()}; socat: ${report.socat}`,
+    "- Everything runs on this one machine, clients included; absolute figures vary between runs on a shared machine, ratios within one run hold.",
     "",
-  );
-  lines.push(
     "## Commands",
     "",
     "```sh",
-    "bun run bench            # full run, writes docs/benchmarks.md and docs/benchmarks.json",
-    "bun run bench -- --quick # smoke run (part of the test suite)",
+    "bun run bench            # full run: writes docs/benchmarks.md and docs/benchmarks.json",
+    "bun run bench -- --quick # smoke run (part of the test suite): writes to a temporary folder",
     "```",
     "",
+    "## Targets",
+    "",
+    "| Target | Measured | Verdict |",
+    "| --- | --- | --- |",
   );
-  lines.push("## Targets", "", "| Target | Measured | Verdict |", "| --- | --- | --- |");
   for (const t of v) lines.push(`| ${t.target} | ${t.value} | ${t.met ? "met" : "**missed**"} |`);
+  const missed = v.filter((t) => !t.met && t.why);
+  if (missed.length > 0) {
+    lines.push("", "Why the missed targets are missed, and what the floor allows:", "");
+    for (const t of missed) lines.push(`- **${t.target}**: ${t.why}`);
+  }
+
   lines.push(
     "",
-    "## 1–2. Latency per request (ms; closed loop, c = requests in flight)",
+    "## 1. Latency per call (ms; closed loop, c = calls in flight)",
     "",
-    "The echo child answers at once, so this is the cost of each hop. The ideal forwarder is one Unix-socket hop that parses and re-serializes each line and does nothing else: the floor no mux can beat.",
+    "The echo child answers at once, so this is the cost of each hop. The ideal forwarder is the least a mux must do: one socket hop to one shared child that parses each line, swaps its id and re-serializes it, and nothing else. socat is the least a per-host proxy process can cost.",
     "",
     "| Path | c | p50 | p99 |",
     "| --- | --- | --- | --- |",
   );
-  for (const r of lat) lines.push(`| ${r.target} | ${r.c} | ${f(r.p50)} | ${f(r.p99)} |`);
+  for (const r of report.latency as Row[]) lines.push(`| ${r.target} | ${r.c} | ${f(r.p50)} | ${f(r.p99)} |`);
   lines.push(
     "",
     "`tools/call read_graph` on @modelcontextprotocol/server-memory:",
@@ -539,51 +1022,121 @@ function render(): string {
     "| --- | --- | --- | --- |",
   );
   for (const r of report.memoryToolLatency as Row[]) lines.push(`| ${r.target} | ${r.c} | ${f(r.p50)} | ${f(r.p99)} |`);
-  const tp = report.throughput as { clients: number; depth: number; results: Record<string, number> };
+
+  const tp = report.throughput as { clients: number; depth: number; rows: Tput[] };
   lines.push(
     "",
-    `## 3. Throughput (${tp.clients} clients, ${tp.depth} requests in flight each)`,
+    `## 2. Throughput and where each call's CPU goes (${tp.clients} clients)`,
     "",
-    "| Path | req/s |",
-    "| --- | --- |",
+    `Raw rows: ${tp.clients} JSON-RPC connections with ${tp.depth} calls in flight each. SDK rows: official SDK clients, one call in flight each, as hosts do. CPU columns: microseconds of CPU (user + system) per call spent by the per-client processes (proxies), the daemon (or the HTTP peer), the child, and the benchmark process that runs every client.`,
+    "",
+    "| Path | calls/s | proxies µs | daemon µs | child µs | clients µs | errors | crossed |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
   );
-  for (const [k, val] of Object.entries(tp.results)) lines.push(`| ${k} | ${val.toFixed(0)} |`);
+  const cell = (x: number | undefined) => (x === undefined ? "-" : String(x));
+  for (const r of tp.rows)
+    lines.push(
+      `| ${r.path} | ${r.callsPerSec} | ${cell(r.cpu.proxies)} | ${cell(r.cpu.daemon)} | ${cell(r.cpu.child)} | ${cell(r.cpu.bench)} | ${r.errors} | ${r.mismatches} |`,
+    );
+
+  const pr = report.profiles as
+    | {
+        load: Tput;
+        daemon: ReturnType<typeof summarize>;
+        proxy: ReturnType<typeof summarize>;
+        before?: Record<string, unknown>;
+      }
+    | undefined;
+  if (pr) {
+    lines.push(
+      "",
+      "## 3. Where the time goes: CPU profiles",
+      "",
+      `\`bun --cpu-prof\` of the daemon and of every mux-proxy, run from the sources (readable names), under ${tp.clients} SDK clients → mux-proxy → mux with the echo child (${pr.load.callsPerSec} calls/s while profiled). Self time, as a share of each side's busy time; native frames (socket and pipe writes) show without a file.`,
+      "",
+    );
+    const table = (title: string, s: ReturnType<typeof summarize>) => {
+      lines.push(`${title} (busy ${s.busyMs} ms):`, "", "| Self % | Function |", "| --- | --- |");
+      for (const e of s.top) lines.push(`| ${e.selfPct.toFixed(1)} | \`${e.where}\` |`);
+      lines.push("");
+    };
+    if (pr.before) {
+      const b = pr.before as {
+        commit: string;
+        note: string;
+        load: Tput;
+        daemon: ReturnType<typeof summarize>;
+        proxy: ReturnType<typeof summarize>;
+      };
+      lines.push(
+        `### Before (commit \`${b.commit}\`, ${b.load.callsPerSec} calls/s, CPU µs/call: proxies ${b.load.cpu.proxies}, daemon ${b.load.cpu.daemon})`,
+        "",
+        b.note,
+        "",
+      );
+      table("mux-proxy, all processes", b.proxy);
+      table("daemon", b.daemon);
+      lines.push(
+        `### After (this commit, CPU µs/call: proxies ${pr.load.cpu.proxies}, daemon ${pr.load.cpu.daemon})`,
+        "",
+      );
+    }
+    table("mux-proxy, all processes", pr.proxy);
+    table("daemon", pr.daemon);
+  }
+
   lines.push(
-    "",
     "## 4. Memory and processes (server-memory, each session initialized and listed)",
     "",
-    "Total resident memory of every process involved (hosts' own processes excluded). Each mux session costs one mux-proxy process (see its idle RSS below); the HTTP peers cost no process per session on this side. In these runs mcp-proxy served all sessions from one server process (its process count stays flat) and supergateway started one server per session.",
+    "RSS counts every resident page of every process involved, shared pages once per process; PSS divides shared pages among the processes sharing them (what the processes really cost the machine together). Hosts' own processes are not counted.",
     "",
-    "| Sessions | Setup | Total RSS (MB) | Processes |",
-    "| --- | --- | --- | --- |",
+    "| Sessions | Setup | RSS (MB) | PSS (MB) | Processes |",
+    "| --- | --- | --- | --- | --- |",
   );
-  for (const r of report.memory as { sessions: number; setup: string; rssMb: number; processes: number }[])
-    lines.push(`| ${r.sessions} | ${r.setup} | ${r.rssMb} | ${r.processes} |`);
-  const idle = report.idle as Record<string, number>;
+  for (const r of report.memory as {
+    sessions: number;
+    setup: string;
+    rssMb: number;
+    pssMb: number;
+    processes: number;
+  }[])
+    lines.push(`| ${r.sessions} | ${r.setup} | ${r.rssMb} | ${r.pssMb} | ${r.processes} |`);
+  const idle = report.idle as Record<string, number | string>;
   lines.push(
     "",
-    `- One idle mux-proxy: ${idle.proxyMb} MB RSS.`,
-    `- The daemon (echo child excluded): ${idle.daemonNoClientsMb} MB with no clients, ${idle.daemonIdleMb} MB with ${idle.daemonIdleClients} idle initialized clients.`,
+    `- One idle mux-proxy: ${idle.proxyRssMb} MB RSS, ${idle.proxyPssMb} MB PSS; each further one adds ${idle.marginalProxyPssMb} MB PSS (${idle.marginalFrom}).`,
+    `- The daemon: ${idle.daemonNoClientsRssMb} MB RSS with no clients (its child excluded), ${idle.daemonIdleRssMb} MB RSS (${idle.daemonIdlePssMb} MB PSS) with ${idle.daemonIdleClients} idle initialized clients.`,
   );
-  const st = report.startup as Record<string, number>;
+
+  const st = report.startup as Record<string, unknown>;
   lines.push(
     "",
-    `## 5. Startup (${st.runs} runs; mux already serving server-memory)`,
+    "## 5. Startup",
+    "",
+    `Warm (${st.runs} runs; the daemon already serves server-memory):`,
     "",
     "| From launching mux-proxy to | p50 (ms) | p90 (ms) |",
     "| --- | --- | --- |",
-    `| first initialize result (from cache) | ${f(st.initP50 as number, 1)} | ${f(st.initP90 as number, 1)} |`,
+    `| first initialize result (from the cache) | ${f(st.initP50 as number, 1)} | ${f(st.initP90 as number, 1)} |`,
     `| first tools/list result | ${f(st.listP50 as number, 1)} | ${f(st.listP90 as number, 1)} |`,
+    "",
+    `Cold (${st.coldRuns} runs each; no daemon: \`mux-proxy --config\` starts it, as a rewired host entry does):`,
+    "",
+    "| Child | daemon listening p50 (ms) | initialize answered p50 (ms) | p90 (ms) |",
+    "| --- | --- | --- | --- |",
   );
+  for (const [k, c] of Object.entries(st.cold as Record<string, Record<string, number>>))
+    lines.push(
+      `| ${k} | ${f(c.listeningP50 as number, 1)} | ${f(c.initializedP50 as number, 1)} | ${f(c.initializedP90 as number, 1)} |`,
+    );
+
   const sc = report.scale as Record<string, number>;
   lines.push(
     "",
     "## 6. Scale and leaks",
     "",
-    `- ${sc.clients} concurrent clients × ${sc.callsPerClient} calls: ${sc.errors} errors, ${sc.mismatches} mismatches, ${f((sc.scaleMs as number) / 1000, 2)} s.`,
+    `- ${sc.clients} concurrent clients × ${sc.callsPerClient} calls: ${sc.errors} errors, ${sc.mismatches} crossed answers, ${f((sc.scaleMs as number) / 1000, 2)} s.`,
     `- ${sc.cycles} connect/initialize/call/disconnect cycles (8 at a time): ${f((sc.cyclesMs as number) / 1000, 1)} s; daemon RSS ${f(sc.rssBeforeMb as number, 1)} → ${f(sc.rssAfterMb as number, 1)} MB (${f(sc.growthMb as number, 1)} MB).`,
-  );
-  lines.push(
     "",
     "## 7. Large results",
     "",
@@ -594,20 +1147,66 @@ function render(): string {
     lines.push(
       `| ${r.mib} MiB | ${f(r.directMs, 1)} | ${f(r.muxMs, 1)} | ${r.ok ? "yes" : "**no**"} | ${f(r.daemonPeakMb, 1)} |`,
     );
+
+  const h = report.hostile as Record<string, Record<string, number | string>>;
+  lines.push("", "## 8. Hostile input (figures from the fuzz and backpressure tests)", "");
+  if (h.fuzz)
+    lines.push(
+      `- Fuzz: ${h.fuzz.lines} generated hostile lines (${h.fuzz.batches} batches, ${h.fuzz.requests} requests) on one connection while two SDK clients made ${h.fuzz.sdkCalls} calls: worst event-loop stall ${h.fuzz.worstStallMs} ms, daemon RSS ${h.fuzz.baseRssMb} → peak ${h.fuzz.peakRssMb} MB.`,
+    );
+  if (h.flood)
+    lines.push(
+      `- ${h.flood.requestsMb} MB of requests sent while the server reads nothing: the daemon grows ${h.flood.daemonGrowthMb} MB (the rest waits in the client).`,
+    );
+  if (h.deaf)
+    lines.push(
+      `- A client that sends ${h.deaf.requestsMb} MB of requests and reads nothing: the daemon grows ${h.deaf.daemonGrowthMb} MB before it stops reading that client and cuts it off.`,
+    );
+  if (h.echo50)
+    lines.push(
+      `- Three 50 MiB echo round trips: daemon RSS ${h.echo50.baseRssMb} MB, peak ${h.echo50.peakRssMb} MB, after each ${h.echo50.afterRssMb} MB.`,
+    );
+
+  lines.push("", "## 9. Release archives", "");
+  if (Array.isArray(report.release)) {
+    lines.push("| Archive | compressed (MiB) | unpacked (MiB) |", "| --- | --- | --- |");
+    for (const r of report.release as { archive: string; compressedMb: number; unpackedMb: number }[])
+      lines.push(`| ${r.archive} | ${f(r.compressedMb, 1)} | ${f(r.unpackedMb, 1)} |`);
+  } else lines.push(`- ${String(report.release)}.`);
   lines.push("");
   return lines.join("\n");
 }
 
+function commitOf(): string {
+  const head = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: ROOT })
+    .stdout.toString()
+    .trim();
+  return `${head || "unknown"}${dirty ? " (with uncommitted changes)" : ""}`;
+}
+
+const sections = process.env.BENCH_ONLY?.split(",");
+const run = async (name: string, fn: () => Promise<void>) => {
+  if (!sections || sections.includes(name)) await fn();
+};
 try {
-  await latencyAndThroughput();
-  await memory();
-  await startup();
-  await scale();
-  await large();
-  mkdirSync(dirname(outPath), { recursive: true });
-  writeFileSync(outPath, render());
-  writeFileSync(outPath.replace(/\.md$/, ".json"), `${JSON.stringify(report, null, 2)}\n`);
-  log(`wrote ${outPath}`);
+  await run("latency", latency);
+  await run("throughput", throughputs);
+  await run("profiles", profiles);
+  await run("memory", memory);
+  await run("startup", startup);
+  await run("scale", scale);
+  await run("large", large);
+  await run("hostile", hostile);
+  await run("release", releaseSizes);
+  if (sections) {
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    mkdirSync(dirname(outPath), { recursive: true });
+    writeFileSync(outPath, render());
+    writeFileSync(outPath.replace(/\.md$/, ".json"), `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${outPath}`);
+  }
 } finally {
   await stopAll();
   rmSync(dir, { recursive: true, force: true });

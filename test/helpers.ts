@@ -5,7 +5,7 @@
  */
 
 import { afterEach } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -172,6 +172,15 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
       await proc.exited;
     },
   };
+}
+
+/**
+ * Hand a measured figure to the benchmark report: appended as a JSON line to the file
+ * `MUX_BENCH_FIGURES` names (the bench runs these tests with it set); a no-op otherwise.
+ */
+export function reportFigure(name: string, figures: Record<string, number | string>): void {
+  const file = process.env.MUX_BENCH_FIGURES;
+  if (file) appendFileSync(file, `${JSON.stringify({ name, ...figures })}\n`);
 }
 
 /** Poll until `check` is true. */

@@ -4,7 +4,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { Subprocess } from "bun";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { Socket, Subprocess } from "bun";
 import { createLineSplitter } from "../../src/protocol/framing.ts";
 
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -48,7 +50,7 @@ export class RawConn {
     return conn;
   }
 
-  static child(proc: Subprocess<"pipe", "pipe", "inherit">): RawConn {
+  static child(proc: Pick<Subprocess<"pipe", "pipe", "inherit">, "stdin" | "stdout">): RawConn {
     const conn = new RawConn((b) => {
       proc.stdin.write(b);
       proc.stdin.flush();
@@ -166,8 +168,31 @@ export async function throughput(
   return done / ((performance.now() - started) / 1000);
 }
 
-/** Resident memory (KiB) and process count of `pids` and all their descendants. */
-export function treeRss(pids: number[]): { rssKb: number; processes: number } {
+/**
+ * Memory of `pids` and all their descendants as the OS accounts it: RSS (every resident page,
+ * shared ones counted in each process) and PSS (shared pages divided among their sharers, so
+ * twenty copies of one executable are not counted twenty times), in KiB, and the process count.
+ */
+export function treeMem(pids: number[]): { rssKb: number; pssKb: number; processes: number } {
+  let pssKb = 0;
+  const all = descendants(pids);
+  for (const pid of all) pssKb += pss(pid) ?? 0;
+  const { rssKb, processes } = treeRss(pids);
+  return { rssKb, pssKb, processes };
+}
+
+/** PSS of one process in KiB (/proc/PID/smaps_rollup). */
+export function pss(pid: number): number | undefined {
+  try {
+    const m = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `pids` and all their descendants. */
+export function descendants(pids: number[]): Set<number> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -187,9 +212,14 @@ export function treeRss(pids: number[]): { rssKb: number; processes: number } {
     seen.add(pid);
     stack.push(...(children.get(pid) ?? []));
   }
+  return seen;
+}
+
+/** Resident memory (KiB) and process count of `pids` and all their descendants. */
+export function treeRss(pids: number[]): { rssKb: number; processes: number } {
   let rssKb = 0;
   let processes = 0;
-  for (const pid of seen) {
+  for (const pid of descendants(pids)) {
     const kb = statusField(pid, "VmRSS");
     if (kb === undefined) continue;
     rssKb += kb;
@@ -271,6 +301,79 @@ export async function sdkStdio(
   });
   await client.connect(transport);
   return { client, pid: transport.pid };
+}
+
+/** An SDK client straight on a mux socket (what a host with a Unix-socket transport would do). */
+export async function sdkUnix(socket: string): Promise<Client> {
+  const client = new Client({ name: "bench", version: "1" }, { capabilities: {} });
+  await client.connect(new UnixTransport(socket));
+  return client;
+}
+
+/** The SDK's Transport over a Unix socket: one JSON message per line. */
+class UnixTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  private socket: Socket | undefined;
+  private readonly splitter = createLineSplitter({
+    line: (text) => this.onmessage?.(JSON.parse(text) as JSONRPCMessage),
+  });
+  private backlog: Uint8Array[] = [];
+
+  constructor(private readonly path: string) {}
+
+  async start(): Promise<void> {
+    this.socket = await Bun.connect({
+      unix: this.path,
+      socket: {
+        data: (_s, chunk) => this.splitter.push(chunk),
+        drain: () => this.drain(),
+        close: () => this.onclose?.(),
+        error: (_s, error) => this.onerror?.(error),
+      },
+    });
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.backlog.push(new TextEncoder().encode(`${JSON.stringify(message)}\n`));
+    if (this.backlog.length === 1) this.drain();
+  }
+
+  async close(): Promise<void> {
+    this.socket?.end();
+  }
+
+  private drain(): void {
+    while (this.backlog.length > 0 && this.socket) {
+      const first = this.backlog[0] as Uint8Array;
+      const n = this.socket.write(first);
+      if (n < first.length) {
+        this.backlog[0] = first.subarray(Math.max(0, n));
+        return;
+      }
+      this.backlog.shift();
+    }
+  }
+}
+
+/** `socat`, installed with apt-get when missing and allowed (root); undefined with the reason printed. */
+export function socat(): string | undefined {
+  const found = Bun.which("socat");
+  if (found) return found;
+  if (process.getuid?.() === 0 && Bun.which("apt-get")) {
+    const install = () =>
+      Bun.spawnSync(["apt-get", "install", "-y", "--no-install-recommends", "socat"], {
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+        stdout: "ignore",
+        stderr: "ignore",
+      }).exitCode;
+    if (install() !== 0) {
+      Bun.spawnSync(["apt-get", "update"], { stdout: "ignore", stderr: "ignore" });
+      install();
+    }
+  }
+  return Bun.which("socat") ?? undefined;
 }
 
 /** An SDK client over Streamable HTTP. */

@@ -10,7 +10,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import type { MuxOptions } from "../../src/index.ts";
-import { fakeServer, type Json, type RawClient, type Target, testScope, textOf, waitFor } from "../helpers.ts";
+import {
+  fakeServer,
+  type Json,
+  type RawClient,
+  reportFigure,
+  type Target,
+  testScope,
+  textOf,
+  waitFor,
+} from "../helpers.ts";
 
 const scope = testScope("bin");
 const { dir } = scope;
@@ -92,6 +101,7 @@ describe.skipIf(!linux)("inbound backpressure", () => {
     const answered = c.received.filter((m) => typeof m.id === "number");
     expect(answered).toHaveLength(count);
     expect(new Set(answered.map((m) => m.id)).size).toBe(count);
+    reportFigure("flood", { requestsMb: 100, daemonGrowthMb: Math.round(during.peak - before.rss) });
     // Unbounded buffering held ~2.7x of 100 MiB here; now at most the in-flight cap's worth.
     expect(during.peak - before.rss).toBeLessThan(64);
   });
@@ -124,6 +134,7 @@ describe.skipIf(!linux)("inbound backpressure", () => {
     other.request("alive", "tools/call", { name: "echo", arguments: { still: "here" } });
     expect(JSON.parse(textOf((await other.response("alive", 5000)).result))).toEqual({ still: "here" });
     const during = memory(pid);
+    reportFigure("deaf", { requestsMb: 50, daemonGrowthMb: Math.round(during.peak - before.rss) });
     expect(during.peak - before.rss).toBeLessThan(64);
     await waitFor(() => deaf.closed(), 10_000, "the stuck client to be disconnected");
     other.request("after", "ping");
@@ -188,6 +199,11 @@ describe.skipIf(!linux)("big messages", () => {
     console.log(
       `50 MiB echo x3: base ${base.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, after each ${after.map((a) => a.toFixed(0)).join("/")} MiB`,
     );
+    reportFigure("echo50", {
+      baseRssMb: Math.round(base),
+      peakRssMb: Math.round(peak),
+      afterRssMb: after.map((x) => x.toFixed(0)).join("/"),
+    });
     expect(peak - base).toBeLessThan(6 * 50);
     expect((after[2] as number) - (after[0] as number)).toBeLessThan(32);
   });

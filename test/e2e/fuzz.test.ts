@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import { createLineSplitter } from "../../src/protocol/framing.ts";
-import { EVERYTHING_BIN, type Json, sdkClient, testScope, textOf, waitFor } from "../helpers.ts";
+import { EVERYTHING_BIN, type Json, reportFigure, sdkClient, testScope, textOf, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
 const LINES = Number(process.env.FUZZ_LINES ?? 10_000);
@@ -143,6 +143,15 @@ test("10,000 hostile lines: no crash, no wrong answer, every request and batch a
   console.log(
     `fuzz: ${LINES} lines (${expected.batches} batches, ${expected.ids.size} requests), ${sdkCalls} SDK calls meanwhile, worst event-loop stall ${worstStall.toFixed(0)} ms, daemon RSS ${baseRss.rss.toFixed(0)} → peak ${peak.peak.toFixed(0)} MiB`,
   );
+  reportFigure("fuzz", {
+    lines: LINES,
+    batches: expected.batches,
+    requests: expected.ids.size,
+    sdkCalls,
+    worstStallMs: Math.round(worstStall),
+    baseRssMb: Math.round(baseRss.rss),
+    peakRssMb: Math.round(peak.peak),
+  });
   // Loose on purpose (a shared 2-core machine): a blocked loop used to stall for minutes.
   expect(worstStall).toBeLessThan(2_000);
 }, 180_000);
