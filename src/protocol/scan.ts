@@ -124,7 +124,9 @@ function tailIdSpan(text: string): Span | undefined {
   const c = text.charCodeAt(j);
   if (c === QUOTE) {
     const open = text.lastIndexOf('"', j - 1);
-    if (open < 0 || text.lastIndexOf("\\", j) > open) return undefined;
+    // An escape inside the id (only [open, j] is searched, never the whole line).
+    const backslash = open < 0 ? -1 : text.indexOf("\\", open);
+    if (open < 0 || (backslash >= 0 && backslash < j)) return undefined;
     valueStart = open;
   } else if (isDigit(c)) {
     while (isDigit(text.charCodeAt(j))) j--;
@@ -150,7 +152,7 @@ function headIdSpan(text: string): Span | undefined {
   const c = text.charCodeAt(j);
   if (c === QUOTE) {
     const close = text.indexOf('"', j + 1);
-    if (close < 0 || text.lastIndexOf("\\", close) > j) return undefined;
+    if (close < 0 || text.slice(j + 1, close).includes("\\")) return undefined;
     j = close + 1;
   } else {
     if (c === MINUS) j++;

@@ -87,9 +87,14 @@ class Bridge {
   /** While replaying to a new daemon: its connection, whose lines are read here, answers kept. */
   private replay: Replay | undefined;
   private replayConn: Conn | undefined;
-  private readonly hostWatch = createLineWatcher((line) => this.session.hostLine(line));
-  private readonly daemonWatch = createLineWatcher((line) => this.session.daemonLine(line));
-
+  private readonly hostWatch = createLineWatcher(
+    (line) => this.session.hostLine(line),
+    (b, start, end) => this.session.quickHostLine(b, start, end),
+  );
+  private readonly daemonWatch = createLineWatcher(
+    (line) => this.session.daemonLine(line),
+    (b, start, end) => this.session.quickDaemonLine(b, start, end),
+  );
   constructor(options: ProxyOptions) {
     this.o = options;
     this.stdout = options.stdout ?? Bun.stdout.writer();
@@ -187,7 +192,10 @@ class Bridge {
         const { value, done } = await reader.read();
         if (done) break;
         this.hostWatch.push(value);
-        await this.toDaemon(value);
+        // The common case without a promise: the daemon is there and takes it all at once.
+        const conn = this.conn;
+        const n = conn ? conn.write(value) : 0;
+        if (n < value.length) await this.toDaemon(n > 0 ? value.subarray(n) : value);
         if (this.ended) return;
       }
     } catch {}

@@ -10,7 +10,7 @@
  */
 
 import { idKeyOf, isObject } from "../protocol/message.ts";
-import { fastIdSpan, scanObject } from "../protocol/scan.ts";
+import { scanObject } from "../protocol/scan.ts";
 import type { SeenLine } from "./watch.ts";
 
 /** Error code of the answer a request gets when the daemon went away before answering. */
@@ -32,33 +32,81 @@ export class HostSession {
     return this.served !== undefined;
   }
 
+  /**
+   * The common host line, read from its bytes without decoding it: a TypeScript SDK request
+   * (`{"method":"…",…,"id":123}`) whose method the session does not keep. False: use
+   * {@link hostLine}.
+   */
+  quickHostLine(b: Uint8Array, start: number, end: number): boolean {
+    if (b[start] !== LBRACE || b[start + 1] !== QUOTE || b[start + 2] !== LOWER_M || b[start + 10] !== QUOTE)
+      return false;
+    // `{"method":"` then the method: the kept ones start with i, l, n or r (and so do a few others).
+    const m = b[start + 11];
+    if (m === LOWER_I || m === LOWER_L || m === LOWER_N || m === LOWER_R) return false;
+    const digits = integerIdAtEnd(b, start, end);
+    if (digits === undefined) return false;
+    const raw = decoder.decode(b.subarray(digits, end - 1));
+    this.inflight.set(`n${raw}`, raw);
+    return true;
+  }
+
+  /** The common daemon line from its bytes: a response with an integer id last, or the server's own message. */
+  quickDaemonLine(b: Uint8Array, start: number, end: number): boolean {
+    if (b[start] !== LBRACE || b[start + 1] !== QUOTE) return false;
+    const c = b[start + 2];
+    if (c === LOWER_M) return true; // `{"method":…`: the server's request or notification
+    if (this.served === undefined) return false; // the initialize answer is read whole
+    let from: number | undefined;
+    let to: number | undefined;
+    if (
+      (c === LOWER_R && b[start + 3] === LOWER_E && b[start + 4] === LOWER_S) ||
+      (c === LOWER_E && b[start + 3] === LOWER_R)
+    ) {
+      // `{"result":…,"jsonrpc":"2.0","id":123}` (the TypeScript SDK)
+      from = integerIdAtEnd(b, start, end);
+      to = end - 1;
+    } else if (c === LOWER_J && b[start + 16] === 0x2c && b[start + 18] === LOWER_I && b[start + 21] === 0x3a) {
+      // `{"jsonrpc":"2.0","id":123,"result"…` (most other SDKs)
+      let k = start + 22;
+      while (k < end && (b[k] as number) >= 0x30 && (b[k] as number) <= 0x39) k++;
+      const r = b[k + 2];
+      if (k > start + 22 && k - start < 38 && b[k] === 0x2c && b[k + 1] === QUOTE && (r === LOWER_R || r === LOWER_E)) {
+        from = start + 22;
+        to = k;
+      }
+    }
+    if (from === undefined || to === undefined) return false;
+    if (this.inflight.size > 0) this.inflight.delete(`n${decoder.decode(b.subarray(from, to))}`);
+    return true;
+  }
+
   /** A line from the host (to the daemon). */
   hostLine(line: SeenLine): void {
-    const text = line.text;
-    if (text !== undefined && (text.charCodeAt(0) === 0x5b || SPECIAL.test(line.head))) {
-      for (const msg of parse(text)) this.hostMessage(msg.value, msg.rawId);
+    const { text, head } = line;
+    // Batches and the few methods the session keeps are parsed; everything else is one or two
+    // native regex matches (this runs for every message; see hostText for the rest).
+    if (head.charCodeAt(0) === LBRACKET || SPECIAL.test(head)) return this.hostText(text);
+    if (RESPONSE_START.test(head)) {
+      if (text !== undefined && !METHOD_START.test(head)) this.hostText(text);
       return;
     }
-    const raw = probeId(text ?? "", line.head, line.tail);
-    if (raw !== undefined) {
-      if (!RESPONSE_START.test(line.head)) this.inflight.set(idKeyOf(raw), raw);
-      return;
-    }
-    if (text !== undefined) for (const msg of parse(text)) this.hostMessage(msg.value, msg.rawId);
+    const raw = rawId(head, line.tail);
+    if (raw !== undefined) this.inflight.set(idKeyOf(raw), raw);
+    else this.hostText(text);
   }
 
   /** A line from the daemon (to the host). */
   daemonLine(line: SeenLine): void {
     if (this.inflight.size === 0) return;
-    const text = line.text;
-    if (text !== undefined && text.charCodeAt(0) === 0x5b) {
-      for (const msg of parse(text)) if (isResponse(msg.value) && msg.rawId) this.answered(msg.rawId, msg.value);
-      return;
-    }
-    const raw = probeId(text ?? "", line.head, line.tail);
-    if (raw !== undefined && RESPONSE_START.test(line.head)) {
-      this.answered(raw, text !== undefined && this.isInitialize(raw) ? (parse(text)[0]?.value ?? null) : null);
-      return;
+    const { text, head } = line;
+    if (head.charCodeAt(0) !== LBRACKET) {
+      if (RESPONSE_START.test(head)) {
+        const raw = rawId(head, line.tail);
+        if (raw !== undefined) {
+          this.answered(raw, text !== undefined && this.isInitialize(raw) ? (parse(text)[0]?.value ?? null) : null);
+          return;
+        }
+      } else if (METHOD_START.test(head)) return; // the server's own requests and notifications
     }
     if (text === undefined) return;
     for (const msg of parse(text)) if (isResponse(msg.value) && msg.rawId) this.answered(msg.rawId, msg.value);
@@ -102,6 +150,10 @@ export class HostSession {
 
   // --- internal ---
 
+  private hostText(text: string | undefined): void {
+    if (text !== undefined) for (const msg of parse(text)) this.hostMessage(msg.value, msg.rawId);
+  }
+
   private hostMessage(value: unknown, rawId: string | undefined): void {
     if (!isObject(value)) return;
     const method = value.method;
@@ -133,11 +185,50 @@ export class HostSession {
 
 let next = 1;
 
-/** Host lines worth a parse: the methods the session keeps. */
-const SPECIAL = /"(initialize|notifications\/initialized|logging\/setLevel|resources\/(un)?subscribe)"/;
-/** A line that is a response (not a request) from its first bytes. */
+/** Host lines worth a parse: the methods the session keeps (searched in the first bytes). */
+const SPECIAL = /^[\s\S]{0,256}?"(initialize|notifications\/initialized|logging\/setLevel|resources\/(un)?subscribe)"/;
+/** A line that starts as a response: `{"result"`, `{"error"`, or `{"jsonrpc":"2.0","id":X,"result"|"error"`. */
 const RESPONSE_START =
   /^\s*\{\s*("result"|"error"|"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*,\s*"(result|error)")/;
+/** A line that names its method first or right after jsonrpc and id. */
+const METHOD_START =
+  /^\s*\{\s*("method"|"jsonrpc"\s*:\s*"2\.0"\s*,\s*("id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*,\s*)?"method")/;
+/** The id right after `{"jsonrpc":"2.0",` (Python and most SDKs). */
+const HEAD_ID = /^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*[,}]/;
+/** The id as the last member (the TypeScript SDK), matched from near the end only. */
+const TAIL_ID = /[,{]\s*"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*\}\s*$/g;
+const LBRACKET = 0x5b;
+const LBRACE = 0x7b;
+const QUOTE = 0x22;
+const LOWER_E = 0x65;
+const LOWER_I = 0x69;
+const LOWER_J = 0x6a;
+const LOWER_L = 0x6c;
+const LOWER_M = 0x6d;
+const LOWER_N = 0x6e;
+const LOWER_R = 0x72;
+const LOWER_S = 0x73;
+const decoder = new TextDecoder();
+
+/** Where the digits of a last member `,"id":123}` start, or undefined for any other ending. */
+function integerIdAtEnd(b: Uint8Array, start: number, end: number): number | undefined {
+  if (b[end - 1] !== 0x7d) return undefined;
+  let j = end - 2;
+  while (j > start && (b[j] as number) >= 0x30 && (b[j] as number) <= 0x39) j--;
+  if (j === end - 2 || end - 2 - j > 15) return undefined;
+  // `,"id":` before the digits (a negative or odd id takes the general path).
+  if (b[j] !== 0x3a || b[j - 1] !== QUOTE || b[j - 2] !== 0x64 || b[j - 3] !== LOWER_I || b[j - 4] !== QUOTE)
+    return undefined;
+  return b[j - 5] === 0x2c ? j + 1 : undefined;
+}
+
+/** The raw id of a line in the two common layouts; undefined for any other. */
+function rawId(head: string, tail: string): string | undefined {
+  const h = HEAD_ID.exec(head);
+  if (h) return h[1];
+  TAIL_ID.lastIndex = Math.max(0, tail.length - 128);
+  return TAIL_ID.exec(tail)?.[1];
+}
 
 function request(rawId: string, method: string, params: unknown): string {
   return `{"jsonrpc":"2.0","id":${rawId},"method":${JSON.stringify(method)}${params === undefined ? "" : `,"params":${JSON.stringify(params)}`}}`;
@@ -159,18 +250,6 @@ function canonical(value: unknown): string {
 
 function isResponse(value: unknown): boolean {
   return isObject(value) && value.method === undefined && ("result" in value || "error" in value);
-}
-
-/** The raw id of a line in an SDK layout (`{"jsonrpc":"2.0","id":…` or `…"id":…}`), from its text or its ends. */
-function probeId(text: string, head: string, tail: string): string | undefined {
-  if (text) {
-    const span = fastIdSpan(text);
-    return span ? text.slice(span[0], span[1]) : undefined;
-  }
-  const h = fastIdSpan(`${head}}`);
-  if (h && head.startsWith('{"jsonrpc":"2.0","id":')) return head.slice(h[0], h[1]);
-  const t = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*\}\s*$/.exec(tail);
-  return t?.[1];
 }
 
 /** Parse a line into messages with their raw ids (a batch gives several). */

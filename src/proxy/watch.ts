@@ -1,20 +1,21 @@
 /**
  * Watch the lines going through the proxy without holding them: the bytes are forwarded as
- * they come, and each complete line is reported with its text when it is small, or just its
- * first and last bytes when it is big (enough to find its id), so a big message costs the
- * proxy nothing extra.
+ * they come, and each complete line is reported with its text when it is small (one decode of
+ * a view into the chunk in the common case of a line within one chunk), or just its first and
+ * last bytes when it is big (enough to find its id), so a big message costs the proxy nothing
+ * extra.
  * @module
  */
 
 /** One complete line, as the watcher saw it. */
 export interface SeenLine {
-  /** The whole line (without newline) when it is at most `FULL_LINE_BYTES`. */
+  /** The whole line (no newline, no trailing CR) when it is at most `FULL_LINE_BYTES`. */
   text?: string;
-  /** Its first bytes, decoded. */
+  /** Text that starts as the line does: the line itself when small, else its first bytes. */
   head: string;
-  /** Its last bytes, decoded. */
+  /** Text that ends as the line does: the line itself when small, else its last bytes. */
   tail: string;
-  bytes: number;
+  size: number;
 }
 
 /** Lines up to this size are reported whole. */
@@ -23,23 +24,38 @@ export const FULL_LINE_BYTES = 64 * 1024;
 /** A watcher fed with every chunk forwarded in one direction. */
 export interface LineWatcher {
   push(chunk: Uint8Array): void;
-  /** Where the next line starts in `chunk` after `offset` (for a caller that stops mid-chunk). */
+  /** Bytes of the line that has begun but not ended. */
   readonly pendingBytes: number;
 }
 
-/** Create a watcher calling `onLine` for each complete line. */
-export function createLineWatcher(onLine: (line: SeenLine) => void): LineWatcher {
+/**
+ * Create a watcher calling `onLine` for each complete line. `quick`, when given, sees each
+ * line that lies within one chunk first, as bytes (`chunk[start..end)`); when it returns true
+ * the line is done with, undecoded.
+ */
+export function createLineWatcher(
+  onLine: (line: SeenLine) => void,
+  quick?: (chunk: Uint8Array, start: number, end: number) => boolean,
+): LineWatcher {
   let parts: Uint8Array[] = [];
   let size = 0;
   let head: Uint8Array | undefined;
   let tail: Uint8Array = EMPTY;
+  // One native decode per line, nothing else: this runs for every message, in a process that
+  // is rarely hot (see the benchmark report, section 3).
+  const report = (bytes: Uint8Array): void => {
+    const end = bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    const text = decoder.decode(end === bytes.length ? bytes : bytes.subarray(0, end));
+    onLine({ text, head: text, tail: text, size: end });
+  };
   const keep = (piece: Uint8Array): void => {
     if (piece.length === 0) return;
     if (size + piece.length <= FULL_LINE_BYTES) {
-      parts.push(piece);
+      // Copied: the chunk behind a view may be reused once this call returns.
+      parts.push(piece.slice());
     } else {
       if (!head) {
-        head = concat([...parts, piece]).subarray(0, EDGE);
+        head = concat([...parts, piece]).slice(0, EDGE);
         parts = [];
       }
       tail = lastBytes(tail, piece);
@@ -48,19 +64,15 @@ export function createLineWatcher(onLine: (line: SeenLine) => void): LineWatcher
   };
   const finish = (): void => {
     if (size === 0) return;
-    let line: SeenLine;
-    if (!head) {
-      const all = concat(parts);
-      let end = all.length;
-      if (all[end - 1] === 0x0d) end--;
-      const text = decoder.decode(all.subarray(0, end));
-      line = { text, head: text.slice(0, EDGE), tail: text.slice(-EDGE), bytes: size };
-    } else line = { head: decoder.decode(head), tail: decoder.decode(tail).replace(/\r$/, ""), bytes: size };
+    if (!head) report(concat(parts));
+    else {
+      const t = tail[tail.length - 1] === 0x0d ? tail.subarray(0, tail.length - 1) : tail;
+      onLine({ head: decoder.decode(head), tail: decoder.decode(t), size });
+    }
     parts = [];
     size = 0;
     head = undefined;
     tail = EMPTY;
-    onLine(line);
   };
   return {
     get pendingBytes() {
@@ -74,8 +86,13 @@ export function createLineWatcher(onLine: (line: SeenLine) => void): LineWatcher
           keep(chunk.subarray(at));
           return;
         }
-        keep(chunk.subarray(at, nl));
-        finish();
+        // The common case: a whole line inside this chunk, reported as a view of it.
+        if (size === 0 && nl - at <= FULL_LINE_BYTES) {
+          if (nl > at && !quick?.(chunk, at, nl)) report(chunk.subarray(at, nl));
+        } else {
+          keep(chunk.subarray(at, nl));
+          finish();
+        }
         at = nl + 1;
       }
     },
