@@ -3,7 +3,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 
@@ -63,7 +62,7 @@ export function daemonFiles(
   env: Record<string, string | undefined> = process.env,
 ): { log: string; startLock: string; daemonLock: string } {
   const abs = resolve(configPath);
-  const hash = createHash("sha256").update(abs).digest("hex").slice(0, 12);
+  const hash = sha256Hex(abs).slice(0, 12);
   const name = (abs.split("/").pop() ?? "config").replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_-]/g, "_");
   return {
     log: join(stateDir(env), "logs", `daemon-${name}-${hash}.log`),
@@ -79,7 +78,7 @@ export function defaultSocketPath(name: string, env: Record<string, string | und
 
 /** The control socket of the daemon running the config at `configPath` (reload, status). */
 export function controlSocketPath(configPath: string, env: Record<string, string | undefined> = process.env): string {
-  const hash = createHash("sha256").update(resolve(configPath)).digest("hex").slice(0, 12);
+  const hash = sha256Hex(resolve(configPath)).slice(0, 12);
   return join(runtimeDir(env), `control-${hash}.sock`);
 }
 
@@ -114,4 +113,9 @@ export function resolvePath(
 ): string {
   const expanded = expandVars(value, env, onUnset);
   return isAbsolute(expanded) ? expanded : resolve(base, expanded);
+}
+
+/** SHA-256 in hex with Bun's native hasher (node:crypto would weigh on every mux-proxy). */
+function sha256Hex(text: string): string {
+  return new Bun.CryptoHasher("sha256").update(text).digest("hex");
 }

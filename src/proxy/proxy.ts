@@ -15,11 +15,10 @@
  */
 
 import type { Socket, SocketHandler } from "bun";
-import { connectWithPeer } from "../client/peer.ts";
 import { checkSocketOwner } from "../client/safe-path.ts";
 import { isMuxError, MuxError } from "../errors.ts";
 import { HELLO_METHOD } from "../protocol/hello.ts";
-import { type AutostartOptions, ensureDaemon } from "./autostart.ts";
+import type { AutostartOptions } from "./autostart.ts";
 import { HostSession } from "./session.ts";
 import { createLineWatcher, type SeenLine } from "./watch.ts";
 
@@ -132,6 +131,8 @@ class Bridge {
         if (!absent || !this.o.autostart || started)
           return new Error(connectMessage(this.o.socket, error, !!this.o.autostart));
         try {
+          // Loaded when needed: an idle proxy of a running daemon never carries it.
+          const { ensureDaemon } = await import("./autostart.ts");
           await ensureDaemon(this.o.socket, this.o.autostart);
         } catch (startError) {
           return startError instanceof Error ? startError : new Error(String(startError));
@@ -158,6 +159,7 @@ class Bridge {
     };
     let sock: Conn;
     if (forwarding) {
+      const { connectWithPeer } = await import("../client/peer.ts");
       const peer = connectWithPeer(this.o.socket);
       const me = process.getuid?.();
       if (me !== undefined && peer.uid !== me && peer.uid !== 0) {
