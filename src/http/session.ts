@@ -46,7 +46,9 @@ export class HttpSession {
   /** Messages for the standalone stream while none is open (bounded). */
   private waiting: Uint8Array[] = [];
   private waitingBytes = 0;
-  private readonly store: { seq: number; stream: number; bytes: Uint8Array }[] = [];
+  /** Stored events (for resumption) from `storeHead` on; the head moves instead of shifting. */
+  private store: { seq: number; stream: number; bytes: Uint8Array }[] = [];
+  private storeHead = 0;
   private storeBytes = 0;
   private nextSeq = 1;
   private nextStream = 1;
@@ -84,12 +86,13 @@ export class HttpSession {
    */
   openGetStream(lastEventId: string | undefined): SseStream | "conflict" {
     const resumeSeq = lastEventId !== undefined ? Number(lastEventId) : Number.NaN;
-    const resumed = Number.isInteger(resumeSeq) ? this.store.find((e) => e.seq === resumeSeq)?.stream : undefined;
+    const stored = this.stored();
+    const resumed = Number.isInteger(resumeSeq) ? stored.find((e) => e.seq === resumeSeq)?.stream : undefined;
     if (resumed !== undefined) {
       const old = this.streams.get(resumed);
       old?.detach();
       const stream = this.newStream(old?.pending ?? new Set(), resumed);
-      for (const e of this.store) if (e.stream === resumed && e.seq > resumeSeq) stream.enqueue(e.bytes);
+      for (const e of stored) if (e.stream === resumed && e.seq > resumeSeq) stream.enqueue(e.bytes);
       if (old && this.standalone === old) this.standalone = stream;
       else if (stream.pending.size === 0) stream.finish();
       return stream;
@@ -122,7 +125,11 @@ export class HttpSession {
       if (kind === "response" && related !== undefined) {
         target.pending.delete(related);
         this.requestStream.delete(related);
-        if (target.pending.size === 0) target.finish();
+        if (target.pending.size === 0) {
+          target.finish();
+          // Done with: its events stay stored for a resume, which needs nothing else of it.
+          if (this.standalone !== target) this.streams.delete(target.id);
+        }
       }
       return;
     }
@@ -156,7 +163,8 @@ export class HttpSession {
     for (const s of this.streams.values()) s.finish();
     this.streams.clear();
     this.requestStream.clear();
-    this.store.length = 0;
+    this.store = [];
+    this.storeHead = 0;
     this.waiting = [];
     this.onEnd(this, reason);
   }
@@ -199,13 +207,28 @@ export class HttpSession {
     if (stream.open) stream.enqueue(event);
   }
 
+  /** The stored events, oldest first. */
+  private stored(): { seq: number; stream: number; bytes: Uint8Array }[] {
+    return this.storeHead === 0 ? this.store : this.store.slice(this.storeHead);
+  }
+
   private keep(seq: number, stream: number, bytes: Uint8Array): void {
     this.store.push({ seq, stream, bytes });
     this.storeBytes += bytes.length;
     const maxBytes = this.options.storeBytes ?? 8 * 1_048_576;
     const maxEvents = this.options.storeEvents ?? 2000;
-    while (this.store.length > 1 && (this.storeBytes > maxBytes || this.store.length > maxEvents)) {
-      this.storeBytes -= (this.store.shift() as { bytes: Uint8Array }).bytes.length;
+    while (
+      this.store.length - this.storeHead > 1 &&
+      (this.storeBytes > maxBytes || this.store.length - this.storeHead > maxEvents)
+    ) {
+      const dropped = this.store[this.storeHead] as { bytes: Uint8Array };
+      this.store[this.storeHead++] = undefined as unknown as { seq: number; stream: number; bytes: Uint8Array };
+      this.storeBytes -= dropped.bytes.length;
+    }
+    // Compact now and then: O(1) per event on average, never a shift per event.
+    if (this.storeHead > 1024 && this.storeHead * 2 > this.store.length) {
+      this.store = this.store.slice(this.storeHead);
+      this.storeHead = 0;
     }
   }
 }

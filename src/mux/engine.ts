@@ -103,6 +103,8 @@ export class Engine {
           bytes: (data) => this.router.childBytes(data),
           gone: (reason) => this.childGone(up, reason),
           drained: () => this.childDrained(),
+          // The request being written is one of them: more than one means others are waiting.
+          busy: () => this.router.pending.size > 1,
         },
         this.logger,
       );

@@ -35,6 +35,8 @@ export interface UpstreamHandlers {
   drained?(): void;
   /** A line of at least `BIG_MESSAGE_BYTES`, as bytes (default: decoded and given to `line`). */
   bytes?(line: Uint8Array): void;
+  /** True while other requests wait at the child (more lines are likely to follow soon). */
+  busy?(): boolean;
 }
 
 /** One running child process. */
@@ -72,9 +74,10 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
   const pid = proc.pid;
   let done = false;
   // Writes are batched: lines written in one tick share one pipe write. When the previous
-  // write was under a millisecond ago (the child is busy), the batch waits for the next
-  // event-loop turn so lines from many clients' callbacks share it too; when idle, it goes at
-  // the end of this tick and adds no latency. While the pipe is full, lines wait here and
+  // write was under a millisecond ago and other requests wait at the child (several clients
+  // at work), the batch waits for the next event-loop turn so lines from many clients'
+  // callbacks share it too; otherwise (one client, or idle) it goes at the end of this tick
+  // and adds no latency. While the pipe is full, lines wait here and
   // `backlog` tells the service to stop reading clients. Big messages come as byte pieces and
   // go out in slices, so the pipe's own buffer never holds a second copy of them.
   const queue: (string | Uint8Array)[] = [];
@@ -178,7 +181,7 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
       }
       if (!flushScheduled && inPipe === 0) {
         flushScheduled = true;
-        if (performance.now() - lastFlush < 1) setImmediate(flush);
+        if (performance.now() - lastFlush < 1 && handlers.busy?.()) setImmediate(flush);
         else queueMicrotask(flush);
       }
       return true;

@@ -50,8 +50,9 @@ function inTerminal(cmd: string[], env: Record<string, string | undefined> = {})
 }
 
 describe("colour", () => {
-  test("help has no ANSI codes through a pipe or with NO_COLOR; it has them on a terminal or with FORCE_COLOR", async () => {
-    for (const args of [["--help"], ["serve", "--help"], ["status", "--help"]]) {
+  test("help (also for mux with no arguments) has no ANSI codes through a pipe or with NO_COLOR; it has them on a terminal or with FORCE_COLOR", async () => {
+    // No arguments at all prints the help too.
+    for (const args of [[], ["--help"], ["serve", "--help"], ["status", "--help"]]) {
       const piped = await run([MUX_BIN, ...args]);
       expect(piped.code).toBe(0);
       expect(piped.stdout).toContain("USAGE");
