@@ -160,7 +160,11 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     // A request id already waiting on another stream of this session is refused here: its
     // answer would otherwise be taken for the first one's.
     const fresh = requests.filter((m) => !session.awaiting(m.key as string));
-    const stream = session.openPostStream(fresh.map((m) => m.key as string));
+    const single = messages.length === 1 && fresh.length === 1;
+    const stream = session.openPostStream(
+      fresh.map((m) => m.key as string),
+      single,
+    );
     for (const m of messages) {
       if (m.key !== undefined && !fresh.includes(m)) {
         session.answer(
@@ -175,6 +179,11 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       }
       service.clientLine(session.client, m.text);
     }
+    // One request whose answer is the first thing back: plain JSON, no stream (the client
+    // accepts both); anything before it (progress, a server request, a slow answer): SSE.
+    const json = await stream.first;
+    if (json !== undefined)
+      return new Response(json, { status: 200, headers: { ...headers, "content-type": "application/json" } });
     return new Response(stream.body, {
       status: 200,
       headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },

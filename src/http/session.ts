@@ -27,6 +27,11 @@ export interface SseStream {
   readonly id: number;
   /** The Response body. */
   readonly body: ReadableStream<Uint8Array>;
+  /**
+   * For a POST of one request: the answer as JSON text when it is the first thing to go to
+   * the client for that request (no stream needed), or undefined once the stream is needed.
+   */
+  readonly first?: Promise<string | undefined>;
 }
 
 /** A Streamable HTTP session and its streams. */
@@ -72,11 +77,16 @@ export class HttpSession {
     return s !== undefined && this.streams.get(s)?.open === true;
   }
 
-  /** Open the SSE stream of a POST carrying requests with these keys. */
-  openPostStream(keys: string[]): SseStream {
+  /**
+   * Open the SSE stream of a POST carrying requests with these keys. With `single` (one
+   * request alone), the stream is only made if something other than the answer comes first,
+   * or nothing comes within QUICK_MS: most answers go back as plain JSON, with no stream.
+   */
+  openPostStream(keys: string[], single = false): SseStream {
     const stream = this.newStream(new Set(keys));
     for (const k of keys) this.requestStream.set(k, stream.id);
-    this.prime(stream);
+    if (single) stream.awaitFirst(() => this.prime(stream));
+    else this.prime(stream);
     return stream;
   }
 
@@ -121,6 +131,16 @@ export class HttpSession {
     const streamId = related !== undefined ? this.requestStream.get(related) : undefined;
     const target = streamId !== undefined ? this.streams.get(streamId) : undefined;
     if (target) {
+      if (target.waiting) {
+        if (kind === "response" && related !== undefined && target.pending.size === 1 && target.pending.has(related)) {
+          target.pending.delete(related);
+          this.requestStream.delete(related);
+          this.streams.delete(target.id);
+          target.answerFirst(typeof line === "string" ? line : decoder.decode(data));
+          return;
+        }
+        target.useStream();
+      }
       this.emit(target, data);
       if (kind === "response" && related !== undefined) {
         target.pending.delete(related);
@@ -238,12 +258,20 @@ export class HttpSession {
 const RETRY_MS = 1000;
 const WAITING_LIMIT = 1_048_576;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const END = encoder.encode("\n\n");
+/** How long a single-request POST waits for its answer before it streams (and primes) instead. */
+const QUICK_MS = 50;
 
 /** One SSE stream: a ReadableStream whose queue tells how far behind its client is. */
 class Stream implements SseStream {
-  readonly body: ReadableStream<Uint8Array>;
   open = true;
+  first?: Promise<string | undefined>;
+  /** While a single-request POST waits to learn whether it needs a stream at all. */
+  waiting:
+    | { resolve: (json: string | undefined) => void; timer: ReturnType<typeof setTimeout>; onStream: () => void }
+    | undefined;
+  private made: ReadableStream<Uint8Array> | undefined;
   /** The stream's last event was written (a POST stream after its last answer). */
   finished = false;
   lastPull = Date.now();
@@ -253,8 +281,11 @@ class Stream implements SseStream {
     readonly id: number,
     readonly pending: Set<string>,
     private readonly pulled: () => void,
-  ) {
-    this.body = new ReadableStream<Uint8Array>(
+  ) {}
+
+  /** The Response body, made on first use (a POST answered as JSON never makes one). */
+  get body(): ReadableStream<Uint8Array> {
+    this.made ??= new ReadableStream<Uint8Array>(
       {
         start: (c) => {
           this.controller = c;
@@ -269,17 +300,48 @@ class Stream implements SseStream {
       },
       new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
     );
+    return this.made;
   }
 
   /** Bytes queued and not yet taken by the client. */
   get queued(): number {
-    if (!this.open) return 0;
+    if (!this.open || !this.made) return 0;
     const desired = this.controller.desiredSize ?? 0;
     return Math.max(0, 64 * 1024 - desired);
   }
 
+  /** Wait for the first thing to send: `first` resolves with the answer, or undefined for a stream. */
+  awaitFirst(onStream: () => void): void {
+    this.first = new Promise((resolve) => {
+      this.waiting = { resolve, onStream, timer: setTimeout(() => this.useStream(), QUICK_MS) };
+    });
+  }
+
+  /** The answer came first: it goes back as JSON, and this stream is done. */
+  answerFirst(json: string): void {
+    const w = this.waiting;
+    if (!w) return;
+    this.waiting = undefined;
+    clearTimeout(w.timer);
+    this.open = false;
+    this.finished = true;
+    w.resolve(json);
+  }
+
+  /** Something else came first, or the answer is slow: stream from now on. */
+  useStream(): void {
+    const w = this.waiting;
+    if (!w) return;
+    this.waiting = undefined;
+    clearTimeout(w.timer);
+    void this.body;
+    w.onStream();
+    w.resolve(undefined);
+  }
+
   enqueue(bytes: Uint8Array): void {
     if (!this.open) return;
+    void this.body;
     try {
       this.controller.enqueue(bytes);
     } catch {
@@ -289,9 +351,11 @@ class Stream implements SseStream {
 
   /** The last event is written: end the response once the client took it. */
   finish(): void {
+    this.useStream();
     this.finished = true;
     if (!this.open) return;
     this.open = false;
+    void this.body;
     try {
       this.controller.close();
     } catch {}
@@ -299,8 +363,10 @@ class Stream implements SseStream {
 
   /** The connection goes away (another took its place, or its client stalled): events stay stored. */
   detach(): void {
+    this.useStream();
     if (!this.open) return;
     this.open = false;
+    void this.body;
     try {
       this.controller.close();
     } catch {}
