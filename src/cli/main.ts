@@ -4,7 +4,7 @@
  * @module
  */
 
-import { defineCommand, runMain } from "citty";
+import { defineCommand, runMain, showUsage } from "citty";
 import { VERSION_LINE } from "../version.ts";
 import { unknownOption } from "./args-check.ts";
 import { fail } from "./logger.ts";
@@ -28,6 +28,8 @@ export const main = defineCommand({
 
 /** Run `mux` with the process's argv; an unknown option stops it with a "did you mean". */
 export async function runMux(argv: string[] = process.argv.slice(2)): Promise<void> {
+  // No arguments: the help, as a successful answer (not citty's "No command specified").
+  if (argv.length === 0) return showUsage(main);
   const unknown = await unknownOption(main, argv);
   if (unknown) fail(unknown, 2);
   return runMain(main, { rawArgs: argv });
