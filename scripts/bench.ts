@@ -1094,6 +1094,7 @@ function render(): string {
     };
     if (pr.before) {
       const b = pr.before as {
+        compiled?: string;
         commit: string;
         note: string;
         load: Tput;
@@ -1104,6 +1105,9 @@ function render(): string {
         `### Before (commit \`${b.commit}\`, ${b.load.callsPerSec} calls/s, CPU µs/call: proxies ${b.load.cpu.proxies}, daemon ${b.load.cpu.daemon})`,
         "",
         b.note,
+        "",
+        ...(b.compiled ? [b.compiled, ""] : []),
+        "Profiled from the sources, CPU per call is higher than the compiled figures of section 2.",
         "",
       );
       table("mux-proxy, all processes", b.proxy);
