@@ -8,6 +8,7 @@ import { defineCommand, runMain, showUsage } from "citty";
 import { VERSION_LINE } from "../version.ts";
 import { unknownOption } from "./args-check.ts";
 import { fail } from "./logger.ts";
+import { restoreColorEnv } from "./tty.ts";
 
 /** The root `mux` command with lazily loaded subcommands. */
 export const main = defineCommand({
@@ -28,6 +29,7 @@ export const main = defineCommand({
 
 /** Run `mux` with the process's argv; an unknown option stops it with a "did you mean". */
 export async function runMux(argv: string[] = process.argv.slice(2)): Promise<void> {
+  restoreColorEnv();
   // No arguments: the help, as a successful answer (not citty's "No command specified").
   if (argv.length === 0) return showUsage(main);
   const unknown = await unknownOption(main, argv);

@@ -1,7 +1,8 @@
 /**
  * Colour only for a terminal. Imported first by the entry points: citty and consola decide
  * on colour once, when they load, from `NO_COLOR`; this sets it when stdout or stderr is not
- * a terminal (a pipe, a log file, a host reading mux-proxy), unless `FORCE_COLOR` asks.
+ * a terminal (a pipe, a log file, a host reading mux-proxy), unless `FORCE_COLOR` asks (then
+ * also in CI, where citty alone would drop it).
  * @module
  */
 
@@ -12,4 +13,19 @@ export function colorEnabled(env: Record<string, string | undefined> = process.e
   return Boolean(process.stdout.isTTY && process.stderr.isTTY);
 }
 
+/** `CI` and `TEST`, hidden while citty loads: citty turns its colour off for them even when asked. */
+const hidden: Record<string, string> = {};
+
 if (!colorEnabled()) process.env.NO_COLOR = "1";
+else
+  for (const name of ["CI", "TEST"]) {
+    const value = process.env[name];
+    if (value === undefined) continue;
+    hidden[name] = value;
+    delete process.env[name];
+  }
+
+/** Put back what was hidden from citty (called once citty has loaded; children see it again). */
+export function restoreColorEnv(): void {
+  for (const [name, value] of Object.entries(hidden)) process.env[name] = value;
+}

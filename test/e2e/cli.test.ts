@@ -58,6 +58,8 @@ describe("colour", () => {
       expect(piped.stdout).toContain("USAGE");
       expect(piped.stdout).not.toContain(ESC);
       expect((await run([MUX_BIN, ...args], { FORCE_COLOR: "1" })).stdout).toContain(ESC);
+      // Also on a CI runner, where citty alone would drop colour.
+      expect((await run([MUX_BIN, ...args], { FORCE_COLOR: "1", CI: "true", TEST: "1" })).stdout).toContain(ESC);
     }
     const tty = inTerminal([MUX_BIN, "--help"]);
     expect(await tty.proc.exited).toBe(0);
