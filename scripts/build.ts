@@ -63,6 +63,9 @@ const defines = [
   `MUX_BUILD_COMMIT=${JSON.stringify(commit)}`,
 ];
 
+/** The release's scratch folder, removed when the release ends, also when it fails. */
+let scratch = "";
+
 if (args.includes("--release")) await release();
 else {
   const out = resolve(ROOT, option("--out") ?? "dist");
@@ -79,11 +82,12 @@ async function release(): Promise<void> {
   const resign = !args.includes("--no-resign");
   const mtime = Number(process.env.SOURCE_DATE_EPOCH ?? git(["log", "-1", "--format=%ct"]) ?? 0);
   mkdirSync(out, { recursive: true });
+  scratch = join(out, ".build");
   const sums: string[] = [];
   const license = readFileSync(join(ROOT, "LICENSE"));
   for (const target of wanted) {
     const folder = `mux-${version}-${target}`;
-    const work = join(out, ".build", target);
+    const work = join(scratch, target);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     const files: { name: string; data: Uint8Array; mode: number }[] = [];
@@ -107,7 +111,7 @@ async function release(): Promise<void> {
     console.error(`${name}: ${(archive.length / 1_048_576).toFixed(1)} MiB`);
     rmSync(work, { recursive: true, force: true });
   }
-  rmSync(join(out, ".build"), { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
   writeFileSync(join(out, "SHA256SUMS"), `${sums.join("\n")}\n`);
   console.error(`wrote ${sums.length} archives and SHA256SUMS to ${out} (${version}, ${commit})`);
 }
@@ -215,5 +219,6 @@ function git(argv: string[]): string | undefined {
 
 function fail(message: string): never {
   console.error(`build: ${message}`);
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
   process.exit(1);
 }
