@@ -577,24 +577,7 @@ async function memory(): Promise<void> {
   const proxyPssKb = pss(one.pid as number) ?? 0;
   await one.client.close();
   // The floor: a compiled Bun executable that only copies bytes, built with the same flags.
-  const bareBin = join(dir, "bun-bridge");
-  Bun.spawnSync(
-    [
-      BUN,
-      "build",
-      "--compile",
-      "--minify",
-      "--bytecode",
-      "--format=esm",
-      "--sourcemap=none",
-      "--no-compile-autoload-dotenv",
-      "--no-compile-autoload-bunfig",
-      join(ROOT, "scripts/bench/bun-bridge.ts"),
-      "--outfile",
-      bareBin,
-    ],
-    { stdout: "ignore", stderr: "ignore" },
-  );
+  const bareBin = compileLikeRelease("scripts/bench/bun-bridge.ts", "bun-bridge");
   const bare = await sdkStdio(bareBin, [mux.socket]);
   await bare.client.listTools();
   await Bun.sleep(500);
@@ -631,6 +614,57 @@ async function memory(): Promise<void> {
   };
   for (const c of conns) c.end();
   await stopAll();
+
+  // The tray costs nothing unless asked: the daemon as released (tray helper embedded, tray
+  // code loaded only for --tray) beside the same daemon built without any tray at all.
+  const noTrayBin = compileLikeRelease("src/bin/mux.ts", "mux-no-tray");
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+  const released: number[] = [];
+  const bare2: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    released.push(await daemonRssKb(MUX, `tray-with-${i}`));
+    bare2.push(await daemonRssKb(noTrayBin, `tray-without-${i}`));
+  }
+  report.idle = {
+    ...(report.idle as Record<string, unknown>),
+    daemonReleasedRssMb: mb(median(released)),
+    daemonNoTrayRssMb: mb(median(bare2)),
+  };
+}
+
+/** A compiled executable of `entry` (relative to the repository) with the release's flags. */
+function compileLikeRelease(entry: string, name: string): string {
+  const out = join(dir, name);
+  Bun.spawnSync(
+    [
+      BUN,
+      "build",
+      "--compile",
+      "--minify",
+      "--bytecode",
+      "--format=esm",
+      "--sourcemap=none",
+      "--no-compile-autoload-dotenv",
+      "--no-compile-autoload-bunfig",
+      join(ROOT, entry),
+      "--outfile",
+      out,
+    ],
+    { stdout: "ignore", stderr: "ignore" },
+  );
+  return out;
+}
+
+/** The RSS of a daemon alone (its child excluded) with one initialized client. */
+async function daemonRssKb(bin: string, name: string): Promise<number> {
+  const mux = await startMux(name, ECHO, { bin: [bin] });
+  const conn = await RawConn.socket(mux.socket);
+  await conn.handshake();
+  await Bun.sleep(500);
+  const kb = statusField(mux.pid, "VmRSS") ?? 0;
+  conn.end();
+  process.kill(mux.pid, "SIGTERM");
+  return kb;
 }
 
 function childRss(pid: number): number {
@@ -974,6 +1008,12 @@ function verdicts(): Verdict[] {
       met: (idle.marginalProxyPssMb as number) <= 3,
     },
     {
+      target:
+        "a daemon without --tray pays nothing for the tray: RSS within 1 MB of the same daemon built with no tray",
+      value: `${idle.daemonReleasedRssMb} vs ${idle.daemonNoTrayRssMb} MB (median of 3 each)`,
+      met: (idle.daemonReleasedRssMb as number) - (idle.daemonNoTrayRssMb as number) <= 1,
+    },
+    {
       target: `daemon with ${idle.daemonIdleClients} idle clients ≤ 80 MB RSS`,
       value: `${idle.daemonIdleRssMb} MB (PSS ${idle.daemonIdlePssMb} MB)`,
       met: (idle.daemonIdleRssMb as number) <= 80,
@@ -1142,6 +1182,7 @@ function render(): string {
     "",
     `- One idle mux-proxy: ${idle.proxyRssMb} MB RSS, ${idle.proxyPssMb} MB PSS; each further one adds ${idle.marginalProxyPssMb} MB PSS (${idle.marginalFrom}).`,
     `- The daemon: ${idle.daemonNoClientsRssMb} MB RSS with no clients (its child excluded), ${idle.daemonIdleRssMb} MB RSS (${idle.daemonIdlePssMb} MB PSS) with ${idle.daemonIdleClients} idle initialized clients.`,
+    `- The daemon as released (tray helper embedded, not asked for) with one client: ${idle.daemonReleasedRssMb} MB RSS; the same daemon built with no tray at all: ${idle.daemonNoTrayRssMb} MB (medians of 3).`,
   );
 
   const st = report.startup as Record<string, unknown>;
