@@ -197,6 +197,8 @@ export async function waitFor(
 }
 
 /** A raw JSON-RPC client over the socket: send anything, inspect every line received. */
+let settles = 0;
+
 export class RawClient {
   readonly received: Json[] = [];
   readonly rawLines: string[] = [];
@@ -318,6 +320,16 @@ export class RawClient {
     const res = await this.response("init", 15_000);
     this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     return res;
+  }
+
+  /**
+   * A ping round trip: once it is answered, everything sent before it (say the `initialized`
+   * of `handshake`) has been taken in by the mux, even through a mux-proxy in between.
+   */
+  async settle(): Promise<void> {
+    const id = `settle-${++settles}`;
+    this.request(id, "ping");
+    await this.response(id);
   }
 
   close(): void {

@@ -31,7 +31,11 @@ const { dir } = scope;
 const use = (options: MuxOptions): Promise<Target> => scope.target(options);
 const proxied = async (socket: string, capabilities?: Json, version?: string): Promise<RawClient> => {
   const c = await scope.raw(socket, "proxy");
-  if (capabilities) await c.handshake(capabilities, version);
+  if (capabilities) {
+    await c.handshake(capabilities, version);
+    // The mux has taken in `initialized` (broadcasts reach only initialized clients).
+    await c.settle();
+  }
   return c;
 };
 const sdk = async (socket: string, options: Parameters<typeof sdkClient>[1] = {}) => {
