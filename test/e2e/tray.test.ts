@@ -122,10 +122,22 @@ describe.skipIf(desktop !== undefined)("tray on a desktop (Xvfb, trayer)", () =>
     const x = await startDesktop();
     const t = serveWithTray(x.env, ["--service-name", "memory"]);
     await waitFor(() => existsSync(t.socket), 10_000, "the socket");
-    const icon = await findIcon(x.env);
-    // The icon is drawn, in the colour of a service waiting for its first client (green).
+    // The icon is drawn, in the colour of a service waiting for its first client (green). The
+    // tray host embeds and paints it a moment after the window appears (slower on a first run,
+    // when the helper is first extracted), so the geometry is read again until it is drawn.
     const shot = (name: string) => screenshot(x.env, join(x.dir, name));
-    expect(greenPixels(x.env, await shot("icon.png"), icon)).toBeGreaterThan(100);
+    let icon = await findIcon(x.env);
+    let green = 0;
+    await waitFor(
+      async () => {
+        icon = await findIcon(x.env);
+        green = greenPixels(x.env, await shot("icon.png"), icon);
+        return green > 100;
+      },
+      15_000,
+      "the icon drawn in green",
+    );
+    expect(green).toBeGreaterThan(100);
     const helper = helperOf(t.proc.pid);
     expect(helper).toBeGreaterThan(0);
 
