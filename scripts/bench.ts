@@ -10,7 +10,16 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -464,26 +473,60 @@ function isCmd(pid: number, part: string): boolean {
  * the proxies under the clients → mux-proxy → mux load: the top functions by self time.
  */
 async function profiles(): Promise<void> {
+  const stored = existsSync(join(ROOT, "docs/profile-before.json"))
+    ? JSON.parse(readFileSync(join(ROOT, "docs/profile-before.json"), "utf8"))
+    : undefined;
+  // The before profile is taken again in this run, from a git worktree of its commit, so both
+  // sides see the same machine; the stored one stands in when the commit is not at hand.
+  const beforeRoot = quick || !stored ? undefined : worktreeAt(stored.commit as string);
+  let before = stored;
+  if (beforeRoot) {
+    try {
+      before = { ...stored, ...(await profileRun("before", beforeRoot)), sameRun: true };
+    } finally {
+      Bun.spawnSync(["git", "worktree", "remove", "--force", beforeRoot], { cwd: ROOT });
+    }
+  }
+  report.profiles = { ...(await profileRun("after", ROOT)), before };
+}
+
+/** A detached git worktree of `commit` sharing our node_modules, or undefined when git cannot make one. */
+function worktreeAt(commit: string): string | undefined {
+  const path = join(dir, `src-${commit}`);
+  const made = Bun.spawnSync(["git", "worktree", "add", "--detach", path, commit], { cwd: ROOT, stderr: "pipe" });
+  if (made.exitCode !== 0) {
+    log(`  before profile: no worktree of ${commit} (${made.stderr.toString().trim()}); using the stored one`);
+    return undefined;
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(path, "node_modules"));
+  return path;
+}
+
+/** 64 SDK clients → mux-proxy → mux, the daemon and every proxy profiled, from the sources at `root`. */
+async function profileRun(
+  tag: string,
+  root: string,
+): Promise<{ load: Tput; daemon: ReturnType<typeof summarize>; proxy: ReturnType<typeof summarize> }> {
   const n = P.tputClients;
-  log(`profiles (${n} clients through mux-proxy, from the sources)`);
-  const daemonDir = join(dir, "prof-daemon");
-  const proxyDir = join(dir, "prof-proxy");
-  const mux = await startMux("prof", ECHO, {
-    bin: [BUN, "--cpu-prof", `--cpu-prof-dir=${daemonDir}`, join(ROOT, "src/bin/mux.ts")],
+  log(`profiles, ${tag} (${n} clients through mux-proxy, from the sources)`);
+  const daemonDir = join(dir, `prof-${tag}-daemon`);
+  const proxyDir = join(dir, `prof-${tag}-proxy`);
+  const mux = await startMux(`prof-${tag}`, ECHO, {
+    bin: [BUN, "--cpu-prof", `--cpu-prof-dir=${daemonDir}`, join(root, "src/bin/mux.ts")],
   });
   const clients = await Promise.all(
     Array.from({ length: n }, () =>
       sdkStdio(BUN, [
         "--cpu-prof",
         `--cpu-prof-dir=${proxyDir}`,
-        join(ROOT, "src/bin/mux-proxy.ts"),
+        join(root, "src/bin/mux-proxy.ts"),
         "--socket",
         mux.socket,
       ]),
     ),
   );
   const row = await measured(
-    `profiled: ${n} clients → mux-proxy → mux`,
+    `profiled (${tag}): ${n} clients → mux-proxy → mux`,
     n,
     (w, i) => checkedSdk((clients[w] as { client: Client }).client, { w, i }),
     {
@@ -496,15 +539,7 @@ async function profiles(): Promise<void> {
   await until(() => clients.every((c) => !existsSync(`/proc/${c.pid}`)), 10_000, "the proxies to write their profiles");
   await stopAll();
   await until(() => existsSync(daemonDir), 10_000, "the daemon's profile");
-  const before = existsSync(join(ROOT, "docs/profile-before.json"))
-    ? JSON.parse(readFileSync(join(ROOT, "docs/profile-before.json"), "utf8"))
-    : undefined;
-  report.profiles = {
-    load: row,
-    daemon: summarize(daemonDir, 10),
-    proxy: summarize(proxyDir, 10),
-    before,
-  };
+  return { load: row, daemon: summarize(daemonDir, 10), proxy: summarize(proxyDir, 10) };
 }
 
 // ---- 4. memory ----
@@ -1143,6 +1178,7 @@ function render(): string {
         load: Tput;
         daemon: ReturnType<typeof summarize>;
         proxy: ReturnType<typeof summarize>;
+        sameRun?: boolean;
       };
       lines.push(
         `### Before (commit \`${b.commit}\`, ${b.load.callsPerSec} calls/s, CPU µs/call: proxies ${b.load.cpu.proxies}, daemon ${b.load.cpu.daemon})`,
@@ -1150,6 +1186,11 @@ function render(): string {
         b.note,
         "",
         ...(b.compiled ? [b.compiled, ""] : []),
+        ...(b.sameRun
+          ? [
+              `Profiled again in this run, just before the After rows, from a git worktree of \`${b.commit}\` (its daemon and its mux-proxy) under the same load.`,
+            ]
+          : ["Stored from an earlier run (the commit was not at hand): compare the shares, not the absolute figures."]),
         "Profiled from the sources, CPU per call is higher than the compiled figures of section 2.",
         "",
       );
