@@ -357,7 +357,7 @@ describe("one client model for every transport", () => {
 });
 
 describe("bad clients", () => {
-  test("DELETE releases what the session held: in-flight requests are cancelled at the child, subscriptions dropped", async () => {
+  test("DELETE releases what the session held: in-flight requests are cancelled at the child, subscriptions dropped; logs name the session by a short form only", async () => {
     const d = scope.dir();
     const t = await serve({ ...fakeServer(d) });
     const url = t.httpUrl as string;
@@ -380,6 +380,10 @@ describe("bad clients", () => {
     expect((await fetch(url, { method: "DELETE", headers: { "mcp-session-id": id } })).status).toBe(200);
     await waitFor(() => recorded(d).some((m) => m.method === "notifications/cancelled"), 5000, "the cancel");
     await waitFor(() => recorded(d).some((m) => m.method === "resources/unsubscribe"), 5000, "the unsubscribe");
+    // The daemon (at debug level) logged the session opening and ending by a short form only.
+    await waitFor(() => t.stderr().includes(`http session ${id.slice(0, 8)}… ended`), 5000, "the end in the log");
+    expect(t.stderr()).toContain(`http session ${id.slice(0, 8)}… opened`);
+    expect(t.stderr()).not.toContain(id.slice(0, 12));
   });
 
   test("a client that drops its stream mid-call resumes it with Last-Event-ID and gets the answer", async () => {
