@@ -144,6 +144,7 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
   if (options.http) {
     flags.push("--http", options.http.listen);
     if (options.http.allowedHosts) flags.push("--http-allow-host", options.http.allowedHosts.join(","));
+    if (options.http.sessionIdleMs) flags.push("--http-session-idle-ms", String(options.http.sessionIdleMs));
   }
   if (options.lazyStart) flags.push("--lazy-start");
   if (options.isolated) flags.push("--isolated");

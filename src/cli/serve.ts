@@ -47,6 +47,10 @@ export const serveCommand = defineCommand({
       description: "Require Authorization: Bearer <token> from this file (created 0600 with a random token if missing)",
     },
     "http-allow-host": { type: "string", description: "Host names accepted besides localhost (a,b)" },
+    "http-session-idle-ms": {
+      type: "string",
+      description: "End an HTTP session with no open stream and no request for this long (default 1800000)",
+    },
     tray: { type: "boolean", description: "Show a status icon with a menu per service and Quit (needs a desktop)" },
   },
   async run({ args }) {
@@ -217,7 +221,14 @@ function httpOptions(
     }
   }
   const allowedHosts = list(args["http-allow-host"]) ?? fromConfig?.allowedHosts;
-  return { listen, token, allowedHosts, sessionIdleMs: fromConfig?.sessionIdleMs };
+  let sessionIdleMs = fromConfig?.sessionIdleMs;
+  const idleRaw = args["http-session-idle-ms"];
+  if (idleRaw !== undefined) {
+    sessionIdleMs = Number(idleRaw);
+    if (!Number.isInteger(sessionIdleMs) || sessionIdleMs < 1)
+      fail(`--http-session-idle-ms must be an integer ≥ 1, got ${String(idleRaw)}`);
+  }
+  return { listen, token, allowedHosts, sessionIdleMs };
 }
 
 /** How long an auto-started daemon stays without clients before it exits. */

@@ -386,6 +386,33 @@ describe("bad clients", () => {
     expect(t.stderr()).not.toContain(id.slice(0, 12));
   });
 
+  test("an idle session expires after --http-session-idle-ms and releases what it held; one with an open stream lives on", async () => {
+    const d = scope.dir();
+    const t = await serve({ ...fakeServer(d), http: { listen: "127.0.0.1:0", sessionIdleMs: 400 } });
+    const url = t.httpUrl as string;
+    const post = (id: string, body: Json) =>
+      fetch(url, { method: "POST", headers: { ...JSON_AND_SSE, "mcp-session-id": id }, body: JSON.stringify(body) });
+    const idle = await openSession(url);
+    await events(
+      await post(idle, { jsonrpc: "2.0", id: 1, method: "resources/subscribe", params: { uri: "demo://idle" } }),
+    );
+    const kept = await openSession(url);
+    const stream = await fetch(url, { headers: { accept: "text/event-stream", "mcp-session-id": kept } });
+    expect(stream.status).toBe(200);
+    await waitFor(
+      () => recorded(d).some((m) => m.method === "resources/unsubscribe"),
+      5000,
+      "the idle session's subscription to be released",
+    );
+    expect(t.stderr()).toContain(`http session ${idle.slice(0, 8)}… ended: idle session expired`);
+    expect((await post(idle, { jsonrpc: "2.0", id: 2, method: "ping" })).status).toBe(404);
+    await Bun.sleep(800); // twice the idle time: the session with an open stream is not idle
+    const ping = await post(kept, { jsonrpc: "2.0", id: 3, method: "ping" });
+    expect(ping.status).toBe(200);
+    expect(await events(ping)).toHaveLength(1);
+    await stream.body?.cancel();
+  });
+
   test("a client that drops its stream mid-call resumes it with Last-Event-ID and gets the answer", async () => {
     const t = await serve();
     const url = t.httpUrl as string;
