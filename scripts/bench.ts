@@ -49,6 +49,7 @@ import {
   uncache,
   until,
 } from "./bench/util.ts";
+import { COMPILE_FLAGS } from "./build/flags.ts";
 
 const quick = process.argv.includes("--quick");
 const outIndex = process.argv.indexOf("--out");
@@ -671,23 +672,10 @@ async function memory(): Promise<void> {
 /** A compiled executable of `entry` (relative to the repository) with the release's flags. */
 function compileLikeRelease(entry: string, name: string): string {
   const out = join(dir, name);
-  Bun.spawnSync(
-    [
-      BUN,
-      "build",
-      "--compile",
-      "--minify",
-      "--bytecode",
-      "--format=esm",
-      "--sourcemap=none",
-      "--no-compile-autoload-dotenv",
-      "--no-compile-autoload-bunfig",
-      join(ROOT, entry),
-      "--outfile",
-      out,
-    ],
-    { stdout: "ignore", stderr: "ignore" },
-  );
+  Bun.spawnSync([BUN, "build", ...COMPILE_FLAGS, join(ROOT, entry), "--outfile", out], {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
   uncache([out]);
   return out;
 }

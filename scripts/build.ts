@@ -6,10 +6,8 @@
  *       one mux-<version>-<target>.tar.gz per target (both executables, LICENSE, README.txt)
  *       and SHA256SUMS, into DIR (default release/, which git ignores)
  *
- * Flags: --minify --bytecode --format=esm start faster and use less memory (measured in
- * ../shared/reference/distribution.md); .env and bunfig.toml autoloading are off, so a folder a
- * host starts mux-proxy in cannot inject configuration or preload code. Version and commit are
- * embedded. Builds are reproducible: same commit, same checksums (executables are always built
+ * Flags: see build/flags.ts (fast start, small memory, no .env/bunfig autoload). Version and
+ * commit are embedded. Builds are reproducible: same commit, same checksums (executables are always built
  * under the names mux and mux-proxy, archives have fixed owners and times). Each Mach-O is
  * checked page by page; Bun 1.4.5's darwin-x64 runtime ships a broken signature, which is
  * replaced by an ad-hoc one (as `codesign -s - -f` would) and checked again; with --no-resign a
@@ -19,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { COMPILE_FLAGS } from "./build/flags.ts";
 import { checkSignature, isMachO, signAdHoc } from "./build/macho.ts";
 import { tarGz } from "./build/tar.ts";
 
@@ -37,16 +36,6 @@ export const TARGETS: Record<string, string> = {
 const ENTRIES = [
   { name: "mux", entry: "src/bin/mux.ts" },
   { name: "mux-proxy", entry: "src/bin/mux-proxy.ts" },
-];
-
-const FLAGS = [
-  "--compile",
-  "--minify",
-  "--bytecode",
-  "--format=esm",
-  "--sourcemap=none",
-  "--no-compile-autoload-dotenv",
-  "--no-compile-autoload-bunfig",
 ];
 
 const args = process.argv.slice(2);
@@ -173,7 +162,7 @@ function compile(entry: string, outfile: string, target?: string): void {
   const cmd = [
     process.execPath,
     "build",
-    ...FLAGS,
+    ...COMPILE_FLAGS,
     ...defines,
     ...(target ? [`--target=${target}`] : []),
     entry,

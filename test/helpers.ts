@@ -46,8 +46,8 @@ export interface TestScope {
   dir(): string;
   /** A mux target (in-process or binary), closed after the test. */
   target(options: MuxOptions, mode?: Mode): Promise<Target>;
-  /** A raw client, directly on the socket or through a real mux-proxy process. */
-  raw(socket: string, via?: "socket" | "proxy"): Promise<RawClient>;
+  /** A raw client, directly on the socket or through a real mux-proxy process (started as `launch` says). */
+  raw(socket: string, via?: "socket" | "proxy", launch?: ProxyLaunch): Promise<RawClient>;
 }
 
 /** Create the per-test scope; `mode` is the default target mode. */
@@ -71,9 +71,12 @@ export function testScope(mode: Mode = "bin"): TestScope {
       cleanups.push(() => t.close());
       return t;
     },
-    async raw(socket, via = "socket") {
-      const c = via === "proxy" ? await RawClient.viaProxy(socket) : await RawClient.connect(socket);
-      cleanups.push(() => c.close());
+    async raw(socket, via = "socket", launch) {
+      const c = via === "proxy" ? await RawClient.viaProxy(socket, launch) : await RawClient.connect(socket);
+      cleanups.push(() => {
+        c.close();
+        c.proc?.kill();
+      });
       return c;
     },
   };
@@ -197,20 +200,62 @@ export async function waitFor(
   }
 }
 
-/** A raw JSON-RPC client over the socket: send anything, inspect every line received. */
+/** How `RawClient.viaProxy` starts its mux-proxy. */
+export interface ProxyLaunch {
+  args?: string[];
+  env?: Record<string, string | undefined>;
+}
+
 let settles = 0;
 
+/** Bytes for a socket that takes what it can: the rest waits, in order, and goes out on drain. */
+export class WriteQueue {
+  private backlog: Uint8Array[] = [];
+  constructor(private readonly write: (bytes: Uint8Array) => number) {}
+
+  send(bytes: Uint8Array): void {
+    this.backlog.push(bytes);
+    if (this.backlog.length === 1) this.drain();
+  }
+
+  /** Write what waits until the socket takes no more (call from the socket's drain handler). */
+  drain(): void {
+    while (this.backlog.length > 0) {
+      const first = this.backlog[0] as Uint8Array;
+      const n = this.write(first);
+      if (n < 0) return;
+      if (n < first.length) {
+        this.backlog[0] = first.subarray(n);
+        return;
+      }
+      this.backlog.shift();
+    }
+  }
+}
+
+/** A raw JSON-RPC client over the socket: send anything, inspect every line received. */
 export class RawClient {
   readonly received: Json[] = [];
   readonly rawLines: string[] = [];
   closed = false;
   private waiters: (() => void)[] = [];
-  private backlog: Uint8Array[] = [];
-  private constructor(private readonly socket: { write(b: Uint8Array): number; end(): void }) {}
+  private readonly out: WriteQueue;
+  private constructor(private readonly socket: { write(b: Uint8Array): number; end(): void }) {
+    this.out = new WriteQueue((b) => socket.write(b));
+  }
 
-  /** A raw client whose bytes go through a real `dist/mux-proxy` process. */
-  static async viaProxy(path: string): Promise<RawClient> {
-    const proc = Bun.spawn({ cmd: [PROXY_BIN, "--socket", path], stdin: "pipe", stdout: "pipe", stderr: "ignore" });
+  /**
+   * A raw client whose bytes go through a real `dist/mux-proxy` process, started with `args`
+   * after `--socket PATH` and with `env` as its whole environment (default: this one's).
+   */
+  static async viaProxy(path: string, launch: ProxyLaunch = {}): Promise<RawClient> {
+    const proc = Bun.spawn({
+      cmd: [PROXY_BIN, "--socket", path, ...(launch.args ?? [])],
+      env: launch.env,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "ignore",
+    });
     const client = new RawClient({
       write(b) {
         proc.stdin.write(b);
@@ -270,21 +315,11 @@ export class RawClient {
   /** Queue a line, respecting socket backpressure. */
   send(message: Json | string): void {
     const bytes = new TextEncoder().encode(`${typeof message === "string" ? message : JSON.stringify(message)}\n`);
-    this.backlog.push(bytes);
-    if (this.backlog.length === 1) this.drain();
+    this.out.send(bytes);
   }
 
   private drain(): void {
-    while (this.backlog.length > 0) {
-      const first = this.backlog[0] as Uint8Array;
-      const n = this.socket.write(first);
-      if (n < 0) return;
-      if (n < first.length) {
-        this.backlog[0] = first.subarray(n);
-        return;
-      }
-      this.backlog.shift();
-    }
+    this.out.drain();
   }
 
   request(id: unknown, method: string, params?: Json): void {

@@ -11,6 +11,7 @@ import { tryLock } from "../client/lock.ts";
 import { ensurePrivateDir } from "../client/safe-path.ts";
 import { findConfig, loadConfig } from "../config/load.ts";
 import { controlSocketPath, daemonFiles } from "../config/paths.ts";
+import { MIN_SESSION_IDLE_MS } from "../config/schema.ts";
 import { isMuxError } from "../errors.ts";
 import { loadOrCreateToken } from "../http/token.ts";
 import { startControl } from "../mux/control.ts";
@@ -225,8 +226,8 @@ function httpOptions(
   const idleRaw = args["http-session-idle-ms"];
   if (idleRaw !== undefined) {
     sessionIdleMs = Number(idleRaw);
-    if (!Number.isInteger(sessionIdleMs) || sessionIdleMs < 1)
-      fail(`--http-session-idle-ms must be an integer ≥ 1, got ${String(idleRaw)}`);
+    if (!Number.isInteger(sessionIdleMs) || sessionIdleMs < MIN_SESSION_IDLE_MS)
+      fail(`--http-session-idle-ms must be an integer ≥ ${MIN_SESSION_IDLE_MS}, got ${String(idleRaw)}`);
   }
   return { listen, token, allowedHosts, sessionIdleMs };
 }

@@ -82,6 +82,9 @@ export const DAEMON_KEYS = ["idle_exit_ms", "http", "tray"] as const;
 
 const HTTP_KEYS = ["listen", "token_file", "allowed_hosts", "session_idle_ms"];
 
+/** The shortest idle time an HTTP session may be given (shorter would end sessions between calls). */
+export const MIN_SESSION_IDLE_MS = 1000;
+
 /** Parse the top-level daemon settings of a config. */
 export function parseDaemonSettings(data: Record<string, unknown>, issues: ConfigIssue[]): DaemonSettings {
   const out: DaemonSettings = {};
@@ -124,8 +127,8 @@ export function parseDaemonSettings(data: Record<string, unknown>, issues: Confi
       }
       if (http.session_idle_ms !== undefined) {
         const n = http.session_idle_ms;
-        if (typeof n === "number" && Number.isInteger(n) && n >= 1000) out.http.sessionIdleMs = n;
-        else bad(`"http.session_idle_ms" must be an integer ≥ 1000, got ${describe(n)}`);
+        if (typeof n === "number" && Number.isInteger(n) && n >= MIN_SESSION_IDLE_MS) out.http.sessionIdleMs = n;
+        else bad(`"http.session_idle_ms" must be an integer ≥ ${MIN_SESSION_IDLE_MS}, got ${describe(n)}`);
       }
     }
   } else if (http !== undefined)

@@ -8,6 +8,7 @@
  */
 
 import type { MuxClient, SendKind } from "../mux/client.ts";
+import { concatBytes } from "../protocol/bytes.ts";
 import type { WireLine } from "../protocol/message.ts";
 
 /** Settings of a session. */
@@ -100,11 +101,11 @@ export class HttpSession {
     const resumed = Number.isInteger(resumeSeq) ? stored.find((e) => e.seq === resumeSeq)?.stream : undefined;
     if (resumed !== undefined) {
       const old = this.streams.get(resumed);
-      old?.detach();
+      old?.end();
       const stream = this.newStream(old?.pending ?? new Set(), resumed);
       for (const e of stored) if (e.stream === resumed && e.seq > resumeSeq) stream.enqueue(e.bytes);
       if (old && this.standalone === old) this.standalone = stream;
-      else if (stream.pending.size === 0) stream.finish();
+      else if (stream.pending.size === 0) stream.end();
       return stream;
     }
     if (this.standalone?.open) return "conflict";
@@ -146,7 +147,7 @@ export class HttpSession {
         target.pending.delete(related);
         this.requestStream.delete(related);
         if (target.pending.size === 0) {
-          target.finish();
+          target.end();
           // Done with: its events stay stored for a resume, which needs nothing else of it.
           if (this.standalone !== target) this.streams.delete(target.id);
         }
@@ -180,7 +181,7 @@ export class HttpSession {
   close(reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    for (const s of this.streams.values()) s.finish();
+    for (const s of this.streams.values()) s.end();
     this.streams.clear();
     this.requestStream.clear();
     this.store = [];
@@ -199,7 +200,7 @@ export class HttpSession {
   /** Close streams whose client took nothing for the stall timeout (they can resume). */
   sweep(now: number): void {
     for (const s of this.streams.values()) {
-      if (s.open && s.queued > 0 && now - s.lastPull > this.options.stallTimeoutMs) s.detach();
+      if (s.open && s.queued > 0 && now - s.lastPull > this.options.stallTimeoutMs) s.end();
     }
     for (const [id, s] of this.streams) if (!s.open && s.pending.size === 0) this.streams.delete(id);
   }
@@ -222,7 +223,7 @@ export class HttpSession {
 
   private emit(stream: Stream, data: Uint8Array): void {
     const seq = this.nextSeq++;
-    const event = concat([encoder.encode(`id: ${seq}\nevent: message\ndata: `), data, END]);
+    const event = concatBytes([encoder.encode(`id: ${seq}\nevent: message\ndata: `), data, END]);
     this.keep(seq, stream.id, event);
     if (stream.open) stream.enqueue(event);
   }
@@ -272,8 +273,6 @@ class Stream implements SseStream {
     | { resolve: (json: string | undefined) => void; timer: ReturnType<typeof setTimeout>; onStream: () => void }
     | undefined;
   private made: ReadableStream<Uint8Array> | undefined;
-  /** The stream's last event was written (a POST stream after its last answer). */
-  finished = false;
   lastPull = Date.now();
   private controller!: ReadableStreamDefaultController<Uint8Array>;
 
@@ -324,7 +323,6 @@ class Stream implements SseStream {
     this.waiting = undefined;
     clearTimeout(w.timer);
     this.open = false;
-    this.finished = true;
     w.resolve(json);
   }
 
@@ -349,20 +347,11 @@ class Stream implements SseStream {
     }
   }
 
-  /** The last event is written: end the response once the client took it. */
-  finish(): void {
-    this.useStream();
-    this.finished = true;
-    if (!this.open) return;
-    this.open = false;
-    void this.body;
-    try {
-      this.controller.close();
-    } catch {}
-  }
-
-  /** The connection goes away (another took its place, or its client stalled): events stay stored. */
-  detach(): void {
+  /**
+   * End the response: its last event is written (the client still takes what is queued), or the
+   * connection goes away (another took its place, or its client stalled). Events stay stored.
+   */
+  end(): void {
     this.useStream();
     if (!this.open) return;
     this.open = false;
@@ -375,15 +364,5 @@ class Stream implements SseStream {
 
 function encodeData(line: WireLine): Uint8Array {
   if (typeof line === "string") return encoder.encode(line);
-  return concat(line.map((p) => (typeof p === "string" ? encoder.encode(p) : p)));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(line.map((p) => (typeof p === "string" ? encoder.encode(p) : p)));
 }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { concatBytes, lastBytes } from "./bytes.ts";
+
 const NEWLINE = 0x0a;
 const decoder = new TextDecoder();
 
@@ -91,7 +93,7 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
 
   const finishDiscard = (last: Uint8Array): void => {
     discardBytes += last.length;
-    tail = lastBytes(tail, last);
+    tail = lastBytes(tail, last, EDGE);
     discarding = false;
     sink.oversized?.({ bytes: discardBytes, head: decoder.decode(head), tail: decoder.decode(tail) });
     head = tail = new Uint8Array(0);
@@ -121,12 +123,12 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
           const rest = chunk.subarray(offset);
           if (discarding) {
             discardBytes += rest.length;
-            tail = lastBytes(tail, rest);
+            tail = lastBytes(tail, rest, EDGE);
           } else if (carry.size + rest.length > max) {
             carry.append(rest.subarray(0, Math.min(rest.length, EDGE)));
             startDiscard();
             discardBytes += rest.length - Math.min(rest.length, EDGE);
-            tail = lastBytes(tail, rest);
+            tail = lastBytes(tail, rest, EDGE);
           } else carry.append(rest);
           return;
         }
@@ -147,7 +149,7 @@ export function createLineSplitter(sink: LineSink, options: LineSplitterOptions 
           sink.oversized?.({
             bytes: total,
             head: decoder.decode(start.subarray(0, EDGE)),
-            tail: decoder.decode(lastBytes(start.subarray(Math.max(0, start.length - EDGE)), piece)),
+            tail: decoder.decode(lastBytes(start.subarray(Math.max(0, start.length - EDGE)), piece, EDGE)),
           });
           continue;
         }
@@ -205,8 +207,8 @@ class Accumulator {
     let out: Uint8Array;
     if (this.grown) {
       const grown = new Uint8Array(this.grown, 0, this.grown.byteLength);
-      out = this.parts.length === 0 ? grown : concat([grown, ...this.parts], this.size);
-    } else out = concat(this.parts, this.size);
+      out = this.parts.length === 0 ? grown : concatBytes([grown, ...this.parts], this.size);
+    } else out = concatBytes(this.parts, this.size);
     this.parts = [];
     this.grown = undefined;
     this.size = 0;
@@ -220,24 +222,4 @@ function describe(bytes: Uint8Array): OversizedLine {
     head: decoder.decode(bytes.subarray(0, EDGE)),
     tail: decoder.decode(bytes.subarray(Math.max(0, bytes.length - EDGE))),
   };
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function lastBytes(prev: Uint8Array, next: Uint8Array): Uint8Array {
-  if (next.length >= EDGE) return next.slice(next.length - EDGE);
-  const keep = Math.min(prev.length, EDGE - next.length);
-  const out = new Uint8Array(keep + next.length);
-  out.set(prev.subarray(prev.length - keep), 0);
-  out.set(next, keep);
-  return out;
 }

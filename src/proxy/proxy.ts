@@ -19,6 +19,7 @@ import { checkSocketOwner } from "../client/safe-path.ts";
 import { isMuxError, MuxError } from "../errors.ts";
 import { HELLO_METHOD } from "../protocol/hello.ts";
 import type { AutostartOptions } from "./autostart.ts";
+import { Replay } from "./replay.ts";
 import { HostSession } from "./session.ts";
 import { createLineWatcher, type SeenLine } from "./watch.ts";
 
@@ -334,90 +335,6 @@ class Bridge {
 
 /** Error code of the answer when the daemon is not there and cannot be started. */
 const DAEMON_UNAVAILABLE_CODE = -32031;
-
-/** Reading a new daemon's lines while the session is replayed. */
-class Replay {
-  private carry: Uint8Array[] = [];
-  private initAnswer: string | undefined;
-  private readonly waiting: Set<string>;
-  private wake: (() => void) | undefined;
-  private passing: Uint8Array[] = [];
-
-  constructor(
-    private readonly initId: string,
-    after: { id?: string }[],
-  ) {
-    this.waiting = new Set(after.map((a) => a.id).filter((id): id is string => id !== undefined));
-  }
-
-  /** The connection closed during the replay. */
-  failed = false;
-
-  fail(): void {
-    this.failed = true;
-    this.wake?.();
-  }
-
-  /** Read a chunk: replay answers are kept; other whole lines pass to the host later. */
-  take(chunk: Uint8Array): void {
-    this.carry.push(chunk);
-    const all = concat(this.carry);
-    this.carry = [];
-    let at = 0;
-    for (;;) {
-      const nl = all.indexOf(0x0a, at);
-      if (nl < 0) break;
-      const line = all.subarray(at, nl + 1);
-      at = nl + 1;
-      const text = decoder.decode(line);
-      const id = /"id"\s*:\s*("mux-proxy-\d+")/.exec(text)?.[1];
-      if (id === this.initId) this.initAnswer = text;
-      else if (id !== undefined && this.waiting.delete(id)) {
-        /* a replay answer: kept from the host */
-      } else this.passing.push(line);
-      this.wake?.();
-    }
-    if (at < all.length) this.carry = [all.subarray(at)];
-  }
-
-  /** The daemon's answer to the replayed initialize (undefined: none in time). */
-  async initialized(ms: number): Promise<string | undefined> {
-    const until = Date.now() + ms;
-    while (this.initAnswer === undefined && !this.failed && Date.now() < until) await this.next(until);
-    return this.initAnswer;
-  }
-
-  /** Wait for the answers to the other replayed requests. */
-  async settled(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (this.waiting.size > 0 && !this.failed && Date.now() < until) await this.next(until);
-  }
-
-  /** Bytes that belong to the host: lines that were not replay answers, and any partial line. */
-  rest(): Uint8Array {
-    return concat([...this.passing, ...this.carry]);
-  }
-
-  private next(until: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-      setTimeout(resolve, Math.max(0, Math.min(100, until - Date.now())));
-    });
-  }
-}
-
-const decoder = new TextDecoder();
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function connectMessage(path: string, error: unknown, autostart: boolean): string {
   const code = (error as { code?: string }).code;

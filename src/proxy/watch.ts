@@ -7,6 +7,8 @@
  * @module
  */
 
+import { concatBytes, lastBytes } from "../protocol/bytes.ts";
+
 /** One complete line, as the watcher saw it. */
 export interface SeenLine {
   /** The whole line (no newline, no trailing CR) when it is at most `FULL_LINE_BYTES`. */
@@ -55,16 +57,16 @@ export function createLineWatcher(
       parts.push(piece.slice());
     } else {
       if (!head) {
-        head = concat([...parts, piece]).slice(0, EDGE);
+        head = concatBytes([...parts, piece]).slice(0, EDGE);
         parts = [];
       }
-      tail = lastBytes(tail, piece);
+      tail = lastBytes(tail, piece, EDGE);
     }
     size += piece.length;
   };
   const finish = (): void => {
     if (size === 0) return;
-    if (!head) report(concat(parts));
+    if (!head) report(concatBytes(parts));
     else {
       const t = tail[tail.length - 1] === 0x0d ? tail.subarray(0, tail.length - 1) : tail;
       onLine({ head: decoder.decode(head), tail: decoder.decode(t), size });
@@ -104,23 +106,3 @@ export function createLineWatcher(
 const EDGE = 256;
 const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function lastBytes(prev: Uint8Array, next: Uint8Array): Uint8Array {
-  if (next.length >= EDGE) return next.slice(next.length - EDGE);
-  const keep = Math.min(prev.length, EDGE - next.length);
-  const out = new Uint8Array(keep + next.length);
-  out.set(prev.subarray(prev.length - keep), 0);
-  out.set(next, keep);
-  return out;
-}

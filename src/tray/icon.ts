@@ -5,6 +5,7 @@
  */
 
 import { deflateSync } from "node:zlib";
+import { concatBytes } from "../protocol/bytes.ts";
 
 /** What the icon tells at a glance. */
 export type TrayLevel = "ok" | "busy" | "failed" | "stopped";
@@ -41,7 +42,7 @@ export function discPng([r, g, b]: [number, number, number], size: number): Uint
   view.setUint32(0, size);
   view.setUint32(4, size);
   header.set([8, 6, 0, 0, 0], 8); // 8-bit RGBA, no interlace
-  return concat([
+  return concatBytes([
     Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a),
     chunk("IHDR", header),
     chunk("IDAT", deflateSync(Uint8Array.from(rows))),
@@ -63,7 +64,7 @@ function icoOf(png: Uint8Array, size: number): Uint8Array {
   v.setUint16(12, 32, true); // bits per pixel
   v.setUint32(14, png.length, true);
   v.setUint32(18, 22, true); // offset of the image
-  return concat([head, png]);
+  return concatBytes([head, png]);
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
@@ -86,14 +87,4 @@ function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (const b of bytes) c = (CRC_TABLE[(c ^ b) & 0xff] as number) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -18,6 +18,7 @@ import {
   type Target,
   testScope,
   textOf,
+  WriteQueue,
   waitFor,
 } from "../helpers.ts";
 
@@ -47,24 +48,16 @@ const client = async (socket: string): Promise<RawClient> => {
 /** A client that sends but reads nothing (its socket is paused from the start). */
 async function deafClient(path: string): Promise<{ socket: Socket; closed: () => boolean; send(line: string): void }> {
   let closed = false;
-  const backlog: Uint8Array[] = [];
-  const socket = await Bun.connect({
+  const out = new WriteQueue((b) => socket.write(b));
+  const socket: Socket = await Bun.connect({
     unix: path,
     socket: {
       open(s) {
         s.pause();
       },
       data() {},
-      drain(s) {
-        while (backlog.length > 0) {
-          const first = backlog[0] as Uint8Array;
-          const n = s.write(first);
-          if (n < first.length) {
-            backlog[0] = first.subarray(Math.max(0, n));
-            return;
-          }
-          backlog.shift();
-        }
+      drain() {
+        out.drain();
       },
       close() {
         closed = true;
@@ -76,10 +69,7 @@ async function deafClient(path: string): Promise<{ socket: Socket; closed: () =>
     socket,
     closed: () => closed,
     send(line) {
-      const bytes = new TextEncoder().encode(`${line}\n`);
-      if (backlog.length > 0) return void backlog.push(bytes);
-      const n = socket.write(bytes);
-      if (n < bytes.length) backlog.push(bytes.subarray(Math.max(0, n)));
+      out.send(new TextEncoder().encode(`${line}\n`));
     },
   };
 }

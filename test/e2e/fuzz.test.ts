@@ -13,7 +13,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import { createLineSplitter } from "../../src/protocol/framing.ts";
-import { EVERYTHING_BIN, type Json, reportFigure, sdkClient, testScope, textOf, waitFor } from "../helpers.ts";
+import {
+  EVERYTHING_BIN,
+  type Json,
+  reportFigure,
+  sdkClient,
+  testScope,
+  textOf,
+  WriteQueue,
+  waitFor,
+} from "../helpers.ts";
 
 const scope = testScope("bin");
 const LINES = Number(process.env.FUZZ_LINES ?? 10_000);
@@ -45,34 +54,22 @@ test("10,000 hostile lines: no crash, no wrong answer, every request and batch a
     },
   });
   let closed = false;
-  const backlog: Uint8Array[] = [];
+  const out = new WriteQueue((b) => sock.write(b));
   const sock: Socket = await Bun.connect({
     unix: t.socket,
     socket: {
       data(_s, chunk) {
         splitter.push(chunk);
       },
-      drain(s) {
-        while (backlog.length > 0) {
-          const first = backlog[0] as Uint8Array;
-          const n = s.write(first);
-          if (n < first.length) {
-            backlog[0] = first.subarray(Math.max(0, n));
-            return;
-          }
-          backlog.shift();
-        }
+      drain() {
+        out.drain();
       },
       close() {
         closed = true;
       },
     },
   });
-  const send = (bytes: Uint8Array): void => {
-    if (backlog.length > 0) return void backlog.push(bytes);
-    const n = sock.write(bytes);
-    if (n < bytes.length) backlog.push(bytes.subarray(Math.max(0, n)));
-  };
+  const send = (bytes: Uint8Array): void => out.send(bytes);
 
   // A heartbeat answered by the daemon itself measures how long its event loop stalls.
   const beat = await scope.raw(t.socket);

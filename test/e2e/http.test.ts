@@ -388,7 +388,7 @@ describe("bad clients", () => {
 
   test("an idle session expires after --http-session-idle-ms and releases what it held; one with an open stream lives on", async () => {
     const d = scope.dir();
-    const t = await serve({ ...fakeServer(d), http: { listen: "127.0.0.1:0", sessionIdleMs: 400 } });
+    const t = await serve({ ...fakeServer(d), http: { listen: "127.0.0.1:0", sessionIdleMs: 1000 } });
     const url = t.httpUrl as string;
     const post = (id: string, body: Json) =>
       fetch(url, { method: "POST", headers: { ...JSON_AND_SSE, "mcp-session-id": id }, body: JSON.stringify(body) });
@@ -406,11 +406,37 @@ describe("bad clients", () => {
     );
     expect(t.stderr()).toContain(`http session ${idle.slice(0, 8)}… ended: idle session expired`);
     expect((await post(idle, { jsonrpc: "2.0", id: 2, method: "ping" })).status).toBe(404);
-    await Bun.sleep(800); // twice the idle time: the session with an open stream is not idle
+    await Bun.sleep(1000); // past the idle time again: the session with an open stream is not idle
     const ping = await post(kept, { jsonrpc: "2.0", id: 3, method: "ping" });
     expect(ping.status).toBe(200);
     expect(await events(ping)).toHaveLength(1);
     await stream.body?.cancel();
+  });
+
+  test("a bad --http-session-idle-ms is refused before anything listens", async () => {
+    const d = scope.dir();
+    for (const value of ["abc", "-5", "999", "1.5", ""]) {
+      const socket = join(d, "bad.sock");
+      const p = Bun.spawn({
+        cmd: [
+          MUX_BIN,
+          "serve",
+          "--socket",
+          socket,
+          "--cmd",
+          "cat",
+          "--http",
+          "127.0.0.1:0",
+          `--http-session-idle-ms=${value}`,
+        ],
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+      expect({ value, code }).toEqual({ value, code: 1 });
+      expect(err).toContain(`--http-session-idle-ms must be an integer ≥ 1000, got ${value}`);
+      expect(existsSync(socket)).toBe(false);
+    }
   });
 
   test("a client that drops its stream mid-call resumes it with Last-Event-ID and gets the answer", async () => {

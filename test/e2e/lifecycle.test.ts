@@ -11,7 +11,17 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, writeF
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { BUN, FAKE_SERVER, type Json, MUX_BIN, PROXY_BIN, testScope, textOf, waitFor } from "../helpers.ts";
+import {
+  BUN,
+  FAKE_SERVER,
+  type Json,
+  MUX_BIN,
+  PROXY_BIN,
+  type RawClient,
+  testScope,
+  textOf,
+  waitFor,
+} from "../helpers.ts";
 
 const scope = testScope("bin");
 
@@ -85,42 +95,9 @@ async function echoAfterRestart(c: Client, n: number): Promise<{ value: unknown;
   }
 }
 
-/** A raw proxy process: write lines, read lines. */
-function rawProxy(h: ReturnType<typeof home>) {
-  const p = Bun.spawn({
-    cmd: [PROXY_BIN, "--socket", h.socket, "--config", h.config],
-    env: h.env,
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const lines: Json[] = [];
-  void (async () => {
-    let buf = "";
-    for await (const chunk of p.stdout) {
-      buf += new TextDecoder().decode(chunk);
-      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-        lines.push(JSON.parse(buf.slice(0, nl)) as Json);
-        buf = buf.slice(nl + 1);
-      }
-    }
-  })();
-  scope.defer(() => {
-    p.kill();
-  });
-  return {
-    proc: p,
-    lines,
-    send(msg: Json) {
-      p.stdin.write(`${JSON.stringify(msg)}\n`);
-      p.stdin.flush();
-    },
-    async answer(id: unknown, ms = 20_000): Promise<Json> {
-      await waitFor(() => lines.some((l) => l.id === id), ms, `answer ${String(id)}`);
-      return lines.find((l) => l.id === id) as Json;
-    },
-  };
-}
+/** A raw client through a mux-proxy that may start the daemon of `h`'s config. */
+const rawProxy = (h: ReturnType<typeof home>): Promise<RawClient> =>
+  scope.raw(h.socket, "proxy", { args: ["--config", h.config], env: h.env });
 const initialize = { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } };
 
 describe("auto-start", () => {
@@ -138,21 +115,21 @@ describe("auto-start", () => {
     test(`20 proxies at the same moment ${stale ? "with a stale socket of a SIGKILLed daemon " : ""}end with one daemon and 20 sessions`, async () => {
       const h = home();
       if (stale) {
-        const first = rawProxy(h);
+        const first = await rawProxy(h);
         first.send({ jsonrpc: "2.0", id: 0, method: "initialize", params: initialize });
-        await first.answer(0);
+        await first.response(0, 20_000);
         const [pid] = daemons(h.config);
         process.kill(pid as number, "SIGKILL");
         await waitFor(() => daemons(h.config).length === 0, 5000, "the killed daemon");
-        first.proc.kill();
+        first.proc?.kill();
         expect(existsSync(h.socket)).toBe(true); // stale
       }
-      const proxies = Array.from({ length: 20 }, () => rawProxy(h));
+      const proxies = await Promise.all(Array.from({ length: 20 }, () => rawProxy(h)));
       for (const [i, p] of proxies.entries()) {
         p.send({ jsonrpc: "2.0", id: "i", method: "initialize", params: initialize });
         p.send({ jsonrpc: "2.0", id: "e", method: "tools/call", params: { name: "echo", arguments: { i } } });
       }
-      const answers = await Promise.all(proxies.map((p) => p.answer("e")));
+      const answers = await Promise.all(proxies.map((p) => p.response("e", 20_000)));
       answers.forEach((a, i) => {
         expect(JSON.parse(textOf(a.result))).toEqual({ i });
       });
@@ -163,15 +140,15 @@ describe("auto-start", () => {
   test("a daemon that cannot start: the host's initialize gets the reason and the log file; nothing is left behind", async () => {
     const h = home();
     writeFileSync(h.config, JSON.stringify({ servers: { fake: { socket: h.socket, cmd: "/nonexistent/server" } } }));
-    const p = rawProxy(h);
+    const p = await rawProxy(h);
     p.send({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize });
-    const answer = await p.answer(1);
+    const answer = await p.response(1, 20_000);
     const error = answer.error as Json;
     expect(error.code).toBe(-32031);
     expect(String(error.message)).toContain("could not start");
     expect(String(error.message)).toContain("/nonexistent/server");
     expect(String(error.message)).toContain(join(h.dir, "state", "logs"));
-    expect(await p.proc.exited).toBe(1);
+    expect(await p.proc?.exited).toBe(1);
     expect(daemons(h.config)).toEqual([]);
     expect(existsSync(h.socket)).toBe(false);
     const left = existsSync(join(h.dir, "run")) ? readdirSync(join(h.dir, "run")) : [];
@@ -256,17 +233,17 @@ describe("hosts survive a daemon restart", () => {
 describe("idle exit", () => {
   test("an auto-started daemon exits once it has had no client for idle_exit_ms; the next proxy starts it again", async () => {
     const h = home({ idle_exit_ms: 300 });
-    const p = rawProxy(h);
+    const p = await rawProxy(h);
     p.send({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize });
-    await p.answer(1);
+    await p.response(1, 20_000);
     expect(daemons(h.config)).toHaveLength(1);
-    p.proc.stdin.end();
-    await p.proc.exited;
+    p.close();
+    await p.proc?.exited;
     await waitFor(() => daemons(h.config).length === 0, 10_000, "the idle daemon to exit");
     expect(existsSync(h.socket)).toBe(false);
-    const again = rawProxy(h);
+    const again = await rawProxy(h);
     again.send({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize });
-    expect((await again.answer(1)).result).toBeDefined();
+    expect((await again.response(1, 20_000)).result).toBeDefined();
   });
 
   test("a daemon started by hand never exits for idleness", async () => {

@@ -219,44 +219,12 @@ describe("status file", () => {
 
 describe("forwarded environments", () => {
   const use = (options: MuxOptions): Promise<Target> => scope.target(options);
-  const proxy = async (socket: string, env: Record<string, string>): Promise<RawClient> => {
-    const names = Object.keys(env);
-    const { RawClient: Raw } = await import("../helpers.ts");
-    void Raw;
-    const p = Bun.spawn({
-      cmd: [PROXY_BIN, "--socket", socket, ...names.flatMap((n) => ["--env", n])],
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
+  /** A client through a mux-proxy forwarding `env` with `--env NAME` (as rewired entries do). */
+  const proxy = (socket: string, env: Record<string, string>): Promise<RawClient> =>
+    scope.raw(socket, "proxy", {
+      args: Object.keys(env).flatMap((n) => ["--env", n]),
       env: { ...process.env, ...env },
     });
-    const lines: Json[] = [];
-    void (async () => {
-      let buf = "";
-      for await (const chunk of p.stdout) {
-        buf += new TextDecoder().decode(chunk);
-        for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-          lines.push(JSON.parse(buf.slice(0, nl)) as Json);
-          buf = buf.slice(nl + 1);
-        }
-      }
-    })();
-    scope.defer(() => {
-      p.kill();
-    });
-    const client = {
-      received: lines,
-      request(id: unknown, method: string, params?: Json) {
-        p.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params })}\n`);
-        p.stdin.flush();
-      },
-      async response(id: unknown, ms = 10_000): Promise<Json> {
-        await waitFor(() => lines.some((l) => l.id === id), ms, `response ${String(id)}`);
-        return lines.find((l) => l.id === id) as Json;
-      },
-    };
-    return client as unknown as RawClient;
-  };
   const init = { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "p", version: "1" } };
 
   test("names the service does not allow, and loader variables, are refused with -32035", async () => {

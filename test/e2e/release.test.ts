@@ -102,6 +102,14 @@ describe("bun run release", () => {
     }
   });
 
+  test("an unknown target is refused by name, with the known ones, and nothing is written", () => {
+    using none = tempDir();
+    const r = build(["--targets", "linux-x64,windows-sparc", "--out", none.path]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`unknown target windows-sparc (known: ${TARGETS.join(", ")})`);
+    expect(readdirSync(none.path)).toEqual([]);
+  });
+
   test("reproducible: building the same commit again gives the same checksums", () => {
     using again = tempDir();
     const targets = ["linux-x64-musl", "darwin-x64"];
