@@ -12,10 +12,11 @@ import { MEMORY_BIN, MUX_BIN, testScope, waitFor } from "../helpers.ts";
 
 const scope = testScope();
 
-function start(cmd: string[], options: { uid?: number; env?: Record<string, string> } = {}): number {
+function start(cmd: string[], options: { uid?: number; env?: Record<string, string>; cwd?: string } = {}): number {
   const child = spawn(cmd[0] as string, cmd.slice(1), {
     stdio: ["pipe", "ignore", "ignore"],
     env: { ...process.env, ...options.env },
+    cwd: options.cwd,
     ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
   });
   scope.defer(() => {
@@ -60,7 +61,9 @@ test("a host's own server copy is listed; the mux's children and other users' se
     console.log("skipped: another user's server needs root to start (CI runs as root)");
     return;
   }
-  const other = start([MEMORY_BIN], { uid: 65534, env: { MEMORY_FILE_PATH: "/tmp/nobody-memory.jsonl" } });
+  // Something that looks like a server to the wizard, runnable by nobody wherever this clone is
+  // (a clone in a 0700 folder is out of nobody's reach); `; :` keeps sh from exec'ing sleep.
+  const other = start(["/bin/sh", "-c", "sleep 30; :", "mcp-server-memory"], { uid: 65534, cwd: "/" });
   await waitFor(
     () => runningServers({ uid: 65534 }).some((p) => p.pid === other),
     10_000,
