@@ -71,6 +71,27 @@ export function daemonFiles(
   };
 }
 
+/**
+ * The HTTP front's default port for this user and config folder: 20000 + a hash of the uid and
+ * the config folder, mod 20000 (so two users, or two HOMEs of one user, never share a default
+ * port, and the port is stable across restarts, as host entries need).
+ */
+export function defaultHttpPort(env: Record<string, string | undefined> = process.env): number {
+  const uid = process.getuid?.() ?? 0;
+  const digest = sha256Hex(`${uid}:${configDir(env)}`);
+  return 20000 + (Number.parseInt(digest.slice(0, 8), 16) % 20000);
+}
+
+/** `127.0.0.1:<defaultHttpPort>`: where the HTTP front listens when nothing says otherwise. */
+export function defaultHttpListen(env: Record<string, string | undefined> = process.env): string {
+  return `127.0.0.1:${defaultHttpPort(env)}`;
+}
+
+/** The HTTP front's bearer token file when the config names none: `<configDir>/http-token` (0600). */
+export function defaultTokenFile(env: Record<string, string | undefined> = process.env): string {
+  return join(configDir(env), "http-token");
+}
+
 /** Default socket of a service without `socket`: `<runtimeDir>/<name>.sock`. */
 export function defaultSocketPath(name: string, env: Record<string, string | undefined> = process.env): string {
   return join(runtimeDir(env), `${name}.sock`);
