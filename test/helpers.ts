@@ -5,7 +5,7 @@
  */
 
 import { afterEach } from "bun:test";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -146,6 +146,12 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
   if (options.forwardEnv?.length) flags.push("--forward-env", options.forwardEnv.join(","));
   if (options.http) {
     flags.push("--http", options.http.listen);
+    if (options.http.auth === "none") flags.push("--http-no-auth");
+    else if (options.http.token) {
+      const file = join(mkdtempSync(join(tmpdir(), "mux-token-")), "token");
+      writeFileSync(file, `${options.http.token}\n`, { mode: 0o600 });
+      flags.push("--http-token-file", file);
+    }
     if (options.http.allowedHosts) flags.push("--http-allow-host", options.http.allowedHosts.join(","));
     if (options.http.sessionIdleMs) flags.push("--http-session-idle-ms", String(options.http.sessionIdleMs));
   }

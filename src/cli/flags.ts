@@ -37,6 +37,10 @@ export const serviceFlags = {
   },
   "forward-env": { type: "string", description: "Variables a client's mux-proxy --env may forward (A,B)" },
   "max-env-children": { type: "string", description: "Servers for distinct forwarded environments (default 8)" },
+  "max-isolated-children": {
+    type: "string",
+    description: "With --isolated: children at once, socket and HTTP clients together (default 16)",
+  },
   "max-client-inflight": {
     type: "string",
     description: "Requests in flight per client before it is not read (default 64)",
@@ -67,6 +71,7 @@ export function parseServiceFlags(args: Record<string, unknown>): Partial<Servic
     childCapabilities: capabilities(args["child-capabilities"]),
     forwardEnv: list(args["forward-env"]),
     maxEnvChildren: int(args, "max-env-children", 0),
+    maxIsolatedChildren: int(args, "max-isolated-children", 1),
     maxClientInflight: int(args, "max-client-inflight", 1),
     clientStallTimeoutMs: int(args, "client-stall-timeout-ms", 1),
   };

@@ -38,9 +38,13 @@ export const reloadCommand = defineCommand({
     }
     // The daemon's own environment decides what its variables expand to: its warnings, not ours.
     for (const w of (r.warnings ?? []) as string[]) process.stderr.write(`warning: ${w}\n`);
+    const applied = (r.applied ?? []) as string[];
+    if (applied.length > 0) process.stdout.write(`applied: ${applied.join(", ")}\n`);
     const failed = Object.entries((r.failed ?? {}) as Record<string, string>);
     for (const [name, why] of failed) process.stdout.write(`failed: ${name}: ${why}\n`);
-    process.exit(failed.length > 0 ? 1 : 0);
+    const restart = Object.entries((r.needsRestart ?? {}) as Record<string, string>);
+    for (const [name, why] of restart) process.stdout.write(`needs a restart: ${name}: ${why}\n`);
+    process.exit(failed.length > 0 ? 1 : restart.length > 0 ? 3 : 0);
   },
 });
 

@@ -10,12 +10,13 @@ import { defineCommand } from "citty";
 import { tryLock } from "../client/lock.ts";
 import { ensurePrivateDir } from "../client/safe-path.ts";
 import { findConfig, loadConfig } from "../config/load.ts";
-import { controlSocketPath, daemonFiles } from "../config/paths.ts";
-import { MIN_SESSION_IDLE_MS } from "../config/schema.ts";
+import { controlSocketPath, daemonFiles, defaultSocketPath, defaultTokenFile } from "../config/paths.ts";
+import { type DaemonSettings, MIN_SESSION_IDLE_MS } from "../config/schema.ts";
 import { isMuxError } from "../errors.ts";
+import { isLoopback } from "../http/front.ts";
 import { loadOrCreateToken } from "../http/token.ts";
 import { startControl } from "../mux/control.ts";
-import { startServices } from "../mux/multi.ts";
+import { type ReloadResult, startServices } from "../mux/multi.ts";
 import type { HttpOptions } from "../mux/options.ts";
 import { startMux } from "../mux/serve.ts";
 import { list, parseServiceFlags, serviceFlags } from "./flags.ts";
@@ -45,7 +46,12 @@ export const serveCommand = defineCommand({
     },
     "http-token-file": {
       type: "string",
-      description: "Require Authorization: Bearer <token> from this file (created 0600 with a random token if missing)",
+      description:
+        "The bearer token every HTTP request must carry, from this file (created 0600 if missing; default: http-token in the config folder)",
+    },
+    "http-no-auth": {
+      type: "boolean",
+      description: "Serve HTTP without a token (loopback only; any local user can then use the servers)",
     },
     "http-allow-host": { type: "string", description: "Host names accepted besides localhost (a,b)" },
     "http-session-idle-ms": {
@@ -62,16 +68,27 @@ export const serveCommand = defineCommand({
     const extraArgs = (args._ ?? []).map(String);
     const configPath = args.config ?? (!args.socket && !args.cmd ? findConfig() : undefined);
     if (configPath) return serveConfig(configPath, args, flags, extraArgs);
-    if (!args.socket) fail("--socket is required (or --config FILE for a config with several services)");
-    if (!args.cmd) fail("--cmd is required (the MCP server command; put its arguments after --)");
+    if (!args.cmd) fail("--cmd is required (the MCP server command; put its arguments after --), or --config FILE");
+    // Without --socket, the same default as a config's service: <runtime dir>/<name>.sock.
+    const name = flags.serviceName ?? defaultNameOf(args.cmd, extraArgs);
+    const socket = args.socket ?? defaultSocketPath(name);
     const logger = createCliLogger(level ?? "info", flags.serviceName);
     // Signals are handled from the start: one that arrives while the socket is being bound
     // stops the daemon as soon as it is up, instead of killing it half-started.
     const stop = onStop(logger, ["SIGINT", "SIGTERM", "SIGHUP"]);
-    const http = httpOptions(args, undefined);
+    const http = httpOptions(args, undefined, logger);
+    if (!args.socket) ensurePrivateDir(dirname(socket));
     let handle: Awaited<ReturnType<typeof startMux>>;
     try {
-      handle = await startMux({ ...flags, socket: args.socket, cmd: args.cmd, args: extraArgs, logger, http });
+      handle = await startMux({
+        ...flags,
+        serviceName: flags.serviceName ?? (args.socket ? undefined : name),
+        socket,
+        cmd: args.cmd,
+        args: extraArgs,
+        logger,
+        http,
+      });
     } catch (error) {
       fail(isMuxError(error) ? error.message : String(error));
     }
@@ -156,7 +173,7 @@ async function serveConfig(
       logger: (name, svc) => createCliLogger(level ?? svc.logLevel ?? "info", name),
       idleExitMs,
       onIdle: () => log.info(`no clients for ${idleExitMs} ms: exiting`),
-      http: httpOptions(args, config.daemon.http),
+      http: httpOptions(args, config.daemon.http, log),
       httpLogger: createCliLogger(level ?? "info", "http"),
     });
   } catch (error) {
@@ -175,7 +192,15 @@ async function serveConfig(
       throw error;
     }
     for (const w of next.warnings) log.warn(w);
-    const result = await handle.reload(next);
+    const daemon = {
+      http: httpOptions(args, next.daemon.http, log, true),
+      idleExitMs: idleFlag ?? (autoStarted ? (next.daemon.idleExitMs ?? DEFAULT_IDLE_EXIT_MS) : 0),
+    };
+    const result: ReloadResult = await handle.reload(next, daemon);
+    if (Boolean(next.daemon.tray) !== Boolean(config.daemon.tray) && args.tray === undefined)
+      result.needsRestart = { ...result.needsRestart, tray: "the status icon starts with the daemon: restart it" };
+    if (result.needsRestart)
+      for (const [k, why] of Object.entries(result.needsRestart)) log.warn(`reload: ${k}: ${why}`);
     log.info(`reloaded ${path}: ${JSON.stringify(result)}`);
     return next.warnings.length > 0 ? { ...result, warnings: next.warnings } : result;
   };
@@ -205,22 +230,20 @@ async function serveConfig(
   process.exit(0);
 }
 
-/** The HTTP front from flags (which win) or the config's `http`; undefined when neither asks for one. */
+/**
+ * The HTTP front from flags (which win) or the config's `http`; undefined when neither asks for
+ * one. Private by default: the token comes from `--http-token-file`, `http.token_file` or the
+ * per-user default file (created 0600 on first use) unless `--http-no-auth` / `auth = "none"`.
+ * With `reloading`, a problem is thrown (the reload is refused) instead of ending the process.
+ */
 function httpOptions(
   args: Record<string, unknown>,
-  fromConfig: { listen: string; tokenFile?: string; allowedHosts?: string[]; sessionIdleMs?: number } | undefined,
+  fromConfig: DaemonSettings["http"],
+  log: { info(m: string): void },
+  reloading = false,
 ): HttpOptions | undefined {
   const listen = (args.http as string | undefined) ?? fromConfig?.listen;
   if (!listen) return undefined;
-  const tokenFile = (args["http-token-file"] as string | undefined) ?? fromConfig?.tokenFile;
-  let token: string | undefined;
-  if (tokenFile) {
-    try {
-      token = loadOrCreateToken(tokenFile);
-    } catch (error) {
-      fail(error instanceof Error ? error.message : String(error));
-    }
-  }
   const allowedHosts = list(args["http-allow-host"]) ?? fromConfig?.allowedHosts;
   let sessionIdleMs = fromConfig?.sessionIdleMs;
   const idleRaw = args["http-session-idle-ms"];
@@ -229,7 +252,51 @@ function httpOptions(
     if (!Number.isInteger(sessionIdleMs) || sessionIdleMs < MIN_SESSION_IDLE_MS)
       fail(`--http-session-idle-ms must be an integer ≥ ${MIN_SESSION_IDLE_MS}, got ${String(idleRaw)}`);
   }
-  return { listen, token, allowedHosts, sessionIdleMs };
+  const noAuth = args["http-no-auth"] === true || (args["http-no-auth"] === undefined && fromConfig?.auth === "none");
+  const explicit = (args["http-token-file"] as string | undefined) ?? fromConfig?.tokenFile;
+  const problem = (message: string): never => {
+    if (reloading) throw new Error(message);
+    fail(message);
+  };
+  const host = /^\d+$/.test(listen.trim()) ? "127.0.0.1" : listen.trim().replace(/:\d+$/, "") || "127.0.0.1";
+  // Off loopback the servers are reachable from the network: that takes a token file chosen on
+  // purpose, never the default one, and never no token at all.
+  if (!isLoopback(host) && (noAuth || !explicit))
+    problem(
+      `listening on ${host} (not loopback) needs a bearer token: set http.token_file / --http-token-file${noAuth ? ' (auth "none" is for loopback only)' : ""}`,
+    );
+  const tokenFile = noAuth ? undefined : (explicit ?? defaultTokenFile());
+  let token: string | undefined;
+  if (tokenFile) {
+    try {
+      token = loadOrCreateToken(tokenFile);
+    } catch (error) {
+      problem(error instanceof Error ? error.message : String(error));
+    }
+    if (!reloading) log.info(`HTTP requests need Authorization: Bearer <the token in ${tokenFile}>`);
+  }
+  return {
+    listen,
+    token,
+    auth: noAuth ? "none" : "token",
+    allowedHosts,
+    sessionIdleMs,
+    maxSessions: fromConfig?.maxSessions,
+  };
+}
+
+/** A service name from a command: `npx -y @scope/server-memory` → `server-memory`. */
+function defaultNameOf(cmd: string, args: string[]): string {
+  const runners = new Set(["npx", "uvx", "bunx", "pnpx", "node", "bun", "python", "python3", "deno", "uv", "pipx"]);
+  const base = (cmd.split("/").pop() ?? cmd).replace(/\.[cm]?[jt]s$/, "");
+  const first = runners.has(base) ? args.find((a) => !a.startsWith("-") && a !== "run") : undefined;
+  const name =
+    (first ?? base)
+      .split("/")
+      .pop()
+      ?.replace(/@[^@]*$/, "")
+      .replace(/\.[cm]?[jt]s$/, "") ?? "mux";
+  return name.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40) || "mux";
 }
 
 /** How long an auto-started daemon stays without clients before it exits. */

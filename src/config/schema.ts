@@ -7,6 +7,7 @@
 import { ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
 import type { ServiceOptions } from "../mux/options.ts";
 import { ROOTS_POLICIES } from "../mux/roots.ts";
+import { defaultHttpListen } from "./paths.ts";
 import { suggest } from "./suggest.ts";
 
 /** One validation problem. `line` is filled in by the loader when it can locate the field. */
@@ -55,6 +56,7 @@ export const FIELDS: Record<string, Field> = {
   child_capabilities: { key: "childCapabilities", kind: "capabilities" },
   forward_env: { key: "forwardEnv", kind: "strings" },
   max_env_children: { key: "maxEnvChildren", kind: "int", min: 0 },
+  max_isolated_children: { key: "maxIsolatedChildren", kind: "int", min: 1 },
   max_client_inflight: { key: "maxClientInflight", kind: "int", min: 1 },
   max_concurrent_requests: { key: "maxConcurrentRequests", kind: "int", min: 0 },
 };
@@ -72,7 +74,15 @@ export interface DaemonSettings {
   /** An auto-started daemon exits after this long without clients (0 = never). */
   idleExitMs?: number;
   /** The Streamable HTTP front (`http = "127.0.0.1:8765"` or a table). */
-  http?: { listen: string; tokenFile?: string; allowedHosts?: string[]; sessionIdleMs?: number };
+  http?: {
+    listen: string;
+    tokenFile?: string;
+    /** `none`: no bearer token (loopback only); default `token`. */
+    auth?: "token" | "none";
+    allowedHosts?: string[];
+    sessionIdleMs?: number;
+    maxSessions?: number;
+  };
   /** Show a status icon (`mux serve --tray`). */
   tray?: boolean;
 }
@@ -80,7 +90,10 @@ export interface DaemonSettings {
 /** Top-level keys beside `servers`. */
 export const DAEMON_KEYS = ["idle_exit_ms", "http", "tray"] as const;
 
-const HTTP_KEYS = ["listen", "token_file", "allowed_hosts", "session_idle_ms"];
+const HTTP_KEYS = ["listen", "token_file", "auth", "allowed_hosts", "session_idle_ms", "max_sessions"];
+
+/** `HOST:PORT` of a listen address. */
+const LISTEN = /^(\[[^\]]+\]|[^:\s]+):\d+$/;
 
 /** The shortest idle time an HTTP session may be given (shorter would end sessions between calls). */
 export const MIN_SESSION_IDLE_MS = 1000;
@@ -104,6 +117,7 @@ export function parseDaemonSettings(data: Record<string, unknown>, issues: Confi
   }
   const http = data.http;
   if (typeof http === "string") out.http = { listen: http };
+  else if (http === true) out.http = { listen: defaultHttpListen() };
   else if (isRecord(http)) {
     const bad = (message: string): void => void issues.push({ field: "http", message });
     for (const key of Object.keys(http)) {
@@ -112,10 +126,19 @@ export function parseDaemonSettings(data: Record<string, unknown>, issues: Confi
         bad(`unknown key "http.${key}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
       }
     }
-    if (typeof http.listen !== "string" || !/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(http.listen))
+    if (http.listen !== undefined && (typeof http.listen !== "string" || !LISTEN.test(http.listen)))
       bad(`"http.listen" must be "HOST:PORT", got ${describe(http.listen)}`);
     else {
-      out.http = { listen: http.listen };
+      out.http = { listen: typeof http.listen === "string" ? http.listen : defaultHttpListen() };
+      if (http.auth !== undefined) {
+        if (http.auth === "token" || http.auth === "none") out.http.auth = http.auth;
+        else bad(`"http.auth" must be "token" (the default) or "none" (loopback only), got ${describe(http.auth)}`);
+      }
+      if (http.max_sessions !== undefined) {
+        const n = http.max_sessions;
+        if (typeof n === "number" && Number.isInteger(n) && n >= 1) out.http.maxSessions = n;
+        else bad(`"http.max_sessions" must be an integer ≥ 1, got ${describe(n)}`);
+      }
       if (http.token_file !== undefined) {
         if (typeof http.token_file === "string" && http.token_file) out.http.tokenFile = http.token_file;
         else bad(`"http.token_file" must be a path, got ${describe(http.token_file)}`);

@@ -4,31 +4,47 @@
  * listener per daemon: a single service at `/mcp`, the services of a config at
  * `/mcp/<service>`.
  *
- * Secure by default: it binds loopback unless told otherwise, and a non-loopback bind needs a
- * bearer token; `Host` and `Origin` are checked on every request (DNS rebinding); session ids
- * are 128 random bits and never logged in full.
+ * Private by default: every request needs the bearer token unless the caller says
+ * `auth: "none"` (loopback only); it binds loopback unless told otherwise; `Host` and `Origin`
+ * are checked on every request (DNS rebinding); session ids are 128 random bits and never
+ * logged in full. Bounded: connections idle for `connectionIdleMs` and bodies slower than
+ * `bodyTimeoutMs` are closed, sessions are capped (the oldest idle one makes room), stored
+ * events of all sessions share one budget, and new requests are refused with 503 while the
+ * process is short of descriptors (socket clients and child restarts keep a reserve).
  * @module
  */
 
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { MuxError } from "../errors.ts";
+import { descriptorPressure } from "../mux/descriptors.ts";
 import type { MuxLogger } from "../mux/logger.ts";
 import type { MuxService } from "../mux/service.ts";
 import { idKeyOf, isObject } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { scanArray, scanObject } from "../protocol/scan.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
-import { HttpSession } from "./session.ts";
+import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
 
 /** Options of {@link startHttpFront}. */
 export interface HttpFrontOptions {
   /** `host:port` to listen on (port 0 picks one). Default `127.0.0.1:0`. */
   listen?: string;
-  /** Every request must carry `Authorization: Bearer <token>` (required off loopback). */
+  /** Every request must carry `Authorization: Bearer <token>`; required unless `auth` is `"none"`. */
   token?: string;
+  /** `"none"`: no token at all (allowed on loopback only, and only when asked for). Default `"token"`. */
+  auth?: "token" | "none";
   /** Host names accepted in `Host`/`Origin` besides localhost, 127.0.0.1 and [::1]. */
   allowedHosts?: string[];
   /** A session with no stream and no request for this long ends (default 30 min). */
   sessionIdleMs?: number;
+  /** At most this many sessions (default 256): a new one ends the oldest idle one, or gets 503. */
+  maxSessions?: number;
+  /** Stored events of all sessions together, in bytes (default 64 MiB). */
+  storeBytesTotal?: number;
+  /** A request body must arrive within this long (default 10 s), else 408. */
+  bodyTimeoutMs?: number;
+  /** A connection with nothing moving for this long is closed (default 10 s; open SSE streams are exempt). */
+  connectionIdleMs?: number;
   /** The services by path (`/mcp` or `/mcp/<name>`), looked up per request (reloads change them). */
   routes: () => ReadonlyMap<string, MuxService>;
   logger: MuxLogger;
@@ -41,6 +57,8 @@ export interface HttpFront {
   readonly port: number;
   /** Open sessions (for status and tests). */
   readonly sessions: number;
+  /** Stored event bytes of all sessions. */
+  readonly storedBytes: number;
   /** End every session of a service (it stops, or is removed by a reload). */
   dropService(service: MuxService): void;
   close(): Promise<void>;
@@ -49,9 +67,15 @@ export interface HttpFront {
 /** Start the HTTP front. Throws a plain Error when the address cannot be bound or is unsafe. */
 export function startHttpFront(options: HttpFrontOptions): HttpFront {
   const { hostname, port } = parseListen(options.listen ?? "127.0.0.1:0");
-  if (!isLoopback(hostname) && !options.token)
-    throw new Error(
-      `listening on ${hostname} (not loopback) needs a bearer token: set http_token_file / --http-token-file`,
+  if (options.auth === "none" && !isLoopback(hostname))
+    throw new MuxError(
+      "CONFIG_INVALID",
+      `listening on ${hostname} (not loopback) needs a bearer token: auth "none" is for loopback only`,
+    );
+  if (options.auth !== "none" && !options.token)
+    throw new MuxError(
+      "CONFIG_INVALID",
+      'the HTTP front needs a bearer token (token), or auth: "none" to serve loopback without one',
     );
   const allowed = new Set(
     ["localhost", "127.0.0.1", "[::1]", "::1", ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()),
@@ -59,7 +83,12 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   if (!isLoopback(hostname) && hostname !== "0.0.0.0" && hostname !== "::") allowed.add(hostname.toLowerCase());
   const sessions = new Map<string, { session: HttpSession; service: MuxService }>();
   const idleMs = options.sessionIdleMs ?? 30 * 60_000;
+  const maxSessions = options.maxSessions ?? 256;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+  const budget: StoreBudget = { used: 0, max: options.storeBytesTotal ?? 64 * 1_048_576 };
+  const short = descriptorPressure();
   const log = options.logger;
+  let shedLogged = 0;
 
   const end = (s: HttpSession, reason: string): void => {
     const entry = sessions.get(s.id);
@@ -71,16 +100,28 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   const server = Bun.serve({
     hostname,
     port,
-    idleTimeout: 0, // SSE streams stay open as long as their requests run
-    fetch: async (req) => {
+    // Half-sent requests are closed after this long without a byte; SSE streams are exempted
+    // per request (server.timeout(req, 0)) as long as their requests run.
+    idleTimeout: Math.max(1, Math.round((options.connectionIdleMs ?? 10_000) / 1000)),
+    fetch: async (req, srv) => {
+      if (short()) {
+        if (Date.now() - shedLogged > 10_000) {
+          shedLogged = Date.now();
+          log.warn("http front: few file descriptors left; refusing new HTTP requests (503) to keep a reserve");
+        }
+        return text(503, "Service Unavailable: the mux is short of file descriptors; retry later", {
+          connection: "close",
+          "retry-after": "1",
+        });
+      }
+      const refused = checkRequest(req, allowed, options.token, port === 0 ? undefined : port, srv.port);
+      if (refused) return refused;
       const url = new URL(req.url);
       const service = options.routes().get(url.pathname.replace(/\/+$/, "") || "/");
-      const refused = checkRequest(req, allowed, options.token);
-      if (refused) return refused;
       if (!service) return text(404, `no MCP service at ${url.pathname}`);
       if (service.shuttingDown) return text(503, "the service is shutting down");
-      if (req.method === "POST") return post(req, service);
-      if (req.method === "GET") return get(req, service);
+      if (req.method === "POST") return post(req, service, srv);
+      if (req.method === "GET") return get(req, service, srv);
       if (req.method === "DELETE") {
         const found = lookup(req, service);
         if (found instanceof Response) return found;
@@ -101,10 +142,30 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       for (const { session } of [...sessions.values()]) {
         session.sweep(now);
         if (session.openStreams === 0 && now - session.lastActive > idleMs) session.close("idle session expired");
+        // Opened and never used (no `initialized`, nothing since): abandoned, not worth 30 minutes.
+        else if (
+          !session.client.operational &&
+          session.openStreams === 0 &&
+          now - session.lastActive > Math.min(idleMs, ABANDONED_MS)
+        )
+          session.close("abandoned session (never initialized) expired");
       }
     },
-    Math.min(60_000, Math.max(50, idleMs / 4)),
+    Math.min(10_000, Math.max(50, idleMs / 4)),
   );
+
+  /** Make room for a new session: end the oldest idle one. False when every session is busy. */
+  function makeRoom(): boolean {
+    if (sessions.size < maxSessions) return true;
+    let oldest: HttpSession | undefined;
+    for (const { session } of sessions.values()) {
+      if (session.openStreams > 0 || session.client.inflight.size > 0) continue;
+      if (!oldest || session.lastActive < oldest.lastActive) oldest = session;
+    }
+    if (!oldest) return false;
+    oldest.close(`ended to make room: more than ${maxSessions} HTTP sessions`);
+    return true;
+  }
 
   /** The session a request names, or the error response (400 none, 404 unknown or ended). */
   function lookup(req: Request, service: MuxService): HttpSession | Response {
@@ -116,7 +177,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     return entry.session;
   }
 
-  async function post(req: Request, service: MuxService): Promise<Response> {
+  async function post(req: Request, service: MuxService, srv: Bun.Server<undefined>): Promise<Response> {
     const accept = req.headers.get("accept") ?? "";
     if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
       return rpcError(406, "Not Acceptable: Accept must include application/json and text/event-stream");
@@ -127,7 +188,17 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     if (version && !(SUPPORTED_VERSIONS as readonly string[]).includes(version))
       return rpcError(400, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
     const limit = service.options.maxRequestBytes;
-    const body = await readBody(req, limit);
+    const body = await readBody(req, limit, bodyTimeoutMs);
+    if (body === "slow")
+      return rpcError(
+        408,
+        `Request Timeout: the body did not arrive within ${bodyTimeoutMs} ms`,
+        undefined,
+        undefined,
+        {
+          connection: "close",
+        },
+      );
     if (body === undefined) return rpcError(413, `Payload Too Large: the limit is ${limit} bytes`, { limit });
     const messages = split(body);
     if (!messages) return rpcError(400, "Parse error: the body is not JSON", undefined, RpcErrorCode.ParseError);
@@ -137,8 +208,15 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       if (req.headers.get("mcp-session-id"))
         return rpcError(400, "Bad Request: initialize opens a session; send it without Mcp-Session-Id");
       if (messages.length > 1) return rpcError(400, "Bad Request: initialize must be sent alone");
+      if (!makeRoom())
+        return rpcError(503, `Service Unavailable: ${maxSessions} HTTP sessions are open and busy; retry later`);
       session = new HttpSession(
-        { id: randomBytes(16).toString("hex"), stallTimeoutMs: service.options.clientStallTimeoutMs },
+        {
+          id: randomBytes(16).toString("hex"),
+          stallTimeoutMs: service.options.clientStallTimeoutMs,
+          budget,
+          idleAfterMs: Math.min(IDLE_AFTER_MS, idleMs / 2),
+        },
         end,
       );
       session.version = typeof init.version === "string" ? init.version : undefined;
@@ -157,9 +235,15 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       for (const m of messages) service.clientLine(session.client, m.text);
       return new Response(null, { status: 202, headers });
     }
-    // A request id already waiting on another stream of this session is refused here: its
-    // answer would otherwise be taken for the first one's.
-    const fresh = requests.filter((m) => !session.awaiting(m.key as string));
+    // A request id already waiting on another stream of this session, or twice in this batch,
+    // is refused here: its answer would otherwise be taken for the first one's.
+    const seen = new Set<string>();
+    const fresh = requests.filter((m) => {
+      const key = m.key as string;
+      if (seen.has(key) || session.awaiting(key)) return false;
+      seen.add(key);
+      return true;
+    });
     const single = messages.length === 1 && fresh.length === 1;
     const stream = session.openPostStream(
       fresh.map((m) => m.key as string),
@@ -184,19 +268,21 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     const json = await stream.first;
     if (json !== undefined)
       return new Response(json, { status: 200, headers: { ...headers, "content-type": "application/json" } });
+    srv.timeout(req, 0);
     return new Response(stream.body, {
       status: 200,
       headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },
     });
   }
 
-  function get(req: Request, service: MuxService): Response {
+  function get(req: Request, service: MuxService, srv: Bun.Server<undefined>): Response {
     if (!accepts(req.headers.get("accept") ?? "", "text/event-stream"))
       return rpcError(406, "Not Acceptable: Accept must include text/event-stream");
     const found = lookup(req, service);
     if (found instanceof Response) return found;
     const stream = found.openGetStream(req.headers.get("last-event-id") ?? undefined);
     if (stream === "conflict") return rpcError(409, "Conflict: this session already has a standalone stream");
+    srv.timeout(req, 0);
     return new Response(stream.body, {
       status: 200,
       headers: {
@@ -212,6 +298,9 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     port: server.port as number,
     get sessions() {
       return sessions.size;
+    },
+    get storedBytes() {
+      return budget.used;
     },
     dropService(service) {
       for (const { session, service: s } of [...sessions.values()])
@@ -267,20 +356,38 @@ function split(body: string): Incoming[] | undefined {
   });
 }
 
-/** The 4xx answer for a request that fails the Host/Origin or token checks. */
-function checkRequest(req: Request, allowed: Set<string>, token: string | undefined): Response | undefined {
-  const host = hostOf(req.headers.get("host") ?? "");
-  if (!host || !allowed.has(host)) return text(403, "Forbidden: Host not allowed (DNS rebinding protection)");
+/**
+ * The 4xx answer for a request that fails the Host/Origin or token checks. An `Origin` must
+ * name an allowed host on this front's own port (a page on another local port is another
+ * site), or be listed whole in `allowed` (`http://localhost:6274`); `Origin: null` (sandboxed
+ * frames, files) is refused.
+ */
+function checkRequest(
+  req: Request,
+  allowed: Set<string>,
+  token: string | undefined,
+  fixedPort: number | undefined,
+  boundPort: number | undefined,
+): Response | undefined {
+  const rawHost = req.headers.get("host");
+  if (!rawHost || !HOST_HEADER.test(rawHost.trim())) return text(400, "Bad Request: missing or unreadable Host header");
+  const host = hostOf(rawHost);
+  if (!allowed.has(host)) return text(403, "Forbidden: Host not allowed (DNS rebinding protection)");
   const origin = req.headers.get("origin");
-  if (origin && origin !== "null") {
-    let name: string;
+  if (origin !== null) {
+    if (origin === "null") return text(403, "Forbidden: Origin null is not allowed");
+    let url: URL;
     try {
-      name = new URL(origin).hostname.toLowerCase();
+      url = new URL(origin);
     } catch {
       return text(403, "Forbidden: unreadable Origin");
     }
-    if (!allowed.has(name) && !allowed.has(`[${name}]`))
-      return text(403, "Forbidden: Origin not allowed (DNS rebinding protection)");
+    const name = url.hostname.toLowerCase();
+    const ourPort = fixedPort ?? boundPort;
+    const originPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+    const listed = allowed.has(url.origin.toLowerCase());
+    const sameSite = (allowed.has(name) || allowed.has(`[${name}]`)) && originPort === ourPort;
+    if (!listed && !sameSite) return text(403, "Forbidden: Origin not allowed (DNS rebinding protection)");
   }
   if (token) {
     const given = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "")?.[1]?.trim() ?? "";
@@ -309,17 +416,43 @@ function accepts(accept: string, type: string): boolean {
   return parts.includes(type) || parts.includes("*/*") || parts.includes(`${type.split("/")[0]}/*`);
 }
 
-/** Read a body up to `limit` bytes; undefined when it is bigger. */
-async function readBody(req: Request, limit: number): Promise<string | undefined> {
+/** `Host` header syntax: a name or an IPv4 address, or a bracketed IPv6 address, with an optional port. */
+const HOST_HEADER = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/;
+
+/** A session opened and never used is ended after this long (not the 30-minute idle time). */
+const ABANDONED_MS = 60_000;
+
+/** Read a body up to `limit` bytes within `timeoutMs`; undefined when it is bigger, "slow" when late. */
+async function readBody(req: Request, limit: number, timeoutMs: number): Promise<string | undefined | "slow"> {
   const declared = Number(req.headers.get("content-length") ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limit) return undefined;
   if (!req.body) return "";
+  const reader = req.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"slow">((resolve) => {
+    timer = setTimeout(() => resolve("slow"), timeoutMs);
+  });
   const parts: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of req.body) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    parts.push(chunk);
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), late]);
+      if (next === "slow") {
+        reader.cancel().catch(() => {});
+        return "slow";
+      }
+      if (next.done) break;
+      size += next.value.length;
+      if (size > limit) {
+        reader.cancel().catch(() => {});
+        return undefined;
+      }
+      parts.push(next.value);
+    }
+  } catch {
+    return "slow";
+  } finally {
+    clearTimeout(timer);
   }
   return new TextDecoder().decode(Buffer.concat(parts));
 }
@@ -334,16 +467,18 @@ function rpcError(
   message: string,
   data?: unknown,
   code: number = RpcErrorCode.InvalidRequest,
+  headers: Record<string, string> = {},
 ): Response {
   return new Response(errorLine("null", code, message, data), {
     status,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
   });
 }
 
 function parseListen(listen: string): { hostname: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+|):(\d+)$/.exec(listen.trim()) ?? /^(\d+)$/.exec(listen.trim());
-  if (!m) throw new Error(`cannot read listen address ${listen} (use HOST:PORT, e.g. 127.0.0.1:8080)`);
+  if (!m)
+    throw new MuxError("CONFIG_INVALID", `cannot read listen address ${listen} (use HOST:PORT, e.g. 127.0.0.1:8080)`);
   if (m.length === 2) return { hostname: "127.0.0.1", port: Number(m[1]) };
   const host = (m[1] as string).replace(/^\[|\]$/g, "") || "127.0.0.1";
   return { hostname: host, port: Number(m[2]) };

@@ -21,7 +21,24 @@ export interface HttpSessionOptions {
   storeEvents?: number;
   /** A stream whose client takes nothing for this long is closed (it may resume). */
   stallTimeoutMs: number;
+  /**
+   * The event budget every session of the front shares: while `used` exceeds `max`, a session
+   * that stores an event drops its own oldest ones first (resumption is best effort; memory is
+   * bounded for all sessions together).
+   */
+  budget?: StoreBudget;
+  /** Without a stream or a request for this long the session counts as idle (default {@link IDLE_AFTER_MS}). */
+  idleAfterMs?: number;
 }
+
+/** Bytes of stored events across the sessions of one front. */
+export interface StoreBudget {
+  used: number;
+  max: number;
+}
+
+/** A session counts as idle (status, eviction) without an open stream or a request for this long. */
+export const IDLE_AFTER_MS = 60_000;
 
 /** An SSE stream of a session (a POST's, or the standalone GET one). */
 export interface SseStream {
@@ -70,6 +87,16 @@ export class HttpSession {
   /** A short form of the id for logs (ids are never logged in full). */
   get label(): string {
     return `${this.id.slice(0, 8)}…`;
+  }
+
+  /** When the session was opened. */
+  readonly openedAt = Date.now();
+
+  /** ClientPort: no open stream and no request for a while (a host that exited without DELETE looks like this). */
+  get idle(): boolean {
+    return (
+      this.openStreams === 0 && (this.client?.inflight.size ?? 0) === 0 && Date.now() - this.lastActive > IDLE_AFTER_MS
+    );
   }
 
   /** True while another open stream of this session waits for the answer to `key`. */
@@ -184,6 +211,8 @@ export class HttpSession {
     for (const s of this.streams.values()) s.end();
     this.streams.clear();
     this.requestStream.clear();
+    if (this.options.budget) this.options.budget.used -= this.storeBytes;
+    this.storeBytes = 0;
     this.store = [];
     this.storeHead = 0;
     this.waiting = [];
@@ -236,15 +265,20 @@ export class HttpSession {
   private keep(seq: number, stream: number, bytes: Uint8Array): void {
     this.store.push({ seq, stream, bytes });
     this.storeBytes += bytes.length;
+    const budget = this.options.budget;
+    if (budget) budget.used += bytes.length;
     const maxBytes = this.options.storeBytes ?? 8 * 1_048_576;
     const maxEvents = this.options.storeEvents ?? 2000;
     while (
       this.store.length - this.storeHead > 1 &&
-      (this.storeBytes > maxBytes || this.store.length - this.storeHead > maxEvents)
+      (this.storeBytes > maxBytes ||
+        this.store.length - this.storeHead > maxEvents ||
+        (budget !== undefined && budget.used > budget.max))
     ) {
       const dropped = this.store[this.storeHead] as { bytes: Uint8Array };
       this.store[this.storeHead++] = undefined as unknown as { seq: number; stream: number; bytes: Uint8Array };
       this.storeBytes -= dropped.bytes.length;
+      if (budget) budget.used -= dropped.bytes.length;
     }
     // Compact now and then: O(1) per event on average, never a shift per event.
     if (this.storeHead > 1024 && this.storeHead * 2 > this.store.length) {

@@ -36,6 +36,11 @@ export interface ClientPort {
   readonly backlog: number;
   /** Something changed that may let the transport read from the client again. */
   wake(): void;
+  /**
+   * True when the transport cannot tell the client is still there (an HTTP session with no
+   * stream and no request for a while); a connected socket is never idle.
+   */
+  readonly idle?: boolean;
 }
 
 /** A server→client request forwarded to this client and not answered yet. */
@@ -80,6 +85,8 @@ export class MuxClient {
   readonly inflight = new Map<string, number>();
   /** Server→client requests sent to this client: mux id key → entry. */
   readonly outbound = new Map<string, OutboundRequest>();
+  /** Last time anything arrived from this client. */
+  lastSeenAt = Date.now();
   /** Last time this client sent a request that went to the child. */
   lastRequestAt = 0;
   /** Requests answered for this client (status: requests per second). */
@@ -134,6 +141,11 @@ export class MuxClient {
   /** True while no new request of this client should be read (too many in flight, or not reading). */
   get saturated(): boolean {
     return this.inflight.size >= this.limits.maxInflight || this.port.backlog > this.limits.highWaterBytes;
+  }
+
+  /** See {@link ClientPort.idle}. */
+  get idle(): boolean {
+    return this.port.idle === true;
   }
 
   /** Bytes queued for the client. */

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { MuxError } from "../errors.ts";
+import { isMuxError, MuxError } from "../errors.ts";
 import { type HttpFront, startHttpFront } from "../http/front.ts";
 import { defaultLogger, type MuxLogger } from "./logger.ts";
 import type { HttpOptions, ServiceOptions } from "./options.ts";
-import { type MuxHandle, serviceOf, startMux } from "./serve.ts";
+import { httpUnavailable, type MuxHandle, serviceOf, startMux } from "./serve.ts";
 import type { MuxService } from "./service.ts";
 import type { StatusSnapshot } from "./status.ts";
 
@@ -49,6 +49,18 @@ export interface ReloadResult {
   unchanged: string[];
   /** Services that could not start, with the reason. */
   failed: Record<string, string>;
+  /** Daemon settings (`http`, `idle_exit_ms`) that changed and were applied. */
+  applied?: string[];
+  /** Daemon settings that changed and need a restart of the daemon to take effect, with why. */
+  needsRestart?: Record<string, string>;
+}
+
+/** Daemon settings a reload can apply beside the services. */
+export interface DaemonReload {
+  /** The HTTP front as the new config (and the flags) want it; undefined: none. */
+  http?: HttpOptions;
+  /** The new idle exit time (0: never). */
+  idleExitMs?: number;
 }
 
 /** A status row: a running service's snapshot, or a service that could not start. */
@@ -61,10 +73,16 @@ export interface ServicesHandle extends AsyncDisposable {
   /** Services that failed to start, with the reason. */
   readonly failures: ReadonlyMap<string, string>;
   status(): ServiceStatus[];
-  /** Apply a new config: start added, stop removed, restart changed, keep unchanged. */
-  reload(config: ServiceSet): Promise<ReloadResult>;
-  /** The Streamable HTTP base (`http://127.0.0.1:8765/mcp`; a service is at `<base>/<name>`), when `http` was given. */
+  /**
+   * Apply a new config: start added, stop removed, restart changed, keep unchanged. With
+   * `daemon`, the HTTP front is rebound when its settings changed (its sessions end: a new token
+   * must not leave old sessions in) and the idle exit time is updated.
+   */
+  reload(config: ServiceSet, daemon?: DaemonReload): Promise<ReloadResult>;
+  /** The Streamable HTTP base (`http://127.0.0.1:8765/mcp`; a service is at `<base>/<name>`), while the front serves. */
   readonly httpUrl?: string;
+  /** Why the HTTP front is not serving (the port is taken, ...), when it was asked for and could not start. */
+  readonly httpError?: string;
   close(): Promise<void>;
   readonly closed: Promise<void>;
 }
@@ -92,28 +110,36 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
   const initial = select(config);
   if (initial.size === 0) throw new MuxError("CONFIG_INVALID", "no services to start (check --only/--except)");
   await Promise.all([...initial].map(([name, svc]) => start(name, svc)));
-  let front: HttpFront | undefined;
-  if (options.http) {
-    const routes = (): Map<string, MuxService> => {
-      const out = new Map<string, MuxService>();
-      for (const [name, r] of running) {
-        const service = serviceOf(r.handle);
-        if (service) out.set(`/mcp/${name}`, service);
-      }
-      return out;
-    };
-    try {
-      front = startHttpFront({ ...options.http, routes, logger: options.httpLogger ?? defaultLogger("http") });
-    } catch (error) {
-      await Promise.all([...running.values()].map((r) => r.handle.close()));
-      throw new MuxError(
-        "HTTP_UNAVAILABLE",
-        `cannot serve HTTP on ${options.http.listen}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+  const routes = (): Map<string, MuxService> => {
+    const out = new Map<string, MuxService>();
+    for (const [name, r] of running) {
+      const service = serviceOf(r.handle);
+      if (service) out.set(`/mcp/${name}`, service);
     }
+    return out;
+  };
+  const httpLogger = options.httpLogger ?? defaultLogger("http");
+  let front: HttpFront | undefined;
+  let httpError: string | undefined;
+  let httpKey = identity(options.http ?? null);
+  // A front that cannot start (its port is taken) is an error of its own: the socket services
+  // run on, and status and the log say why HTTP is missing.
+  const openFront = (http: HttpOptions | undefined): void => {
+    httpError = undefined;
+    if (!http) return;
+    try {
+      front = startHttpFront({ ...http, routes, logger: httpLogger });
+    } catch (error) {
+      if (isMuxError(error)) throw error;
+      httpError = httpUnavailable(http.listen, error);
+      httpLogger.error(`${httpError}; the socket services run without it`);
+    }
+  };
+  try {
+    openFront(options.http);
+  } catch (error) {
+    await Promise.all([...running.values()].map((r) => r.handle.close()));
+    throw error;
   }
 
   let resolveClosed!: () => void;
@@ -129,26 +155,41 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
     return closing;
   };
   options.signal?.addEventListener("abort", () => void close(), { once: true });
-  if (options.idleExitMs && options.idleExitMs > 0) {
-    const limit = options.idleExitMs;
+  let idleLimit = options.idleExitMs ?? 0;
+  let idleTimer: ReturnType<typeof setInterval> | undefined;
+  const armIdle = (): void => {
+    if (idleTimer) clearInterval(idleTimer);
+    idleTimer = undefined;
+    if (idleLimit <= 0) return;
     let idleSince = Date.now();
     const timer = setInterval(
       () => {
-        const clients = [...running.values()].reduce((n, r) => n + r.handle.status().connectedClients, 0);
+        // Live clients only: HTTP sessions of hosts that went away without DELETE do not keep a daemon up.
+        const clients = [...running.values()].reduce((n, r) => {
+          const s = r.handle.status();
+          return n + s.connectedClients - (s.idleClients ?? 0);
+        }, 0);
         if (clients > 0) idleSince = Date.now();
-        else if (Date.now() - idleSince >= limit) {
+        else if (Date.now() - idleSince >= idleLimit) {
           clearInterval(timer);
           options.onIdle?.();
           void close();
         }
       },
-      Math.min(1000, Math.max(50, limit / 4)),
+      Math.min(1000, Math.max(50, idleLimit / 4)),
     );
-    void closed.then(() => clearInterval(timer));
-  }
+    idleTimer = timer;
+  };
+  armIdle();
+  void closed.then(() => idleTimer && clearInterval(idleTimer));
 
   return {
-    httpUrl: front ? `${front.url}/mcp` : undefined,
+    get httpUrl() {
+      return front ? `${front.url}/mcp` : undefined;
+    },
+    get httpError() {
+      return httpError;
+    },
     get services() {
       return new Map([...running].map(([n, r]) => [n, r.handle]));
     },
@@ -161,9 +202,33 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
         rows.push({ service: name, socket: f.socket, state: "failed", failReason: f.reason });
       return rows.sort((a, b) => a.service.localeCompare(b.service));
     },
-    async reload(next) {
+    async reload(next, daemon) {
       const wanted = select(next);
       const result: ReloadResult = { added: [], removed: [], restarted: [], unchanged: [], failed: {} };
+      if (daemon) {
+        const applied: string[] = [];
+        const key = identity(daemon.http ?? null);
+        if (key !== httpKey) {
+          httpKey = key;
+          const old = front;
+          front = undefined;
+          await old?.close();
+          try {
+            openFront(daemon.http);
+          } catch (error) {
+            httpError = error instanceof Error ? error.message : String(error);
+          }
+          applied.push("http");
+          if (httpError) result.failed.http = httpError;
+        }
+        const idle = daemon.idleExitMs ?? 0;
+        if (idle !== idleLimit) {
+          idleLimit = idle;
+          armIdle();
+          applied.push("idle_exit_ms");
+        }
+        if (applied.length > 0) result.applied = applied;
+      }
       const stops: Promise<void>[] = [];
       for (const [name, r] of running) {
         const svc = wanted.get(name);

@@ -48,6 +48,8 @@ export interface ServiceOptions {
   shutdownGraceMs?: number;
   /** Give each client its own child (for servers whose state must not be shared). Default false. */
   isolated?: boolean;
+  /** Isolated mode: at most this many children at once, whatever the transport (default 16); further clients are refused. */
+  maxIsolatedChildren?: number;
   /**
    * At most this many client requests at the child at once, across all clients (0: no limit,
    * the default). 1 runs them strictly one at a time, for servers that lose writes when two
@@ -78,12 +80,22 @@ export interface ServiceOptions {
 export interface HttpOptions {
   /** `host:port` to listen on (`127.0.0.1:0` picks a port). */
   listen: string;
-  /** Bearer token every request must carry (required off loopback). */
+  /** Bearer token every request must carry: required unless `auth` is `"none"`. */
   token?: string;
-  /** Host names accepted in `Host`/`Origin` besides the loopback ones. */
+  /** `"none"` serves without a token (loopback only, and only when asked for). Default `"token"`. */
+  auth?: "token" | "none";
+  /** Host names accepted in `Host`/`Origin` besides the loopback ones; whole origins (`http://localhost:6274`) for `Origin`. */
   allowedHosts?: string[];
   /** A session without streams or requests for this long ends (default 30 min). */
   sessionIdleMs?: number;
+  /** At most this many sessions (default 256): a new one ends the oldest idle one, or gets 503. */
+  maxSessions?: number;
+  /** Stored events (for resumption) of all sessions together, in bytes (default 64 MiB). */
+  storeBytesTotal?: number;
+  /** A request body must arrive within this long (default 10 s). */
+  bodyTimeoutMs?: number;
+  /** A connection with nothing moving for this long is closed (default 10 s; open streams exempt). */
+  connectionIdleMs?: number;
 }
 
 /** Options of {@link startMux}. */
@@ -114,6 +126,7 @@ export const DEFAULTS = {
   killGraceMs: 2_000,
   shutdownGraceMs: 1_000,
   isolated: false,
+  maxIsolatedChildren: 16,
   maxClientInflight: 64,
   maxConcurrentRequests: 0,
   clientHighWaterBytes: 4 * 1_048_576,

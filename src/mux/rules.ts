@@ -14,6 +14,7 @@ import type { MuxClient } from "./client.ts";
 import { isLogLevel, passesLevel } from "./levels.ts";
 import { combineRoots, type Root } from "./roots.ts";
 import type { Reply, Router, Subscription } from "./router.ts";
+import { redactStatus, type StatusSnapshot } from "./status.ts";
 
 /** Handles one client request. */
 export type ClientRequestRule = (r: Router, s: MuxClient, msg: RequestMessage, reply: Reply) => void;
@@ -67,8 +68,8 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
     reply(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: server/discover (use initialize)"));
   },
 
-  "mcp-mux/status"(r, _s, msg, reply) {
-    reply(resultLine(msg.rawId, r.host.status()));
+  "mcp-mux/status"(r, s, msg, reply) {
+    reply(resultLine(msg.rawId, redactStatus(r.host.status() as StatusSnapshot, s.transport)));
   },
 
   "logging/setLevel"(r, s, msg, reply) {

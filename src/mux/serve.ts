@@ -3,7 +3,7 @@
  * @module
  */
 
-import { MuxError } from "../errors.ts";
+import { isMuxError } from "../errors.ts";
 import { type HttpFront, startHttpFront } from "../http/front.ts";
 import { defaultLogger } from "./logger.ts";
 import { type MuxOptions, resolveServiceOptions } from "./options.ts";
@@ -21,8 +21,10 @@ export interface MuxHandle extends AsyncDisposable {
   close(): Promise<void>;
   /** Resolves once the mux has closed (by `close()` or the abort signal). */
   readonly closed: Promise<void>;
-  /** The Streamable HTTP endpoint (`http://127.0.0.1:8765/mcp`), when `http` was given. */
+  /** The Streamable HTTP endpoint (`http://127.0.0.1:8765/mcp`), when `http` was given and serves. */
   readonly httpUrl?: string;
+  /** Why the HTTP front is not serving, when it was asked for and could not start. */
+  readonly httpError?: string;
 }
 
 /** The service behind a handle (for the multi-service HTTP front; not exported from the package). */
@@ -37,20 +39,21 @@ export async function startMux(options: MuxOptions): Promise<MuxHandle> {
   const service = new MuxService(resolved, logger);
   await service.start();
   let front: HttpFront | undefined;
+  let httpError: string | undefined;
   if (options.http) {
+    // A front that cannot start (its port is taken) is an error of its own: the socket serves
+    // on, and `httpError` and the log say why HTTP is missing.
     try {
       front = startHttpFront({ ...options.http, routes: () => new Map([["/mcp", service]]), logger });
+      logger.info(`serving Streamable HTTP at ${front.url}/mcp`);
     } catch (error) {
-      await service.close();
-      throw new MuxError(
-        "HTTP_UNAVAILABLE",
-        `cannot serve HTTP on ${options.http.listen}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      if (isMuxError(error)) {
+        await service.close();
+        throw error;
+      }
+      httpError = httpUnavailable(options.http.listen, error);
+      logger.error(`${httpError}; the socket serves without it`);
     }
-    logger.info(`serving Streamable HTTP at ${front.url}/mcp`);
   }
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => {
@@ -65,6 +68,7 @@ export async function startMux(options: MuxOptions): Promise<MuxHandle> {
   if (options.signal?.aborted) await close();
   const handle: MuxHandle = {
     httpUrl: front ? `${front.url}/mcp` : undefined,
+    httpError,
     socket: resolved.socket,
     serviceName: resolved.serviceName,
     status: () => service.status(),
@@ -79,3 +83,10 @@ export async function startMux(options: MuxOptions): Promise<MuxHandle> {
 // --- internal ---
 
 const services = new WeakMap<MuxHandle, MuxService>();
+
+/** The message for a front that could not bind, naming the usual cause. */
+export function httpUnavailable(listen: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const inUse = /EADDRINUSE|in use/i.test(message) || (error as { code?: string })?.code === "EADDRINUSE";
+  return `cannot serve HTTP on ${listen}: ${inUse ? "the port is in use by another program (choose another with http.listen / --http)" : message}`;
+}

@@ -7,6 +7,8 @@
 import { existsSync } from "node:fs";
 import { MuxError } from "../errors.ts";
 import { helloEnv } from "../protocol/hello.ts";
+import { parseMessage, type RequestMessage } from "../protocol/message.ts";
+import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
 import { Engine } from "./engine.ts";
 import { checkSocketPath, type Listener, listenUnix } from "./listener.ts";
@@ -131,6 +133,10 @@ export class MuxService {
     const init = r?.initResult ?? routers.find((x) => x.initResult)?.initResult;
     const info = init?.serverInfo as { name?: string; version?: string } | undefined;
     const state = r ? r.state : this.closing ? "stopped" : "ready";
+    const now = Date.now();
+    const sessions = [...(main ? [...main.router.clients, ...this.moved.keys()] : this.isolated.keys())].filter(
+      (c) => c.session,
+    );
     return {
       service: this.options.serviceName,
       socket: this.options.socket,
@@ -144,9 +150,16 @@ export class MuxService {
       lastRestartReason: main
         ? main.lastRestartReason
         : (engines.find((e) => e.lastRestartReason)?.lastRestartReason ?? null),
-      connectedClients: [...(main ? [...main.router.clients, ...this.moved.keys()] : this.isolated.keys())].filter(
-        (c) => c.session,
-      ).length,
+      connectedClients: sessions.length,
+      idleClients: sessions.filter((c) => c.idle).length,
+      clients: sessions.map((c) => ({
+        id: c.id,
+        transport: c.transport,
+        name: typeof c.clientInfo?.name === "string" ? c.clientInfo.name.slice(0, 100) : null,
+        connectedMs: now - c.connectedAt,
+        idleMs: now - c.lastSeenAt,
+        idle: c.idle,
+      })),
       activeClients: routers.reduce((n, x) => n + x.slots.activeClients, 0),
       maxActiveClients: this.options.maxActiveClients,
       queuedRequests: routers.reduce((n, x) => n + x.slots.queued, 0),
@@ -205,12 +218,15 @@ export class MuxService {
 
   /** One line of a client: its first may be a proxy's hello with forwarded env. */
   private line(client: MuxClient, line: string | Uint8Array): void {
+    client.lastSeenAt = Date.now();
     if (!client.greeted) {
       client.greeted = true;
       const env = typeof line === "string" ? helloEnv(line) : undefined;
       if (env !== undefined) return this.hello(client, env);
     }
-    this.engineOf(client)?.router.clientLine(client, line);
+    const engine = this.engineOf(client);
+    if (engine) engine.router.clientLine(client, line);
+    else if (client.refusal) refuse(client, line, client.refusal);
   }
 
   /**
@@ -228,6 +244,7 @@ export class MuxService {
     }
     if (!this.shared) {
       const old = this.isolated.get(client);
+      if (!old) return; // refused: over max_isolated_children
       if (old) {
         old.router.detach(client, "restarting with the forwarded env");
         this.retire(old);
@@ -270,6 +287,11 @@ export class MuxService {
   private attach(client: MuxClient): void {
     if (this.shared) {
       this.shared.router.attach(client);
+      return;
+    }
+    if (this.isolated.size >= this.options.maxIsolatedChildren) {
+      client.refusal = `too many isolated servers for service "${this.options.serviceName}" (max_isolated_children = ${this.options.maxIsolatedChildren}); try again when a client leaves`;
+      this.logger.warn(`client ${client.id}: ${client.refusal}`);
       return;
     }
     const engine = this.newEngine();
@@ -321,6 +343,16 @@ function refuseEnv(options: ResolvedServiceOptions, names: string[]): string | u
       return `forwarded variable ${name} is not allowed by service "${options.serviceName}" (allow it with forward_env = ["${name}"] in its config)`;
   }
   return undefined;
+}
+
+/** Answer every request of a client that has no engine (refused by a limit) with the reason. */
+function refuse(client: MuxClient, line: string | Uint8Array, reason: string): void {
+  const msg = parseMessage(typeof line === "string" ? line : new TextDecoder().decode(line));
+  const requests = (msg.kind === "batch" ? msg.items : [msg]).filter((m): m is RequestMessage => m.kind === "request");
+  const answers = requests.map((m) => errorLine(m.rawId, RpcErrorCode.LimitReached, reason));
+  if (answers.length === 0) return;
+  if (msg.kind === "batch") client.send(`[${answers.join(",")}]`, "response");
+  else client.send(answers[0] as string, "response", requests[0]?.key);
 }
 
 function checkCommand(options: ResolvedServiceOptions): void {

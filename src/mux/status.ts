@@ -25,6 +25,14 @@ export interface StatusSnapshot {
   lastRestartReason: string | null;
   /** Clients that sent `initialize` (MCP sessions; status and health probes are not counted). */
   connectedClients: number;
+  /**
+   * Of those, the ones that look gone: HTTP sessions with no stream and no request for a
+   * minute (hosts that exit without ending their session). They expire after the session idle
+   * time, or sooner when new sessions need room.
+   */
+  idleClients: number;
+  /** Every MCP session: its transport, the client's name, and how long since it connected and since its last message. */
+  clients: ClientRow[];
   activeClients: number;
   maxActiveClients: number;
   queuedRequests: number;
@@ -39,6 +47,51 @@ export interface StatusSnapshot {
   timestamp: string;
   /** The effective settings (env values withheld: only the names). */
   settings: StatusSettings;
+  /** Set on the view an MCP client gets ({@link redactStatus}). */
+  redacted?: true;
+}
+
+/** One MCP session in status. */
+export interface ClientRow {
+  id: number;
+  transport: string;
+  /** `clientInfo.name` of its `initialize`. */
+  name: string | null;
+  connectedMs: number;
+  /** Since its last message. */
+  idleMs: number;
+  /** See {@link StatusSnapshot.idleClients}. */
+  idle: boolean;
+}
+
+/**
+ * What an MCP client may see of a snapshot: never argument values, the working directory or
+ * the status file (env values are never in a snapshot). A socket client is the owner's own
+ * process (the socket is 0600), so it keeps pids, reasons and client rows, which `mux status`
+ * and `mux health` show; an HTTP session gets none of them. Full detail goes to the owner's
+ * tools over the control socket only.
+ */
+export function redactStatus(s: StatusSnapshot, transport: string): StatusSnapshot {
+  const hidden = "[redacted]";
+  const own = transport === "socket";
+  return {
+    ...s,
+    socket: own ? s.socket : hidden,
+    muxPid: own ? s.muxPid : 0,
+    childPid: own ? s.childPid : null,
+    childPids: own ? s.childPids : [],
+    failReason: own || s.failReason === null ? s.failReason : "the server failed",
+    lastRestartReason: own || s.lastRestartReason === null ? s.lastRestartReason : hidden,
+    clients: own ? s.clients : [],
+    settings: {
+      ...s.settings,
+      cmd: s.settings.cmd.split("/").pop() ?? hidden,
+      args: s.settings.args.map(() => hidden),
+      cwd: s.settings.cwd === null ? null : hidden,
+      statusFile: s.settings.statusFile === null ? null : hidden,
+    },
+    redacted: true,
+  };
 }
 
 /** Effective settings of a service as shown in status. */

@@ -30,6 +30,8 @@ export const RpcErrorCode = {
   NoRoute: -32034,
   /** The client's forwarded environment was refused (a name the service does not allow, or too many distinct values). */
   EnvRefused: -32035,
+  /** A limit of the mux was reached for this client (`max_isolated_children`): every request of that client gets it. */
+  LimitReached: -32037,
 } as const;
 
 /** One of the codes above. */

@@ -30,7 +30,12 @@ const FIXTURE = join(ROOT, "test/fixtures/conformance-server.ts");
 
 const serve = (extra: Partial<MuxOptions> = {}): Promise<Target> => {
   const d = scope.dir();
-  return scope.target({ socket: join(d, "h.sock"), ...fakeServer(d), http: { listen: "127.0.0.1:0" }, ...extra });
+  return scope.target({
+    socket: join(d, "h.sock"),
+    ...fakeServer(d),
+    http: { listen: "127.0.0.1:0", auth: "none" },
+    ...extra,
+  });
 };
 
 async function httpClient(url: string, capabilities: Json = {}, headers: Record<string, string> = {}): Promise<Client> {
@@ -102,7 +107,7 @@ describe("the official conformance suite", () => {
       socket: join(d, "c.sock"),
       cmd: BUN,
       args: [FIXTURE],
-      http: { listen: "127.0.0.1:0" },
+      http: { listen: "127.0.0.1:0", auth: "none" },
       maxActiveClients: 20,
     });
     const url = t.httpUrl as string;
@@ -135,7 +140,7 @@ describe("the official conformance suite", () => {
       socket: join(d, "p.sock"),
       cmd: BUN,
       args: [FIXTURE],
-      http: { listen: "127.0.0.1:0" },
+      http: { listen: "127.0.0.1:0", auth: "none" },
     });
     let passed = 0;
     for (let i = 0; i < 20; i++) {
@@ -186,7 +191,7 @@ describe("HTTP rules", () => {
   });
 
   test("DNS rebinding: a foreign Host or Origin gets 403; localhost, 127.0.0.1 and configured names pass", async () => {
-    const t = await serve({ http: { listen: "127.0.0.1:0", allowedHosts: ["mux.internal"] } });
+    const t = await serve({ http: { listen: "127.0.0.1:0", auth: "none", allowedHosts: ["mux.internal"] } });
     const url = new URL(t.httpUrl as string);
     const raw = async (host: string, origin?: string): Promise<number> => {
       const lines = [
@@ -322,7 +327,10 @@ describe("one client model for every transport", () => {
     const d = scope.dir();
     const config = join(d, "mux.json");
     const svc = (name: string) => ({ socket: join(d, `${name}.sock`), ...fakeServer(d) });
-    writeFileSync(config, JSON.stringify({ servers: { a: svc("a"), b: svc("b") }, http: "127.0.0.1:0" }));
+    writeFileSync(
+      config,
+      JSON.stringify({ servers: { a: svc("a"), b: svc("b") }, http: { listen: "127.0.0.1:0", auth: "none" } }),
+    );
     const proc = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", config], stderr: "pipe" });
     scope.defer(async () => {
       proc.kill();
@@ -341,7 +349,10 @@ describe("one client model for every transport", () => {
     expect(
       (await fetch(`${base}/c`, { method: "POST", headers: JSON_AND_SSE, body: JSON.stringify(init) })).status,
     ).toBe(404);
-    writeFileSync(config, JSON.stringify({ servers: { a: svc("a"), c: svc("c") }, http: "127.0.0.1:0" }));
+    writeFileSync(
+      config,
+      JSON.stringify({ servers: { a: svc("a"), c: svc("c") }, http: { listen: "127.0.0.1:0", auth: "none" } }),
+    );
     proc.kill("SIGHUP");
     await waitFor(
       async () =>
@@ -388,7 +399,7 @@ describe("bad clients", () => {
 
   test("an idle session expires after --http-session-idle-ms and releases what it held; one with an open stream lives on", async () => {
     const d = scope.dir();
-    const t = await serve({ ...fakeServer(d), http: { listen: "127.0.0.1:0", sessionIdleMs: 1000 } });
+    const t = await serve({ ...fakeServer(d), http: { listen: "127.0.0.1:0", auth: "none", sessionIdleMs: 1000 } });
     const url = t.httpUrl as string;
     const post = (id: string, body: Json) =>
       fetch(url, { method: "POST", headers: { ...JSON_AND_SSE, "mcp-session-id": id }, body: JSON.stringify(body) });
@@ -427,6 +438,7 @@ describe("bad clients", () => {
           "cat",
           "--http",
           "127.0.0.1:0",
+          "--http-no-auth",
           `--http-session-idle-ms=${value}`,
         ],
         stdout: "pipe",
