@@ -202,6 +202,10 @@ async function serveConfig(
     if (result.needsRestart)
       for (const [k, why] of Object.entries(result.needsRestart)) log.warn(`reload: ${k}: ${why}`);
     log.info(`reloaded ${path}: ${JSON.stringify(result)}`);
+    if (result.applied?.includes("http"))
+      log.info(
+        handle.httpUrl ? `HTTP front now at ${handle.httpUrl}/<service>` : `HTTP front: ${handle.httpError ?? "off"}`,
+      );
     return next.warnings.length > 0 ? { ...result, warnings: next.warnings } : result;
   };
   let control: Awaited<ReturnType<typeof startControl>> | undefined;

@@ -89,6 +89,10 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   const short = descriptorPressure();
   const log = options.logger;
   let shedLogged = 0;
+  /** Requests being handled (bodies still arriving, answers being waited for). */
+  let active = 0;
+  /** Bodies still arriving: ended at once (503) when descriptors run short. */
+  const arriving = new Set<() => void>();
 
   const end = (s: HttpSession, reason: string): void => {
     const entry = sessions.get(s.id);
@@ -104,37 +108,46 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     // per request (server.timeout(req, 0)) as long as their requests run.
     idleTimeout: Math.max(1, Math.round((options.connectionIdleMs ?? 10_000) / 1000)),
     fetch: async (req, srv) => {
-      if (short()) {
+      if (short(active)) {
         if (Date.now() - shedLogged > 10_000) {
           shedLogged = Date.now();
-          log.warn("http front: few file descriptors left; refusing new HTTP requests (503) to keep a reserve");
+          log.warn(
+            "http front: few file descriptors left; refusing new HTTP requests (503) and ending unfinished ones to keep a reserve",
+          );
         }
-        return text(503, "Service Unavailable: the mux is short of file descriptors; retry later", {
-          connection: "close",
-          "retry-after": "1",
-        });
+        for (const stop of [...arriving]) stop();
+        return shed();
       }
-      const refused = checkRequest(req, allowed, options.token, port === 0 ? undefined : port, srv.port);
-      if (refused) return refused;
-      const url = new URL(req.url);
-      const service = options.routes().get(url.pathname.replace(/\/+$/, "") || "/");
-      if (!service) return text(404, `no MCP service at ${url.pathname}`);
-      if (service.shuttingDown) return text(503, "the service is shutting down");
-      if (req.method === "POST") return post(req, service, srv);
-      if (req.method === "GET") return get(req, service, srv);
-      if (req.method === "DELETE") {
-        const found = lookup(req, service);
-        if (found instanceof Response) return found;
-        found.close("ended by the client (DELETE)");
-        return new Response(null, { status: 200 });
+      active++;
+      try {
+        return await handle(req, srv);
+      } finally {
+        active--;
       }
-      return text(405, "use POST, GET or DELETE", { Allow: "POST, GET, DELETE" });
     },
     error: (error) => {
       log.warn(`http front: ${error.message}`);
       return text(500, "internal error");
     },
   });
+
+  async function handle(req: Request, srv: Bun.Server<undefined>): Promise<Response> {
+    const refused = checkRequest(req, allowed, options.token, port === 0 ? undefined : port, srv.port);
+    if (refused) return refused;
+    const url = new URL(req.url);
+    const service = options.routes().get(url.pathname.replace(/\/+$/, "") || "/");
+    if (!service) return text(404, `no MCP service at ${url.pathname}`);
+    if (service.shuttingDown) return text(503, "the service is shutting down");
+    if (req.method === "POST") return post(req, service, srv);
+    if (req.method === "GET") return get(req, service, srv);
+    if (req.method === "DELETE") {
+      const found = lookup(req, service);
+      if (found instanceof Response) return found;
+      found.close("ended by the client (DELETE)");
+      return new Response(null, { status: 200 });
+    }
+    return text(405, "use POST, GET or DELETE", { Allow: "POST, GET, DELETE" });
+  }
 
   const sweep = setInterval(
     () => {
@@ -188,7 +201,8 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     if (version && !(SUPPORTED_VERSIONS as readonly string[]).includes(version))
       return rpcError(400, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
     const limit = service.options.maxRequestBytes;
-    const body = await readBody(req, limit, bodyTimeoutMs);
+    const body = await readBody(req, limit, bodyTimeoutMs, arriving);
+    if (body === "shed") return shed();
     if (body === "slow")
       return rpcError(
         408,
@@ -422,24 +436,43 @@ const HOST_HEADER = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/;
 /** A session opened and never used is ended after this long (not the 30-minute idle time). */
 const ABANDONED_MS = 60_000;
 
-/** Read a body up to `limit` bytes within `timeoutMs`; undefined when it is bigger, "slow" when late. */
-async function readBody(req: Request, limit: number, timeoutMs: number): Promise<string | undefined | "slow"> {
+/** The answer to a request refused while descriptors run short (the connection is closed). */
+function shed(): Response {
+  return text(503, "Service Unavailable: the mux is short of file descriptors; retry later", {
+    connection: "close",
+    "retry-after": "1",
+  });
+}
+
+/**
+ * Read a body up to `limit` bytes within `timeoutMs`: undefined when it is bigger, "slow" when
+ * late, "shed" when ended through `arriving` (descriptors ran short).
+ */
+async function readBody(
+  req: Request,
+  limit: number,
+  timeoutMs: number,
+  arriving: Set<() => void>,
+): Promise<string | undefined | "slow" | "shed"> {
   const declared = Number(req.headers.get("content-length") ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limit) return undefined;
   if (!req.body) return "";
   const reader = req.body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"slow">((resolve) => {
+  let stop: (() => void) | undefined;
+  const late = new Promise<"slow" | "shed">((resolve) => {
     timer = setTimeout(() => resolve("slow"), timeoutMs);
+    stop = () => resolve("shed");
+    arriving.add(stop);
   });
   const parts: Uint8Array[] = [];
   let size = 0;
   try {
     for (;;) {
       const next = await Promise.race([reader.read(), late]);
-      if (next === "slow") {
+      if (next === "slow" || next === "shed") {
         reader.cancel().catch(() => {});
-        return "slow";
+        return next;
       }
       if (next.done) break;
       size += next.value.length;
@@ -453,6 +486,7 @@ async function readBody(req: Request, limit: number, timeoutMs: number): Promise
     return "slow";
   } finally {
     clearTimeout(timer);
+    if (stop) arriving.delete(stop);
   }
   return new TextDecoder().decode(Buffer.concat(parts));
 }

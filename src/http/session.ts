@@ -95,7 +95,9 @@ export class HttpSession {
   /** ClientPort: no open stream and no request for a while (a host that exited without DELETE looks like this). */
   get idle(): boolean {
     return (
-      this.openStreams === 0 && (this.client?.inflight.size ?? 0) === 0 && Date.now() - this.lastActive > IDLE_AFTER_MS
+      this.openStreams === 0 &&
+      (this.client?.inflight.size ?? 0) === 0 &&
+      Date.now() - this.lastActive > (this.options.idleAfterMs ?? IDLE_AFTER_MS)
     );
   }
 

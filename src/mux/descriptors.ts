@@ -33,28 +33,42 @@ export function raiseDescriptorLimit(): number | undefined {
   return lib && lib.setrlimit(NOFILE, ptr(buf)) === 0 ? target : limits.soft;
 }
 
-/** Open descriptors of this process (Linux `/proc/self/fd`, macOS `/dev/fd`), or undefined. */
+/**
+ * Open descriptors of this process (Linux `/proc/self/fd`, macOS `/dev/fd`), or undefined when
+ * they cannot be listed; Infinity when listing failed for want of a descriptor.
+ */
 export function openDescriptors(): number | undefined {
   try {
     return readdirSync(process.platform === "linux" ? "/proc/self/fd" : "/dev/fd").length;
-  } catch {
-    return undefined;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return code === "EMFILE" || code === "ENFILE" ? Number.POSITIVE_INFINITY : undefined;
   }
 }
 
 /**
- * A cached check of descriptor pressure: true while fewer than `reserve` descriptors are left
- * under the soft limit. Reads the count at most every `everyMs` (a directory read per request
- * would cost more than the request).
+ * A cached check of descriptor pressure: true while fewer than `reserve` descriptors (or 10 %
+ * of the limit) are left under the soft limit. `load` is the caller's count of connections in
+ * use; the count is read again every `everyMs`, or as soon as `load` moved by 16 since the last
+ * read (a flood is seen within 16 connections; a directory read per request would cost more
+ * than the request).
  */
-export function descriptorPressure(reserve = DEFAULT_RESERVE, everyMs = 200): () => boolean {
+export function descriptorPressure(reserve = DEFAULT_RESERVE, everyMs = 200): (load: number) => boolean {
   let checkedAt = 0;
+  let loadAt = 0;
   let short = false;
-  return () => {
+  // Read now, while descriptors are there to read it with (dlopen needs one).
+  let limit = descriptorLimits()?.soft;
+  let limitAt = Date.now();
+  return (load) => {
     const now = Date.now();
-    if (now - checkedAt < everyMs) return short;
+    if (now - checkedAt < everyMs && Math.abs(load - loadAt) < 16) return short;
     checkedAt = now;
-    const limit = descriptorLimits()?.soft;
+    loadAt = load;
+    if (now - limitAt > 10_000) {
+      limit = descriptorLimits()?.soft ?? limit;
+      limitAt = now;
+    }
     const open = openDescriptors();
     short = limit !== undefined && open !== undefined && limit - open < Math.max(reserve, Math.floor(limit / 10));
     return short;

@@ -8,14 +8,14 @@ import { existsSync } from "node:fs";
 import { MuxError } from "../errors.ts";
 import { helloEnv } from "../protocol/hello.ts";
 import { parseMessage, type RequestMessage } from "../protocol/message.ts";
-import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
+import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
 import { Engine } from "./engine.ts";
 import { checkSocketPath, type Listener, listenUnix } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import { SocketClient } from "./socket-client.ts";
-import { createStatusWriter, type StatusSnapshot, type StatusWriter } from "./status.ts";
+import { createStatusWriter, redactStatus, type StatusSnapshot, type StatusWriter } from "./status.ts";
 
 /** A running service. Built by `startMux`; not exported from the package. */
 export class MuxService {
@@ -224,9 +224,23 @@ export class MuxService {
       const env = typeof line === "string" ? helloEnv(line) : undefined;
       if (env !== undefined) return this.hello(client, env);
     }
-    const engine = this.engineOf(client);
+    let engine = this.engineOf(client);
+    if (!engine && !client.refusal) {
+      const probe = typeof line === "string" ? this.probe(client, line) : false;
+      if (probe) return;
+      engine = this.ownEngine(client);
+    }
     if (engine) engine.router.clientLine(client, line);
     else if (client.refusal) refuse(client, line, client.refusal);
+  }
+
+  /** Isolated mode, a client with no child yet: answer `ping` and `mcp-mux/status` here. */
+  private probe(client: MuxClient, line: string): boolean {
+    const msg = parseMessage(line);
+    if (msg.kind !== "request" || (msg.method !== "ping" && msg.method !== STATUS_METHOD)) return false;
+    const result = msg.method === "ping" ? {} : redactStatus(this.status(), client.transport);
+    client.send(resultLine(msg.rawId, result), "response", msg.key);
+    return true;
   }
 
   /**
@@ -244,16 +258,13 @@ export class MuxService {
     }
     if (!this.shared) {
       const old = this.isolated.get(client);
-      if (!old) return; // refused: over max_isolated_children
       if (old) {
         old.router.detach(client, "restarting with the forwarded env");
+        this.isolated.delete(client);
         this.retire(old);
         void old.close();
       }
-      const engine = this.newEngine(env);
-      this.isolated.set(client, engine);
-      engine.router.attach(client);
-      engine.start(this.options.lazyStart);
+      this.ownEngine(client, env);
       return;
     }
     const key = JSON.stringify(
@@ -285,19 +296,23 @@ export class MuxService {
   }
 
   private attach(client: MuxClient): void {
-    if (this.shared) {
-      this.shared.router.attach(client);
-      return;
-    }
+    // Isolated mode: a client gets its child with its first request that needs one (status
+    // and health probes never start a server, and never count against the cap).
+    if (this.shared) this.shared.router.attach(client);
+  }
+
+  /** Isolated mode: start this client's own child, unless `max_isolated_children` are running. */
+  private ownEngine(client: MuxClient, env?: Record<string, string>): Engine | undefined {
     if (this.isolated.size >= this.options.maxIsolatedChildren) {
       client.refusal = `too many isolated servers for service "${this.options.serviceName}" (max_isolated_children = ${this.options.maxIsolatedChildren}); try again when a client leaves`;
       this.logger.warn(`client ${client.id}: ${client.refusal}`);
-      return;
+      return undefined;
     }
-    const engine = this.newEngine();
+    const engine = this.newEngine(env);
     this.isolated.set(client, engine);
     engine.router.attach(client);
     engine.start(this.options.lazyStart);
+    return engine;
   }
 
   private detach(client: MuxClient, reason: string): void {
@@ -329,6 +344,8 @@ export class MuxService {
 }
 
 // --- internal ---
+
+const STATUS_METHOD = "mcp-mux/status";
 
 /** Loader variables a client may never forward, whatever the config allows. */
 const NEVER_FORWARDED = /^(LD_|DYLD_)/;
