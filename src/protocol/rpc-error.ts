@@ -31,7 +31,7 @@ export const RpcErrorCode = {
   /** The client's forwarded environment was refused (a name the service does not allow, or too many distinct values). */
   EnvRefused: -32035,
   /** A limit of the mux was reached for this client (`max_isolated_children`): every request of that client gets it. */
-  LimitReached: -32037,
+  LimitReached: -32038,
 } as const;
 
 /** One of the codes above. */

@@ -378,7 +378,7 @@ describe("global bounds", () => {
     );
   });
 
-  test("max_isolated_children counts socket and HTTP clients together; the next one gets -32037", async () => {
+  test("max_isolated_children counts socket and HTTP clients together; the next one gets -32038", async () => {
     const d = scope.dir();
     const t = await daemon([
       "--socket",
@@ -400,7 +400,7 @@ describe("global bounds", () => {
     expect((await h.listTools()).tools.length).toBeGreaterThan(0);
     const res = await fetch(t.url as string, { method: "POST", headers: JSON_AND_SSE, body: JSON.stringify(init(5)) });
     const body = (await res.json()) as Json;
-    expect((body.error as Json).code).toBe(-32037);
+    expect((body.error as Json).code).toBe(-32038);
     expect(String((body.error as Json).message)).toContain("max_isolated_children = 2");
     const b = await scope.raw(join(d, "iso.sock"));
     b.request("init", "initialize", {
@@ -408,7 +408,7 @@ describe("global bounds", () => {
       capabilities: {},
       clientInfo: { name: "b", version: "1" },
     });
-    expect(((await b.response("init")).error as Json).code).toBe(-32037);
+    expect(((await b.response("init")).error as Json).code).toBe(-32038);
     const pids = JSON.parse(
       Bun.spawnSync([MUX_BIN, "status", "--socket", join(d, "iso.sock"), "--json"], {
         stdout: "pipe",
