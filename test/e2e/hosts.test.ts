@@ -212,6 +212,11 @@ test("rewired entries point at the installed mux-proxy and start the daemon them
   const refused = await mux(["rewire", "--host", "claude-desktop"], env);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toContain("only a build inside a clone");
+  // The refusal names the flag that takes the path anyway.
+  expect(refused.stderr).toContain(`--proxy ${join(MUX_BIN, "..", "mux-proxy")}`);
+  const service = await mux(["service", "install", "--print"], env);
+  expect(service.code).toBe(1);
+  expect(service.stderr).toContain(`mux service install --mux ${MUX_BIN}`);
   expect(readFileSync(files.desktop, "utf8")).toBe(original);
 
   // Installed copies in ~/.local/bin, as install.sh puts them.
