@@ -67,11 +67,12 @@ export const rewireCommand = defineCommand({
     transport: {
       type: "string",
       description:
-        "stdio (default: entries run mux-proxy) | http (URL entries for the daemon's HTTP front, where hosts take them)",
+        "stdio (default: entries run mux-proxy) | http (URL entries for the daemon's HTTP front, where hosts take them); given, entries rewired the other way are switched",
     },
     "http-listen": {
       type: "string",
-      description: "With --transport http: where the HTTP front listens (default 127.0.0.1:8765)",
+      description:
+        "With --transport http, when the mux config has no http setting: where the HTTP front listens (default 127.0.0.1 on a per-user port)",
     },
     json: { type: "boolean", description: "Print JSON" },
   },
