@@ -184,7 +184,7 @@ export function printStatus(rows: RewireStatusRow[], json: boolean): void {
   }
   for (const r of rows)
     process.stdout.write(
-      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.socket}  (${r.path})${statusNote(r)}\n`,
+      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.url ?? r.socket}  (${r.path})${statusNote(r)}\n`,
     );
 }
 

@@ -24,7 +24,7 @@ import {
 
 export type { HostSelection } from "./inventory.ts";
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { defaultHttpListen, defaultTokenFile, resolvePath } from "../config/paths.ts";
 import { loadOrCreateToken } from "../http/token.ts";
@@ -175,7 +175,8 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       if (chosen.length > 0) plans.push({ loaded, entries: chosen });
     }
     const specs = plans.flatMap((p) => p.entries.map((e) => e.spec as ServiceSpec));
-    const configBefore = existsSync(result.config.path) ? readFileSync(result.config.path, "utf8") : "";
+    const configExisted = existsSync(result.config.path);
+    const configBefore = configExisted ? readFileSync(result.config.path, "utf8") : "";
     // The HTTP front (and its token) only when some entry becomes a URL entry.
     let http: { base: string; token?: string; listen: string; added: boolean; text: string } | undefined;
     if (plans.some((p) => p.entries.some((e) => wanted(e) === "http"))) {
@@ -350,6 +351,8 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
     if (!options.dryRun) {
       if (unused.length > 0) removeServices(result.config.path, unused);
       if (http?.added && !keepHttp) removeHttp(result.config.path, http.listen);
+      // A config this run created for nothing goes again.
+      if (!configExisted && done.length === 0) rmSync(result.config.path, { force: true });
     }
     if (!keepHttp) delete result.httpBase;
     else if (http?.added) result.warnings.push(`added http = "${http.listen}" to ${result.config.path}`);
@@ -537,6 +540,8 @@ export interface RewireStatusRow {
   name: string;
   service: string;
   socket: string;
+  /** The URL of a URL entry (`transport: http`). */
+  url?: string;
   state: "rewired" | "changed" | "missing" | "file-missing";
   /** The mux-proxy the entry runs, and whether that file still exists. */
   proxy?: string;
@@ -558,6 +563,9 @@ export function rewireStatus(options: Omit<HostSelection, "includeProject">): Re
       state: "rewired",
       at: r.at,
     };
+    const key = URL_ENTRIES[r.host]?.url;
+    const url = r.transport === "http" && key ? (r.rewired.value as Record<string, unknown> | null)?.[key] : undefined;
+    if (typeof url === "string") row.url = url;
     try {
       const loaded = loadFile(fileFromRecord(r), options.ctx, [r]);
       const entry = loaded.entries.find((e) => e.name === r.name && sameContainer(e.container, r.container));
