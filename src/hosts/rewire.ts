@@ -40,6 +40,7 @@ import {
   replaceIfUnchanged,
   stateDir,
   withLock,
+  writeAtomic,
   writeState,
 } from "./state.ts";
 
@@ -349,10 +350,15 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
     result.config.added = cfg.added.filter((n) => used.has(n));
     const keepHttp = http !== undefined && done.some((d) => d.http);
     if (!options.dryRun) {
-      if (unused.length > 0) removeServices(result.config.path, unused);
-      if (http?.added && !keepHttp) removeHttp(result.config.path, http.listen);
-      // A config this run created for nothing goes again.
-      if (!configExisted && done.length === 0) rmSync(result.config.path, { force: true });
+      if (done.length === 0) {
+        // Nothing written: the config goes back to its exact bytes (or away, if we created it).
+        if (!configExisted) rmSync(result.config.path, { force: true });
+        else if (readFileSync(result.config.path, "utf8") !== configBefore)
+          writeAtomic(result.config.path, configBefore, 0o600);
+      } else {
+        if (unused.length > 0) removeServices(result.config.path, unused);
+        if (http?.added && !keepHttp) removeHttp(result.config.path, http.listen);
+      }
     }
     if (!keepHttp) delete result.httpBase;
     else if (http?.added) result.warnings.push(`added http = "${http.listen}" to ${result.config.path}`);

@@ -142,6 +142,19 @@ test("an entry that was not written leaves neither its service nor the HTTP fron
     expect(existsSync(h.configFile)).toBe(false);
     expect(readState(h.stateDir).records).toEqual([]);
   }
+  // A config that was there keeps its exact bytes, in each format.
+  for (const [ext, text] of [
+    ["json", '{\n  "idle_exit_ms": 60000,\n  "servers": {}\n}\n'],
+    ["yaml", "# mine\nidle_exit_ms: 60000\n"],
+    ["toml", "# mine\nidle_exit_ms = 60000\n"],
+  ] as const) {
+    const h = home([f]);
+    const configFile = put(join(h.home, `mux.${ext}`), text);
+    const host = (p: string) => Bun.spawnSync(["sh", "-c", 'printf " " >> "$1"', "sh", p]);
+    const result = await rewireHosts({ ...h.opts, configFile, transport: "http", beforeReplace: host });
+    expect(result.changes).toEqual([]);
+    expect(readFileSync(configFile, "utf8")).toBe(text);
+  }
 });
 
 test("a host writing once during the rewire: the retry writes, and the host's change is kept", async () => {
