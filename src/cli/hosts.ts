@@ -225,7 +225,7 @@ export function renderScan(report: ScanReport): string {
         const scope = s.scope === f.scope && !s.project ? "" : `  (${s.scope}${s.project ? `: ${s.project}` : ""})`;
         const state =
           s.status === "managed"
-            ? `rewired → ${s.socket}`
+            ? `rewired → ${s.url ? `URL ${s.url}` : s.socket}`
             : s.status === "foreign"
               ? `foreign proxy ${s.socket ?? ""}`
               : s.status;

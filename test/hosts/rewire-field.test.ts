@@ -8,9 +8,11 @@ import { afterAll, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse as parseToml } from "smol-toml";
+import { renderScan } from "../../src/cli/hosts.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { defaultTokenFile } from "../../src/config/paths.ts";
 import { restoreHosts, rewireHosts, rewireStatus } from "../../src/hosts/rewire.ts";
+import { scanHosts } from "../../src/hosts/scan.ts";
 import { readState } from "../../src/hosts/state.ts";
 import { describeRewire } from "../../src/hosts/wizard.ts";
 import { FIXTURE_DIR, fixtureHome, HOST_FIXTURES, type HostFixture, PROXY } from "./fixtures.ts";
@@ -200,6 +202,9 @@ test("rewire --transport http switches stdio-rewired entries to URL entries (and
     ["rewired", `${toHttp.httpBase}/memory`],
     ["rewired", `${toHttp.httpBase}/gh`],
   ]);
+  // scan shows the URL of a URL entry, not a socket.
+  const scanned = renderScan(scanHosts({ ctx: h.ctx, stateDir: h.stateDir }));
+  expect(scanned).toContain(`[rewired → URL ${toHttp.httpBase}/memory]`);
   // Asked again: unchanged, saying what it is.
   const again = await rewireHosts({ ...h.opts, transport: "http" });
   expect(again.changes).toEqual([]);
