@@ -67,11 +67,12 @@ export const rewireCommand = defineCommand({
     transport: {
       type: "string",
       description:
-        "stdio (default: entries run mux-proxy) | http (URL entries for the daemon's HTTP front, where hosts take them)",
+        "stdio (default: entries run mux-proxy) | http (URL entries for the daemon's HTTP front, where hosts take them); given, entries rewired the other way are switched",
     },
     "http-listen": {
       type: "string",
-      description: "With --transport http: where the HTTP front listens (default 127.0.0.1:8765)",
+      description:
+        "With --transport http, when the mux config has no http setting: where the HTTP front listens (default 127.0.0.1 on a per-user port)",
     },
     json: { type: "boolean", description: "Print JSON" },
   },
@@ -183,7 +184,7 @@ export function printStatus(rows: RewireStatusRow[], json: boolean): void {
   }
   for (const r of rows)
     process.stdout.write(
-      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.socket}  (${r.path})${statusNote(r)}\n`,
+      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.url ?? r.socket}  (${r.path})${statusNote(r)}\n`,
     );
 }
 
@@ -224,7 +225,7 @@ export function renderScan(report: ScanReport): string {
         const scope = s.scope === f.scope && !s.project ? "" : `  (${s.scope}${s.project ? `: ${s.project}` : ""})`;
         const state =
           s.status === "managed"
-            ? `rewired → ${s.socket}`
+            ? `rewired → ${s.url ? `URL ${s.url}` : s.socket}`
             : s.status === "foreign"
               ? `foreign proxy ${s.socket ?? ""}`
               : s.status;

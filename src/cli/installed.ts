@@ -27,12 +27,14 @@ export function findInstalled(name: "mux" | "mux-proxy", explicit?: string, envV
   ].filter((c): c is string => !!c && existsSync(c));
   const installed = candidates.find((c) => !insideClone(c));
   if (installed) return resolve(installed);
+  // The flag that names the path (`mux rewire`/`mux wizard --proxy`, `mux service install --mux`).
+  const flag = name === "mux" ? "mux service install --mux" : "--proxy";
   if (candidates.length > 0)
     fail(
       `only a build inside a clone was found (${candidates[0]}); paths into a clone break when it moves. ` +
-        `Install mcp-mux (sh install.sh in the clone puts it in ~/.local/bin), or pass the path explicitly to use that build anyway`,
+        `Install mcp-mux (sh install.sh in the clone puts it in ~/.local/bin), or pass ${flag} ${resolve(candidates[0] as string)} to use that build anyway`,
     );
-  return fail(`cannot find the ${name} executable; install mcp-mux, or pass its absolute path`);
+  return fail(`cannot find the ${name} executable; install mcp-mux, or pass its absolute path with ${flag} <path>`);
 }
 
 // --- internal ---

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { existsSync, readFileSync, realpathSync } from "node:fs";
-import { MuxError } from "../errors.ts";
+import { isMuxError, MuxError } from "../errors.ts";
 import type { Container, DocumentFormat, EntryLocation } from "./formats/document.ts";
 import { jsonFormat } from "./formats/json.ts";
 import { tomlFormat } from "./formats/toml.ts";
@@ -23,7 +22,7 @@ import {
 } from "./hosts.ts";
 import { type ServiceSpec, type SpecProblem, serviceSpec } from "./service-spec.ts";
 import { type Launch, proxySocket, readEntry } from "./shapes.ts";
-import { type RewireRecord, recordId } from "./state.ts";
+import { type RewireRecord, readHostFile, recordId } from "./state.ts";
 
 /** How an entry stands. */
 export type EntryStatus = "upstream" | "managed" | "foreign" | "remote" | "other";
@@ -57,6 +56,8 @@ export interface LoadedFile {
   /** The file whose bytes we read and write (symlinks followed). */
   target: string;
   bytes: Uint8Array;
+  /** The file's permission bits when read. */
+  mode: number;
   /** Text without a UTF-8 byte-order mark (re-added on write). */
   text: string;
   bom: boolean;
@@ -112,12 +113,28 @@ export function loadFile(
   records: RewireRecord[],
   options: { force?: boolean } = {},
 ): LoadedFile {
-  const target = existsSync(file.path) ? realpathSync(file.path) : file.path;
-  const bytes = new Uint8Array(readFileSync(target));
+  let read: ReturnType<typeof readHostFile>;
+  try {
+    read = readHostFile(file.path);
+  } catch (err) {
+    // A missing file throws (restore tells it apart); an unsafe one is reported and left alone.
+    if (!isMuxError(err)) throw err;
+    return {
+      file,
+      target: file.path,
+      bytes: new Uint8Array(),
+      mode: 0,
+      text: "",
+      bom: false,
+      entries: [],
+      error: err.message,
+    };
+  }
+  const { target, bytes, mode } = read;
   let text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
   const bom = text.charCodeAt(0) === 0xfeff;
   if (bom) text = text.slice(1);
-  const loaded: LoadedFile = { file, target, bytes, text, bom, entries: [] };
+  const loaded: LoadedFile = { file, target, bytes, mode, text, bom, entries: [] };
   const format = FORMATS[file.format];
   let data: unknown;
   try {

@@ -50,9 +50,10 @@ export function renderConfig(path: string, specs: ServiceSpec[]): string {
 export function addServices(
   path: string,
   specs: ServiceSpec[],
-  options: { dryRun?: boolean } = {},
+  options: { dryRun?: boolean; from?: string } = {},
 ): { names: Map<string, string>; added: string[]; text: string; before: string } {
-  const before = existsSync(path) ? readFileSync(path, "utf8") : "";
+  // `from`: plan on this text instead of the file's (a dry run after a planned `ensureHttp`).
+  const before = options.from ?? (existsSync(path) ? readFileSync(path, "utf8") : "");
   const result = addToText(path, before, specs);
   if (!options.dryRun && result.added.length > 0) {
     ensureDir(dirname(path));
@@ -69,7 +70,7 @@ export function ensureHttp(
   path: string,
   listen: string,
   options: { dryRun?: boolean } = {},
-): { listen: string; tokenFile?: string; added: boolean; text: string; before: string } {
+): { listen: string; tokenFile?: string; auth?: string; added: boolean; text: string; before: string } {
   const before = existsSync(path) ? readFileSync(path, "utf8") : "";
   const format = formatOf(path);
   const data = (
@@ -84,11 +85,12 @@ export function ensureHttp(
   const http = data.http;
   if (typeof http === "string") return { listen: http, added: false, text: before, before };
   if (typeof http === "object" && http !== null) {
-    const h = http as { listen?: unknown; token_file?: unknown };
+    const h = http as { listen?: unknown; token_file?: unknown; auth?: unknown };
     if (typeof h.listen === "string")
       return {
         listen: h.listen,
         tokenFile: typeof h.token_file === "string" ? h.token_file : undefined,
+        auth: typeof h.auth === "string" ? h.auth : undefined,
         added: false,
         text: before,
         before,
@@ -108,6 +110,33 @@ export function ensureHttp(
     writeAtomic(path, text, 0o600);
   }
   return { listen, added: true, text, before };
+}
+
+/**
+ * Take back an `http = "<listen>"` that {@link ensureHttp} added (when no URL entry came of
+ * it); anything else under `http` is the user's and stays.
+ */
+export function removeHttp(path: string, listen: string): boolean {
+  if (!existsSync(path)) return false;
+  const text = readFileSync(path, "utf8");
+  const format = formatOf(path);
+  let out: string;
+  if (format === "json") {
+    if ((JSON.parse(text) as { http?: unknown }).http !== listen) return false;
+    out = applyEdits(text, modify(text, ["http"], undefined, {}));
+  } else if (format === "yaml") {
+    const doc = parseDocument(text);
+    if (doc.get("http") !== listen) return false;
+    doc.delete("http");
+    out = doc.toString({ lineWidth: 0 });
+  } else {
+    if ((parseToml(text) as { http?: unknown }).http !== listen) return false;
+    const kv = scanToml(text).find((st) => st.type === "kv" && st.table.length === 0 && st.key.join(".") === "http");
+    if (!kv) return false;
+    out = text.slice(0, kv.lineStart) + text.slice(kv.lineEnd);
+  }
+  writeAtomic(path, out, 0o600);
+  return true;
 }
 
 /** Remove services from the config at `path` (missing ones are ignored); returns those removed. */

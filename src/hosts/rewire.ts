@@ -24,11 +24,11 @@ import {
 
 export type { HostSelection } from "./inventory.ts";
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { resolvePath } from "../config/paths.ts";
+import { defaultHttpListen, defaultTokenFile, resolvePath } from "../config/paths.ts";
 import { loadOrCreateToken } from "../http/token.ts";
-import { addServices, defaultMuxConfig, ensureHttp, removeServices } from "./mux-config.ts";
+import { addServices, defaultMuxConfig, ensureHttp, removeHttp, removeServices } from "./mux-config.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 import { droppedWithWarning, httpOps, proxyArgs, rewireOps, URL_ENTRIES } from "./shapes.ts";
 import {
@@ -40,6 +40,7 @@ import {
   replaceIfUnchanged,
   stateDir,
   withLock,
+  writeAtomic,
   writeState,
 } from "./state.ts";
 
@@ -56,10 +57,18 @@ export interface RewireOptions extends HostSelection {
   /**
    * `http`: hosts that take URL entries get one for the daemon's Streamable HTTP front (its
    * `http` setting, added as `httpListen` when the config has none); the others keep stdio.
+   * Given explicitly, entries rewired the other way are switched (their original is kept).
    */
   transport?: "stdio" | "http";
-  /** Where the HTTP front listens when the config does not say (default 127.0.0.1:8765). */
+  /** Where the HTTP front listens when the config does not say (default: the per-user `defaultHttpListen`). */
   httpListen?: string;
+  /** Services the caller added to the config for this rewire (the wizard): recorded as added, so restore removes them. */
+  addedServices?: string[];
+  /**
+   * Called with each host file after its backup, right before the last check and the rename:
+   * where a test plays a host writing its file at the worst moment.
+   */
+  beforeReplace?: (path: string) => void;
 }
 
 /** One host file's change. */
@@ -67,7 +76,7 @@ export interface FileChange {
   host: HostId;
   path: string;
   diff: string;
-  entries: { name: string; service?: string; socket?: string }[];
+  entries: { name: string; service?: string; socket?: string; url?: string; switched?: boolean }[];
 }
 
 /** An entry left alone, and why. */
@@ -89,7 +98,7 @@ export interface RewireResult {
   warnings: string[];
   /** How to make each changed host pick up the change. */
   reload: string[];
-  /** With `transport: http`: the HTTP base the URL entries point at (`http://127.0.0.1:8765/mcp`). */
+  /** With `transport: http`: the HTTP base the URL entries point at (`http://127.0.0.1:<port>/mcp`). */
   httpBase?: string;
 }
 
@@ -109,6 +118,11 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       warnings: [],
       reload: [],
     };
+    /** The transport an entry gets: a URL entry where the host takes one and no variable must travel. */
+    const wanted = (e: HostEntry): "stdio" | "http" =>
+      options.transport === "http" && URL_ENTRIES[e.host] !== undefined && (e.spec?.forward.length ?? 1) === 0
+        ? "http"
+        : "stdio";
     // Pass 1: decide, per file, which entries change and into which service.
     const plans: { loaded: LoadedFile; entries: HostEntry[] }[] = [];
     for (const file of selectedFiles(options)) {
@@ -121,7 +135,22 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       for (const e of loaded.entries.filter((x) => matches(options, x))) {
         const skip = (reason: string) => result.skipped.push({ host: e.host, path: file.path, name: e.name, reason });
         if (e.status === "managed") {
-          result.unchanged.push({ host: e.host, path: file.path, name: e.name, reason: "already rewired" });
+          const now = e.record?.transport ?? "stdio";
+          if (!options.transport || !e.spec || !e.record || wanted(e) === now) {
+            result.unchanged.push({
+              host: e.host,
+              path: file.path,
+              name: e.name,
+              reason: now === "http" ? "already a URL entry for the mux" : "already rewired",
+            });
+            continue;
+          }
+          // A switch between mux-proxy and URL entry, made from the recorded original.
+          if (!sameValue(e.location.value, e.record.rewired.value))
+            skip(
+              `changed since it was rewired, so it is not switched to ${wanted(e) === "http" ? "a URL entry" : "mux-proxy"}: mux restore --force --host ${e.host} --server ${e.name}, then rewire again`,
+            );
+          else chosen.push(e);
           continue;
         }
         if (e.status === "foreign") skip(e.note ?? "already runs a mux proxy");
@@ -147,45 +176,74 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       if (chosen.length > 0) plans.push({ loaded, entries: chosen });
     }
     const specs = plans.flatMap((p) => p.entries.map((e) => e.spec as ServiceSpec));
-    let http: { base: string; token?: string } | undefined;
-    let before = "";
-    if (options.transport === "http" && specs.length > 0) {
-      const front = ensureHttp(result.config.path, options.httpListen ?? "127.0.0.1:8765", { dryRun: options.dryRun });
-      before = front.before;
-      const token = front.tokenFile
-        ? loadOrCreateToken(resolvePath(front.tokenFile, dirname(result.config.path), options.ctx.env))
-        : undefined;
-      http = { base: `${urlOf(front.listen)}/mcp`, token };
+    const configExisted = existsSync(result.config.path);
+    const configBefore = configExisted ? readFileSync(result.config.path, "utf8") : "";
+    // The HTTP front (and its token) only when some entry becomes a URL entry.
+    let http: { base: string; token?: string; listen: string; added: boolean; text: string } | undefined;
+    if (plans.some((p) => p.entries.some((e) => wanted(e) === "http"))) {
+      const front = ensureHttp(result.config.path, options.httpListen ?? defaultHttpListen(options.ctx.env), {
+        dryRun: options.dryRun,
+      });
+      let token: string | undefined;
+      if (front.auth !== "none") {
+        const file = front.tokenFile
+          ? resolvePath(front.tokenFile, dirname(result.config.path), options.ctx.env)
+          : defaultTokenFile(options.ctx.env);
+        token = options.dryRun && !existsSync(file) ? TOKEN_MARK : loadOrCreateToken(file);
+      }
+      http = { base: `${urlOf(front.listen)}/mcp`, token, listen: front.listen, added: front.added, text: front.text };
       result.httpBase = http.base;
-      if (front.added) result.warnings.push(`added http = "${front.listen}" to ${result.config.path}`);
     }
-    const cfg = addServices(result.config.path, specs, { dryRun: options.dryRun });
-    result.config.added = cfg.added;
-    for (const [id, name] of cfg.names) {
-      const spec = specs.find((x) => x.id === id);
-      if (spec?.serial && cfg.added.includes(name))
-        result.warnings.push(
-          `service ${name}: max_concurrent_requests = 1 (${spec.serial}; hosts sharing it now take turns; remove the setting to let requests overlap)`,
-        );
-    }
-    if (cfg.added.length > 0 || before !== cfg.before)
-      result.config.diff = createTwoFilesPatch(result.config.path, result.config.path, before || cfg.before, cfg.text);
+    const hide = (text: string): string =>
+      http?.token && http.token !== TOKEN_MARK ? text.replaceAll(http.token, TOKEN_MARK) : text;
+    const cfg = addServices(result.config.path, specs, {
+      dryRun: options.dryRun,
+      from: options.dryRun ? http?.text : undefined,
+    });
+    const addedByUs = new Set([...cfg.added, ...(options.addedServices ?? [])]);
     // Pass 2: edit and write each file, re-reading it if someone changed it meanwhile.
     const now = options.now ?? new Date();
+    const done: { service: string; spec: ServiceSpec; http: boolean }[] = [];
     /** Edit and write one file as read in `loaded`; false when someone changed it meanwhile. */
     const writeFile = (loaded: LoadedFile, names: Set<string>): boolean => {
       const file = loaded.file;
-      const entries = loaded.entries.filter((e) => names.has(e.name) && e.status === "upstream" && e.spec);
-      const viaHttp = (e: HostEntry): boolean =>
-        http !== undefined && URL_ENTRIES[file.host] !== undefined && (e.spec as ServiceSpec).forward.length === 0;
-      const edited = editEntries(loaded, entries, (e) =>
-        viaHttp(e) && http
-          ? httpOps(
-              file.host,
-              e.location.value,
-              `${http.base}/${cfg.names.get((e.spec as ServiceSpec).id) ?? (e.spec as ServiceSpec).name}`,
-              http.token,
-            )
+      const skip = (e: HostEntry, reason: string) =>
+        result.skipped.push({ host: file.host, path: file.path, name: e.name, reason });
+      const picked = loaded.entries.filter(
+        (e) =>
+          names.has(e.name) &&
+          e.spec &&
+          (e.status === "upstream" ||
+            (e.status === "managed" && e.record && wanted(e) !== (e.record.transport ?? "stdio"))),
+      );
+      // Entries switching transport are edited from their recorded original, put back first.
+      const format = FORMATS[file.format];
+      let base = loaded.text;
+      const entries: HostEntry[] = [];
+      for (const e of [...picked].sort((a, b) => b.location.start - a.location.start)) {
+        const r = e.record;
+        if (e.status !== "managed" || !r) {
+          entries.push(e);
+          continue;
+        }
+        if (!sameValue(e.location.value, r.rewired.value)) {
+          skip(e, "changed since it was rewired, so it is not switched; mux restore --force, then rewire again");
+          continue;
+        }
+        const next = base.slice(0, e.location.start) + r.original.text + base.slice(e.location.end);
+        const back = safeEntries(format, next, e.container).find((x) => x.name === e.name);
+        if (!back || !sameValue(back.value, r.original.value)) {
+          skip(e, "its original text no longer fits the file; mux restore --force, then rewire again");
+          continue;
+        }
+        base = next;
+        entries.push({ ...e, location: { ...e.location, value: r.original.value } });
+      }
+      entries.reverse();
+      const serviceOf = (e: HostEntry) => cfg.names.get((e.spec as ServiceSpec).id) ?? (e.spec as ServiceSpec).name;
+      const edited = editEntries({ ...loaded, text: base }, entries, (e) =>
+        wanted(e) === "http" && http
+          ? httpOps(file.host, e.location.value, `${http.base}/${serviceOf(e)}`, http.token)
           : rewireOps(
               file.shape,
               e.location.value,
@@ -198,30 +256,46 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       for (const f of edited.failed)
         result.skipped.push({ host: file.host, path: file.path, name: f.name, reason: f.reason });
       if (edited.done.length === 0) return true;
+      const viaHttp = (e: HostEntry) => wanted(e) === "http" && http !== undefined;
+      // A token in a file others can read is tightened to 0600 (restore puts the mode back).
+      const withToken = http?.token !== undefined && edited.done.some((d) => viaHttp(d.entry));
+      const tighten = withToken && (loaded.mode & 0o077) !== 0;
       const change: FileChange = {
         host: file.host,
         path: file.path,
-        diff: createTwoFilesPatch(file.path, file.path, loaded.text, edited.text),
+        diff: hide(createTwoFilesPatch(file.path, file.path, loaded.text, edited.text)),
         entries: edited.done.map((d) => {
           const spec = d.entry.spec as ServiceSpec;
-          return { name: d.entry.name, service: cfg.names.get(spec.id), socket: spec.socket };
+          const service = cfg.names.get(spec.id);
+          const entry: FileChange["entries"][number] = { name: d.entry.name, service, socket: spec.socket };
+          if (viaHttp(d.entry)) entry.url = `${http?.base}/${serviceOf(d.entry)}`;
+          if (d.entry.status === "managed") entry.switched = true;
+          return entry;
         }),
       };
+      if (tighten)
+        result.warnings.push(
+          `${file.path} was readable by others (mode ${(loaded.mode & 0o777).toString(8)}); now 0600, as it holds the HTTP token (mux restore puts the mode back)`,
+        );
       if (options.dryRun) {
         result.changes.push(change);
+        for (const d of edited.done)
+          done.push({ service: serviceOf(d.entry), spec: d.entry.spec as ServiceSpec, http: viaHttp(d.entry) });
         return true;
       }
-      const written = commit(loaded, edited.text, dir, now);
+      const written = commit(loaded, edited.text, dir, now, tighten ? 0o600 : undefined, options.beforeReplace);
       if (!written) return false;
+      const earlierMode = state.records.find((r) => r.file === file.path && r.modeBefore !== undefined)?.modeBefore;
       for (const d of edited.done) {
         const spec = d.entry.spec as ServiceSpec;
         const id = recordId(file.host, file.path, d.entry.container, d.entry.name);
-        const service = cfg.names.get(spec.id) ?? spec.name;
+        const service = serviceOf(d.entry);
         const addedService =
-          cfg.added.includes(service) ||
+          addedByUs.has(service) ||
           state.records.some((r) => r.configFile === result.config.path && r.service === service && r.addedService);
+        const previous = d.entry.status === "managed" ? d.entry.record : undefined;
         state.records = state.records.filter((r) => r.id !== id);
-        state.records.push({
+        const record: RewireRecord = {
           id,
           host: file.host,
           scope: d.entry.scope,
@@ -230,7 +304,7 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           name: d.entry.name,
           format: file.format,
           shape: file.shape,
-          original: { value: d.entry.location.value, text: d.before },
+          original: previous?.original ?? { value: d.entry.location.value, text: d.before },
           rewired: { value: d.value, text: d.after },
           serviceId: spec.id,
           service,
@@ -238,12 +312,16 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           socket: spec.socket,
           configFile: result.config.path,
           transport: viaHttp(d.entry) ? "http" : "stdio",
-          backup: written.backup,
-          preHash: hashOf(loaded.bytes),
+          backup: previous?.backup ?? written.backup,
+          preHash: previous?.preHash ?? hashOf(loaded.bytes),
           postHash: written.postHash,
           muxVersion: VERSION,
           at: now.toISOString(),
-        });
+        };
+        const modeBefore = tighten ? loaded.mode : earlierMode;
+        if (modeBefore !== undefined) record.modeBefore = modeBefore;
+        state.records.push(record);
+        done.push({ service, spec, http: viaHttp(d.entry) });
       }
       writeState(dir, state);
       result.changes.push(change);
@@ -253,26 +331,67 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       const file = plan.loaded.file;
       const names = new Set(plan.entries.map((e) => e.name));
       let finished = writeFile(plan.loaded, names);
-      for (let retry = 0; retry < 2 && !finished; retry++)
-        finished = writeFile(loadFile(file, options.ctx, state.records, { force: options.force }), names);
+      for (let retry = 0; retry < 2 && !finished; retry++) {
+        const again = loadFile(file, options.ctx, state.records, { force: options.force });
+        finished = again.error ? true : writeFile(again, names);
+        if (again.error) result.skipped.push({ host: file.host, path: file.path, name: "*", reason: again.error });
+      }
       if (!finished)
         result.skipped.push({
           host: file.host,
           path: file.path,
           name: "*",
-          reason: "the file kept changing while we edited it (is the host writing it?); try again",
+          reason: "the file kept changing while we edited it (is the host writing it?); nothing was written, try again",
         });
     }
-    if (http) {
+    // Services and the HTTP front that no written entry uses are taken back out of the config.
+    const used = new Set(done.map((d) => d.service));
+    const unused = cfg.added.filter((n) => !used.has(n));
+    result.config.added = cfg.added.filter((n) => used.has(n));
+    const keepHttp = http !== undefined && done.some((d) => d.http);
+    if (!options.dryRun) {
+      if (done.length === 0) {
+        // Nothing written: the config goes back to its exact bytes (or away, if we created it).
+        if (!configExisted) rmSync(result.config.path, { force: true });
+        else if (readFileSync(result.config.path, "utf8") !== configBefore)
+          writeAtomic(result.config.path, configBefore, 0o600);
+      } else {
+        if (unused.length > 0) removeServices(result.config.path, unused);
+        if (http?.added && !keepHttp) removeHttp(result.config.path, http.listen);
+      }
+    }
+    if (!keepHttp) delete result.httpBase;
+    else if (http?.added) result.warnings.push(`added http = "${http.listen}" to ${result.config.path}`);
+    for (const [id, name] of cfg.names) {
+      const spec = specs.find((x) => x.id === id);
+      if (spec?.serial && result.config.added.includes(name))
+        result.warnings.push(
+          `service ${name}: max_concurrent_requests = 1 (${spec.serial}; hosts sharing it now take turns; remove the setting to let requests overlap)`,
+        );
+    }
+    const configAfter = options.dryRun
+      ? addServices(
+          result.config.path,
+          done.map((d) => d.spec),
+          { dryRun: true, from: keepHttp ? http?.text : configBefore },
+        ).text
+      : existsSync(result.config.path)
+        ? readFileSync(result.config.path, "utf8")
+        : "";
+    if (configAfter !== configBefore)
+      result.config.diff = createTwoFilesPatch(result.config.path, result.config.path, configBefore, configAfter);
+    if (options.transport === "http") {
+      const stdioOnly = [...new Set(plans.map((p) => p.loaded.file.host))].filter((h) => !URL_ENTRIES[h]);
+      if (stdioOnly.length > 0)
+        result.warnings.push(`${stdioOnly.join(", ")} take no URL entries: their entries run mux-proxy instead`);
+    }
+    if (keepHttp) {
       for (const p of plans)
         for (const e of p.entries)
           if (URL_ENTRIES[p.loaded.file.host] && (e.spec as ServiceSpec).forward.length > 0)
             result.warnings.push(
               `${e.host} ${e.name}: variables only the host can resolve (${(e.spec as ServiceSpec).forward.join(", ")}) cannot travel in a URL entry; it runs mux-proxy --env instead`,
             );
-      const stdioOnly = [...new Set(plans.map((p) => p.loaded.file.host))].filter((h) => !URL_ENTRIES[h]);
-      if (stdioOnly.length > 0)
-        result.warnings.push(`${stdioOnly.join(", ")} take no URL entries: their entries run mux-proxy instead`);
       if (result.changes.length > 0)
         result.warnings.push(
           `URL entries cannot start the daemon: keep it running from login with: mux service install --config ${result.config.path}`,
@@ -382,13 +501,22 @@ export async function restoreHosts(options: RestoreOptions): Promise<RestoreResu
       result.changes.push(change);
       for (const r of done) result.restored.push({ host: r.host, path, name: r.name, reason: "restored" });
       if (options.dryRun) continue;
-      if (!commit(loaded, text, dir)) {
+      // The mode a rewire tightened for a token comes back once no entry with a token is left.
+      const ids = new Set(done.map((r) => r.id));
+      const ofFile = state.records.filter((r) => r.file === path);
+      const left = ofFile.filter((r) => !ids.has(r.id));
+      const modeBefore = ofFile.find((r) => r.modeBefore !== undefined)?.modeBefore;
+      const mode =
+        modeBefore !== undefined && loaded.mode === 0o600 && !left.some((r) => r.transport === "http")
+          ? modeBefore
+          : undefined;
+      if (!commit(loaded, text, dir, undefined, mode)) {
         for (const r of done) refuse(r, "the file changed while we edited it; try again");
         result.restored = result.restored.filter((x) => x.path !== path);
         continue;
       }
-      const ids = new Set(done.map((r) => r.id));
       state.records = state.records.filter((r) => !ids.has(r.id));
+      if (mode !== undefined) for (const r of left) delete r.modeBefore;
       writeState(dir, state);
       restoredRecords.push(...done);
     }
@@ -418,6 +546,8 @@ export interface RewireStatusRow {
   name: string;
   service: string;
   socket: string;
+  /** The URL of a URL entry (`transport: http`). */
+  url?: string;
   state: "rewired" | "changed" | "missing" | "file-missing";
   /** The mux-proxy the entry runs, and whether that file still exists. */
   proxy?: string;
@@ -439,6 +569,9 @@ export function rewireStatus(options: Omit<HostSelection, "includeProject">): Re
       state: "rewired",
       at: r.at,
     };
+    const key = URL_ENTRIES[r.host]?.url;
+    const url = r.transport === "http" && key ? (r.rewired.value as Record<string, unknown> | null)?.[key] : undefined;
+    if (typeof url === "string") row.url = url;
     try {
       const loaded = loadFile(fileFromRecord(r), options.ctx, [r]);
       const entry = loaded.entries.find((e) => e.name === r.name && sameContainer(e.container, r.container));
@@ -552,11 +685,15 @@ export async function repairHosts(options: RepairOptions): Promise<RepairResult>
 
 // --- internal ---
 
+/** What stands for the HTTP token in diffs (and in a dry run's entries when no token exists yet). */
+const TOKEN_MARK = "<token>";
+
 /** The URL of a listen address (`0.0.0.0` and `::` are reached on loopback). */
 function urlOf(listen: string): string {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(listen.trim());
-  const host = m?.[1] === "0.0.0.0" ? "127.0.0.1" : m?.[1] === "[::]" ? "[::1]" : (m?.[1] ?? "127.0.0.1");
-  return `http://${host}:${m?.[2] ?? "8765"}`;
+  if (!m) throw new MuxError("CONFIG_INVALID", `the mux config's http listen address must be HOST:PORT, got ${listen}`);
+  const host = m[1] === "0.0.0.0" ? "127.0.0.1" : m[1] === "[::]" ? "[::1]" : m[1];
+  return `http://${host}:${m[2]}`;
 }
 
 interface Edited {
@@ -601,18 +738,27 @@ function editEntries(loaded: LoadedFile, entries: HostEntry[], opsOf: (e: HostEn
   return out;
 }
 
-/** Back the file up and replace it, unless someone changed it since `loaded` was read. */
+/** Back the file up and replace it (with `mode`, else its own), unless someone changed it since `loaded` was read. */
 function commit(
   loaded: LoadedFile,
   text: string,
   dir: string,
   now = new Date(),
+  mode?: number,
+  beforeReplace?: (path: string) => void,
 ): { backup: string; postHash: string } | undefined {
   const bytes = new TextEncoder().encode((loaded.bom ? "\uFEFF" : "") + text);
   let backup = "";
-  const ok = replaceIfUnchanged(loaded.target, loaded.bytes, bytes, () => {
-    backup = backupFile(dir, loaded.file.host, loaded.file.path, loaded.bytes, now);
-  });
+  const ok = replaceIfUnchanged(
+    loaded.target,
+    loaded.bytes,
+    bytes,
+    () => {
+      backup = backupFile(dir, loaded.file.host, loaded.file.path, loaded.bytes, now);
+      beforeReplace?.(loaded.file.path);
+    },
+    mode,
+  );
   return ok ? { backup, postHash: hashOf(bytes) } : undefined;
 }
 

@@ -27,6 +27,8 @@ export interface ScannedServer {
   /** Service id: entries with the same id are the same server. */
   serviceId?: string;
   socket?: string;
+  /** A URL entry the rewire wrote (`--transport http`): the mux URL it points at. */
+  url?: string;
   /** Env names the host resolves, forwarded by the proxy to the daemon. */
   forwardedEnv?: string[];
   /** Why `rewire` would skip it. */
@@ -152,6 +154,9 @@ function describe(e: HostEntry): ScannedServer {
     if (e.spec.serial) out.serial = e.spec.serial;
     out.socket = e.status === "managed" ? (e.socket ?? e.spec.socket) : e.spec.socket;
   } else if (e.socket) out.socket = e.socket;
+  const key = URL_ENTRIES[e.host]?.url;
+  const url = e.record?.transport === "http" && key ? (e.location.value as Record<string, unknown>)?.[key] : undefined;
+  if (typeof url === "string") out.url = url;
   if (e.note) out.note = e.note;
   return out;
 }

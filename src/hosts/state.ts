@@ -1,7 +1,8 @@
 /**
  * The reversible record of rewires: the per-user state directory, the state file (one record
  * per rewired entry with its exact original text), 0600 timestamped backups, a mux-wide lock,
- * and atomic writes that keep the file's mode and follow symlinks to their target.
+ * and atomic writes that keep the file's mode and follow symlinks to their target. Host files
+ * are read through {@link readHostFile}: the user's own regular files only, under a size cap.
  * @module
  */
 
@@ -9,15 +10,20 @@ import { createHash, randomBytes } from "node:crypto";
 import {
   chmodSync,
   closeSync,
+  constants,
   existsSync,
+  fstatSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   realpathSync,
   renameSync,
   rmSync,
+  type Stats,
   statSync,
   writeFileSync,
   writeSync,
@@ -49,6 +55,11 @@ export interface RewireRecord {
   addedService?: boolean;
   /** `http`: the entry became a URL entry for the daemon's HTTP front (default: a mux-proxy launch). */
   transport?: "stdio" | "http";
+  /**
+   * The file's mode before the rewire tightened it to 0600 (a URL entry's token must not be
+   * readable by others); restore puts it back once no entry with a token is left in the file.
+   */
+  modeBefore?: number;
   backup?: string;
   preHash: string;
   postHash: string;
@@ -116,8 +127,12 @@ export function backupFile(dir: string, host: string, file: string, bytes: Uint8
   return path;
 }
 
-/** Replace `path` atomically: temp file in the same folder, fsync, same mode, rename. */
-export function writeAtomic(path: string, data: string | Uint8Array, mode?: number): void {
+/**
+ * Replace `path` atomically: temp file in the same folder, fsync, same mode (or `mode`),
+ * rename. With `verify`, the rename happens only if it still returns true once the new bytes
+ * are on disk (the last moment to notice another writer); false when it does not.
+ */
+export function writeAtomic(path: string, data: string | Uint8Array, mode?: number, verify?: () => boolean): boolean {
   const target = existsSync(path) ? realpathSync(path) : path;
   const keepMode = mode ?? (existsSync(target) ? statSync(target).mode & 0o7777 : 0o644);
   const tmp = join(dirname(target), `.${basename(target)}.mux-${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
@@ -130,31 +145,81 @@ export function writeAtomic(path: string, data: string | Uint8Array, mode?: numb
   }
   try {
     chmodSync(tmp, keepMode);
+    if (verify && !verify()) {
+      rmSync(tmp, { force: true });
+      return false;
+    }
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
   }
+  return true;
+}
+
+/** The largest host file read (`~/.claude.json` grows with history; nothing real is near this). */
+export const MAX_HOST_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Read a host file (symlinks followed to `target`) refusing what is not safe to edit: a
+ * symlink to, or a file owned by, another user; anything but a regular file (a FIFO would
+ * hang the read, `/dev/zero` never end); more than {@link MAX_HOST_FILE_BYTES}. Opened
+ * non-blocking and checked again on the open descriptor, so a swap after the check is caught.
+ * Throws ENOENT as `fs` does when the file is missing; other refusals are `HOST_FILE_INVALID`.
+ */
+export function readHostFile(path: string): { target: string; bytes: Uint8Array; mode: number } {
+  const link = lstatSync(path);
+  const target = link.isSymbolicLink() ? realpathSync(path) : path;
+  const refuse = (why: string): never => {
+    throw new MuxError("HOST_FILE_INVALID", `${path}${target !== path ? ` (→ ${target})` : ""} ${why}; left alone`);
+  };
+  const uid = process.getuid?.();
+  const st = statSync(target);
+  if (!st.isFile()) refuse(`is not a regular file (${kindOf(st)})`);
+  if (uid !== undefined && st.uid !== uid)
+    refuse(`is owned by uid ${st.uid}, not by you (uid ${uid}): another user's file is never edited`);
+  if (uid !== undefined && link.isSymbolicLink() && link.uid !== uid && link.uid !== 0)
+    refuse(`is a symlink owned by uid ${link.uid}, not by you`);
+  if (st.size > MAX_HOST_FILE_BYTES)
+    refuse(`is ${st.size} bytes, more than the ${MAX_HOST_FILE_BYTES} a host file may have`);
+  const fd = openSync(target, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0));
+  try {
+    const now = fstatSync(fd);
+    if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) refuse("was replaced while it was being read");
+    const buf = Buffer.alloc(Math.min(now.size, MAX_HOST_FILE_BYTES) + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, n);
+    if (n > MAX_HOST_FILE_BYTES) refuse(`is more than the ${MAX_HOST_FILE_BYTES} bytes a host file may have`);
+    return { target, bytes: new Uint8Array(buf.buffer, buf.byteOffset, n), mode: now.mode & 0o7777 };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
  * Optimistic write: replace `path` with `next` only if it still holds exactly `expected`
- * (checked before `beforeWrite`, e.g. a backup, and again right before the atomic rename).
- * Returns false, writing nothing, when another program changed the file meanwhile.
+ * (checked before `beforeWrite`, e.g. a backup, and again with the new bytes on disk right
+ * before the atomic rename). Returns false, writing nothing, when another program changed the
+ * file meanwhile. `mode` replaces the file's mode (else it is kept).
  */
 export function replaceIfUnchanged(
   path: string,
   expected: Uint8Array,
   next: Uint8Array,
   beforeWrite?: () => void,
+  mode?: number,
 ): boolean {
   const want = hashOf(expected);
-  const current = () => hashOf(new Uint8Array(readFileSync(path)));
+  const current = () => {
+    try {
+      return hashOf(readHostFile(path).bytes);
+    } catch {
+      return "";
+    }
+  };
   if (current() !== want) return false;
   beforeWrite?.();
-  if (current() !== want) return false;
-  writeAtomic(path, next);
-  return true;
+  return writeAtomic(path, next, mode, () => current() === want);
 }
 
 /**
@@ -193,6 +258,15 @@ export function ensureDir(dir: string): void {
 }
 
 // --- internal ---
+
+function kindOf(st: Stats): string {
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isDirectory()) return "a directory";
+  if (st.isSocket()) return "a socket";
+  return "not a file";
+}
 
 function readText(path: string): string {
   try {

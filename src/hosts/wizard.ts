@@ -131,7 +131,13 @@ export async function runWizard(options: WizardOptions): Promise<WizardOutcome> 
     const plan =
       hosts.length === 0
         ? undefined
-        : await rewireHosts({ ...base(options, configFile), hosts, serviceIds: chosen, dryRun: true, transport });
+        : await rewireHosts({
+            ...base(options, configFile),
+            hosts,
+            serviceIds: chosen,
+            dryRun: true,
+            transport: options.transport === undefined ? undefined : transport,
+          });
     print(summary(specs, configFile, plan));
     const action = await prompts.select({
       message: "Step 3/3: what now?",
@@ -174,7 +180,10 @@ export async function runWizard(options: WizardOptions): Promise<WizardOutcome> 
         hosts,
         serviceIds: chosen,
         dryRun: options.dryRun,
-        transport,
+        // Entries rewired the other way are switched only when the transport was a choice.
+        transport: options.transport === undefined ? undefined : transport,
+        // Added just above: recorded as the rewire's, so `mux restore` takes them out again.
+        addedServices: cfg.added,
       });
       print(describeRewire(result, options.dryRun ?? false));
       if (result.httpBase && !options.dryRun) {
@@ -194,7 +203,11 @@ export function describeRewire(result: RewireResult, dryRun: boolean): string {
   const out: string[] = [];
   for (const c of result.changes) {
     if (dryRun) out.push(c.diff.trimEnd());
-    else for (const e of c.entries) out.push(`rewired ${c.host} ${e.name} → service ${e.service} (${e.socket})`);
+    else
+      for (const e of c.entries)
+        out.push(
+          `${e.switched ? "switched" : "rewired"} ${c.host} ${e.name} → ${e.url ? `URL ${e.url}` : `service ${e.service} (${e.socket})`}`,
+        );
   }
   for (const u of result.unchanged) out.push(`unchanged ${u.host} ${u.name}: ${u.reason}`);
   for (const s of result.skipped) out.push(`skipped ${s.host} ${s.name}: ${s.reason}`);
@@ -239,7 +252,8 @@ function detectedOnly(
 ): { pid: number; argv: string[]; spec: ServiceSpec }[] {
   const out: { pid: number; argv: string[]; spec: ServiceSpec }[] = [];
   for (const p of procs) {
-    if (report.specs.some((s) => runsLaunch(p, s.cmd, s.args))) continue;
+    // A host's own child is in that host's config (maybe a scope the wizard leaves out), not an orphan.
+    if (p.host || report.specs.some((s) => runsLaunch(p, s.cmd, s.args))) continue;
     const [cmd, ...args] = p.argv;
     if (!cmd) continue;
     const pkg = args.find((a) => a.includes("mcp") || a.includes("server")) ?? cmd;

@@ -6,7 +6,16 @@
  */
 
 import { expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -212,6 +221,11 @@ test("rewired entries point at the installed mux-proxy and start the daemon them
   const refused = await mux(["rewire", "--host", "claude-desktop"], env);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toContain("only a build inside a clone");
+  // The refusal names the flag that takes the path anyway.
+  expect(refused.stderr).toContain(`--proxy ${join(MUX_BIN, "..", "mux-proxy")}`);
+  const service = await mux(["service", "install", "--print"], env);
+  expect(service.code).toBe(1);
+  expect(service.stderr).toContain(`mux service install --mux ${MUX_BIN}`);
   expect(readFileSync(files.desktop, "utf8")).toBe(original);
 
   // Installed copies in ~/.local/bin, as install.sh puts them.
@@ -286,8 +300,17 @@ test("rewire --transport http: URL entries where hosts take them, one daemon ser
   expect(rewire.code).toBe(0);
   expect(rewire.stdout).toContain("mux service install");
   expect(rewire.stdout).toContain("claude-desktop take no URL entries");
+  // The URL is what the line shows; the entry carries the HTTP token (created 0600) as a header.
+  expect(rewire.stdout).toContain(`rewired cursor kg → URL http://127.0.0.1:${port}/mcp/memory`);
+  const tokenFile = join(home, ".config", "mcp-mux", "http-token");
+  expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+  const token = readFileSync(tokenFile, "utf8").trim();
+  expect(rewire.stdout).not.toContain(token);
   const cursorEntry = JSON.parse(readFileSync(files.cursor, "utf8")).mcpServers.kg as Record<string, unknown>;
-  expect(cursorEntry).toEqual({ url: `http://127.0.0.1:${port}/mcp/memory` });
+  expect(cursorEntry).toEqual({
+    url: `http://127.0.0.1:${port}/mcp/memory`,
+    headers: { Authorization: `Bearer ${token}` },
+  });
   const config = join(home, ".config", "mcp-mux", "config.yaml");
   expect(readFileSync(config, "utf8")).toContain(`http: 127.0.0.1:${port}`);
 
@@ -300,7 +323,11 @@ test("rewire --transport http: URL entries where hosts take them, one daemon ser
   await waitFor(
     async () => {
       try {
-        await viaUrl.connect(new StreamableHTTPClientTransport(new URL(cursorEntry.url as string)));
+        await viaUrl.connect(
+          new StreamableHTTPClientTransport(new URL(cursorEntry.url as string), {
+            requestInit: { headers: cursorEntry.headers as Record<string, string> },
+          }),
+        );
         return true;
       } catch {
         return false;

@@ -5,10 +5,12 @@
 
 import { expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { runningServers } from "../../src/hosts/processes.ts";
+import { runWizard } from "../../src/hosts/wizard.ts";
 import { MEMORY_BIN, MUX_BIN, testScope, waitFor } from "../helpers.ts";
+import { fixtureHome, HOST_FIXTURES, PROXY } from "./fixtures.ts";
 
 const scope = testScope();
 
@@ -71,3 +73,83 @@ test("a host's own server copy is listed; the mux's children and other users' se
   );
   expect(runningServers().map((p) => p.pid)).not.toContain(other);
 }, 30_000);
+
+test("a host's npx launch is one server of that host: npm exec's sh and node children are not listed apart", async () => {
+  // The real tree Codex makes for `npx @modelcontextprotocol/server-memory`: a host process
+  // named codex → npm exec → sh -c mcp-server-memory → node …/mcp-server-memory.
+  const root = join(import.meta.dir, "..", "..");
+  // (The package comes through the environment, so the host's own argv does not name it.)
+  const host = start(["bash", "-c", 'exec -a codex sh -c "npx $PKG; :"'], {
+    cwd: root,
+    env: {
+      PKG: "@modelcontextprotocol/server-memory",
+      MEMORY_FILE_PATH: join(scope.dir(), "npx.jsonl"),
+      npm_config_update_notifier: "false",
+    },
+  });
+  scope.defer(() => {
+    // The tree's pids, leaves first: the host's kill alone would leave npm's children running.
+    const tree = (pid: number): number[] =>
+      Bun.spawnSync(["pgrep", "-P", String(pid)])
+        .stdout.toString()
+        .split("\n")
+        .filter(Boolean)
+        .map(Number)
+        .flatMap((c) => [...tree(c), c]);
+    for (const pid of tree(host)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+  const descendants = (pid: number): number[] =>
+    Bun.spawnSync(["pgrep", "-P", String(pid)])
+      .stdout.toString()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number)
+      .flatMap((c) => [c, ...descendants(c)]);
+  const argvOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  // Wait for the whole chain, down to node running the server's bin.
+  await waitFor(
+    () =>
+      descendants(host).some(
+        (p) => existsSync(`/proc/${p}`) && argvOf(p).some((a) => a.endsWith(".bin/mcp-server-memory")),
+      ),
+    30_000,
+    "npx to start the server",
+  );
+  const tree = descendants(host);
+  const npm = tree.find((p) => argvOf(p)[0] === "npm" || argvOf(p).join(" ").startsWith("npm exec")) as number;
+  expect(npm).toBeGreaterThan(0);
+  const mine = runningServers().filter((p) => tree.includes(p.pid));
+  // One server, the topmost launcher, attributed to the host that started it.
+  expect(mine.map((p) => p.pid)).toEqual([npm]);
+  expect(mine[0]?.host).toBe("codex");
+  // The wizard counts it as the running copy of Codex's memory server, not an orphan.
+  const h = fixtureHome(HOST_FIXTURES.filter((f) => f.host === "codex"));
+  scope.defer(() => rmSync(h.home, { recursive: true, force: true }));
+  const asked: string[] = [];
+  await runWizard({
+    ctx: h.ctx,
+    proxy: PROXY,
+    stateDir: h.stateDir,
+    configFile: h.configFile,
+    print: () => {},
+    processes: () => runningServers().filter((p) => tree.includes(p.pid)),
+    health: async () => undefined,
+    prompts: {
+      checkbox: async (o) => {
+        asked.push(...o.choices.map((c) => c.name));
+        throw new Error("stop");
+      },
+      select: async () => "exit",
+    },
+  }).catch(() => {});
+  expect(asked.join("\n")).not.toContain("no host config");
+  expect(asked.find((c) => c.startsWith("memory "))).toContain("[running: 1 process]");
+  // The chain's other members are all there, and all look like servers on their own.
+  expect(tree.filter((p) => argvOf(p).join(" ").includes("mcp-server-memory")).length).toBeGreaterThanOrEqual(2);
+}, 60_000);

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
 import { parseDocument } from "yaml";
 import { loadConfig } from "../../src/config/load.ts";
+import { defaultHttpListen, defaultTokenFile } from "../../src/config/paths.ts";
 import { HOSTS } from "../../src/hosts/hosts.ts";
 import { FORMATS } from "../../src/hosts/inventory.ts";
 import { addServices, removeServices } from "../../src/hosts/mux-config.ts";
@@ -533,11 +534,20 @@ describe("rewire --transport http: URL entries in every host that takes them", (
         expect(readFileSync(path, "utf8")).toBe(original);
         return;
       }
-      expect(first.httpBase).toBe("http://127.0.0.1:8765/mcp");
-      expect(readFileSync(h.configFile, "utf8")).toContain("127.0.0.1:8765");
-      const data = loadConfig(h.configFile, { env: h.ctx.env });
-      expect(data.daemon.http?.listen).toBe("127.0.0.1:8765");
       const spelling = URL_ENTRIES[f.host];
+      // No entry could be edited safely: none is left behind as skipped.
+      expect(first.skipped.filter((x) => x.reason.includes("could not edit"))).toEqual([]);
+      const listen = defaultHttpListen(h.ctx.env);
+      const data = loadConfig(h.configFile, { env: h.ctx.env });
+      if (!spelling) {
+        // A stdio-only host: no HTTP front is added for nobody.
+        expect(first.httpBase).toBeUndefined();
+        expect(data.daemon.http).toBeUndefined();
+      } else {
+        expect(first.httpBase).toBe(`http://${listen}/mcp`);
+        expect(data.daemon.http?.listen).toBe(listen);
+      }
+      const token = spelling ? readFileSync(defaultTokenFile(h.ctx.env), "utf8").trim() : "";
       const format = FORMATS[HOSTS.find((x) => x.id === f.host)?.files(h.ctx)[0]?.format ?? "json"];
       const text = readFileSync(path, "utf8");
       const changed = first.changes[0]?.entries ?? [];
@@ -560,8 +570,14 @@ describe("rewire --transport http: URL entries in every host that takes them", (
           expect(first.warnings.join("\n")).toContain(`${e.name}: variables only`);
           continue;
         }
-        expect(entry[spelling.url]).toBe(`http://127.0.0.1:8765/mcp/${e.service}`);
+        expect(entry[spelling.url]).toBe(`http://${listen}/mcp/${e.service}`);
+        expect(e.url).toBe(`http://${listen}/mcp/${e.service}`);
         if (spelling.type) expect(entry.type).toBe(spelling.type);
+        // The token travels as the host's Authorization header, never in the diff.
+        let headers: unknown = entry;
+        for (const k of spelling.headers ?? []) headers = (headers as Record<string, unknown>)[k];
+        expect(headers).toEqual({ Authorization: `Bearer ${token}` });
+        expect(first.changes[0]?.diff).not.toContain(token);
         for (const k of ["command", "args", "env", "cmd", "envs", "environment"]) expect(k in entry).toBe(false);
       }
       if (!spelling) expect(first.warnings.join("\n")).toContain("take no URL entries");

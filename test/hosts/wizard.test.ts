@@ -3,7 +3,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { loadConfig } from "../../src/config/load.ts";
-import { rewireStatus } from "../../src/hosts/rewire.ts";
+import { restoreHosts, rewireStatus } from "../../src/hosts/rewire.ts";
 import { runWizard, type WizardChoice, type WizardPrompts } from "../../src/hosts/wizard.ts";
 import { fixtureHome, HOST_FIXTURES, type HostFixture, PROXY } from "./fixtures.ts";
 
@@ -183,4 +183,19 @@ test("asked, the wizard writes URL entries for hosts that take them and offers t
   const cursor = JSON.parse(readFileSync(h.pathOf(pick("cursor")[0] as HostFixture), "utf8")).mcpServers;
   expect(Object.values(cursor).some((e) => typeof (e as { url?: string }).url === "string")).toBe(true);
   expect(printed.join("\n")).toContain("mux service install");
+});
+
+test("restore after the wizard takes the wizard's services out of the mux config again (stdio and URL)", async () => {
+  for (const transport of ["stdio", "http"] as const) {
+    const { h, base } = setup(pick("claude-desktop", "cursor"));
+    const originals = pick("claude-desktop", "cursor").map((f) => readFileSync(h.pathOf(f), "utf8"));
+    const { prompts } = scripted([checked, checked, () => transport, () => "save"]);
+    expect(await runWizard({ ...base, prompts, transport: "ask", onHttp: async () => {} })).toBe("saved");
+    expect(Object.keys(loadConfig(h.configFile).services).sort()).toEqual(["gh", "memory", "time"]);
+    const restored = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
+    expect(restored.refused).toEqual([]);
+    expect(restored.removedServices.flatMap((r) => r.services).sort()).toEqual(["gh", "memory", "time"]);
+    expect(Object.keys(loadConfig(h.configFile).services)).toEqual([]);
+    expect(pick("claude-desktop", "cursor").map((f) => readFileSync(h.pathOf(f), "utf8"))).toEqual(originals);
+  }
 });

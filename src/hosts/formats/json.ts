@@ -6,6 +6,7 @@
 
 import {
   applyEdits,
+  createScanner,
   type FormattingOptions,
   findNodeAtLocation,
   getNodeValue,
@@ -15,7 +16,7 @@ import {
   parseTree,
   printParseErrorCode,
 } from "jsonc-parser";
-import type { DocumentFormat, EditOp, EntryLocation } from "./document.ts";
+import { applyOps, type DocumentFormat, type EditOp, type EntryLocation } from "./document.ts";
 
 const PARSE_OPTIONS = { allowTrailingComma: true, disallowComments: false, allowEmptyContent: true };
 
@@ -45,6 +46,17 @@ export const jsonFormat: DocumentFormat = {
   },
 
   edit(text, container, name, ops: EditOp[]) {
+    // A one-line entry (`{"command":"x"}` in a compact file) stays one line: `modify` would
+    // re-indent the whole document around an added key.
+    const root = tree(text);
+    const entry = root && findNodeAtLocation(root, [...container.path, name]);
+    if (entry?.type === "object") {
+      const source = text.slice(entry.offset, entry.offset + entry.length);
+      if (!source.includes("\n") && !hasComment(source)) {
+        const value = applyOps(getNodeValue(entry), ops);
+        return text.slice(0, entry.offset) + oneLine(value, source) + text.slice(entry.offset + entry.length);
+      }
+    }
     const formattingOptions = detectFormatting(text);
     let out = text;
     for (const op of ops) {
@@ -111,6 +123,31 @@ function removeProperty(text: string, prop: Node): string | undefined {
   const comma = skipBlanks(text, prev.offset + prev.length);
   if (text[comma] !== ",") return undefined;
   return text.slice(0, comma) + text.slice(comma + 1, start) + text.slice(stop);
+}
+
+/** Does a JSONC snippet hold a comment (outside strings)? */
+function hasComment(source: string): boolean {
+  const scanner = createScanner(source, false);
+  for (let t = scanner.scan(); t !== 17 /* EOF */; t = scanner.scan())
+    if (t === 12 /* LineCommentTrivia */ || t === 13 /* BlockCommentTrivia */) return true;
+  return false;
+}
+
+/** `value` on one line, spaced like `source` (`{"a":1}` or `{ "a": 1 }`). */
+function oneLine(value: unknown, source: string): string {
+  const colon = /"\s*:\s/.test(source) ? ": " : ":";
+  const comma = /,\s/.test(source) ? ", " : ",";
+  const pad = /^\{\s/.test(source) ? " " : "";
+  const render = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map(render).join(comma)}]`;
+    if (typeof v === "object" && v !== null) {
+      const pairs = Object.entries(v).filter(([, x]) => x !== undefined);
+      if (pairs.length === 0) return "{}";
+      return `{${pad}${pairs.map(([k, x]) => `${JSON.stringify(k)}${colon}${render(x)}`).join(comma)}${pad}}`;
+    }
+    return JSON.stringify(v);
+  };
+  return render(value);
 }
 
 function skipBlanks(text: string, pos: number): number {

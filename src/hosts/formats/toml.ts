@@ -121,7 +121,11 @@ function applySplices(text: string, splices: Splice[]): string {
   return out;
 }
 
-/** Splices for statements whose key (relative to the entry) starts with an op's key. */
+/**
+ * Splices for statements whose key (relative to the entry) starts with an op's key. New keys
+ * go together, in the ops' order: on the `command` line when that line goes (a stdio entry
+ * becoming a URL entry), else right after it (or after the last statement).
+ */
 function lineSplices(
   text: string,
   kvs: TomlKeyValue[],
@@ -131,26 +135,35 @@ function lineSplices(
 ): Splice[] {
   const splices: Splice[] = [];
   const done = new Set<string>();
+  const removed = new Set<TomlKeyValue>();
   for (const kv of kvs) {
     const key = rel(kv);
     const op = ops.find((o) => o.path[0] === key[0]);
     if (!op) continue;
     if (op.remove || key.length > 1) {
-      splices.push({ start: kv.lineStart, end: kv.lineEnd, text: "" });
+      removed.add(kv);
       continue;
     }
     splices.push({ start: kv.valueStart, end: kv.valueEnd, text: tomlValue(op.value) });
     done.add(op.path[0] as string);
   }
-  const anchor = kvs.find((kv) => rel(kv)[0] === "command") ?? kvs[kvs.length - 1];
-  for (const op of ops) {
-    if (op.remove || done.has(op.path[0] as string) || !anchor) continue;
+  const anchor = kvs.find((kv) => rel(kv)[0] === "command") ?? kvs.findLast((kv) => !removed.has(kv)) ?? kvs[0];
+  const added = ops.filter((op) => !op.remove && !done.has(op.path[0] as string));
+  let insert: Splice | undefined;
+  if (anchor && added.length > 0) {
     const eol = text.slice(anchor.lineStart, anchor.lineEnd).endsWith("\r\n") ? "\r\n" : "\n";
-    const at = anchor.lineEnd;
     const lead = text.slice(anchor.lineStart, anchor.keyStart);
-    const line = `${lead}${newLine(anchor, op.path[0] as string, op.value)}${eol}`;
-    splices.push({ start: at, end: at, text: text.slice(at - 1, at) === "\n" || at === 0 ? line : eol + line });
+    const lines = added.map((op) => `${lead}${newLine(anchor, op.path[0] as string, op.value)}${eol}`).join("");
+    if (removed.has(anchor)) {
+      insert = { start: anchor.lineStart, end: anchor.lineEnd, text: lines };
+      removed.delete(anchor);
+    } else {
+      const at = anchor.lineEnd;
+      insert = { start: at, end: at, text: text.slice(at - 1, at) === "\n" || at === 0 ? lines : eol + lines };
+    }
   }
+  for (const kv of removed) splices.push({ start: kv.lineStart, end: kv.lineEnd, text: "" });
+  if (insert) splices.push(insert);
   return splices;
 }
 
