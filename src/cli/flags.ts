@@ -6,7 +6,7 @@
  */
 
 import { type ChildCapabilities, ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
-import type { ServiceOptions } from "../mux/options.ts";
+import { type ServiceOptions, SHARE_POLICIES, type SharePolicy, type WorkspaceKeyMode } from "../mux/options.ts";
 import { ROOTS_POLICIES, type RootsPolicy } from "../mux/roots.ts";
 import type { AmbiguousRoute } from "../mux/router.ts";
 import { fail } from "./logger.ts";
@@ -37,6 +37,16 @@ export const serviceFlags = {
   },
   "forward-env": { type: "string", description: "Variables a client's mux-proxy --env may forward (A,B)" },
   "max-env-children": { type: "string", description: "Servers for distinct forwarded environments (default 8)" },
+  share: {
+    type: "string",
+    description: "global (one server for all, default) | workspace (one per project folder) | client (= --isolated)",
+  },
+  "workspace-key": { type: "string", description: "With --share workspace: path (exact folder, default) | git-root" },
+  "max-workspaces": { type: "string", description: "With --share workspace: workspace servers at once (default 16)" },
+  "workspace-grace-ms": {
+    type: "string",
+    description: "With --share workspace: stop a workspace's server this long after its last client (default 60000)",
+  },
   "max-isolated-children": {
     type: "string",
     description: "With --isolated: children at once, socket and HTTP clients together (default 16)",
@@ -72,6 +82,10 @@ export function parseServiceFlags(args: Record<string, unknown>): Partial<Servic
     forwardEnv: list(args["forward-env"]),
     maxEnvChildren: int(args, "max-env-children", 0),
     maxIsolatedChildren: int(args, "max-isolated-children", 1),
+    share: oneOf(args, "share", SHARE_POLICIES) as SharePolicy | undefined,
+    workspaceKey: oneOf(args, "workspace-key", ["path", "git-root"]) as WorkspaceKeyMode | undefined,
+    maxWorkspaces: int(args, "max-workspaces", 1),
+    workspaceGraceMs: int(args, "workspace-grace-ms", 0),
     maxClientInflight: int(args, "max-client-inflight", 1),
     clientStallTimeoutMs: int(args, "client-stall-timeout-ms", 1),
   };

@@ -5,7 +5,7 @@
  */
 
 import { ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
-import type { ServiceOptions } from "../mux/options.ts";
+import { type ServiceOptions, SHARE_POLICIES } from "../mux/options.ts";
 import { ROOTS_POLICIES } from "../mux/roots.ts";
 import { defaultHttpListen } from "./paths.ts";
 import { suggest } from "./suggest.ts";
@@ -52,6 +52,10 @@ export const FIELDS: Record<string, Field> = {
   ambiguous_route: { key: "ambiguousRoute", kind: "enum", values: ["error", "most-recent"] },
   mode: { key: "mode", kind: "enum", values: ["shared", "isolated"] },
   isolated: { key: "isolated", kind: "bool" },
+  share: { key: "share", kind: "enum", values: SHARE_POLICIES },
+  workspace_key: { key: "workspaceKey", kind: "enum", values: ["path", "git-root"] },
+  max_workspaces: { key: "maxWorkspaces", kind: "int", min: 1 },
+  workspace_grace_ms: { key: "workspaceGraceMs", kind: "int", min: 0 },
   tray: { key: "tray", kind: "bool" },
   child_capabilities: { key: "childCapabilities", kind: "capabilities" },
   forward_env: { key: "forwardEnv", kind: "strings" },

@@ -48,6 +48,18 @@ export interface ServiceOptions {
   shutdownGraceMs?: number;
   /** Give each client its own child (for servers whose state must not be shared). Default false. */
   isolated?: boolean;
+  /**
+   * How clients share the server: `global` (one child for all, the default), `workspace` (one
+   * child per workspace, started in it, shared by the clients from that folder), `client` (one
+   * child per client: the same as `isolated`).
+   */
+  share?: SharePolicy;
+  /** `share: workspace`: the key of a workspace: its exact real path (`path`, default) or the nearest folder with `.git` (`git-root`). */
+  workspaceKey?: WorkspaceKeyMode;
+  /** `share: workspace`: at most this many workspace children at once (default 16); a client from another folder is refused. */
+  maxWorkspaces?: number;
+  /** `share: workspace`: a workspace child whose last client left is stopped after this long (default 60 s). */
+  workspaceGraceMs?: number;
   /** Isolated mode: at most this many children at once, whatever the transport (default 16); further clients are refused. */
   maxIsolatedChildren?: number;
   /**
@@ -75,6 +87,13 @@ export interface ServiceOptions {
   /** Client capabilities declared to the child: `auto` (the first client's, default), `all`, or a list. */
   childCapabilities?: ChildCapabilities;
 }
+
+/** See {@link ServiceOptions.share}. */
+export type SharePolicy = "global" | "workspace" | "client";
+/** See {@link ServiceOptions.workspaceKey}. */
+export type WorkspaceKeyMode = "path" | "git-root";
+/** The share policies, for parsing. */
+export const SHARE_POLICIES: readonly SharePolicy[] = ["global", "workspace", "client"];
 
 /** The Streamable HTTP front of a daemon. */
 export interface HttpOptions {
@@ -126,6 +145,10 @@ export const DEFAULTS = {
   killGraceMs: 2_000,
   shutdownGraceMs: 1_000,
   isolated: false,
+  share: "global" as SharePolicy,
+  workspaceKey: "path" as WorkspaceKeyMode,
+  maxWorkspaces: 16,
+  workspaceGraceMs: 60_000,
   maxIsolatedChildren: 16,
   maxClientInflight: 64,
   maxConcurrentRequests: 0,
@@ -137,7 +160,7 @@ export const DEFAULTS = {
   childCapabilities: "auto" as ChildCapabilities,
 } as const satisfies Partial<ServiceOptions>;
 
-/** Apply defaults. */
+/** Apply defaults. `share: client` and `isolated` are one setting: either sets both. */
 export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions {
   const out = {
     ...DEFAULTS,
@@ -145,6 +168,8 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
     serviceName: defaultServiceName(options.socket),
     ...withoutUndefined(options),
   } as ResolvedServiceOptions;
+  if (options.share === undefined) out.share = out.isolated ? "client" : "global";
+  out.isolated = out.share === "client";
   return out;
 }
 
