@@ -210,6 +210,8 @@ export async function waitFor(
 export interface ProxyLaunch {
   args?: string[];
   env?: Record<string, string | undefined>;
+  /** The folder the proxy runs in (its host's launch folder). */
+  cwd?: string;
 }
 
 let settles = 0;
@@ -258,6 +260,7 @@ export class RawClient {
     const proc = Bun.spawn({
       cmd: [PROXY_BIN, "--socket", path, ...(launch.args ?? [])],
       env: launch.env,
+      cwd: launch.cwd,
       stdin: "pipe",
       stdout: "pipe",
       stderr: "ignore",

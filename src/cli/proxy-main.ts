@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { daemonFiles } from "../config/paths.ts";
 import { suggest } from "../config/suggest.ts";
 import { isMuxError } from "../errors.ts";
+import type { WorkspaceHint } from "../protocol/hello.ts";
 import { runProxy } from "../proxy/proxy.ts";
 import { VERSION_LINE } from "../version.ts";
 
@@ -69,7 +70,7 @@ export async function proxyMain(argv: string[] = process.argv.slice(2)): Promise
   }
   let result: Awaited<ReturnType<typeof runProxy>>;
   try {
-    result = await runProxy({ socket: path, env, autostart, reconnect });
+    result = await runProxy({ socket: path, env, autostart, reconnect, workspace: workspaceHint() });
   } catch (error) {
     return die(isMuxError(error) ? error.message : String(error));
   }
@@ -97,4 +98,15 @@ function expandHome(p: string): string {
 function die(message: string): never {
   process.stderr.write(`mux-proxy: ${message.trimEnd()}\n`);
   process.exit(1);
+}
+
+/** Where the host started this proxy: its folder and the hosts' project variables (the daemon checks them). */
+function workspaceHint(): WorkspaceHint {
+  const hint: WorkspaceHint = {};
+  try {
+    hint.cwd = process.cwd();
+  } catch {}
+  if (process.env.CLAUDE_PROJECT_DIR) hint.projectDir = process.env.CLAUDE_PROJECT_DIR;
+  if (process.env.CODEX_WORKSPACE_ROOT) hint.codexRoot = process.env.CODEX_WORKSPACE_ROOT;
+  return hint;
 }

@@ -106,8 +106,20 @@ const num = (v: unknown): string => (typeof v === "number" ? String(v) : "-");
 const COLUMNS: Column[] = [
   ["SERVICE", (s) => String(s.service)],
   ["STATE", (s) => String(s.state)],
-  ["PID", (s) => (s.mode === "isolated" ? `${(s.childPids as unknown[])?.length ?? 0} children` : dash(s.childPid))],
-  ["CLIENTS", (s) => num(s.connectedClients)],
+  [
+    "PID",
+    (s) =>
+      s.mode === "isolated" || s.mode === "workspace"
+        ? `${(s.childPids as unknown[])?.length ?? 0} children`
+        : dash(s.childPid),
+  ],
+  [
+    "CLIENTS",
+    (s) =>
+      typeof s.idleClients === "number" && s.idleClients > 0
+        ? `${num(s.connectedClients)} (${s.idleClients} idle)`
+        : num(s.connectedClients),
+  ],
   ["ACTIVE/LIMIT", (s) => (s.activeClients === undefined ? "-" : `${num(s.activeClients)}/${num(s.maxActiveClients)}`)],
   ["QUEUED", (s) => num(s.queuedRequests)],
   ["AT SERVER", (s) => num(s.pendingRequests)],
@@ -150,6 +162,11 @@ export function renderStatusTable(
     return line;
   });
   for (const r of rows) {
+    // One line per workspace child of a `share = "workspace"` service.
+    for (const w of (Array.isArray(r.workspaces) ? r.workspaces : []) as Record<string, unknown>[]) {
+      const line = `  ${String(r.service)} @ ${String(w.dir)}: ${String(w.state)}, pid ${dash(w.pid)}, ${num(w.clients)} clients, ${num(w.requests)} requests, idle ${typeof w.idleMs === "number" ? formatDuration(w.idleMs) : "-"}`;
+      lines.push(options.width === undefined ? line : line.slice(0, options.width));
+    }
     let why = "";
     if (r.failReason) why = `${String(r.service)}: failed: ${String(r.failReason)}`;
     else if (r.lastRestartReason && Number(r.restarts) > 0)

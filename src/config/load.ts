@@ -170,7 +170,12 @@ function finish(
     );
   const out: ConfiguredService = { ...raw, socket: "", serviceName: raw.serviceName ?? name } as ConfiguredService;
   out.socket = raw.socket ? resolvePath(raw.socket, base, env, unset("socket")) : defaultSocketPath(name, env);
-  if (raw.cwd) out.cwd = resolvePath(raw.cwd, base, env, unset("cwd"));
+  // A workspace service's relative cwd (or one naming ${workspaceFolder}) is taken from each
+  // workspace, not from the config's folder.
+  const perWorkspace = raw.share === "workspace" && raw.cwd !== undefined && !/^[~/$]/.test(raw.cwd);
+  if (raw.cwd && (perWorkspace || raw.cwd.includes("{workspaceFolder}")))
+    out.cwd = expandVars(raw.cwd, env, unset("cwd"));
+  else if (raw.cwd) out.cwd = resolvePath(raw.cwd, base, env, unset("cwd"));
   if (raw.statusFile) out.statusFile = resolvePath(raw.statusFile, base, env, unset("status_file"));
   if (raw.args) out.args = raw.args.map((a, i) => expandVars(a, env, unset(`argument ${i + 1}`)));
   if (raw.env)

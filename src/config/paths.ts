@@ -105,7 +105,8 @@ export function controlSocketPath(configPath: string, env: Record<string, string
 
 /**
  * Expand `~`, `$VAR`, `${VAR}` and `${VAR:-default}` (unset variables become empty, or the
- * default).
+ * default). `${workspaceFolder}` is kept as it is: a `share = "workspace"` service's child
+ * gets its own workspace folder there.
  */
 export function expandVars(
   value: string,
@@ -116,8 +117,10 @@ export function expandVars(
   const tilde = value === "~" ? home : value.startsWith("~/") ? `${home}${value.slice(1)}` : value;
   return tilde.replace(
     /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
-    (_, a: string | undefined, d: string | undefined, b: string | undefined) => {
+    (match: string, a: string | undefined, d: string | undefined, b: string | undefined) => {
       const name = (a ?? b) as string;
+      // The host's name for the project folder: each workspace child gets its own (never the daemon's).
+      if (name === "workspaceFolder") return match;
       const v = env[name];
       if (v === undefined && d === undefined) onUnset?.(name);
       return v === undefined || (v === "" && d !== undefined) ? (d ?? "") : v;

@@ -234,7 +234,9 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
         end,
       );
       session.version = typeof init.version === "string" ? init.version : undefined;
-      session.client = service.openClient(session, "http");
+      // A URL entry names its workspace (`?workspace=/abs/folder`): untrusted, checked by the service.
+      const workspace = new URL(req.url).searchParams.get("workspace") ?? undefined;
+      session.client = service.openClient(session, "http", workspace ? { explicit: workspace } : undefined);
       sessions.set(session.id, { session, service });
       log.debug(`http session ${session.label} opened`);
     } else {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { WorkspaceHint } from "../protocol/hello.ts";
 import type { JsonObject, WireLine } from "../protocol/message.ts";
 
 /** What kind of line the router sends; transports and the outbound policy act on it. */
@@ -96,8 +97,14 @@ export class MuxClient {
   closed = false;
   /** The client sent FIN (or ended its session): close once everything it asked is answered. */
   ending = false;
-  /** Why the client may not use the service (a refused forwarded env), if it may not. */
+  /** Where the client says it works (its proxy's hello, an HTTP entry's URL): untrusted. */
+  workspaceHint: WorkspaceHint | undefined;
+  /** The folder of the workspace child serving it (`share = "workspace"`). */
+  workspace: string | undefined;
+  /** Why the client may not use the service (a refused forwarded env or workspace, a limit), if it may not. */
   refusal: string | undefined;
+  /** The error code every request of a refused client gets (default -32035, a refused env). */
+  refusalCode: number | undefined;
 
   private readonly port: ClientPort;
   private readonly limits: ClientLimits;

@@ -214,7 +214,8 @@ export class Router {
         return answer(errorLine("null", RpcErrorCode.InvalidRequest, "Invalid Request: a batch inside a batch"));
       case "request": {
         const out = reply ?? ((line: WireLine) => client.send(line, "response", msg.key));
-        if (client.refusal) return out(errorLine(msg.rawId, RpcErrorCode.EnvRefused, client.refusal));
+        if (client.refusal)
+          return out(errorLine(msg.rawId, client.refusalCode ?? RpcErrorCode.EnvRefused, client.refusal));
         if (this.closing) return out(errorLine(msg.rawId, RpcErrorCode.ShuttingDown, "mcp-mux is shutting down"));
         const rule = clientRequestRules[msg.method];
         if (rule) return rule(this, client, msg, out);

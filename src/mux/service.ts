@@ -4,9 +4,11 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import { MuxError } from "../errors.ts";
-import { helloEnv } from "../protocol/hello.ts";
+import { type Hello, parseHello, type WorkspaceHint } from "../protocol/hello.ts";
 import { parseMessage, type RequestMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
@@ -16,6 +18,7 @@ import type { MuxLogger } from "./logger.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import { SocketClient } from "./socket-client.ts";
 import { createStatusWriter, redactStatus, type StatusSnapshot, type StatusWriter } from "./status.ts";
+import { resolveWorkspace } from "./workspace.ts";
 
 /** A running service. Built by `startMux`; not exported from the package. */
 export class MuxService {
@@ -32,8 +35,12 @@ export class MuxService {
   private readonly isolated = new Map<MuxClient, Engine>();
   /** Shared mode: one engine per distinct env forwarded by clients' proxies (`mcp-mux/hello`). */
   private readonly byEnv = new Map<string, Engine>();
-  /** Sessions served by an env engine instead of the shared one. */
+  /** Sessions served by an env or workspace engine instead of the shared one. */
   private readonly moved = new Map<MuxClient, Engine>();
+  /** `share = "workspace"`: one child per workspace (and forwarded env), by key. */
+  private readonly byWorkspace = new Map<string, WorkspaceChild>();
+  /** The private empty folder the no-workspace child runs in (made on first use). */
+  private noWorkspaceDir: string | undefined;
   /** Restarts of isolated and env engines that have already closed. */
   private pastRestarts = 0;
   /** Requests served by children that are gone (isolated and forwarded-env children). */
@@ -44,7 +51,7 @@ export class MuxService {
     this.logger = logger;
     if (options.statusFile)
       this.statusWriter = createStatusWriter(options.statusFile, () => this.status(), { warn: (m) => logger.warn(m) });
-    if (!options.isolated) this.shared = this.newEngine();
+    if (options.share === "global") this.shared = this.newEngine();
   }
 
   /** Bind the socket and (unless lazy or isolated) start the child. */
@@ -86,12 +93,13 @@ export class MuxService {
    * A client arriving through another transport (an HTTP session): routed exactly like a
    * socket client, on the same child, with the same limits.
    */
-  openClient(port: ClientPort, transport: string): MuxClient {
+  openClient(port: ClientPort, transport: string, workspace?: WorkspaceHint): MuxClient {
     const o = this.options;
     const client = new MuxClient(this.nextClientId++, transport, port, {
       highWaterBytes: o.clientHighWaterBytes,
       maxInflight: o.maxClientInflight,
     });
+    client.workspaceHint = workspace;
     this.attach(client);
     return client;
   }
@@ -134,13 +142,12 @@ export class MuxService {
     const info = init?.serverInfo as { name?: string; version?: string } | undefined;
     const state = r ? r.state : this.closing ? "stopped" : "ready";
     const now = Date.now();
-    const sessions = [...(main ? [...main.router.clients, ...this.moved.keys()] : this.isolated.keys())].filter(
-      (c) => c.session,
-    );
+    const all = main ? [...main.router.clients, ...this.moved.keys()] : [...this.isolated.keys(), ...this.moved.keys()];
+    const sessions = all.filter((c) => c.session);
     return {
       service: this.options.serviceName,
       socket: this.options.socket,
-      mode: this.options.isolated ? "isolated" : "shared",
+      mode: this.options.isolated ? "isolated" : this.options.share === "workspace" ? "workspace" : "shared",
       muxPid: process.pid,
       childPid: main ? main.childPid : null,
       childPids: engines.map((e) => e.childPid).filter((p): p is number => p !== null),
@@ -159,6 +166,16 @@ export class MuxService {
         connectedMs: now - c.connectedAt,
         idleMs: now - c.lastSeenAt,
         idle: c.idle,
+        workspace: c.workspace ?? null,
+      })),
+      workspaces: [...this.byWorkspace.values()].map((w) => ({
+        dir: w.dir,
+        source: w.source,
+        pid: w.engine.childPid,
+        state: w.engine.router.state,
+        clients: [...w.engine.router.clients].filter((c) => c.session).length,
+        requests: w.engine.router.requestsForwarded,
+        idleMs: now - Math.max(w.engine.childStartedAt, ...[...w.engine.router.clients].map((c) => c.lastRequestAt)),
       })),
       activeClients: routers.reduce((n, x) => n + x.slots.activeClients, 0),
       maxActiveClients: this.options.maxActiveClients,
@@ -197,15 +214,18 @@ export class MuxService {
       rootsPolicy: o.rootsPolicy,
       ambiguousRoute: o.ambiguousRoute,
       isolated: o.isolated,
+      share: o.share,
     };
   }
 
   private engines(): Engine[] {
-    return this.shared ? [this.shared, ...this.byEnv.values()] : [...this.isolated.values()];
+    if (this.shared) return [this.shared, ...this.byEnv.values()];
+    return [...this.isolated.values(), ...[...this.byWorkspace.values()].map((w) => w.engine)];
   }
 
-  private newEngine(env?: Record<string, string>): Engine {
-    const options = env ? { ...this.options, env: { ...(this.options.env ?? {}), ...env } } : this.options;
+  private newEngine(env?: Record<string, string>, workspace?: string): Engine {
+    let options = env ? { ...this.options, env: { ...(this.options.env ?? {}), ...env } } : this.options;
+    if (workspace !== undefined) options = inWorkspace(options, workspace);
     return new Engine(options, this.logger, {
       changed: () => this.statusWriter?.touch(),
       status: () => this.status(),
@@ -221,14 +241,15 @@ export class MuxService {
     client.lastSeenAt = Date.now();
     if (!client.greeted) {
       client.greeted = true;
-      const env = typeof line === "string" ? helloEnv(line) : undefined;
-      if (env !== undefined) return this.hello(client, env);
+      const hello = typeof line === "string" ? parseHello(line) : undefined;
+      if (hello !== undefined) return this.hello(client, hello);
     }
     let engine = this.engineOf(client);
     if (!engine && !client.refusal) {
       const probe = typeof line === "string" ? this.probe(client, line) : false;
       if (probe) return;
-      engine = this.ownEngine(client);
+      engine =
+        this.options.share === "workspace" ? this.joinWorkspace(client, client.workspaceHint) : this.ownEngine(client);
     }
     if (engine) engine.router.clientLine(client, line);
     else if (client.refusal) refuse(client, line, client.refusal);
@@ -248,7 +269,21 @@ export class MuxService {
    * with exactly that env (shared with other clients sending the same values), or, in
    * isolated mode, from its own child started with it.
    */
-  private hello(client: MuxClient, env: Record<string, string>): void {
+  private hello(client: MuxClient, hello: Hello): void {
+    const { env } = hello;
+    if (this.options.share === "workspace") {
+      client.workspaceHint = client.workspaceHint ?? hello.workspace;
+      if (Object.keys(env).length > 0) {
+        const refusal = refuseEnv(this.options, Object.keys(env));
+        if (refusal) {
+          client.refusal = refusal;
+          this.logger.warn(`client ${client.id}: ${refusal}`);
+          return;
+        }
+      }
+      this.joinWorkspace(client, client.workspaceHint, env);
+      return;
+    }
     if (Object.keys(env).length === 0) return;
     const refusal = refuseEnv(this.options, Object.keys(env));
     if (refusal) {
@@ -267,11 +302,7 @@ export class MuxService {
       this.ownEngine(client, env);
       return;
     }
-    const key = JSON.stringify(
-      Object.keys(env)
-        .sort()
-        .map((k) => [k, env[k]]),
-    );
+    const key = envKeyOf(env);
     let engine = this.byEnv.get(key);
     if (!engine && this.byEnv.size >= this.options.maxEnvChildren) {
       client.refusal = `too many distinct forwarded environments for service "${this.options.serviceName}" (max_env_children = ${this.options.maxEnvChildren})`;
@@ -289,6 +320,87 @@ export class MuxService {
     this.moved.set(client, engine);
   }
 
+  /**
+   * `share = "workspace"`: serve this client from its workspace's child (started in that
+   * folder, shared by every client from it, with the same forwarded env), starting one if
+   * none runs and fewer than `max_workspaces` do. A folder that is not usable is refused for
+   * this client only.
+   */
+  private joinWorkspace(
+    client: MuxClient,
+    hint: WorkspaceHint | undefined,
+    env: Record<string, string> = {},
+  ): Engine | undefined {
+    const o = this.options;
+    const ws = resolveWorkspace(hint, o.workspaceKey);
+    if (ws && "error" in ws) {
+      client.refusal = ws.error;
+      client.refusalCode = RpcErrorCode.WorkspaceRefused;
+      this.logger.warn(`client ${client.id}: ${ws.error}`);
+      return undefined;
+    }
+    const dir = ws ? (o.workspaceKey === "git-root" ? ws.key : ws.dir) : this.scratch();
+    const envKey = Object.keys(env).length > 0 ? envKeyOf(env) : "";
+    const key = `${ws ? ws.key : ""}\u0000${envKey}`;
+    let child = this.byWorkspace.get(key);
+    if (!child) {
+      if (this.byWorkspace.size >= o.maxWorkspaces) this.dropIdleWorkspace();
+      if (this.byWorkspace.size >= o.maxWorkspaces) {
+        client.refusalCode = RpcErrorCode.LimitReached;
+        client.refusal = `too many workspaces for service "${o.serviceName}" (max_workspaces = ${o.maxWorkspaces}); ${dir} gets a server when another workspace's last client leaves`;
+        this.logger.warn(`client ${client.id}: ${client.refusal}`);
+        return undefined;
+      }
+      const engine = this.newEngine(envKey ? env : undefined, dir);
+      child = { engine, dir, key, source: ws?.source ?? "none", timer: undefined };
+      this.byWorkspace.set(key, child);
+      engine.start(o.lazyStart);
+      this.logger.info(`starting a child in ${dir} (workspace from ${child.source})`);
+    }
+    if (child.timer) {
+      clearTimeout(child.timer);
+      child.timer = undefined;
+    }
+    client.workspace = dir;
+    child.engine.router.attach(client);
+    this.moved.set(client, child.engine);
+    this.statusWriter?.touch();
+    return child.engine;
+  }
+
+  /** A workspace child with no client left: stopped after the grace period, unless one comes. */
+  private workspaceEmptied(child: WorkspaceChild): void {
+    if (child.timer) clearTimeout(child.timer);
+    child.timer = setTimeout(() => {
+      if (child.engine.router.clients.size > 0 || this.byWorkspace.get(child.key) !== child) return;
+      this.byWorkspace.delete(child.key);
+      this.retire(child.engine);
+      this.logger.info(`stopping the child in ${child.dir}: no client for ${this.options.workspaceGraceMs} ms`);
+      void child.engine.close().then(() => this.statusWriter?.touch());
+    }, this.options.workspaceGraceMs);
+    child.timer.unref?.();
+  }
+
+  /** At the cap: stop one workspace child that has no client now (waiting out its grace). */
+  private dropIdleWorkspace(): void {
+    for (const child of this.byWorkspace.values()) {
+      if (child.engine.router.clients.size > 0) continue;
+      if (child.timer) clearTimeout(child.timer);
+      this.byWorkspace.delete(child.key);
+      this.retire(child.engine);
+      void child.engine.close();
+      return;
+    }
+  }
+
+  /** The private empty folder for clients without a workspace (never HOME). */
+  private scratch(): string {
+    this.noWorkspaceDir ??= mkdtempSync(
+      join(tmpdir(), `mux-no-workspace-${this.options.serviceName.replace(/[^\w-]/g, "_")}-`),
+    );
+    return this.noWorkspaceDir;
+  }
+
   /** An engine goes away: keep its counts in the service's totals. */
   private retire(engine: Engine): void {
     this.pastRestarts += engine.restarts;
@@ -304,6 +416,7 @@ export class MuxService {
   /** Isolated mode: start this client's own child, unless `max_isolated_children` are running. */
   private ownEngine(client: MuxClient, env?: Record<string, string>): Engine | undefined {
     if (this.isolated.size >= this.options.maxIsolatedChildren) {
+      client.refusalCode = RpcErrorCode.LimitReached;
       client.refusal = `too many isolated servers for service "${this.options.serviceName}" (max_isolated_children = ${this.options.maxIsolatedChildren}); try again when a client leaves`;
       this.logger.warn(`client ${client.id}: ${client.refusal}`);
       return undefined;
@@ -321,6 +434,8 @@ export class MuxService {
       moved.router.detach(client, reason);
       this.moved.delete(client);
       if (moved.router.clients.size > 0) return;
+      const child = [...this.byWorkspace.values()].find((w) => w.engine === moved);
+      if (child) return this.workspaceEmptied(child);
       for (const [key, e] of this.byEnv) if (e === moved) this.byEnv.delete(key);
       this.retire(moved);
       void moved.close().then(() => this.statusWriter?.touch());
@@ -336,6 +451,7 @@ export class MuxService {
 
   private async shutdown(): Promise<void> {
     this.listener?.server.stop(false);
+    for (const w of this.byWorkspace.values()) if (w.timer) clearTimeout(w.timer);
     const engines = this.engines();
     await Promise.all(engines.map((e) => e.close()));
     this.listener?.close();
@@ -346,6 +462,44 @@ export class MuxService {
 // --- internal ---
 
 const STATUS_METHOD = "mcp-mux/status";
+
+/** The host variable naming the project folder, replaced per workspace child. */
+export const WORKSPACE_FOLDER = ["$", "{workspaceFolder}"].join("");
+
+/** A workspace's child. */
+interface WorkspaceChild {
+  engine: Engine;
+  /** The folder it runs in. */
+  dir: string;
+  key: string;
+  source: string;
+  /** Set while it has no client: ends it after the grace period. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** The key of a forwarded env: its names and values, sorted. */
+function envKeyOf(env: Record<string, string>): string {
+  return JSON.stringify(
+    Object.keys(env)
+      .sort()
+      .map((k) => [k, env[k]]),
+  );
+}
+
+/**
+ * The options of a child in `dir`: it runs there (a relative `cwd` is taken from there), and
+ * `${workspaceFolder}` in its args, env and cwd names that folder.
+ */
+function inWorkspace(options: ResolvedServiceOptions, dir: string): ResolvedServiceOptions {
+  const sub = (v: string): string => v.replaceAll(WORKSPACE_FOLDER, dir);
+  const cwd = options.cwd === undefined ? dir : sub(options.cwd);
+  return {
+    ...options,
+    cwd: isAbsolute(cwd) ? cwd : join(dir, cwd),
+    args: options.args.map(sub),
+    env: options.env ? Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, sub(v)])) : undefined,
+  };
+}
 
 /** Loader variables a client may never forward, whatever the config allows. */
 const NEVER_FORWARDED = /^(LD_|DYLD_)/;
@@ -366,7 +520,8 @@ function refuseEnv(options: ResolvedServiceOptions, names: string[]): string | u
 function refuse(client: MuxClient, line: string | Uint8Array, reason: string): void {
   const msg = parseMessage(typeof line === "string" ? line : new TextDecoder().decode(line));
   const requests = (msg.kind === "batch" ? msg.items : [msg]).filter((m): m is RequestMessage => m.kind === "request");
-  const answers = requests.map((m) => errorLine(m.rawId, RpcErrorCode.LimitReached, reason));
+  const code = client.refusalCode ?? RpcErrorCode.LimitReached;
+  const answers = requests.map((m) => errorLine(m.rawId, code, reason));
   if (answers.length === 0) return;
   if (msg.kind === "batch") client.send(`[${answers.join(",")}]`, "response");
   else client.send(answers[0] as string, "response", requests[0]?.key);

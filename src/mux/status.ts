@@ -12,8 +12,8 @@ import type { ChildState } from "./router.ts";
 export interface StatusSnapshot {
   service: string;
   socket: string;
-  /** `shared`: one child for all clients; `isolated`: one child per client. */
-  mode: "shared" | "isolated";
+  /** `shared`: one child for all clients; `isolated`: one child per client; `workspace`: one per workspace. */
+  mode: "shared" | "isolated" | "workspace";
   muxPid: number;
   /** The shared child's pid (null in isolated mode: see `childPids`). */
   childPid: number | null;
@@ -33,6 +33,8 @@ export interface StatusSnapshot {
   idleClients: number;
   /** Every MCP session: its transport, the client's name, and how long since it connected and since its last message. */
   clients: ClientRow[];
+  /** `share = "workspace"`: one row per workspace child. */
+  workspaces: WorkspaceRow[];
   activeClients: number;
   maxActiveClients: number;
   queuedRequests: number;
@@ -51,6 +53,21 @@ export interface StatusSnapshot {
   redacted?: true;
 }
 
+/** One workspace child in status. */
+export interface WorkspaceRow {
+  /** The folder it runs in. */
+  dir: string;
+  /** Where the workspace came from (`cwd`, `CLAUDE_PROJECT_DIR`, `url`, `none`). */
+  source: string;
+  pid: number | null;
+  state: ChildState;
+  clients: number;
+  /** Requests sent to it since it started. */
+  requests: number;
+  /** Since its last request (or its start). */
+  idleMs: number;
+}
+
 /** One MCP session in status. */
 export interface ClientRow {
   id: number;
@@ -62,6 +79,8 @@ export interface ClientRow {
   idleMs: number;
   /** See {@link StatusSnapshot.idleClients}. */
   idle: boolean;
+  /** Its workspace folder, for a `share = "workspace"` service. */
+  workspace: string | null;
 }
 
 /**
@@ -83,6 +102,7 @@ export function redactStatus(s: StatusSnapshot, transport: string): StatusSnapsh
     failReason: own || s.failReason === null ? s.failReason : "the server failed",
     lastRestartReason: own || s.lastRestartReason === null ? s.lastRestartReason : hidden,
     clients: own ? s.clients : [],
+    workspaces: own ? s.workspaces : s.workspaces.map((w) => ({ ...w, dir: hidden, pid: null })),
     settings: {
       ...s.settings,
       cmd: s.settings.cmd.split("/").pop() ?? hidden,
@@ -114,6 +134,7 @@ export interface StatusSettings {
   rootsPolicy: string;
   ambiguousRoute: string;
   isolated: boolean;
+  share: string;
 }
 
 /** Writes snapshots to a file at most every `intervalMs`, only when they differ. */

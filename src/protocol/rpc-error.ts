@@ -32,6 +32,8 @@ export const RpcErrorCode = {
   EnvRefused: -32035,
   /** A limit of the mux was reached for this client (`max_isolated_children`): every request of that client gets it. */
   LimitReached: -32038,
+  /** The client's workspace folder was refused (missing, not a directory, another user's, control characters, too long, relative): every request of that client gets it. */
+  WorkspaceRefused: -32039,
 } as const;
 
 /** One of the codes above. */

@@ -17,7 +17,7 @@
 import type { Socket, SocketHandler } from "bun";
 import { checkSocketOwner } from "../client/safe-path.ts";
 import { isMuxError, MuxError } from "../errors.ts";
-import { HELLO_METHOD } from "../protocol/hello.ts";
+import { HELLO_METHOD, type WorkspaceHint } from "../protocol/hello.ts";
 import type { AutostartOptions } from "./autostart.ts";
 import { Replay } from "./replay.ts";
 import { HostSession } from "./session.ts";
@@ -35,6 +35,11 @@ export interface ProxyOptions {
    * first `mcp-mux/hello` line: the daemon runs clients with the same values on one child.
    */
   env?: Record<string, string>;
+  /**
+   * Where the host started this proxy (its folder, and the host's project variables), sent in
+   * the hello line: a `share = "workspace"` service serves it from that workspace's child.
+   */
+  workspace?: WorkspaceHint;
   /** Start the daemon when nothing listens on the socket. */
   autostart?: AutostartOptions;
   /** Keep the host's session when the daemon goes away (default true). */
@@ -173,9 +178,12 @@ class Bridge {
         typeof Bun.connect
       >[0])) as unknown as Conn;
     } else sock = await Bun.connect({ unix: this.o.socket, allowHalfOpen: true, socket: handlers });
-    if (forwarding) {
-      const hello = { jsonrpc: "2.0", method: HELLO_METHOD, params: { env: this.o.env } };
-      sock.write(`${JSON.stringify(hello)}\n`);
+    if (forwarding || this.o.workspace) {
+      const params = {
+        ...(forwarding ? { env: this.o.env } : {}),
+        ...(this.o.workspace ? { workspace: this.o.workspace } : {}),
+      };
+      sock.write(`${JSON.stringify({ jsonrpc: "2.0", method: HELLO_METHOD, params })}\n`);
     }
     return sock;
   }

@@ -28,8 +28,8 @@ export const SEPARATOR = "<SEPARATOR>";
 /** The title of the item that stops the daemon. */
 export const QUIT_TITLE = "Quit mux";
 
-/** Lines per service section (header, five details, separator). */
-const SECTION = 7;
+/** Lines per service section (header, five details, up to four workspace children, separator). */
+const SECTION = 11;
 
 /** The items for these services, ids from 1 in order; the last one is Quit. */
 export function menuItems(services: TrayService[]): TrayItem[] {
@@ -52,7 +52,10 @@ export function menuItems(services: TrayService[]): TrayItem[] {
 /** The section of one service: what the original's menu showed, in words. */
 export function serviceLines(s: TrayService): string[] {
   const n = (v: number | undefined) => (v === undefined ? "-" : String(v));
-  const pid = s.mode === "isolated" ? `${s.childPids?.length ?? 0} children` : String(s.childPid ?? "none");
+  const pid =
+    s.mode === "isolated" || s.mode === "workspace"
+      ? `${s.childPids?.length ?? 0} children`
+      : String(s.childPid ?? "none");
   const lines = [
     `${s.service}: ${s.state}${s.failReason ? ` (${s.failReason})` : ""}`,
     `    clients: ${n(s.connectedClients)} connected, ${n(s.activeClients)} active (limit ${n(s.maxActiveClients)})`,
@@ -60,6 +63,9 @@ export function serviceLines(s: TrayService): string[] {
     `    initialize: ${s.initializeCached ? `cached${s.protocolVersion ? ` (${s.protocolVersion})` : ""}` : "not yet"}`,
     `    restarts: ${n(s.restarts)}${s.lastRestartReason ? ` (last: ${s.lastRestartReason})` : ""}`,
     `    server pid: ${pid}`,
+    ...(s.workspaces ?? []).map(
+      (w) => `    ${w.dir}: ${w.state}, pid ${w.pid ?? "none"}, ${w.clients} clients, ${w.requests} requests`,
+    ),
   ];
   return lines.map((l) => (l.length > 90 ? `${l.slice(0, 89)}…` : l)).slice(0, SECTION - 1);
 }
