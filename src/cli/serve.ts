@@ -292,7 +292,7 @@ function httpOptions(
 /** A service name from a command: `npx -y @scope/server-memory` → `server-memory`. */
 function defaultNameOf(cmd: string, args: string[]): string {
   const runners = new Set(["npx", "uvx", "bunx", "pnpx", "node", "bun", "python", "python3", "deno", "uv", "pipx"]);
-  const base = (cmd.split("/").pop() ?? cmd).replace(/\.[cm]?[jt]s$/, "");
+  const base = (cmd.split("/").pop() ?? cmd).replace(/\.([cm]?[jt]s|exe)$/, "");
   const first = runners.has(base) ? args.find((a) => !a.startsWith("-") && a !== "run") : undefined;
   const name =
     (first ?? base)

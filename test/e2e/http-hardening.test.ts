@@ -544,3 +544,20 @@ describe("smaller rules", () => {
     expect(answers.some((a) => "result" in a && !JSON.stringify(a).includes("second"))).toBe(true);
   });
 });
+
+describe("serve without --socket", () => {
+  test("mux serve --http … --cmd … takes the default socket <runtime dir>/<name>.sock, as a config's service does", async () => {
+    const d = scope.dir();
+    const runtime = join(d, "run");
+    const t = await daemon(["--http", "127.0.0.1:0", "--http-no-auth", "--cmd", BUN, "--", FAKE_SERVER], {
+      MUX_RUNTIME_DIR: runtime,
+    });
+    expect(t.proc.exitCode).toBeNull();
+    const socket = join(runtime, "fake-server.sock");
+    expect(t.stderr()).toContain(`listening on ${socket}`);
+    const sock = await scope.raw(socket);
+    await sock.handshake();
+    const h = await httpClient(t.url as string, "h");
+    expect((await h.listTools()).tools.length).toBeGreaterThan(0);
+  });
+});
