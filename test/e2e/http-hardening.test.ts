@@ -43,6 +43,22 @@ async function daemon(
   return { proc, url: m?.[1] ?? m?.[2], stderr: () => err };
 }
 
+/** A single-service daemon with a token-less loopback HTTP front (and `extra` flags) over the fixture server. */
+function front(socket: string, extra: string[] = []) {
+  return daemon([
+    "--socket",
+    socket,
+    "--http",
+    "127.0.0.1:0",
+    "--http-no-auth",
+    ...extra,
+    "--cmd",
+    BUN,
+    "--",
+    FAKE_SERVER,
+  ]);
+}
+
 async function httpClient(url: string, name: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name, version: "1" }, { capabilities: {} });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
@@ -209,17 +225,7 @@ describe("status answers only what the caller may know", () => {
 describe("half-sent requests and descriptor floods", () => {
   test("a body that never finishes gets 408 and its connection closed; headers that never finish are closed too", async () => {
     const d = scope.dir();
-    const t = await daemon([
-      "--socket",
-      join(d, "b.sock"),
-      "--http",
-      "127.0.0.1:0",
-      "--http-no-auth",
-      "--cmd",
-      BUN,
-      "--",
-      FAKE_SERVER,
-    ]);
+    const t = await front(join(d, "b.sock"));
     const port = Number(new URL(t.url as string).port);
     const halfBody = rawExchange(
       port,
@@ -341,19 +347,7 @@ describe("global bounds", () => {
 
   test("abandoned sessions show as idle in status with their ages, and never-initialized ones are reaped", async () => {
     const d = scope.dir();
-    const t = await daemon([
-      "--socket",
-      join(d, "i.sock"),
-      "--http",
-      "127.0.0.1:0",
-      "--http-no-auth",
-      "--http-session-idle-ms",
-      "2000",
-      "--cmd",
-      BUN,
-      "--",
-      FAKE_SERVER,
-    ]);
+    const t = await front(join(d, "i.sock"), ["--http-session-idle-ms", "2000"]);
     const url = t.url as string;
     await openSession(url, {}, "gone-host");
     const half = await fetch(url, { method: "POST", headers: JSON_AND_SSE, body: JSON.stringify(init(1, "half")) });
@@ -475,17 +469,7 @@ describe("reload applies daemon settings", () => {
 describe("smaller rules", () => {
   test("Origin null and a localhost page on another port get 403; an unreadable Host gets 400", async () => {
     const d = scope.dir();
-    const t = await daemon([
-      "--socket",
-      join(d, "o.sock"),
-      "--http",
-      "127.0.0.1:0",
-      "--http-no-auth",
-      "--cmd",
-      BUN,
-      "--",
-      FAKE_SERVER,
-    ]);
+    const t = await front(join(d, "o.sock"));
     const port = Number(new URL(t.url as string).port);
     const body = JSON.stringify(init());
     const req = (host: string, origin?: string) =>
@@ -501,17 +485,7 @@ describe("smaller rules", () => {
 
   test("an HTTP batch holding one id twice: the repeat gets -32600, the first its real answer", async () => {
     const d = scope.dir();
-    const t = await daemon([
-      "--socket",
-      join(d, "bt.sock"),
-      "--http",
-      "127.0.0.1:0",
-      "--http-no-auth",
-      "--cmd",
-      BUN,
-      "--",
-      FAKE_SERVER,
-    ]);
+    const t = await front(join(d, "bt.sock"));
     const url = t.url as string;
     const res0 = await fetch(url, {
       method: "POST",
