@@ -14,6 +14,7 @@ import {
   readdirSync,
   readFileSync,
   symlinkSync,
+  watch,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -203,11 +204,21 @@ describe("status file", () => {
     const statusFile = join(d, "status.json");
     mkdirSync(statusFile); // a folder where the file should go: every rename fails
     const t = await scope.target({ socket: join(d, "s.sock"), ...fakeServer(d), statusFile, restartBackoffMs: 10 });
-    const c = await scope.raw(t.socket);
+    // Every write attempt makes a temporary file next to the target: count them as they come.
+    const attempts = new Set<string>();
+    const watcher = watch(d, (_event, name) => {
+      if (name?.endsWith(".tmp")) attempts.add(name);
+    });
+    scope.defer(() => watcher.close());
     for (let i = 0; i < 5; i++) {
+      const seen = attempts.size;
+      const c = await scope.raw(t.socket); // a session comes and goes: the status changes
       await c.handshake();
-      await Bun.sleep(250);
+      await c.settle();
+      c.close();
+      await waitFor(() => attempts.size > seen, 10_000, "another write attempt");
     }
+    expect(attempts.size).toBeGreaterThanOrEqual(5);
     const warnings = t
       .stderr()
       .split("\n")
