@@ -10,7 +10,8 @@
  *                            the Performance lines of README.md
  *   bun run bench -- --quick smoke run with small counts: writes to a temporary folder (or
  *                            --out FILE), never over the committed report or the README
- *   --before COMMIT          the "before" build and profile (default BEFORE_COMMIT); --no-before skips it
+ *   --before COMMIT          the "before" build, rows and profile (full run default: BEFORE_COMMIT;
+ *                            a quick run has none unless asked); --no-before skips it
  */
 
 import { execFileSync } from "node:child_process";
@@ -83,7 +84,10 @@ const outPath =
   (quick ? join(mkdtempSync(join(tmpdir(), "mux-bench-quick-")), "benchmarks.md") : join(ROOT, "docs/benchmarks.md"));
 /** The README's Performance lines are written only by a full run into the committed report. */
 const writeReadme = !quick && flag("--out") === undefined;
-const beforeCommit = argv.includes("--no-before") ? undefined : (flag("--before") ?? BEFORE_COMMIT);
+/** A quick run measures no "before" build unless asked with --before. */
+const beforeCommit = argv.includes("--no-before")
+  ? undefined
+  : (flag("--before") ?? (quick ? undefined : BEFORE_COMMIT));
 const P = quick
   ? {
       reps: 1,
@@ -1286,8 +1290,8 @@ const want = (name: string): boolean => !sections || sections.includes(name);
 let before: ReturnType<typeof buildBefore>;
 try {
   buildThis();
-  if (beforeCommit && !quick && (want("paths") || want("profiles"))) before = buildBefore(beforeCommit);
-  else if (quick) report.before = { measured: false, why: "not built in a quick run" };
+  if (beforeCommit && (want("paths") || want("profiles"))) before = buildBefore(beforeCommit);
+  else if (!beforeCommit) report.before = { measured: false, why: quick ? "not built in a quick run" : "--no-before" };
   uncacheAll(before ? [before.mux, before.proxy] : []);
   if (want("paths"))
     await sideBySide(before ? { commit: before.commit, mux: before.mux, proxy: before.proxy } : undefined);

@@ -87,7 +87,7 @@ describe("ids", () => {
     // The top-level id is ambiguous in the first two, so the answer has id null; the third has a clear id.
     const third = await c.response("a3");
     expect((third.error as Json).code).toBe(-32600);
-    await Bun.sleep(100);
+    await c.settle(); // a ping through the child: anything forwarded before it is recorded
     const refused = c.received.filter((m) => m.id === null && "error" in m);
     expect(refused).toHaveLength(2);
     expect(refused.every((r) => (r.error as Json).code === -32600)).toBe(true);

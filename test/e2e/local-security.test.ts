@@ -143,6 +143,7 @@ describe.skipIf(!root)("impostors", () => {
     chmodSync(shared, 0o1777); // like /tmp: anybody may create, nobody may replace ours
     const socket = join(shared, "s.sock");
     const got = join(shared, "got.txt");
+    const closed = join(shared, "closed.txt"); // the impostor notes each connection's end (after its data)
     const impostor = Bun.spawn({
       cmd: [
         "setpriv",
@@ -151,7 +152,7 @@ describe.skipIf(!root)("impostors", () => {
         "--clear-groups",
         BUN,
         "-e",
-        `Bun.listen({ unix: ${JSON.stringify(socket)}, socket: { data(_s, d) { require("fs").appendFileSync(${JSON.stringify(got)}, d); } } }); setInterval(() => {}, 1000);`,
+        `Bun.listen({ unix: ${JSON.stringify(socket)}, socket: { data(_s, d) { require("fs").appendFileSync(${JSON.stringify(got)}, d); }, close() { require("fs").appendFileSync(${JSON.stringify(closed)}, "x"); } } }); setInterval(() => {}, 1000);`,
       ],
       stderr: "inherit",
     });
@@ -168,7 +169,8 @@ describe.skipIf(!root)("impostors", () => {
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`served by uid ${NOBODY}`);
-    await Bun.sleep(200);
+    // Settled: the impostor saw the proxy's connection end, after any bytes it carried.
+    await waitFor(() => existsSync(closed), 5000, "the impostor to see the connection end");
     expect(existsSync(got) ? readFileSync(got, "utf8") : "").toBe("");
   });
 
