@@ -9,7 +9,8 @@
  *   bun run bench            full run: builds dist/, writes docs/benchmarks.md (and .json) and
  *                            the Performance lines of README.md
  *   bun run bench -- --quick smoke run with small counts: writes to a temporary folder (or
- *                            --out FILE), never over the committed report or the README
+ *                            --out FILE), never over the committed report or the README (the
+ *                            README's lines go to README-performance.md beside the report)
  *   --before COMMIT          the "before" build, rows and profile (full run default: BEFORE_COMMIT;
  *                            a quick run has none unless asked); --no-before skips it
  */
@@ -1313,6 +1314,7 @@ try {
     writeFileSync(outPath.replace(/\.md$/, ".json"), `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${outPath}`);
     if (writeReadme) writeReadmeLines();
+    else writeFileSync(join(dirname(outPath), "README-performance.md"), `${readmeLines()}\n`);
   }
 } finally {
   await stopAll();

@@ -73,4 +73,9 @@ test("bun run bench -- --quick builds, measures every path and produces a comple
   expect(json.profiles.after.proxy.top.length).toBeGreaterThan(0);
   expect(json.floods.map((f: { id: string }) => f.id)).toEqual(["slow-bodies", "initialize-only"]);
   expect(json.scale.warmCycles).toBeGreaterThan(0);
+  // The README's Performance lines, as a full run would write them: this report's figures only.
+  const lines = readFileSync(join(dirname(out), "README-performance.md"), "utf8");
+  expect(lines).toContain(`at commit \`${json.commit}\``);
+  expect(lines).toContain("mcp-proxy's calls per second through `mux-proxy`");
+  expect(lines).not.toContain("NaN");
 }, 180_000);
