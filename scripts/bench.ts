@@ -1,12 +1,18 @@
 /**
- * The benchmark suite, side by side in one run: latency, throughput (with where each call's CPU
- * goes), CPU profiles, memory as RSS and PSS, startup (warm and auto-start), scale and leaks,
- * large messages, hostile input, and release sizes; against the floors (a direct pipe, an
- * ideal forwarder, socat, a bare Bun bridge) and the npm peers mcp-proxy and supergateway.
+ * The benchmark suite: every path side by side, interleaved and repeated (median and range),
+ * on the servers users run (an SDK server and server-memory), with the raw Bun echo child as
+ * a labelled floor; CPU per call and profiles (this commit and the one before, same run),
+ * memory as RSS and PSS, startup, scale and leaks, large messages, hostile input, HTTP floods
+ * and release sizes. It builds what it measures and records the commit and whether the tree
+ * was clean; every answer of every row is checked.
  *
- *   bun run bench            full run: writes docs/benchmarks.md (and .json), with the commit
+ *   bun run bench            full run: builds dist/, writes docs/benchmarks.md (and .json) and
+ *                            the Performance lines of README.md
  *   bun run bench -- --quick smoke run with small counts: writes to a temporary folder (or
- *                            --out FILE), never over the committed report
+ *                            --out FILE), never over the committed report or the README (the
+ *                            README's lines go to README-performance.md beside the report)
+ *   --before COMMIT          the "before" build, rows and profile (full run default: BEFORE_COMMIT;
+ *                            a quick run has none unless asked); --no-before skips it
  */
 
 import { execFileSync } from "node:child_process";
@@ -23,15 +29,31 @@ import {
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { FLOODS, type FloodFigures, PENDING_ROWS } from "./bench/floods.ts";
+import {
+  CHILD_LABELS,
+  type ChildKind,
+  checkedHandshake,
+  checks,
+  MEMORY,
+  type PathContext,
+  type PathKind,
+  type PathSpec,
+  PEER_SETTINGS,
+  paths,
+  rawCaller,
+  SDK_ECHO,
+  startMux as startMuxIn,
+  startPeer,
+} from "./bench/paths.ts";
 import { summarize } from "./bench/profile.ts";
 import {
   BUN,
   closedLoop,
   descendants,
   ECHO,
-  freePort,
-  httpReady,
   MUX,
+  median,
   PROXY,
   percentile,
   pss,
@@ -39,9 +61,7 @@ import {
   ROOT,
   sdkHttp,
   sdkStdio,
-  sdkUnix,
   socat,
-  spawnBg,
   statusField,
   stopAll,
   throughput,
@@ -51,22 +71,32 @@ import {
 } from "./bench/util.ts";
 import { COMPILE_FLAGS } from "./build/flags.ts";
 
-const quick = process.argv.includes("--quick");
-const outIndex = process.argv.indexOf("--out");
+/** The commit before this series of changes: measured beside this one in the same run. */
+const BEFORE_COMMIT = "0a58dc8";
+
+const argv = process.argv.slice(2);
+const quick = argv.includes("--quick");
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
 const outPath =
-  outIndex > 0
-    ? (process.argv[outIndex + 1] as string)
-    : quick
-      ? join(mkdtempSync(join(tmpdir(), "mux-bench-quick-")), "benchmarks.md")
-      : join(ROOT, "docs/benchmarks.md");
+  flag("--out") ??
+  (quick ? join(mkdtempSync(join(tmpdir(), "mux-bench-quick-")), "benchmarks.md") : join(ROOT, "docs/benchmarks.md"));
+/** The README's Performance lines are written only by a full run into the committed report. */
+const writeReadme = !quick && flag("--out") === undefined;
+/** A quick run measures no "before" build unless asked with --before. */
+const beforeCommit = argv.includes("--no-before")
+  ? undefined
+  : (flag("--before") ?? (quick ? undefined : BEFORE_COMMIT));
 const P = quick
   ? {
-      conc: [1, 8],
-      calls: 150,
-      warm: 20,
+      reps: 1,
+      clients: 8,
+      calls: 100,
+      warm: 40,
+      warmMs: 200,
       tputMs: 400,
-      tputClients: 8,
-      depth: 2,
       sessions: [1, 3],
       target20: 3,
       idle: 100,
@@ -75,18 +105,19 @@ const P = quick
       large: [1],
       startup: 3,
       cold: 2,
-      memCalls: 50,
       profileMs: 400,
       fuzzLines: 500,
+      slowBodies: 50,
+      initOnly: 50,
     }
   : {
-      conc: [1, 8, 64],
-      calls: 2000,
-      warm: 1000,
-      tputMs: 3000,
-      tputClients: 64,
-      depth: 4,
-      sessions: [1, 5, 20, 50],
+      reps: 3,
+      clients: 64,
+      calls: 500,
+      warm: 500,
+      warmMs: 1000,
+      tputMs: 2000,
+      sessions: [1, 5, 20],
       target20: 20,
       idle: 1000,
       scale: 1000,
@@ -94,124 +125,110 @@ const P = quick
       large: [1, 10, 50],
       startup: 20,
       cold: 10,
-      memCalls: 500,
       profileMs: 3000,
       fuzzLines: 10_000,
+      slowBodies: 1000,
+      initOnly: 1000,
     };
 const dir = mkdtempSync(join(tmpdir(), "muxb-"));
-const MCP_PROXY = join(ROOT, "node_modules/.bin/mcp-proxy");
-const SUPERGATEWAY = join(ROOT, "node_modules/.bin/supergateway");
-const MEMORY = join(ROOT, "node_modules/.bin/mcp-server-memory");
 const SOCAT = socat();
+const ctx: PathContext = { dir, socat: SOCAT };
 const log = (m: string): void => {
   process.stderr.write(`[bench] ${m}\n`);
 };
+const startMux = (name: string, cmd: string[], options: Parameters<typeof startMuxIn>[3] = {}) =>
+  startMuxIn(ctx, name, cmd, options);
 
-type Row = { target: string; c: number; p50: number; p99: number };
-type Tput = { path: string; callsPerSec: number; cpu: Record<string, number>; errors: number; mismatches: number };
+type Cpu = Record<string, number>;
+/** One measurement of one path. */
+type Run = {
+  rep: number;
+  p50c1: number;
+  p99c1: number;
+  p50c8: number;
+  p99c8: number;
+  callsPerSec: number;
+  cpu: Cpu;
+  errors: number;
+  mismatches: number;
+};
+/** A median and the range of the runs. */
+type Spread = { median: number; min: number; max: number };
+type PathResult = {
+  id: string;
+  label: string;
+  child: ChildKind;
+  kind: PathKind;
+  runs: Run[];
+  summary: Record<"p50c1" | "p99c1" | "p50c8" | "p99c8" | "callsPerSec", Spread> & { cpu: Cpu };
+  errors: number;
+  mismatches: number;
+};
 const report: Record<string, unknown> = {
   quick,
   date: new Date().toISOString(),
-  commit: commitOf(),
   socat: SOCAT ? "yes" : "socat is not installed and could not be (needs root and apt-get)",
+  settings: PEER_SETTINGS,
 };
-/** Wrong answers seen anywhere: an error, or an answer that is not the echo of its own call. */
-const checks = { errors: 0, mismatches: 0 };
 
-// ---- the systems under test ----
+// ---- 0. what is measured: this tree, built; the "before" commit, built beside it ----
 
-async function startMux(
-  name: string,
-  cmd: string[],
-  options: { http?: boolean; extra?: string[]; bin?: string[] } = {},
-): Promise<{ socket: string; pid: number; httpUrl?: string }> {
-  const socket = join(dir, `${name}.sock`);
-  const port = options.http ? freePort() : undefined;
-  const proc = spawnBg(
-    [
-      ...(options.bin ?? [MUX]),
-      "serve",
-      "--socket",
-      socket,
-      "--cmd",
-      cmd[0] as string,
-      "--max-active-clients",
-      "64",
-      "--log-level",
-      "error",
-      ...(port ? ["--http", `127.0.0.1:${port}`] : []),
-      ...(options.extra ?? []),
-      "--",
-      ...cmd.slice(1),
-    ],
-    { MEMORY_FILE_PATH: join(dir, `${name}.jsonl`), MUX_RUNTIME_DIR: join(dir, "run") },
-  );
-  await until(() => existsSync(socket), 30_000, `${name} socket`);
-  if (port) await httpReady(port);
-  return { socket, pid: proc.pid, httpUrl: port ? `http://127.0.0.1:${port}/mcp` : undefined };
+/** Build dist/ from this tree (what is measured is what is built) and record the commit and the tree's state. */
+function buildThis(): void {
+  log("building dist/ (bun scripts/build.ts)");
+  const built = Bun.spawnSync([BUN, "scripts/build.ts"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (built.exitCode !== 0) throw new Error(`the build failed:\n${built.stderr.toString()}${built.stdout.toString()}`);
+  const git = (...args: string[]): string =>
+    Bun.spawnSync(["git", ...args], { cwd: ROOT, stdout: "pipe", stderr: "ignore" })
+      .stdout.toString()
+      .trim();
+  const dirty = git("status", "--porcelain")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  report.commit = git("rev-parse", "--short=12", "HEAD") || "unknown";
+  report.commitFull = git("rev-parse", "HEAD") || "unknown";
+  report.clean = dirty.length === 0;
+  report.uncommitted = dirty;
 }
 
-async function startMcpProxy(cmd: string[]): Promise<{ url: string; pid: number }> {
-  const port = freePort();
-  const proc = spawnBg(
-    ["node", MCP_PROXY, "--port", String(port), "--host", "127.0.0.1", "--server", "stream", "--", ...cmd],
-    { MEMORY_FILE_PATH: join(dir, `mcp-proxy-${port}.jsonl`) },
-  );
-  await httpReady(port);
-  return { url: `http://127.0.0.1:${port}/mcp`, pid: proc.pid };
-}
-
-async function startSupergateway(cmd: string[]): Promise<{ url: string; pid: number }> {
-  const port = freePort();
-  const proc = spawnBg(
-    [
-      "node",
-      SUPERGATEWAY,
-      "--stdio",
-      cmd.join(" "),
-      "--outputTransport",
-      "streamableHttp",
-      "--stateful",
-      "--port",
-      String(port),
-      "--logLevel",
-      "none",
-    ],
-    { MEMORY_FILE_PATH: join(dir, `sg-${port}.jsonl`) },
-  );
-  await httpReady(port);
-  return { url: `http://127.0.0.1:${port}/mcp`, pid: proc.pid };
-}
-
-async function startForwarder(): Promise<string> {
-  const socket = join(dir, `fwd-${freePort()}.sock`);
-  spawnBg([BUN, join(ROOT, "scripts/bench/forwarder.ts"), socket, "--", ...ECHO]);
-  await until(() => existsSync(socket), 30_000, "forwarder");
-  return socket;
-}
-
-/** A checked echo call: counts errors and answers that are not this call's own echo. */
-async function checkedSdk(c: Client, args: Record<string, unknown>): Promise<void> {
-  try {
-    const r = (await c.callTool({ name: "echo", arguments: args })) as { content?: { text?: string }[] };
-    if (r.content?.[0]?.text !== JSON.stringify(args)) checks.mismatches++;
-  } catch {
-    checks.errors++;
+/** dist/ of `commit`, built in a detached git worktree that shares our node_modules; the worktree root. */
+function buildBefore(commit: string): { root: string; commit: string; mux: string; proxy: string } | undefined {
+  const full = Bun.spawnSync(["git", "rev-parse", "--short=12", `${commit}^{commit}`], { cwd: ROOT, stderr: "pipe" });
+  if (full.exitCode !== 0) {
+    report.before = { commit, measured: false, why: `git does not know ${commit} here` };
+    return undefined;
   }
+  const short = full.stdout.toString().trim();
+  const root = join(dir, `before-${short}`);
+  const made = Bun.spawnSync(["git", "worktree", "add", "--detach", root, short], { cwd: ROOT, stderr: "pipe" });
+  if (made.exitCode !== 0) {
+    report.before = { commit: short, measured: false, why: made.stderr.toString().trim() };
+    return undefined;
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"));
+  log(`building the before commit ${short} in a worktree`);
+  const built = Bun.spawnSync([BUN, "scripts/build.ts"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  if (built.exitCode !== 0) {
+    report.before = { commit: short, measured: false, why: `its build failed: ${built.stderr.toString().slice(-500)}` };
+    removeWorktree(root);
+    return undefined;
+  }
+  report.before = { commit: short, measured: true };
+  return { root, commit: short, mux: join(root, "dist/mux"), proxy: join(root, "dist/mux-proxy") };
 }
 
-async function checkedRaw(c: RawConn, args: Record<string, unknown>): Promise<void> {
-  const r = await c.request("tools/call", { name: "echo", arguments: args });
-  if (r.error) checks.errors++;
-  else if ((r.result as { content: { text: string }[] }).content[0]?.text !== JSON.stringify(args)) checks.mismatches++;
+function removeWorktree(root: string): void {
+  Bun.spawnSync(["git", "worktree", "remove", "--force", root], { cwd: ROOT, stdout: "ignore", stderr: "ignore" });
 }
 
-const stats = (target: string, c: number, lat: number[]): Row => ({
-  target,
-  c,
-  p50: percentile(lat, 50),
-  p99: percentile(lat, 99),
-});
+/** Every executable the run starts, dropped from the page cache alike (see `uncache`). */
+function uncacheAll(extra: string[] = []): void {
+  const node = Bun.which("node");
+  uncache([MUX, PROXY, BUN, ...(node ? [node] : []), ...(SOCAT ? [SOCAT] : []), ...extra]);
+}
+
+// ---- 1. every path side by side ----
 
 /** CPU time (ms) used so far by `pids` (user + system, from /proc/PID/stat). */
 function cpuMs(pids: Iterable<number>): number {
@@ -227,23 +244,27 @@ function cpuMs(pids: Iterable<number>): number {
 }
 
 /**
- * Calls per second of `workers` closed loops for `ms`, and the CPU each group of processes
- * spent per call (µs): where the time of one call goes.
+ * One run of one path, started fresh: the same warm-up for every path (P.warm calls, 8 in
+ * flight, then P.warmMs at full load), latency at 1 and 8 calls in flight, then throughput
+ * with every client keeping one call in flight for P.tputMs, with the CPU each process group
+ * spent per call. Every answer is checked.
  */
-async function measured(
-  path: string,
-  workers: number,
-  call: (w: number, i: number) => Promise<void>,
-  groups: Record<string, () => Iterable<number>>,
-): Promise<Tput> {
-  const before = { errors: checks.errors, mismatches: checks.mismatches };
-  await throughput(workers, Math.min(500, P.tputMs), (w) => call(w, -1));
-  const pidsOf = Object.fromEntries(Object.entries(groups).map(([k, f]) => [k, [...f()]]));
+async function runPath(spec: PathSpec, rep: number): Promise<Run> {
+  const before = { ...checks };
+  const n = P.clients;
+  const r = await spec.start(n);
+  const call = (w: number, i: number): Promise<void> =>
+    (r.callers[w % r.callers.length] as (typeof r.callers)[0])(w, i);
+  await closedLoop(8, P.warm, call);
+  await throughput(n, P.warmMs, (w) => call(w, -1));
+  const lat1 = await closedLoop(1, P.calls, call);
+  const lat8 = await closedLoop(8, P.calls, call);
+  const pidsOf = Object.fromEntries(Object.entries(r.groups).map(([k, f]) => [k, [...f()]]));
   const cpu0 = Object.fromEntries(Object.entries(pidsOf).map(([k, p]) => [k, cpuMs(p)]));
   let calls = 0;
   let i = 0;
   const t0 = performance.now();
-  await throughput(workers, P.tputMs, async (w) => {
+  await throughput(n, P.tputMs, async (w) => {
     await call(w, i++);
     calls++;
   });
@@ -251,268 +272,90 @@ async function measured(
   const cpu = Object.fromEntries(
     Object.entries(pidsOf).map(([k, p]) => [k, Math.round(((cpuMs(p) - (cpu0[k] as number)) * 1000) / calls)]),
   );
-  const row = {
-    path,
+  await r.close();
+  await stopAll();
+  const run: Run = {
+    rep,
+    p50c1: percentile(lat1, 50),
+    p99c1: percentile(lat1, 99),
+    p50c8: percentile(lat8, 50),
+    p99c8: percentile(lat8, 99),
     callsPerSec: Math.round(calls / seconds),
     cpu,
     errors: checks.errors - before.errors,
     mismatches: checks.mismatches - before.mismatches,
   };
-  log(`  ${path}: ${row.callsPerSec} calls/s; CPU µs/call ${JSON.stringify(cpu)}`);
-  return row;
-}
-
-const self = () => [process.pid];
-const kids = (pid: number) => () => [...descendants([pid])].filter((p) => p !== pid);
-const only = (pid: number) => () => [pid];
-
-// ---- 1. latency ----
-
-async function latency(): Promise<void> {
-  log("latency (echo child)");
-  const maxC = Math.max(...P.conc);
-  const echo = Bun.spawn({ cmd: ECHO, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  const direct = RawConn.child(echo);
-  await direct.handshake();
-  const fwd = await RawConn.socket(await startForwarder());
-  await fwd.handshake();
-  const mux = await startMux("lat", ECHO, { http: true });
-  const muxConns = await Promise.all(Array.from({ length: maxC }, () => RawConn.socket(mux.socket)));
-  await Promise.all(muxConns.map((c) => c.handshake()));
-  const viaSocat = SOCAT
-    ? await Promise.all(Array.from({ length: maxC }, () => sdkStdio(SOCAT, ["STDIO", `UNIX-CONNECT:${mux.socket}`])))
-    : [];
-  const viaProxy = await Promise.all(Array.from({ length: maxC }, () => sdkStdio(PROXY, ["--socket", mux.socket])));
-  const viaHttp = await Promise.all(Array.from({ length: maxC }, () => sdkHttp(mux.httpUrl as string)));
-  const mp = await startMcpProxy(ECHO);
-  const viaMcpProxy = await Promise.all(Array.from({ length: maxC }, () => sdkHttp(mp.url)));
-  const sg = await startSupergateway(ECHO);
-  const viaSg = await Promise.all(Array.from({ length: maxC }, () => sdkHttp(sg.url)));
-
-  const targets: [string, (w: number, i: number) => Promise<void>][] = [
-    ["echo child, direct pipe", (w, i) => checkedRaw(direct, { w, i })],
-    ["ideal forwarder (1 socket hop)", (w, i) => checkedRaw(fwd, { w, i })],
-    ["mux, raw socket client", (w, i) => checkedRaw(muxConns[w] as RawConn, { w, i })],
-    ...(SOCAT
-      ? [
-          [
-            "SDK client → socat → mux",
-            (w: number, i: number) => checkedSdk((viaSocat[w] as { client: Client }).client, { w, i }),
-          ] as [string, (w: number, i: number) => Promise<void>],
-        ]
-      : []),
-    ["SDK client → mux-proxy → mux", (w, i) => checkedSdk((viaProxy[w] as { client: Client }).client, { w, i })],
-    ["SDK client → mux HTTP front", (w, i) => checkedSdk(viaHttp[w] as Client, { w, i })],
-    ["SDK client → mcp-proxy (HTTP)", (w, i) => checkedSdk(viaMcpProxy[w] as Client, { w, i })],
-    ["SDK client → supergateway (HTTP)", (w, i) => checkedSdk(viaSg[w] as Client, { w, i })],
-  ];
-  // Every process is warmed up before any is measured (JIT tiers), not only by its own path.
-  for (const [, call] of targets) await closedLoop(8, P.warm, call);
-  const rows: Row[] = [];
-  for (const c of P.conc) {
-    for (const [name, call] of targets) {
-      await closedLoop(c, P.warm, call);
-      rows.push(stats(name, c, await closedLoop(c, P.calls, call)));
-      log(`  ${name} c=${c}: p50 ${rows.at(-1)?.p50.toFixed(3)} ms`);
-    }
-  }
-  report.latency = rows;
-
-  log("tools/call read_graph on server-memory");
-  const memDirect = await sdkStdio(MEMORY, [], { MEMORY_FILE_PATH: join(dir, "direct.jsonl") });
-  const memMux = await startMux("memory-lat", [MEMORY]);
-  const memViaProxy = await Promise.all(Array.from({ length: 8 }, () => sdkStdio(PROXY, ["--socket", memMux.socket])));
-  const memRows: Row[] = [];
-  for (const c of [1, 8]) {
-    const d = await closedLoop(c, P.memCalls, () => memDirect.client.callTool({ name: "read_graph", arguments: {} }));
-    memRows.push(stats("server-memory, SDK stdio direct", c, d));
-    const m = await closedLoop(c, P.memCalls, (w) =>
-      (memViaProxy[w] as { client: Client }).client.callTool({ name: "read_graph", arguments: {} }),
-    );
-    memRows.push(stats("server-memory, SDK → mux-proxy → mux", c, m));
-  }
-  report.memoryToolLatency = memRows;
-  for (const c of [...viaSocat, ...viaProxy, ...memViaProxy, memDirect]) await c.client.close();
-  for (const c of [...viaHttp, ...viaMcpProxy, ...viaSg]) await c.close().catch(() => {});
-  for (const c of muxConns) c.end();
-  fwd.end();
-  direct.end();
-  await stopAll();
-}
-
-// ---- 2. throughput ----
-
-async function throughputs(): Promise<void> {
-  const n = P.tputClients;
-  log(`throughput (${n} clients)`);
-  const rows: Tput[] = [];
-  // Raw JSON-RPC connections, `depth` requests in flight each: the daemon's hop alone.
-  const fsock = await startForwarder();
-  const fwdPid = () => [...descendants([process.pid])].filter((p) => isCmd(p, "forwarder.ts"));
-  const mux = await startMux("tput", ECHO, { http: true });
-  const echo = Bun.spawn({ cmd: ECHO, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  const direct = RawConn.child(echo);
-  await direct.handshake();
-  const workers = n * P.depth;
-  rows.push(
-    await measured(
-      `raw: 1 connection to the child, ${workers} in flight`,
-      workers,
-      (w, i) => checkedRaw(direct, { w, i }),
-      {
-        child: () => [echo.pid],
-        bench: self,
-      },
-    ),
+  log(
+    `  [${rep + 1}/${P.reps}] ${CHILD_LABELS[spec.child].split(" (")[0]}: ${spec.label}: ${run.callsPerSec} calls/s, p50 ${run.p50c1.toFixed(3)} ms${run.errors + run.mismatches ? ` (${run.errors} errors, ${run.mismatches} wrong)` : ""}`,
   );
-  for (const [path, socket, daemon] of [
-    ["raw: ideal forwarder", fsock, fwdPid],
-    ["raw: mux", mux.socket, only(mux.pid)],
-  ] as const) {
-    const conns = await Promise.all(Array.from({ length: n }, () => RawConn.socket(socket)));
-    await Promise.all(conns.map((c) => c.handshake()));
-    rows.push(
-      await measured(
-        `${path}, ${n} connections × ${P.depth}`,
-        workers,
-        (w, i) => checkedRaw(conns[Math.floor(w / P.depth)] as RawConn, { w, i }),
-        {
-          daemon,
-          child: path.includes("mux") ? kids(mux.pid) : () => fwdPid().flatMap((p) => [...kids(p)()]),
-          bench: self,
-        },
-      ),
-    );
-    for (const c of conns) c.end();
-  }
-  direct.end();
+  return run;
+}
 
-  // SDK clients, one call in flight each: what hosts do.
-  const sdkDirect = await sdkStdio(ECHO[0] as string, ECHO.slice(1));
-  rows.push(
-    await measured(
-      `SDK: 1 client on the child's stdio, ${n} calls in flight`,
-      n,
-      (w, i) => checkedSdk(sdkDirect.client, { w, i }),
-      {
-        child: () => [sdkDirect.pid as number],
-        bench: self,
+const spread = (xs: number[]): Spread => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+
+/** Every path, P.reps times, interleaved: each repetition runs every path once, in alternating order. */
+async function sideBySide(before: PathContext["before"]): Promise<void> {
+  const specs = paths({ ...ctx, before });
+  log(`side by side: ${specs.length} paths × ${P.reps} repetitions, ${P.clients} clients`);
+  const runs = new Map<string, Run[]>(specs.map((s) => [s.id, []]));
+  for (let rep = 0; rep < P.reps; rep++) {
+    const order = rep % 2 === 0 ? specs : [...specs].reverse();
+    for (const spec of order) runs.get(spec.id)?.push(await runPath(spec, rep));
+  }
+  const results: PathResult[] = specs.map((s) => {
+    const rs = runs.get(s.id) as Run[];
+    const pick = (k: keyof Omit<Run, "cpu" | "rep">): Spread => spread(rs.map((r) => r[k]));
+    const groups = [...new Set(rs.flatMap((r) => Object.keys(r.cpu)))];
+    return {
+      id: s.id,
+      label: s.label,
+      child: s.child,
+      kind: s.kind,
+      runs: rs,
+      summary: {
+        p50c1: pick("p50c1"),
+        p99c1: pick("p99c1"),
+        p50c8: pick("p50c8"),
+        p99c8: pick("p99c8"),
+        callsPerSec: pick("callsPerSec"),
+        cpu: Object.fromEntries(groups.map((g) => [g, median(rs.map((r) => r.cpu[g] ?? 0))])),
       },
-    ),
-  );
-  await sdkDirect.client.close();
-  for (const [path, socket, daemon, child] of [
-    ["ideal forwarder socket", fsock, fwdPid, () => fwdPid().flatMap((p) => [...kids(p)()])],
-    ["mux socket", mux.socket, only(mux.pid), kids(mux.pid)],
-  ] as const) {
-    const clients = await Promise.all(Array.from({ length: n }, () => sdkUnix(socket)));
-    rows.push(
-      await measured(`SDK: ${n} clients on the ${path}`, n, (w, i) => checkedSdk(clients[w] as Client, { w, i }), {
-        daemon,
-        child,
-        bench: self,
-      }),
-    );
-    for (const c of clients) await c.close();
-  }
-  const bridges: [string, string, string[]][] = [
-    ...(SOCAT ? [["socat", SOCAT, ["STDIO", `UNIX-CONNECT:${mux.socket}`]] as [string, string, string[]]] : []),
-    ["bare Bun bridge", BUN, [join(ROOT, "scripts/bench/bun-bridge.ts"), mux.socket]],
-    ["mux-proxy", PROXY, ["--socket", mux.socket]],
-  ];
-  for (const [name, cmd, args] of bridges) {
-    const clients = await Promise.all(Array.from({ length: n }, () => sdkStdio(cmd, args)));
-    rows.push(
-      await measured(
-        `SDK: ${n} clients → ${name} → mux`,
-        n,
-        (w, i) => checkedSdk((clients[w] as { client: Client }).client, { w, i }),
-        {
-          proxies: () => clients.map((c) => c.pid as number),
-          daemon: only(mux.pid),
-          child: kids(mux.pid),
-          bench: self,
-        },
-      ),
-    );
-    for (const c of clients) await c.client.close();
-  }
-  const http: [string, () => Promise<{ url: string; pid: number }>][] = [
-    ["mux HTTP front", async () => ({ url: mux.httpUrl as string, pid: mux.pid })],
-    ["mcp-proxy", () => startMcpProxy(ECHO)],
-    ["supergateway", () => startSupergateway(ECHO)],
-  ];
-  for (const [name, start] of http) {
-    const peer = await start();
-    const clients = await Promise.all(Array.from({ length: n }, () => sdkHttp(peer.url)));
-    rows.push(
-      await measured(
-        `SDK: ${n} clients → ${name} (Streamable HTTP)`,
-        n,
-        (w, i) => checkedSdk(clients[w] as Client, { w, i }),
-        { daemon: only(peer.pid), child: kids(peer.pid), bench: self },
-      ),
-    );
-    for (const c of clients) await c.close().catch(() => {});
-  }
-  report.throughput = { clients: n, depth: P.depth, rows };
-  await stopAll();
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      mismatches: rs.reduce((a, r) => a + r.mismatches, 0),
+    };
+  });
+  report.paths = { clients: P.clients, reps: P.reps, calls: P.calls, tputMs: P.tputMs, results };
 }
 
-function isCmd(pid: number, part: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(part);
-  } catch {
-    return false;
-  }
-}
-
-// ---- 3. profiles ----
+// ---- 2. profiles ----
 
 /**
  * CPU profiles (`bun --cpu-prof`, from the sources so names are readable) of the daemon and
- * the proxies under the clients → mux-proxy → mux load: the top functions by self time.
+ * the proxies under P.clients SDK clients → mux-proxy → mux with the SDK server: this tree,
+ * and the "before" commit from its worktree under the same load in the same run.
  */
-async function profiles(): Promise<void> {
-  const stored = existsSync(join(ROOT, "docs/profile-before.json"))
-    ? JSON.parse(readFileSync(join(ROOT, "docs/profile-before.json"), "utf8"))
-    : undefined;
-  // The before profile is taken again in this run, from a git worktree of its commit, so both
-  // sides see the same machine; the stored one stands in when the commit is not at hand.
-  const beforeRoot = quick || !stored ? undefined : worktreeAt(stored.commit as string);
-  let before = stored;
-  if (beforeRoot) {
-    try {
-      before = { ...stored, ...(await profileRun("before", beforeRoot)), sameRun: true };
-    } finally {
-      Bun.spawnSync(["git", "worktree", "remove", "--force", beforeRoot], { cwd: ROOT });
-    }
-  }
-  report.profiles = { ...(await profileRun("after", ROOT)), before };
+async function profiles(before: { root: string; commit: string } | undefined): Promise<void> {
+  const after = await profileRun("after", ROOT);
+  report.profiles = {
+    after,
+    ...(before ? { before: { commit: before.commit, ...(await profileRun("before", before.root)) } } : {}),
+  };
 }
 
-/** A detached git worktree of `commit` sharing our node_modules, or undefined when git cannot make one. */
-function worktreeAt(commit: string): string | undefined {
-  const path = join(dir, `src-${commit}`);
-  const made = Bun.spawnSync(["git", "worktree", "add", "--detach", path, commit], { cwd: ROOT, stderr: "pipe" });
-  if (made.exitCode !== 0) {
-    log(`  before profile: no worktree of ${commit} (${made.stderr.toString().trim()}); using the stored one`);
-    return undefined;
-  }
-  symlinkSync(join(ROOT, "node_modules"), join(path, "node_modules"));
-  return path;
-}
+type Profile = {
+  callsPerSec: number;
+  cpu: Cpu;
+  errors: number;
+  daemon: ReturnType<typeof summarize>;
+  proxy: ReturnType<typeof summarize>;
+};
 
-/** 64 SDK clients → mux-proxy → mux, the daemon and every proxy profiled, from the sources at `root`. */
-async function profileRun(
-  tag: string,
-  root: string,
-): Promise<{ load: Tput; daemon: ReturnType<typeof summarize>; proxy: ReturnType<typeof summarize> }> {
-  const n = P.tputClients;
-  log(`profiles, ${tag} (${n} clients through mux-proxy, from the sources)`);
+async function profileRun(tag: string, root: string): Promise<Profile> {
+  const n = P.clients;
+  log(`profiles, ${tag} (${n} clients through mux-proxy, from the sources at ${root})`);
   const daemonDir = join(dir, `prof-${tag}-daemon`);
   const proxyDir = join(dir, `prof-${tag}-proxy`);
-  const mux = await startMux(`prof-${tag}`, ECHO, {
+  const mux = await startMux(`prof-${tag}`, SDK_ECHO, {
     bin: [BUN, "--cpu-prof", `--cpu-prof-dir=${daemonDir}`, join(root, "src/bin/mux.ts")],
   });
   const clients = await Promise.all(
@@ -526,24 +369,57 @@ async function profileRun(
       ]),
     ),
   );
-  const row = await measured(
-    `profiled (${tag}): ${n} clients → mux-proxy → mux`,
-    n,
-    (w, i) => checkedSdk((clients[w] as { client: Client }).client, { w, i }),
-    {
-      proxies: () => clients.map((c) => c.pid as number),
-      daemon: only(mux.pid),
-      bench: self,
-    },
-  );
+  const errors0 = checks.errors + checks.mismatches;
+  const call = async (w: number, i: number): Promise<void> => {
+    const args = { w, i };
+    try {
+      const r = (await (clients[w] as { client: Client }).client.callTool({ name: "echo", arguments: args })) as {
+        content?: { text?: string }[];
+      };
+      if (r.content?.[0]?.text !== JSON.stringify(args)) checks.mismatches++;
+    } catch {
+      checks.errors++;
+    }
+  };
+  await throughput(n, P.warmMs, (w) => call(w, -1));
+  const pids = [mux.pid, ...clients.map((c) => c.pid as number)];
+  const cpu0 = { daemon: cpuMs([mux.pid]), proxies: cpuMs(pids.slice(1)) };
+  let calls = 0;
+  const t0 = performance.now();
+  await throughput(n, P.profileMs, async (w) => {
+    await call(w, calls);
+    calls++;
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = {
+    daemon: Math.round(((cpuMs([mux.pid]) - cpu0.daemon) * 1000) / calls),
+    proxies: Math.round(((cpuMs(pids.slice(1)) - cpu0.proxies) * 1000) / calls),
+  };
   for (const c of clients) await c.client.close();
   await until(() => clients.every((c) => !existsSync(`/proc/${c.pid}`)), 10_000, "the proxies to write their profiles");
   await stopAll();
   await until(() => existsSync(daemonDir), 10_000, "the daemon's profile");
-  return { load: row, daemon: summarize(daemonDir, 10), proxy: summarize(proxyDir, 10) };
+  return {
+    callsPerSec: Math.round(calls / seconds),
+    cpu,
+    errors: checks.errors + checks.mismatches - errors0,
+    daemon: summarize(daemonDir, 10),
+    proxy: summarize(proxyDir, 10),
+  };
 }
 
-// ---- 4. memory ----
+// ---- 3. memory ----
+
+/** A checked tools/list through an SDK client (an error or no tools counts). */
+async function checkedList(c: Client): Promise<void> {
+  try {
+    if ((await c.listTools()).tools.length === 0) checks.mismatches++;
+  } catch {
+    checks.errors++;
+  }
+}
+
+const kids = (pid: number) => () => [...descendants([pid])].filter((p) => p !== pid);
 
 async function memory(): Promise<void> {
   log("memory and processes (server-memory sessions)");
@@ -559,7 +435,7 @@ async function memory(): Promise<void> {
     const direct = [];
     for (let i = 0; i < n; i++)
       direct.push(await sdkStdio("npx", npx.slice(1), { MEMORY_FILE_PATH: join(dir, `m${i}.jsonl`) }));
-    await Promise.all(direct.map((d) => d.client.listTools()));
+    await Promise.all(direct.map((d) => checkedList(d.client)));
     await Bun.sleep(300);
     add(
       n,
@@ -571,7 +447,7 @@ async function memory(): Promise<void> {
     const mux = await startMux(`mem${n}`, npx, { http: true });
     const proxies = [];
     for (let i = 0; i < n; i++) proxies.push(await sdkStdio(PROXY, ["--socket", mux.socket]));
-    await Promise.all(proxies.map((d) => d.client.listTools()));
+    await Promise.all(proxies.map((d) => checkedList(d.client)));
     await Bun.sleep(300);
     add(n, "mcp-mux: daemon + one mux-proxy per session + one server", [
       mux.pid,
@@ -582,20 +458,20 @@ async function memory(): Promise<void> {
     await Bun.sleep(200);
     const sessions = [];
     for (let i = 0; i < n; i++) sessions.push(await sdkHttp(mux.httpUrl as string));
-    await Promise.all(sessions.map((c) => c.listTools()));
+    await Promise.all(sessions.map((c) => checkedList(c)));
     await Bun.sleep(300);
     add(n, "mcp-mux HTTP front: daemon + one server, no process per session", [mux.pid]);
     for (const c of sessions) await c.close().catch(() => {});
     await stopAll();
 
-    for (const [label, start] of [
-      ["mcp-proxy (Streamable HTTP)", startMcpProxy],
-      ["supergateway (Streamable HTTP, stateful)", startSupergateway],
+    for (const [label, name] of [
+      ["mcp-proxy (Streamable HTTP)", "mcp-proxy"],
+      ["supergateway (Streamable HTTP, stateful)", "supergateway"],
     ] as const) {
-      const peer = await start(npx);
+      const peer = await startPeer(ctx, name, npx);
       const clients = [];
       for (let i = 0; i < n; i++) clients.push(await sdkHttp(peer.url));
-      await Promise.all(clients.map((c) => c.listTools()));
+      await Promise.all(clients.map((c) => checkedList(c)));
       await Bun.sleep(300);
       add(n, label, [peer.pid]);
       for (const cl of clients) await cl.close().catch(() => {});
@@ -608,7 +484,7 @@ async function memory(): Promise<void> {
   // One idle mux-proxy, and what each further one adds (PSS: shared pages split among sharers).
   const mux = await startMux("idle", ECHO);
   const one = await sdkStdio(PROXY, ["--socket", mux.socket]);
-  await one.client.listTools();
+  await checkedList(one.client);
   await Bun.sleep(500);
   const proxyRssKb = statusField(one.pid as number, "VmRSS") ?? 0;
   const proxyPssKb = pss(one.pid as number) ?? 0;
@@ -616,7 +492,7 @@ async function memory(): Promise<void> {
   // The floor: a compiled Bun executable that only copies bytes, built with the same flags.
   const bareBin = compileLikeRelease("scripts/bench/bun-bridge.ts", "bun-bridge");
   const bare = await sdkStdio(bareBin, [mux.socket]);
-  await bare.client.listTools();
+  await checkedList(bare.client);
   await Bun.sleep(500);
   const bareRssKb = statusField(bare.pid as number, "VmRSS") ?? 0;
   const bareFileKb = statusField(bare.pid as number, "RssFile") ?? 0;
@@ -632,7 +508,7 @@ async function memory(): Promise<void> {
     const batch = await Promise.all(
       Array.from({ length: Math.min(100, P.idle - i) }, () => RawConn.socket(mux.socket)),
     );
-    await Promise.all(batch.map((c) => c.handshake()));
+    await Promise.all(batch.map((c) => checkedHandshake(c)));
     conns.push(...batch);
   }
   await Bun.sleep(1000);
@@ -684,7 +560,7 @@ function compileLikeRelease(entry: string, name: string): string {
 async function daemonRssKb(bin: string, name: string): Promise<number> {
   const mux = await startMux(name, ECHO, { bin: [bin] });
   const conn = await RawConn.socket(mux.socket);
-  await conn.handshake();
+  await checkedHandshake(conn);
   await Bun.sleep(500);
   const kb = statusField(mux.pid, "VmRSS") ?? 0;
   conn.end();
@@ -696,27 +572,30 @@ function childRss(pid: number): number {
   return [...kids(pid)()].reduce((sum, p) => sum + (statusField(p, "VmRSS") ?? 0), 0);
 }
 
-// ---- 5. startup ----
+// ---- 4. startup ----
 
 async function startup(): Promise<void> {
   log("startup: warm (daemon running) and cold (a proxy starts the daemon)");
+  const errors0 = checks.errors;
   const mux = await startMux("startup", [MEMORY]);
   const warm = await RawConn.socket(mux.socket);
-  await warm.handshake();
+  await checkedHandshake(warm);
   const init: number[] = [];
   const list: number[] = [];
   for (let i = 0; i < P.startup; i++) {
     const t0 = performance.now();
     const proc = Bun.spawn({ cmd: [PROXY, "--socket", mux.socket], stdin: "pipe", stdout: "pipe", stderr: "inherit" });
     const conn = RawConn.child(proc);
-    await conn.request("initialize", {
+    const answer = await conn.request("initialize", {
       protocolVersion: "2025-11-25",
       capabilities: {},
       clientInfo: { name: "s", version: "1" },
     });
+    if (answer.error || !answer.result) checks.errors++;
     init.push(performance.now() - t0);
     conn.notify("notifications/initialized");
-    await conn.request("tools/list");
+    const tools = await conn.request("tools/list");
+    if (tools.error || !Array.isArray((tools.result as { tools?: unknown } | undefined)?.tools)) checks.errors++;
     list.push(performance.now() - t0);
     conn.end();
     await proc.exited;
@@ -756,7 +635,8 @@ async function startup(): Promise<void> {
       });
       await until(() => existsSync(socket), 30_000, "the auto-started daemon");
       m.listening.push(performance.now() - t0);
-      await answered;
+      const answer = await answered;
+      if (answer.error || !answer.result) checks.errors++;
       m.initialized.push(performance.now() - t0);
       conn.end();
       await proc.exited;
@@ -771,6 +651,7 @@ async function startup(): Promise<void> {
     cold[label] = m;
   }
   report.startup = {
+    errors: checks.errors - errors0,
     runs: P.startup,
     initP50: percentile(init, 50),
     initP90: percentile(init, 90),
@@ -790,7 +671,7 @@ async function startup(): Promise<void> {
   };
 }
 
-// ---- 6. scale and leaks ----
+// ---- 5. scale and leaks ----
 
 async function scale(): Promise<void> {
   log(`scale: ${P.scale} clients × 10 calls`);
@@ -803,44 +684,48 @@ async function scale(): Promise<void> {
     const batch = await Promise.all(
       Array.from({ length: Math.min(100, P.scale - i) }, () => RawConn.socket(mux.socket)),
     );
-    await Promise.all(batch.map((c) => c.handshake()));
+    await Promise.all(batch.map((c) => checkedHandshake(c)));
     conns.push(...batch);
   }
   const t0 = performance.now();
-  await Promise.all(conns.map((c, ci) => Promise.all(Array.from({ length: 10 }, (_, i) => checkedRaw(c, { ci, i })))));
+  await Promise.all(conns.map((c, ci) => Promise.all(Array.from({ length: 10 }, (_, i) => rawCaller(() => c)(ci, i)))));
   const scaleMs = performance.now() - t0;
   for (const c of conns) c.end();
-  await Bun.sleep(300);
+  await stopAll();
 
-  log(`leaks: ${P.cycles} connect/call/disconnect cycles`);
-  const cycle = async (): Promise<void> => {
-    const c = await RawConn.socket(mux.socket);
-    await c.handshake();
-    await checkedRaw(c, { x: 1 });
+  // The leak check has a daemon of its own: warmed up, then its baseline, then the cycles.
+  log(`leaks: ${P.cycles} connect/call/disconnect cycles on a fresh daemon`);
+  const fresh = await startMux("leaks", ECHO);
+  const cycle = async (k: number): Promise<void> => {
+    const c = await RawConn.socket(fresh.socket);
+    await checkedHandshake(c);
+    await rawCaller(() => c)(k, 0);
     c.end();
   };
   const runCycles = async (n: number): Promise<void> => {
     let left = n;
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        while (left-- > 0) await cycle();
+        while (left-- > 0) await cycle(left);
       }),
     );
   };
-  await runCycles(Math.min(200, P.cycles));
-  await Bun.sleep(500);
-  const rssBefore = statusField(mux.pid, "VmRSS") ?? 0;
+  const warmCycles = Math.min(500, P.cycles);
+  await runCycles(warmCycles);
+  await Bun.sleep(1000);
+  const rssBefore = statusField(fresh.pid, "VmRSS") ?? 0;
   const c0 = performance.now();
   await runCycles(P.cycles);
   const cyclesMs = performance.now() - c0;
   await Bun.sleep(1000);
-  const rssAfter = statusField(mux.pid, "VmRSS") ?? 0;
+  const rssAfter = statusField(fresh.pid, "VmRSS") ?? 0;
   report.scale = {
     clients: P.scale,
     callsPerClient: 10,
     errors: checks.errors - before.errors,
     mismatches: checks.mismatches - before.mismatches,
     scaleMs,
+    warmCycles,
     cycles: P.cycles,
     cyclesMs,
     rssBeforeMb: rssBefore / 1024,
@@ -850,26 +735,29 @@ async function scale(): Promise<void> {
   await stopAll();
 }
 
-// ---- 7. large messages ----
+// ---- 6. large messages ----
 
 async function large(): Promise<void> {
   log("large messages");
   const mux = await startMux("large", ECHO, { extra: ["--max-request-bytes", String(64 * 1024 * 1024)] });
   const c = await RawConn.socket(mux.socket);
-  await c.handshake();
+  await checkedHandshake(c);
   const echo = Bun.spawn({ cmd: ECHO, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const direct = RawConn.child(echo);
-  await direct.handshake();
+  await checkedHandshake(direct);
   const rows = [];
   for (const mib of P.large) {
     const bytes = mib * 1024 * 1024;
     const t0 = performance.now();
-    await direct.request("tools/call", { name: "big", arguments: { bytes } });
+    const d = await direct.request("tools/call", { name: "big", arguments: { bytes } });
     const directMs = performance.now() - t0;
     const t1 = performance.now();
     const r = await c.request("tools/call", { name: "big", arguments: { bytes } });
     const muxMs = performance.now() - t1;
-    const ok = ((r.result as { content: { text: string }[] }).content[0]?.text.length ?? 0) === bytes;
+    const size = (x: Record<string, unknown>): number =>
+      (x.result as { content?: { text: string }[] } | undefined)?.content?.[0]?.text.length ?? -1;
+    const ok = !r.error && !d.error && size(r) === bytes && size(d) === bytes;
+    if (!ok) checks.errors++;
     rows.push({ mib, directMs, muxMs, ok, daemonPeakMb: (statusField(mux.pid, "VmHWM") ?? 0) / 1024 });
   }
   report.large = rows;
@@ -878,7 +766,7 @@ async function large(): Promise<void> {
   await stopAll();
 }
 
-// ---- 8. hostile input ----
+// ---- 7. hostile input ----
 
 /** The fuzz and backpressure tests, run for their figures (they report them when asked). */
 async function hostile(): Promise<void> {
@@ -941,127 +829,167 @@ async function releaseSizes(): Promise<void> {
   report.release = rows;
 }
 
+// ---- 8. HTTP floods ----
+
+/** Each flood of FLOODS on a fresh daemon (SDK server child, HTTP front), warmed by one session. */
+async function floods(): Promise<void> {
+  const rows: { id: string; label: string; figures: FloodFigures }[] = [];
+  for (const flood of FLOODS) {
+    log(`HTTP flood: ${flood.id}`);
+    const mux = await startMux(`flood-${flood.id}`, SDK_ECHO, { http: true });
+    const url = mux.httpUrl as string;
+    const serves = async (): Promise<number> => {
+      const t0 = performance.now();
+      try {
+        const c = await sdkHttp(url);
+        await c.ping();
+        await c.close();
+      } catch {
+        checks.errors++;
+        return Number.NaN;
+      }
+      return performance.now() - t0;
+    };
+    await serves();
+    const size = flood.id === "slow-bodies" ? P.slowBodies : P.initOnly;
+    rows.push({ id: flood.id, label: flood.label, figures: await flood.run({ pid: mux.pid, url, serves }, size) });
+    await stopAll();
+  }
+  report.floods = rows;
+}
+
 // ---- report ----
 
 type Verdict = { target: string; value: string; met: boolean; why?: string };
 
+const results = (): PathResult[] => (report.paths as { results: PathResult[] } | undefined)?.results ?? [];
+const find = (child: ChildKind, id: string): PathResult | undefined => results().find((r) => r.id === `${child}:${id}`);
+const k = (x: number): string => (Number.isFinite(x) ? x.toLocaleString("en-US") : "-");
+const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : "-");
+/** "median (min–max)" of a spread. */
+const sp = (s: Spread | undefined, f: (x: number) => string = k): string =>
+  s ? (s.min === s.max ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`) : "-";
+/** Per repetition, a's calls/s over b's (the two ran side by side in that repetition). */
+function ratios(a: PathResult | undefined, b: PathResult | undefined): Spread | undefined {
+  if (!a || !b) return undefined;
+  const xs = a.runs.map(
+    (r) => r.callsPerSec / ((b.runs.find((x) => x.rep === r.rep)?.callsPerSec ?? Number.NaN) || Number.NaN),
+  );
+  return spread(xs);
+}
+const times = (s: Spread | undefined): string => sp(s, (x) => `${x.toFixed(2)}×`);
+const pcts = (s: Spread | undefined): string => sp(s, (x) => `${(100 * x).toFixed(0)} %`);
+
 function verdicts(): Verdict[] {
-  const lat = report.latency as Row[];
-  const at = (t: string, c: number): Row | undefined => lat.find((r) => r.target.startsWith(t) && r.c === c);
-  // Added latency: over the child on a direct pipe, when that baseline is the fastest (it is
-  // in full runs); otherwise (short noisy runs) the totals are compared.
-  const fwdTotal = at("ideal forwarder", 1)?.p50 ?? 0;
-  const muxTotal = at("mux, raw", 1)?.p50 ?? 0;
-  const pipe = at("echo child", 1)?.p50 ?? 0;
-  const direct = pipe < Math.min(fwdTotal, muxTotal) ? pipe : 0;
-  const fwdAdded = fwdTotal - direct;
-  const muxAdded = muxTotal - direct;
-  const tp = (report.throughput as { rows: Tput[] }).rows;
-  const rate = (part: string): number => tp.find((r) => r.path.includes(part))?.callsPerSec ?? Number.NaN;
-  const n = P.tputClients;
-  const rawFwd = rate("raw: ideal forwarder");
-  const rawMux = rate("raw: mux");
-  const sdkDirect = rate("SDK: 1 client on the child");
-  const sdkMux = rate(`clients on the mux socket`);
-  const sdkFwd = rate(`clients on the ideal forwarder socket`);
-  const viaSocat = rate("→ socat →");
-  const viaBun = rate("→ bare Bun bridge →");
-  const viaProxy = rate("→ mux-proxy →");
-  const viaMcp = rate("→ mcp-proxy (");
-  const viaHttp = rate("→ mux HTTP front");
-  const httpP50 = at("SDK client → mux HTTP front", 1)?.p50 ?? Number.NaN;
-  const mcpP50 = at("SDK client → mcp-proxy", 1)?.p50 ?? Number.NaN;
-  const mem = report.memory as { sessions: number; setup: string; rssMb: number; pssMb: number }[];
+  const n = P.clients;
+  const list: Verdict[] = [];
+  const sdk = (id: string) => find("sdk", id);
+  // Added latency over one SDK client on the child's stdio, when that is the fastest (else totals).
+  const direct = sdk("direct")?.summary.p50c1.median ?? Number.NaN;
+  const fwdTotal = sdk("forwarder")?.summary.p50c1.median ?? Number.NaN;
+  const muxTotal = sdk("socket")?.summary.p50c1.median ?? Number.NaN;
+  const base = direct < Math.min(fwdTotal, muxTotal) ? direct : 0;
+  list.push({
+    target: "SDK server: added p50 latency of the daemon's hop ≤ 1.15 × the ideal forwarder's (1 call in flight)",
+    value: `${((muxTotal - base) * 1000).toFixed(0)} µs vs ${((fwdTotal - base) * 1000).toFixed(0)} µs (${((muxTotal - base) / (fwdTotal - base)).toFixed(2)}×)${base === 0 ? "; totals (the direct stdio client was not the fastest in this run)" : ""}`,
+    met: muxTotal - base <= 1.15 * (fwdTotal - base),
+  });
+  const r1 = ratios(sdk("socket"), sdk("forwarder"));
+  list.push({
+    target: `SDK server, ${n} SDK clients on the mux socket: ≥ 85 % of the ideal forwarder's calls/s`,
+    value: `${sp(sdk("socket")?.summary.callsPerSec)} vs ${sp(sdk("forwarder")?.summary.callsPerSec)} calls/s: ${pcts(r1)}`,
+    met: (r1?.median ?? 0) >= 0.85,
+  });
+  const r2 = ratios(sdk("socket"), sdk("direct"));
+  list.push({
+    target: `SDK server, ${n} SDK clients on the mux socket: ≥ 85 % of one SDK client driving the child directly`,
+    value: `${sp(sdk("socket")?.summary.callsPerSec)} vs ${sp(sdk("direct")?.summary.callsPerSec)} calls/s: ${pcts(r2)}; the ideal forwarder: ${pcts(ratios(sdk("forwarder"), sdk("direct")))}`,
+    met: (r2?.median ?? 0) >= 0.85,
+    why: `The direct row is one client on one pipe (${n} calls share each read and write); on the socket each of ${n} clients makes its own system calls through one more process. The ideal forwarder on the same path gets ${pcts(ratios(sdk("forwarder"), sdk("direct")))} of the direct row in this run.`,
+  });
+  if (sdk("socat")) {
+    const r = ratios(sdk("proxy"), sdk("socat"));
+    list.push({
+      target: `SDK server, ${n} SDK clients through mux-proxy: ≥ 90 % of the same through socat`,
+      value: `${sp(sdk("proxy")?.summary.callsPerSec)} vs ${sp(sdk("socat")?.summary.callsPerSec)} calls/s: ${pcts(r)}; a bare Bun bridge: ${pcts(ratios(sdk("bridge"), sdk("socat")))}`,
+      met: (r?.median ?? 0) >= 0.9,
+      why: `The bare Bun bridge, which only copies bytes, gets ${pcts(ratios(sdk("bridge"), sdk("socat")))} of socat in this run: the floor for any proxy written in Bun; mux-proxy gets ${pcts(ratios(sdk("proxy"), sdk("bridge")))} of that floor while it also keeps the host's session.`,
+    });
+  }
+  for (const child of ["sdk", "memory"] as const) {
+    const name = child === "sdk" ? "SDK server" : "server-memory";
+    const get = (id: string) => find(child, id);
+    const viaProxy = ratios(get("proxy"), get("mcp-proxy"));
+    list.push({
+      target: `${name}, ${n} SDK clients through mux-proxy: ≥ 5 × mcp-proxy's calls/s`,
+      value: `${sp(get("proxy")?.summary.callsPerSec)} vs ${sp(get("mcp-proxy")?.summary.callsPerSec)} calls/s: ${times(viaProxy)}`,
+      met: (viaProxy?.median ?? 0) >= 5,
+    });
+    const viaHttp = ratios(get("http"), get("mcp-proxy"));
+    list.push({
+      target: `${name}, ${n} SDK clients on the HTTP front: ≥ 5 × mcp-proxy's calls/s`,
+      value: `${sp(get("http")?.summary.callsPerSec)} vs ${sp(get("mcp-proxy")?.summary.callsPerSec)} calls/s: ${times(viaHttp)}`,
+      met: (viaHttp?.median ?? 0) >= 5,
+      why: `The ${n} SDK HTTP clients themselves spend ${get("http")?.summary.cpu.bench ?? "?"} µs of CPU per call in the benchmark process (median), on the same 2 cores as the daemon (${get("http")?.summary.cpu.daemon ?? "?"} µs) and the child (${get("http")?.summary.cpu.child ?? "?"} µs).`,
+    });
+    const h = get("http")?.summary.p50c1.median ?? Number.NaN;
+    const m = get("mcp-proxy")?.summary.p50c1.median ?? Number.NaN;
+    list.push({
+      target: `${name}: HTTP front p50 at one call in flight ≤ 1/3 of mcp-proxy's`,
+      value: `${sp(get("http")?.summary.p50c1, ms)} vs ${sp(get("mcp-proxy")?.summary.p50c1, ms)} ms (${(h / m).toFixed(2)}×)`,
+      met: h <= m / 3,
+    });
+  }
+  const mem = (report.memory ?? []) as { sessions: number; setup: string; rssMb: number; pssMb: number }[];
   const s = P.target20;
   const memHttp = mem.find((r) => r.sessions === s && r.setup.startsWith("mcp-mux HTTP"));
   const memMcp = mem.find((r) => r.sessions === s && r.setup.startsWith("mcp-proxy"));
-  const idle = report.idle as Record<string, number>;
-  const pct = (a: number, b: number): string => `${((100 * a) / b).toFixed(0)} %`;
-  const hostile = report.hostile as Record<string, Record<string, number>>;
-  const fuzz = hostile.fuzz;
-  const sc = report.scale as Record<string, number>;
-  const list: Verdict[] = [
-    {
-      target: "added p50 latency of the daemon's hop ≤ 1.15 × the ideal forwarder's (1 request in flight)",
-      value: `${(muxAdded * 1000).toFixed(0)} µs vs ${(fwdAdded * 1000).toFixed(0)} µs (${(muxAdded / fwdAdded).toFixed(2)}×)${direct === 0 ? ", totals (the direct pipe was not the fastest in this run)" : ""}`,
-      met: muxAdded <= 1.15 * fwdAdded,
-      why: `The mux makes the same system calls per round trip as the ideal forwarder (one read and one write each way; counted with strace); the ${((muxAdded - fwdAdded) * 1000).toFixed(0)} µs between them is its own work on each message, which the forwarder does not do: validating the line in one pass (nesting, duplicate keys, batches), splicing ids without re-serializing, per-client routing, limits and flow control. Under load that work shares each wake-up: at ${n} connections the mux does ${pct(rawMux, rawFwd)} of the forwarder's calls per second.`,
-    },
-    {
-      target: `raw throughput, ${n} connections: ≥ 85 % of the ideal forwarder's`,
-      value: `${rawMux} vs ${rawFwd} calls/s (${pct(rawMux, rawFwd)})`,
-      met: rawMux >= 0.85 * rawFwd,
-    },
-    {
-      target: `${n} SDK clients on the socket: ≥ 85 % of one SDK client driving the child directly`,
-      value: `${sdkMux} vs ${sdkDirect} calls/s (${pct(sdkMux, sdkDirect)}); the ideal forwarder on the same path: ${sdkFwd} (${pct(sdkFwd, sdkDirect)})`,
-      met: sdkMux >= 0.85 * sdkDirect,
-      why: `The direct row is one client on one pipe (${n} calls share each read and write); on the socket each of ${n} clients makes its own system calls through one more process, on 2 cores the clients already fill. The floor, the ideal forwarder, gets ${pct(sdkFwd, sdkDirect)}; the mux gets ${pct(sdkMux, sdkFwd)} of the floor.`,
-    },
-    ...(SOCAT
-      ? [
-          {
-            target: `${n} SDK clients through mux-proxy: ≥ 90 % of the same through socat`,
-            value: `${viaProxy} vs ${viaSocat} calls/s (${pct(viaProxy, viaSocat)}); a bare Bun bridge: ${viaBun} (${pct(viaBun, viaSocat)})`,
-            met: viaProxy >= 0.9 * viaSocat,
-            why: `A process written in Bun spends more CPU per message than socat (see the CPU per call in section 2): the bare Bun bridge, which does nothing but copy bytes, is the floor for any Bun proxy at ${pct(viaBun, viaSocat)} of socat; mux-proxy is at ${pct(viaProxy, viaBun)} of that floor while it also keeps the host's session.`,
-          },
-        ]
-      : []),
-    {
-      target: `${n} SDK clients through mux-proxy: ≥ 5 × mcp-proxy`,
-      value: `${viaProxy} vs ${viaMcp} calls/s (${(viaProxy / viaMcp).toFixed(1)}×)`,
-      met: viaProxy >= 5 * viaMcp,
-    },
-    {
-      target: `HTTP front, ${n} clients: ≥ 5 × mcp-proxy's calls/s`,
-      value: `${viaHttp} vs ${viaMcp} calls/s (${(viaHttp / viaMcp).toFixed(1)}×)`,
-      met: viaHttp >= 5 * viaMcp,
-      why: `The ${n} SDK HTTP clients themselves need ${tp.find((r) => r.path.includes("mux HTTP front"))?.cpu.bench ?? "?"} µs of CPU per call in the benchmark process, as much as the daemon, on 2 cores.`,
-    },
-    {
-      target: "HTTP front p50 at one client ≤ 1/3 of mcp-proxy's",
-      value: `${httpP50.toFixed(3)} vs ${mcpP50.toFixed(3)} ms (${(httpP50 / mcpP50).toFixed(2)}×)`,
-      met: httpP50 <= mcpP50 / 3,
-    },
-    {
+  if (memHttp && memMcp)
+    list.push({
       target: `${s} server-memory sessions over HTTP in no more memory than mcp-proxy's ${s}`,
-      value: `PSS ${memHttp?.pssMb} vs ${memMcp?.pssMb} MB; RSS ${memHttp?.rssMb} vs ${memMcp?.rssMb} MB`,
-      met: (memHttp?.pssMb ?? Number.POSITIVE_INFINITY) <= (memMcp?.pssMb ?? 0),
-    },
-    {
-      target: "one idle mux-proxy ≤ 22 MB RSS",
-      value: `${idle.proxyRssMb} MB (PSS ${idle.proxyPssMb} MB); a compiled bare Bun bridge: ${idle.bareBridgeRssMb} MB`,
-      met: (idle.proxyRssMb as number) <= 22,
-      why: `A compiled Bun executable that only copies bytes already takes ${idle.bareBridgeRssMb} MB RSS on this machine, ${idle.bareBridgeFileMb} MB of it file pages of the runtime's own code, which every proxy shares; mux-proxy adds ${((idle.proxyRssMb as number) - (idle.bareBridgeRssMb as number)).toFixed(1)} MB, almost all of it file pages of Bun's own node:fs, node:path and node:os modules (measured apart on this machine: about 3.2, 1.4 and 1.1 MB), which its socket-ownership checks and config paths need and which every proxy shares. The target is below Bun's floor; what proxies cost together is PSS: each further one adds ${idle.marginalProxyPssMb} MB.`,
-    },
-    {
-      target: "each further mux-proxy ≤ 3 MB PSS",
-      value: `${idle.marginalProxyPssMb} MB (${idle.marginalFrom})`,
-      met: (idle.marginalProxyPssMb as number) <= 3,
-    },
-    {
-      target:
-        "a daemon without --tray pays nothing for the tray: RSS within 1 MB of the same daemon built with no tray",
-      value: `${idle.daemonReleasedRssMb} vs ${idle.daemonNoTrayRssMb} MB (median of 3 each)`,
-      met: (idle.daemonReleasedRssMb as number) - (idle.daemonNoTrayRssMb as number) <= 1,
-    },
-    {
-      target: `daemon with ${idle.daemonIdleClients} idle clients ≤ 80 MB RSS`,
-      value: `${idle.daemonIdleRssMb} MB (PSS ${idle.daemonIdlePssMb} MB)`,
-      met: (idle.daemonIdleRssMb as number) <= 80,
-    },
-    {
-      target: "0 errors and 0 crossed answers, every path and load above",
-      value: `${checks.errors} errors, ${checks.mismatches} crossed or wrong answers`,
-      met: checks.errors === 0 && checks.mismatches === 0,
-    },
-    {
-      target: `${sc.cycles} connect/call/disconnect cycles: daemon RSS growth < 5 MB`,
-      value: `${(sc.growthMb as number).toFixed(1)} MB`,
+      value: `PSS ${memHttp.pssMb} vs ${memMcp.pssMb} MB; RSS ${memHttp.rssMb} vs ${memMcp.rssMb} MB`,
+      met: memHttp.pssMb <= memMcp.pssMb,
+    });
+  const idle = report.idle as Record<string, number> | undefined;
+  if (idle) {
+    list.push(
+      {
+        target: "one idle mux-proxy ≤ 22 MB RSS",
+        value: `${idle.proxyRssMb} MB (PSS ${idle.proxyPssMb} MB); a compiled bare Bun bridge: ${idle.bareBridgeRssMb} MB`,
+        met: (idle.proxyRssMb as number) <= 22,
+        why: `A compiled Bun executable that only copies bytes takes ${idle.bareBridgeRssMb} MB RSS in this run, ${idle.bareBridgeFileMb} MB of it file pages of the runtime's code, which every proxy shares; mux-proxy adds ${((idle.proxyRssMb as number) - (idle.bareBridgeRssMb as number)).toFixed(1)} MB. What proxies cost together is PSS: each further one adds ${idle.marginalProxyPssMb} MB.`,
+      },
+      {
+        target: "each further mux-proxy ≤ 3 MB PSS",
+        value: `${idle.marginalProxyPssMb} MB (${idle.marginalFrom})`,
+        met: (idle.marginalProxyPssMb as number) <= 3,
+      },
+      {
+        target:
+          "a daemon without --tray pays nothing for the tray: RSS within 1 MB of the same daemon built with no tray",
+        value: `${idle.daemonReleasedRssMb} vs ${idle.daemonNoTrayRssMb} MB (median of 3 each)`,
+        met: (idle.daemonReleasedRssMb as number) - (idle.daemonNoTrayRssMb as number) <= 1,
+      },
+      {
+        target: `daemon with ${idle.daemonIdleClients} idle clients ≤ 80 MB RSS`,
+        value: `${idle.daemonIdleRssMb} MB (PSS ${idle.daemonIdlePssMb} MB)`,
+        met: (idle.daemonIdleRssMb as number) <= 80,
+      },
+    );
+  }
+  list.push({
+    target: "0 errors and 0 wrong or crossed answers, every row, start-up and server-memory call above",
+    value: `${checks.errors} errors, ${checks.mismatches} wrong or crossed answers`,
+    met: checks.errors === 0 && checks.mismatches === 0,
+  });
+  const sc = report.scale as Record<string, number> | undefined;
+  if (sc)
+    list.push({
+      target: `${k(sc.cycles as number)} connect/call/disconnect cycles on a fresh, warmed-up daemon: RSS growth < 5 MB`,
+      value: `${(sc.growthMb as number).toFixed(1)} MB (${(sc.rssBeforeMb as number).toFixed(1)} → ${(sc.rssAfterMb as number).toFixed(1)} MB)`,
       met: (sc.growthMb as number) < 5,
-    },
-  ];
+    });
+  const fuzz = (report.hostile as Record<string, Record<string, number>> | undefined)?.fuzz;
   if (fuzz)
     list.push({
       target: `fuzz (${fuzz.lines} hostile lines beside SDK clients): event loop never stalls 2 s`,
@@ -1071,14 +999,23 @@ function verdicts(): Verdict[] {
   return list;
 }
 
+const KIND_LABELS: Record<PathKind, string> = {
+  direct: "baseline",
+  floor: "floor",
+  mux: "mcp-mux",
+  peer: "peer",
+  before: "mcp-mux before",
+};
+
 function render(): string {
   const f = (n: number, d = 3): string => (Number.isFinite(n) ? n.toFixed(d) : "-");
   const lines: string[] = [];
   const v = verdicts();
   report.verdicts = v;
+  const pr = report.paths as { clients: number; reps: number; calls: number; tputMs: number } | undefined;
   lines.push("# mcp-mux benchmarks", "");
   lines.push(
-    `Generated by \`bun run bench${quick ? " -- --quick" : ""}\` on ${report.date} at commit \`${report.commit}\`.${quick ? " **Quick smoke run: small counts; do not read the numbers as results.**" : ""}`,
+    `Generated by \`bun run bench${quick ? " -- --quick" : ""}\` on ${report.date} at commit \`${report.commit}\` (${report.clean ? "clean tree" : `**uncommitted changes**: ${(report.uncommitted as string[]).join(", ")}`}), built by the run itself.${quick ? " **Quick smoke run: small counts, one repetition; do not read the numbers as results.**" : ""} Every figure below was measured in this run.`,
     "",
     "## Machine",
     "",
@@ -1088,15 +1025,24 @@ function render(): string {
     `- Bun ${Bun.version}, Node ${Bun.spawnSync({ cmd: ["node", "--version"] })
       .stdout.toString()
       .trim()}; socat: ${report.socat}`,
-    "- Everything runs on this one machine, clients included; absolute figures vary between runs on a shared machine, ratios within one run hold.",
-    "- Our executables are dropped from the page cache before they are measured (as after a reboot): a freshly built file sits in the cache in large folios, and each process mapping it shows ~5 MB more RSS for the same code.",
+    "- Everything runs on this one machine, clients included, and the machine may be shared: absolute figures vary between runs; ratios within one run hold better.",
     "",
-    "## Commands",
+    "## How this run was made",
     "",
-    "```sh",
-    "bun run bench            # full run: writes docs/benchmarks.md and docs/benchmarks.json",
-    "bun run bench -- --quick # smoke run (part of the test suite): writes to a temporary folder",
-    "```",
+    `- Built first: \`bun scripts/build.ts\` (dist/mux, dist/mux-proxy) from the tree at \`${report.commit}\`.${(report.before as { measured?: boolean } | undefined)?.measured ? ` The "before" commit \`${(report.before as { commit: string }).commit}\` is built the same way in a git worktree and measured beside it.` : report.before ? ` The "before" commit was not measured: ${(report.before as { why?: string }).why}.` : ""}`,
+    "- Every executable the run starts (mux, mux-proxy, bun, node, socat, the before build and the compiled bridges) is dropped from the page cache alike before it runs (a file just written sits in the cache in large folios, and a process mapping it then shows more RSS for the same code).",
+    ...(pr
+      ? [
+          `- Section 1: every path is started fresh for each run (its server, its daemon or peer, its ${pr.clients} clients), warmed the same way (${P.warm} calls 8 in flight, then ${P.warmMs} ms at full load), then measured: ${pr.calls} calls at 1 and at 8 in flight (latency), then ${pr.clients} clients each keeping one call in flight for ${pr.tputMs} ms (calls/s). The paths run interleaved, ${pr.reps} repetition${pr.reps > 1 ? "s" : ""}, in alternating order (forward, then backward); figures are the median and, in parentheses, the range over the repetitions. Ratios are taken per repetition (the two paths ran side by side) and then summarized the same way.`,
+        ]
+      : []),
+    "- Sections 2 to 9 are measured once each (the tray comparison: median of 3), after section 1, in this order.",
+    "- Every answer of every row is checked: an error, or an answer that is not the expected one (the echo of its own call; a graph from server-memory), is counted and shown.",
+    "",
+    "## Settings of each path",
+    "",
+    ...Object.entries(PEER_SETTINGS).map(([name, text]) => `- ${name}: ${text}.`),
+    `- Servers: ${Object.values(CHILD_LABELS).join("; ")}. The verdicts use the SDK server and server-memory; the raw Bun echo child is a floor: it answers a whole input chunk with one write, which flatters whoever batches.`,
     "",
     "## Targets",
     "",
@@ -1106,59 +1052,42 @@ function render(): string {
   for (const t of v) lines.push(`| ${t.target} | ${t.value} | ${t.met ? "met" : "**missed**"} |`);
   const missed = v.filter((t) => !t.met && t.why);
   if (missed.length > 0) {
-    lines.push("", "Why the missed targets are missed, and what the floor allows:", "");
+    lines.push("", "What this run shows about the missed targets:", "");
     for (const t of missed) lines.push(`- **${t.target}**: ${t.why}`);
   }
 
-  lines.push(
-    "",
-    "## 1. Latency per call (ms; closed loop, c = calls in flight)",
-    "",
-    "The echo child answers at once, so this is the cost of each hop. The ideal forwarder is the least a mux must do: one socket hop to one shared child that parses each line, swaps its id and re-serializes it, and nothing else. socat is the least a per-host proxy process can cost.",
-    "",
-    "| Path | c | p50 | p99 |",
-    "| --- | --- | --- | --- |",
-  );
-  for (const r of report.latency as Row[]) lines.push(`| ${r.target} | ${r.c} | ${f(r.p50)} | ${f(r.p99)} |`);
-  lines.push(
-    "",
-    "`tools/call read_graph` on @modelcontextprotocol/server-memory:",
-    "",
-    "| Path | c | p50 | p99 |",
-    "| --- | --- | --- | --- |",
-  );
-  for (const r of report.memoryToolLatency as Row[]) lines.push(`| ${r.target} | ${r.c} | ${f(r.p50)} | ${f(r.p99)} |`);
-
-  const tp = report.throughput as { clients: number; depth: number; rows: Tput[] };
-  lines.push(
-    "",
-    `## 2. Throughput and where each call's CPU goes (${tp.clients} clients)`,
-    "",
-    `Raw rows: ${tp.clients} JSON-RPC connections with ${tp.depth} calls in flight each. SDK rows: official SDK clients, one call in flight each, as hosts do. CPU columns: microseconds of CPU (user + system) per call spent by the per-client processes (proxies), the daemon (or the HTTP peer), the child, and the benchmark process that runs every client.`,
-    "",
-    "| Path | calls/s | proxies µs | daemon µs | child µs | clients µs | errors | crossed |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
-  );
-  const cell = (x: number | undefined) => (x === undefined ? "-" : String(x));
-  for (const r of tp.rows)
-    lines.push(
-      `| ${r.path} | ${r.callsPerSec} | ${cell(r.cpu.proxies)} | ${cell(r.cpu.daemon)} | ${cell(r.cpu.child)} | ${cell(r.cpu.bench)} | ${r.errors} | ${r.mismatches} |`,
-    );
-
-  const pr = report.profiles as
-    | {
-        load: Tput;
-        daemon: ReturnType<typeof summarize>;
-        proxy: ReturnType<typeof summarize>;
-        before?: Record<string, unknown>;
-      }
-    | undefined;
   if (pr) {
     lines.push(
       "",
-      "## 3. Where the time goes: CPU profiles",
+      `## 1. Side by side: calls per second and latency (${pr.clients} clients)`,
       "",
-      `\`bun --cpu-prof\` of the daemon and of every mux-proxy, run from the sources (readable names), under ${tp.clients} SDK clients → mux-proxy → mux with the echo child (${pr.load.callsPerSec} calls/s while profiled). Self time, as a share of each side's busy time; native frames (socket and pipe writes) show without a file.`,
+      `calls/s: ${pr.clients} clients, one call in flight each (the raw JSON-RPC rows too: one call in flight per connection; the baseline rows: one client or connection with ${pr.clients} calls in flight). p50/p99: ms per call at 1 and 8 calls in flight. CPU: microseconds of CPU (user + system) per call, median, spent by the per-client processes (proxies), the daemon (or forwarder, or HTTP peer), the server, and the benchmark process that runs every client. errors/wrong: summed over the repetitions.`,
+    );
+    for (const child of ["sdk", "memory", "raw"] as const) {
+      const rows = results().filter((r) => r.child === child);
+      if (rows.length === 0) continue;
+      lines.push(
+        "",
+        `### ${CHILD_LABELS[child]}`,
+        "",
+        "| Path | | calls/s | p50 c=1 | p99 c=1 | p50 c=8 | p99 c=8 | proxies µs | daemon µs | server µs | clients µs | errors | wrong |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+      );
+      const cell = (x: number | undefined) => (x === undefined ? "-" : String(x));
+      for (const r of rows)
+        lines.push(
+          `| ${r.label} | ${KIND_LABELS[r.kind]} | ${sp(r.summary.callsPerSec)} | ${sp(r.summary.p50c1, ms)} | ${sp(r.summary.p99c1, ms)} | ${sp(r.summary.p50c8, ms)} | ${sp(r.summary.p99c8, ms)} | ${cell(r.summary.cpu.proxies)} | ${cell(r.summary.cpu.daemon)} | ${cell(r.summary.cpu.child)} | ${cell(r.summary.cpu.bench)} | ${r.errors} | ${r.mismatches} |`,
+        );
+    }
+  }
+
+  const prof = report.profiles as { after: Profile; before?: Profile & { commit: string } } | undefined;
+  if (prof) {
+    lines.push(
+      "",
+      "## 2. Where the time goes: CPU profiles",
+      "",
+      `\`bun --cpu-prof\` of the daemon and of every mux-proxy, run from the sources (readable names; more CPU per call than the compiled builds of section 1), under ${P.clients} SDK clients → mux-proxy → mux with the SDK server, ${P.profileMs} ms after ${P.warmMs} ms of warm-up. Self time, as a share of each side's busy time; native frames (socket and pipe writes) show without a file.${prof.before ? ` The before commit \`${prof.before.commit}\` was profiled in this run, from its git worktree, under the same load.` : ""}`,
       "",
     );
     const table = (title: string, s: ReturnType<typeof summarize>) => {
@@ -1166,167 +1095,230 @@ function render(): string {
       for (const e of s.top) lines.push(`| ${e.selfPct.toFixed(1)} | \`${e.where}\` |`);
       lines.push("");
     };
-    if (pr.before) {
-      const b = pr.before as {
-        compiled?: string;
-        commit: string;
-        note: string;
-        load: Tput;
-        daemon: ReturnType<typeof summarize>;
-        proxy: ReturnType<typeof summarize>;
-        sameRun?: boolean;
-      };
+    const side = (title: string, p: Profile) => {
       lines.push(
-        `### Before (commit \`${b.commit}\`, ${b.load.callsPerSec} calls/s, CPU µs/call: proxies ${b.load.cpu.proxies}, daemon ${b.load.cpu.daemon})`,
-        "",
-        b.note,
-        "",
-        ...(b.compiled ? [b.compiled, ""] : []),
-        ...(b.sameRun
-          ? [
-              `Profiled again in this run, just before the After rows, from a git worktree of \`${b.commit}\` (its daemon and its mux-proxy) under the same load.`,
-            ]
-          : ["Stored from an earlier run (the commit was not at hand): compare the shares, not the absolute figures."]),
-        "Profiled from the sources, CPU per call is higher than the compiled figures of section 2.",
+        `### ${title}: ${k(p.callsPerSec)} calls/s while profiled; CPU µs/call: proxies ${p.cpu.proxies}, daemon ${p.cpu.daemon}; ${p.errors} errors or wrong answers`,
         "",
       );
-      table("mux-proxy, all processes", b.proxy);
-      table("daemon", b.daemon);
-      lines.push(
-        `### After (this commit, CPU µs/call: proxies ${pr.load.cpu.proxies}, daemon ${pr.load.cpu.daemon})`,
-        "",
-      );
-    }
-    table("mux-proxy, all processes", pr.proxy);
-    table("daemon", pr.daemon);
+      table("mux-proxy, all processes", p.proxy);
+      table("daemon", p.daemon);
+    };
+    if (prof.before) side(`Before (\`${prof.before.commit}\`)`, prof.before);
+    side(`After (\`${report.commit}\`)`, prof.after);
   }
 
-  lines.push(
-    "## 4. Memory and processes (server-memory, each session initialized and listed)",
-    "",
-    "RSS counts every resident page of every process involved, shared pages once per process; PSS divides shared pages among the processes sharing them (what the processes really cost the machine together). Hosts' own processes are not counted.",
-    "",
-    "| Sessions | Setup | RSS (MB) | PSS (MB) | Processes |",
-    "| --- | --- | --- | --- | --- |",
-  );
-  for (const r of report.memory as {
-    sessions: number;
-    setup: string;
-    rssMb: number;
-    pssMb: number;
-    processes: number;
-  }[])
-    lines.push(`| ${r.sessions} | ${r.setup} | ${r.rssMb} | ${r.pssMb} | ${r.processes} |`);
-  const idle = report.idle as Record<string, number | string>;
-  lines.push(
-    "",
-    `- One idle mux-proxy: ${idle.proxyRssMb} MB RSS, ${idle.proxyPssMb} MB PSS; each further one adds ${idle.marginalProxyPssMb} MB PSS (${idle.marginalFrom}).`,
-    `- The daemon: ${idle.daemonNoClientsRssMb} MB RSS with no clients (its child excluded), ${idle.daemonIdleRssMb} MB RSS (${idle.daemonIdlePssMb} MB PSS) with ${idle.daemonIdleClients} idle initialized clients.`,
-    `- The daemon as released (tray helper embedded, not asked for) with one client: ${idle.daemonReleasedRssMb} MB RSS; the same daemon built with no tray at all: ${idle.daemonNoTrayRssMb} MB (medians of 3).`,
-  );
-
-  const st = report.startup as Record<string, unknown>;
-  lines.push(
-    "",
-    "## 5. Startup",
-    "",
-    `Warm (${st.runs} runs; the daemon already serves server-memory):`,
-    "",
-    "| From launching mux-proxy to | p50 (ms) | p90 (ms) |",
-    "| --- | --- | --- |",
-    `| first initialize result (from the cache) | ${f(st.initP50 as number, 1)} | ${f(st.initP90 as number, 1)} |`,
-    `| first tools/list result | ${f(st.listP50 as number, 1)} | ${f(st.listP90 as number, 1)} |`,
-    "",
-    `Cold (${st.coldRuns} runs each; no daemon: \`mux-proxy --config\` starts it, as a rewired host entry does):`,
-    "",
-    "| Child | daemon listening p50 (ms) | initialize answered p50 (ms) | p90 (ms) |",
-    "| --- | --- | --- | --- |",
-  );
-  for (const [k, c] of Object.entries(st.cold as Record<string, Record<string, number>>))
+  if (report.memory) {
     lines.push(
-      `| ${k} | ${f(c.listeningP50 as number, 1)} | ${f(c.initializedP50 as number, 1)} | ${f(c.initializedP90 as number, 1)} |`,
+      "## 3. Memory and processes (server-memory, each session initialized and listed)",
+      "",
+      "RSS counts every resident page of every process involved, shared pages once per process; PSS divides shared pages among the processes sharing them (what the processes really cost the machine together). Hosts' own processes are not counted.",
+      "",
+      "| Sessions | Setup | RSS (MB) | PSS (MB) | Processes |",
+      "| --- | --- | --- | --- | --- |",
     );
-
-  const sc = report.scale as Record<string, number>;
-  lines.push(
-    "",
-    "## 6. Scale and leaks",
-    "",
-    `- ${sc.clients} concurrent clients × ${sc.callsPerClient} calls: ${sc.errors} errors, ${sc.mismatches} crossed answers, ${f((sc.scaleMs as number) / 1000, 2)} s.`,
-    `- ${sc.cycles} connect/initialize/call/disconnect cycles (8 at a time): ${f((sc.cyclesMs as number) / 1000, 1)} s; daemon RSS ${f(sc.rssBeforeMb as number, 1)} → ${f(sc.rssAfterMb as number, 1)} MB (${f(sc.growthMb as number, 1)} MB).`,
-    "",
-    "## 7. Large results",
-    "",
-    "| Size | direct pipe (ms) | through mux (ms) | intact | daemon peak RSS (MB) |",
-    "| --- | --- | --- | --- | --- |",
-  );
-  for (const r of report.large as { mib: number; directMs: number; muxMs: number; ok: boolean; daemonPeakMb: number }[])
+    for (const r of report.memory as {
+      sessions: number;
+      setup: string;
+      rssMb: number;
+      pssMb: number;
+      processes: number;
+    }[])
+      lines.push(`| ${r.sessions} | ${r.setup} | ${r.rssMb} | ${r.pssMb} | ${r.processes} |`);
+    const idle = report.idle as Record<string, number | string>;
     lines.push(
-      `| ${r.mib} MiB | ${f(r.directMs, 1)} | ${f(r.muxMs, 1)} | ${r.ok ? "yes" : "**no**"} | ${f(r.daemonPeakMb, 1)} |`,
+      "",
+      `- One idle mux-proxy: ${idle.proxyRssMb} MB RSS, ${idle.proxyPssMb} MB PSS; each further one adds ${idle.marginalProxyPssMb} MB PSS (${idle.marginalFrom}).`,
+      `- The daemon: ${idle.daemonNoClientsRssMb} MB RSS with no clients (its child excluded), ${idle.daemonIdleRssMb} MB RSS (${idle.daemonIdlePssMb} MB PSS) with ${idle.daemonIdleClients} idle initialized clients.`,
+      `- The daemon as released (tray helper embedded, not asked for) with one client: ${idle.daemonReleasedRssMb} MB RSS; the same daemon built with no tray at all: ${idle.daemonNoTrayRssMb} MB (medians of 3).`,
+      "",
+    );
+  }
+
+  const st = report.startup as Record<string, unknown> | undefined;
+  if (st) {
+    lines.push(
+      "## 4. Startup",
+      "",
+      `Warm (${st.runs} runs; the daemon already serves server-memory; ${st.errors} errors in the answers of this section):`,
+      "",
+      "| From launching mux-proxy to | p50 (ms) | p90 (ms) |",
+      "| --- | --- | --- |",
+      `| first initialize result (from the cache) | ${f(st.initP50 as number, 1)} | ${f(st.initP90 as number, 1)} |`,
+      `| first tools/list result | ${f(st.listP50 as number, 1)} | ${f(st.listP90 as number, 1)} |`,
+      "",
+      `Cold (${st.coldRuns} runs each; no daemon: \`mux-proxy --config\` starts it, as a rewired host entry does):`,
+      "",
+      "| Child | daemon listening p50 (ms) | initialize answered p50 (ms) | p90 (ms) |",
+      "| --- | --- | --- | --- |",
+    );
+    for (const [name, c] of Object.entries(st.cold as Record<string, Record<string, number>>))
+      lines.push(
+        `| ${name} | ${f(c.listeningP50 as number, 1)} | ${f(c.initializedP50 as number, 1)} | ${f(c.initializedP90 as number, 1)} |`,
+      );
+    lines.push("");
+  }
+
+  const sc = report.scale as Record<string, number> | undefined;
+  if (sc)
+    lines.push(
+      "## 5. Scale and leaks",
+      "",
+      `- ${k(sc.clients as number)} concurrent clients × ${sc.callsPerClient} calls: ${sc.errors} errors, ${sc.mismatches} wrong or crossed answers, ${f((sc.scaleMs as number) / 1000, 2)} s.`,
+      `- Leaks, on a daemon of its own: ${k(sc.warmCycles as number)} connect/initialize/call/disconnect cycles to warm it up, then its baseline, then ${k(sc.cycles as number)} more (8 at a time, ${f((sc.cyclesMs as number) / 1000, 1)} s): RSS ${f(sc.rssBeforeMb as number, 1)} → ${f(sc.rssAfterMb as number, 1)} MB (${f(sc.growthMb as number, 1)} MB).`,
+      "",
     );
 
-  const h = report.hostile as Record<string, Record<string, number | string>>;
-  lines.push("", "## 8. Hostile input (figures from the fuzz and backpressure tests)", "");
-  if (h.fuzz)
+  if (report.large) {
     lines.push(
-      `- Fuzz: ${h.fuzz.lines} generated hostile lines (${h.fuzz.batches} batches, ${h.fuzz.requests} requests) on one connection while two SDK clients made ${h.fuzz.sdkCalls} calls: worst event-loop stall ${h.fuzz.worstStallMs} ms, daemon RSS ${h.fuzz.baseRssMb} → peak ${h.fuzz.peakRssMb} MB.`,
+      "## 6. Large results (raw echo child)",
+      "",
+      "| Size | direct pipe (ms) | through mux (ms) | intact | daemon peak RSS (MB) |",
+      "| --- | --- | --- | --- | --- |",
     );
-  if (h.flood)
-    lines.push(
-      `- ${h.flood.requestsMb} MB of requests sent while the server reads nothing: the daemon grows ${h.flood.daemonGrowthMb} MB (the rest waits in the client).`,
-    );
-  if (h.deaf)
-    lines.push(
-      `- A client that sends ${h.deaf.requestsMb} MB of requests and reads nothing: the daemon grows ${h.deaf.daemonGrowthMb} MB before it stops reading that client and cuts it off.`,
-    );
-  if (h.echo50)
-    lines.push(
-      `- Three 50 MiB echo round trips: daemon RSS ${h.echo50.baseRssMb} MB, peak ${h.echo50.peakRssMb} MB, after each ${h.echo50.afterRssMb} MB.`,
-    );
+    for (const r of report.large as {
+      mib: number;
+      directMs: number;
+      muxMs: number;
+      ok: boolean;
+      daemonPeakMb: number;
+    }[])
+      lines.push(
+        `| ${r.mib} MiB | ${f(r.directMs, 1)} | ${f(r.muxMs, 1)} | ${r.ok ? "yes" : "**no**"} | ${f(r.daemonPeakMb, 1)} |`,
+      );
+    lines.push("");
+  }
 
-  lines.push("", "## 9. Release archives", "");
+  const h = report.hostile as Record<string, Record<string, number | string>> | undefined;
+  if (h) {
+    lines.push("## 7. Hostile input (figures from the fuzz and backpressure tests, run by this benchmark)", "");
+    if (h.fuzz)
+      lines.push(
+        `- Fuzz: ${h.fuzz.lines} generated hostile lines (${h.fuzz.batches} batches, ${h.fuzz.requests} requests) on one connection while two SDK clients made ${h.fuzz.sdkCalls} calls: worst event-loop stall ${h.fuzz.worstStallMs} ms, daemon RSS ${h.fuzz.baseRssMb} → peak ${h.fuzz.peakRssMb} MB.`,
+      );
+    if (h.flood)
+      lines.push(
+        `- ${h.flood.requestsMb} MB of requests sent while the server reads nothing: the daemon grows ${h.flood.daemonGrowthMb} MB (the rest waits in the client).`,
+      );
+    if (h.deaf)
+      lines.push(
+        `- A client that sends ${h.deaf.requestsMb} MB of requests and reads nothing: the daemon grows ${h.deaf.daemonGrowthMb} MB before it stops reading that client and cuts it off.`,
+      );
+    if (h.echo50)
+      lines.push(
+        `- Three 50 MiB echo round trips: daemon RSS ${h.echo50.baseRssMb} MB, peak ${h.echo50.peakRssMb} MB, after each ${h.echo50.afterRssMb} MB.`,
+      );
+    if (!h.flood && !h.deaf && !h.echo50 && quick) lines.push("- The backpressure tests are not run in a quick run.");
+    lines.push("");
+  }
+
+  const fl = report.floods as { id: string; label: string; figures: FloodFigures }[] | undefined;
+  if (fl) {
+    lines.push(
+      "## 8. HTTP floods (the daemon's own process: descriptors and RSS)",
+      "",
+      'Each flood on a fresh daemon with the HTTP front (SDK server child), warmed by one session; "round trip" is a new SDK session\'s ping through the same front, after the flood is in place.',
+      "",
+      "| Flood | Figures |",
+      "| --- | --- |",
+    );
+    for (const r of fl)
+      lines.push(
+        `| ${r.label} | ${Object.entries(r.figures)
+          .map(([name, value]) => `${name} ${typeof value === "number" ? k(value) : value}`)
+          .join("; ")} |`,
+      );
+    for (const row of PENDING_ROWS) lines.push(`| ${row} | not measured in this run |`);
+    lines.push("");
+  }
+
+  lines.push("## 9. Release archives", "");
   if (Array.isArray(report.release)) {
     lines.push("| Archive | compressed (MiB) | unpacked (MiB) |", "| --- | --- | --- |");
     for (const r of report.release as { archive: string; compressedMb: number; unpackedMb: number }[])
       lines.push(`| ${r.archive} | ${f(r.compressedMb, 1)} | ${f(r.unpackedMb, 1)} |`);
-  } else lines.push(`- ${String(report.release)}.`);
+  } else lines.push(`- ${String(report.release ?? "not measured in this run")}.`);
   lines.push("");
   return lines.join("\n");
 }
 
-function commitOf(): string {
-  const head = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
-  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: ROOT })
-    .stdout.toString()
-    .trim();
-  return `${head || "unknown"}${dirty ? " (with uncommitted changes)" : ""}`;
+/** The README's Performance lines: figures of this report only, with where they come from. */
+function readmeLines(): string {
+  const n = P.clients;
+  const sdk = (id: string) => find("sdk", id);
+  const mem = (id: string) => find("memory", id);
+  const memory = (report.memory ?? []) as { sessions: number; setup: string; pssMb: number; processes: number }[];
+  const at = (setup: string) => memory.find((r) => r.sessions === P.target20 && r.setup.startsWith(setup));
+  const idle = report.idle as Record<string, number> | undefined;
+  const fuzz = (report.hostile as Record<string, Record<string, number>> | undefined)?.fuzz;
+  const echo50 = (report.hostile as Record<string, Record<string, string>> | undefined)?.echo50;
+  const out = [
+    `Figures from [docs/benchmarks.md](docs/benchmarks.md), generated by \`bun run bench\` at commit \`${report.commit}\` on ${String(report.date).slice(0, 10)} (a shared 2-core machine; medians of ${P.reps} interleaved runs, ranges in the report):`,
+    "",
+    `- **Throughput** (${n} SDK clients, one call in flight each, an SDK server with an echo tool): ${times(ratios(sdk("proxy"), sdk("mcp-proxy")))} mcp-proxy's calls per second through \`mux-proxy\`, ${times(ratios(sdk("http"), sdk("mcp-proxy")))} through the HTTP front; on server-memory ${times(ratios(mem("proxy"), mem("mcp-proxy")))} and ${times(ratios(mem("http"), mem("mcp-proxy")))}. SDK clients on the mux socket get ${pcts(ratios(sdk("socket"), sdk("forwarder")))} of an ideal forwarder's calls per second.`,
+  ];
+  const direct = at("one server per session");
+  const viaProxy = at("mcp-mux:");
+  const viaHttp = at("mcp-mux HTTP");
+  const mcp = at("mcp-proxy");
+  if (direct && viaProxy && viaHttp && mcp && idle)
+    out.push(
+      `- **Memory**: ${P.target20} sessions of \`@modelcontextprotocol/server-memory\` take ${direct.pssMb} MB (PSS, ${direct.processes} processes) when each host spawns its own; through \`mux-proxy\` ${viaProxy.pssMb} MB (${viaProxy.processes} processes); through the HTTP front ${viaHttp.pssMb} MB (${viaHttp.processes} processes); mcp-proxy ${mcp.pssMb} MB. Each further \`mux-proxy\` adds ${idle.marginalProxyPssMb} MB; the daemon holds ${k(idle.daemonIdleClients as number)} idle clients in ${idle.daemonIdleRssMb} MB.`,
+    );
+  if (fuzz)
+    out.push(
+      `- **Hostile input**: ${k(fuzz.lines as number)} fuzzed lines beside SDK clients, ${checks.errors + checks.mismatches} wrong answers in the whole run, worst event-loop stall ${fuzz.worstStallMs} ms${echo50 ? `; 50 MiB messages round-trip with the daemon at ${echo50.afterRssMb} MB after each` : ""}.`,
+    );
+  return out.join("\n");
 }
 
+const README_START = "<!-- bench:performance:start -->";
+const README_END = "<!-- bench:performance:end -->";
+
+function writeReadmeLines(): void {
+  const file = join(ROOT, "README.md");
+  const text = readFileSync(file, "utf8");
+  const a = text.indexOf(README_START);
+  const b = text.indexOf(README_END);
+  if (a < 0 || b < a) throw new Error(`README.md has no ${README_START} … ${README_END} block`);
+  writeFileSync(file, `${text.slice(0, a + README_START.length)}\n${readmeLines()}\n${text.slice(b)}`);
+  log("wrote the Performance lines of README.md");
+}
+
+// ---- main ----
+
 const sections = process.env.BENCH_ONLY?.split(",");
-const run = async (name: string, fn: () => Promise<void>) => {
-  if (!sections || sections.includes(name)) await fn();
-};
-uncache([MUX, PROXY]);
+const want = (name: string): boolean => !sections || sections.includes(name);
+let before: ReturnType<typeof buildBefore>;
 try {
-  await run("latency", latency);
-  await run("throughput", throughputs);
-  await run("profiles", profiles);
-  await run("memory", memory);
-  await run("startup", startup);
-  await run("scale", scale);
-  await run("large", large);
-  await run("hostile", hostile);
-  await run("release", releaseSizes);
+  buildThis();
+  if (beforeCommit && (want("paths") || want("profiles"))) before = buildBefore(beforeCommit);
+  else if (!beforeCommit) report.before = { measured: false, why: quick ? "not built in a quick run" : "--no-before" };
+  uncacheAll(before ? [before.mux, before.proxy] : []);
+  if (want("paths"))
+    await sideBySide(before ? { commit: before.commit, mux: before.mux, proxy: before.proxy } : undefined);
+  if (want("profiles")) await profiles(before);
+  if (want("memory")) await memory();
+  if (want("startup")) await startup();
+  if (want("scale")) await scale();
+  if (want("large")) await large();
+  if (want("hostile")) await hostile();
+  if (want("floods")) await floods();
+  if (want("release")) await releaseSizes();
+  report.checks = { ...checks };
   if (sections) {
+    report.verdicts = verdicts();
     console.log(JSON.stringify(report, null, 2));
   } else {
     mkdirSync(dirname(outPath), { recursive: true });
     writeFileSync(outPath, render());
     writeFileSync(outPath.replace(/\.md$/, ".json"), `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${outPath}`);
+    if (writeReadme) writeReadmeLines();
+    else writeFileSync(join(dirname(outPath), "README-performance.md"), `${readmeLines()}\n`);
   }
 } finally {
   await stopAll();
+  if (before) removeWorktree(before.root);
   rmSync(dir, { recursive: true, force: true });
 }
 process.exit(0);

@@ -114,8 +114,16 @@ export function recorded(dir: string): Json[] {
 /** Start a mux in `mode`. In bin mode, options become CLI flags. */
 export async function startTarget(mode: Mode, options: MuxOptions): Promise<Target> {
   if (mode === "lib") {
-    const handle = await startMux({ logger: silentLogger, ...options });
-    return { socket: handle.socket, httpUrl: handle.httpUrl, stderr: () => "", close: () => handle.close() };
+    // The library's log lines, kept like the binary's stderr (so tests can read reasons).
+    let logs = "";
+    const keep =
+      (level: string) =>
+      (message: string): void => {
+        logs += `[${level}] ${message}\n`;
+      };
+    const logger = { debug: keep("debug"), info: keep("info"), warn: keep("warn"), error: keep("error") };
+    const handle = await startMux({ logger, ...options });
+    return { socket: handle.socket, httpUrl: handle.httpUrl, stderr: () => logs, close: () => handle.close() };
   }
   const flags: string[] = ["serve", "--socket", options.socket, "--cmd", options.cmd];
   const map: [keyof MuxOptions, string][] = [
@@ -215,6 +223,7 @@ export interface ProxyLaunch {
 }
 
 let settles = 0;
+let handshakes = 0;
 
 /** Bytes for a socket that takes what it can: the rest waits, in order, and goes out on drain. */
 export class WriteQueue {
@@ -241,12 +250,21 @@ export class WriteQueue {
   }
 }
 
-/** A raw JSON-RPC client over the socket: send anything, inspect every line received. */
+/**
+ * A raw JSON-RPC client over the socket: send anything, inspect every line received.
+ * `next` looks only at what arrives after a mark (by default, the call itself), and `response`
+ * only at what arrived since the request with that id was last sent, so an earlier message
+ * never satisfies a later wait.
+ */
 export class RawClient {
   readonly received: Json[] = [];
   readonly rawLines: string[] = [];
   closed = false;
+  /** What the mux-proxy process (`viaProxy`) wrote to stderr. */
+  stderr = "";
   private waiters: (() => void)[] = [];
+  /** Per request id (JSON text), how many messages had arrived when it was last sent. */
+  private readonly sentAt = new Map<string, number>();
   private readonly out: WriteQueue;
   private constructor(private readonly socket: { write(b: Uint8Array): number; end(): void }) {
     this.out = new WriteQueue((b) => socket.write(b));
@@ -263,7 +281,7 @@ export class RawClient {
       cwd: launch.cwd,
       stdin: "pipe",
       stdout: "pipe",
-      stderr: "ignore",
+      stderr: "pipe",
     });
     const client = new RawClient({
       write(b) {
@@ -278,6 +296,10 @@ export class RawClient {
       },
     });
     client.proc = proc;
+    void (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of proc.stderr) client.stderr += decoder.decode(chunk);
+    })();
     const splitter = createLineSplitter({ line: (text) => client.push(text) });
     void (async () => {
       for await (const chunk of proc.stdout) splitter.push(chunk);
@@ -323,8 +345,14 @@ export class RawClient {
 
   /** Queue a line, respecting socket backpressure. */
   send(message: Json | string): void {
-    const bytes = new TextEncoder().encode(`${typeof message === "string" ? message : JSON.stringify(message)}\n`);
-    this.out.send(bytes);
+    const text = typeof message === "string" ? message : JSON.stringify(message);
+    this.noteSent(typeof message === "string" ? text : message);
+    this.out.send(new TextEncoder().encode(`${text}\n`));
+  }
+
+  /** The index the next received message will have: pass it to `next` to look from here on. */
+  mark(): number {
+    return this.received.length;
   }
 
   private drain(): void {
@@ -335,11 +363,15 @@ export class RawClient {
     this.send({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) } as Json);
   }
 
-  /** Wait for the first received message matching `match` (searching everything received so far). */
-  async next(match: (m: Json) => boolean, timeoutMs = 5000): Promise<Json> {
+  /**
+   * Wait for the first message matching `match` received from `since` on (a `mark()`; by
+   * default the moment of this call: take a mark before the action when the answer may come
+   * before the wait starts).
+   */
+  async next(match: (m: Json) => boolean, timeoutMs = 5000, since = this.received.length): Promise<Json> {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.received.find(match);
+      const found = this.received.find((m, i) => i >= since && match(m));
       if (found) return found;
       if (this.closed) throw new Error("connection closed while waiting");
       if (Date.now() > until) throw new Error(`timed out; received: ${JSON.stringify(this.received).slice(0, 500)}`);
@@ -350,19 +382,21 @@ export class RawClient {
     }
   }
 
-  /** Wait for the response with exactly this id value. */
+  /** Wait for the response with exactly this id value, received since that request was last sent. */
   response(id: unknown, timeoutMs?: number): Promise<Json> {
-    return this.next((m) => m.id === id && ("result" in m || "error" in m), timeoutMs);
+    const since = this.sentAt.get(JSON.stringify(id)) ?? 0;
+    return this.next((m) => m.id === id && ("result" in m || "error" in m), timeoutMs, since);
   }
 
-  /** Initialize and send initialized. */
+  /** Initialize (with a fresh id each time) and send initialized. */
   async handshake(capabilities: Json = {}, version = "2025-11-25"): Promise<Json> {
-    this.request("init", "initialize", {
+    const id = `init-${++handshakes}`;
+    this.request(id, "initialize", {
       protocolVersion: version,
       capabilities,
       clientInfo: { name: "raw", version: "1" },
     });
-    const res = await this.response("init", 15_000);
+    const res = await this.response(id, 15_000);
     this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     return res;
   }
@@ -379,6 +413,24 @@ export class RawClient {
 
   close(): void {
     this.socket.end();
+  }
+
+  /** Remember when a request went out (its answer must come after). */
+  private noteSent(message: Json | string): void {
+    let value: unknown = message;
+    if (typeof message === "string") {
+      if (message.length > 65_536) return;
+      try {
+        value = JSON.parse(message);
+      } catch {
+        return;
+      }
+    }
+    for (const m of Array.isArray(value) ? value : [value]) {
+      const r = m as Json | null;
+      if (r && typeof r === "object" && "id" in r && typeof r.method === "string")
+        this.sentAt.set(JSON.stringify(r.id), this.received.length);
+    }
   }
 
   private push(text: string): void {

@@ -88,13 +88,15 @@ export class RawConn {
     this.write(`${JSON.stringify({ jsonrpc: "2.0", method })}\n`);
   }
 
-  async handshake(): Promise<void> {
-    await this.request("initialize", {
+  /** Initialize and send initialized; the initialize answer (check it for an error). */
+  async handshake(): Promise<Json> {
+    const answer = await this.request("initialize", {
       protocolVersion: "2025-11-25",
       capabilities: {},
       clientInfo: { name: "bench", version: "1" },
     });
     this.notify("notifications/initialized");
+    return answer;
   }
 
   private write(text: string): void {
@@ -135,6 +137,23 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] as number;
+}
+
+/** The median of `values` (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** Open file descriptors of a process (/proc/PID/fd), undefined when it is gone. */
+export function fdCount(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Run `total` calls over `workers` closed-loop workers; returns per-call latencies in ms. */

@@ -153,7 +153,8 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     () => {
       const now = Date.now();
       for (const { session } of [...sessions.values()]) {
-        session.sweep(now);
+        if (session.sweep(now) > 0)
+          log.debug(`http session ${session.label}: a stream cut off (its client took nothing)`);
         if (session.openStreams === 0 && now - session.lastActive > idleMs) session.close("idle session expired");
         // Opened and never used (no `initialized`, nothing since): abandoned, not worth 30 minutes.
         else if (

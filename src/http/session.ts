@@ -228,12 +228,17 @@ export class HttpSession {
     return n;
   }
 
-  /** Close streams whose client took nothing for the stall timeout (they can resume). */
-  sweep(now: number): void {
+  /** Close streams whose client took nothing for the stall timeout (they can resume); how many. */
+  sweep(now: number): number {
+    let cut = 0;
     for (const s of this.streams.values()) {
-      if (s.open && s.queued > 0 && now - s.lastPull > this.options.stallTimeoutMs) s.end();
+      if (s.open && s.queued > 0 && now - s.lastPull > this.options.stallTimeoutMs) {
+        s.end();
+        cut++;
+      }
     }
     for (const [id, s] of this.streams) if (!s.open && s.pending.size === 0) this.streams.delete(id);
+    return cut;
   }
 
   // --- internal ---

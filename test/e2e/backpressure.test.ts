@@ -166,7 +166,7 @@ describe.skipIf(!linux)("inbound backpressure", () => {
     expect(closed).toBe(false);
     expect(got).toBe(101);
     socket.end();
-  });
+  }, 60_000);
 });
 
 describe.skipIf(!linux)("big messages", () => {
@@ -196,7 +196,7 @@ describe.skipIf(!linux)("big messages", () => {
     });
     expect(peak - base).toBeLessThan(6 * 50);
     expect((after[2] as number) - (after[0] as number)).toBeLessThan(32);
-  });
+  }, 60_000);
 
   test("a message over the limit is refused with -32032 and costs no more than the limit", async () => {
     const t = await start({ maxRequestBytes: 1 * MiB });

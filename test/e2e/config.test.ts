@@ -9,7 +9,11 @@ import { BUN, FAKE_SERVER, type Json, MUX_BIN, RawClient, testScope, textOf, wai
 const scope = testScope();
 const { dir } = scope;
 
-function daemon(args: string[], env: Record<string, string> = {}): Subprocess<"ignore", "ignore", "pipe"> {
+/** A daemon; `logs()` is what it wrote to stderr so far. */
+function daemon(
+  args: string[],
+  env: Record<string, string> = {},
+): Subprocess<"ignore", "ignore", "pipe"> & { logs(): string } {
   const proc = Bun.spawn({
     cmd: [MUX_BIN, ...args],
     env: { ...process.env, ...env },
@@ -17,11 +21,16 @@ function daemon(args: string[], env: Record<string, string> = {}): Subprocess<"i
     stdout: "ignore",
     stderr: "pipe",
   });
+  let logs = "";
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) logs += decoder.decode(chunk);
+  })();
   scope.defer(async () => {
     if (proc.exitCode === null) proc.kill("SIGTERM");
     await proc.exited;
   });
-  return proc;
+  return Object.assign(proc, { logs: () => logs });
 }
 
 async function run(
@@ -250,8 +259,12 @@ describe("multi-service daemon", () => {
     const bad = await run(["reload", "--config", file]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('did you mean "max_active_clients"');
+    const rejected = (): number => proc.logs().split("reload rejected").length - 1;
+    const before = rejected();
     proc.kill("SIGHUP");
-    await Bun.sleep(300);
+    // Settled: the daemon has read the bad file and said so.
+    await waitFor(() => rejected() > before, 10_000, "the SIGHUP reload to be rejected");
+    expect(proc.logs()).toContain('did you mean "max_active_clients"');
     expect(existsSync(join(d, "added.sock"))).toBe(true); // still running the last good config
     kept.request(3, "tools/call", { name: "whoami" });
     expect(JSON.parse(textOf((await kept.response(3)).result)).pid).toBe(keptPid);

@@ -69,7 +69,7 @@ async function killDaemons(config: string): Promise<void> {
   await waitFor(() => daemons(config).length === 0, 5000, "daemons to stop").catch(() => {});
 }
 
-async function sdk(h: ReturnType<typeof home>, proxy = PROXY_BIN): Promise<Client> {
+async function sdk(h: ReturnType<typeof home>, proxy = PROXY_BIN): Promise<Client & { proxyStderr(): string }> {
   const client = new Client({ name: "lifecycle", version: "1" }, { capabilities: {} });
   const transport = new StdioClientTransport({
     command: proxy,
@@ -77,9 +77,13 @@ async function sdk(h: ReturnType<typeof home>, proxy = PROXY_BIN): Promise<Clien
     env: h.env,
     stderr: "pipe",
   });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   await client.connect(transport);
   scope.defer(() => client.close());
-  return client;
+  return Object.assign(client, { proxyStderr: () => stderr });
 }
 
 const echo = async (c: Client, n: number): Promise<unknown> =>
@@ -227,6 +231,13 @@ describe("hosts survive a daemon restart", () => {
     const [pid] = daemons(h.config);
     process.kill(pid as number, "SIGTERM");
     await waitFor(() => closed, 20_000, "the session to end");
+    // Ended for that reason (not a crash of the proxy or the daemon) …
+    expect(c.proxyStderr()).toContain("the server changed while the daemon was away; ending the session");
+    // … and the host's new session works, on the daemon the proxy started again.
+    const fresh = await sdk(h);
+    expect(await echo(fresh, 2)).toEqual({ n: 2 });
+    expect(daemons(h.config)).toHaveLength(1);
+    expect(daemons(h.config)[0]).not.toBe(pid);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   readdirSync,
   readFileSync,
   symlinkSync,
+  watch,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -142,6 +143,7 @@ describe.skipIf(!root)("impostors", () => {
     chmodSync(shared, 0o1777); // like /tmp: anybody may create, nobody may replace ours
     const socket = join(shared, "s.sock");
     const got = join(shared, "got.txt");
+    const closed = join(shared, "closed.txt"); // the impostor notes each connection's end (after its data)
     const impostor = Bun.spawn({
       cmd: [
         "setpriv",
@@ -150,7 +152,7 @@ describe.skipIf(!root)("impostors", () => {
         "--clear-groups",
         BUN,
         "-e",
-        `Bun.listen({ unix: ${JSON.stringify(socket)}, socket: { data(_s, d) { require("fs").appendFileSync(${JSON.stringify(got)}, d); } } }); setInterval(() => {}, 1000);`,
+        `Bun.listen({ unix: ${JSON.stringify(socket)}, socket: { data(_s, d) { require("fs").appendFileSync(${JSON.stringify(got)}, d); }, close() { require("fs").appendFileSync(${JSON.stringify(closed)}, "x"); } } }); setInterval(() => {}, 1000);`,
       ],
       stderr: "inherit",
     });
@@ -167,7 +169,8 @@ describe.skipIf(!root)("impostors", () => {
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`served by uid ${NOBODY}`);
-    await Bun.sleep(200);
+    // Settled: the impostor saw the proxy's connection end, after any bytes it carried.
+    await waitFor(() => existsSync(closed), 5000, "the impostor to see the connection end");
     expect(existsSync(got) ? readFileSync(got, "utf8") : "").toBe("");
   });
 
@@ -203,11 +206,21 @@ describe("status file", () => {
     const statusFile = join(d, "status.json");
     mkdirSync(statusFile); // a folder where the file should go: every rename fails
     const t = await scope.target({ socket: join(d, "s.sock"), ...fakeServer(d), statusFile, restartBackoffMs: 10 });
-    const c = await scope.raw(t.socket);
+    // Every write attempt makes a temporary file next to the target: count them as they come.
+    const attempts = new Set<string>();
+    const watcher = watch(d, (_event, name) => {
+      if (name?.endsWith(".tmp")) attempts.add(name);
+    });
+    scope.defer(() => watcher.close());
     for (let i = 0; i < 5; i++) {
+      const seen = attempts.size;
+      const c = await scope.raw(t.socket); // a session comes and goes: the status changes
       await c.handshake();
-      await Bun.sleep(250);
+      await c.settle();
+      c.close();
+      await waitFor(() => attempts.size > seen, 10_000, "another write attempt");
     }
+    expect(attempts.size).toBeGreaterThanOrEqual(5);
     const warnings = t
       .stderr()
       .split("\n")

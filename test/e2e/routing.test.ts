@@ -103,7 +103,9 @@ describe("progress", () => {
       arguments: { method: "notifications/progress", params: { progressToken: 999999, progress: 1 } },
     });
     await a.response(2);
-    await Bun.sleep(100);
+    // The child wrote the stray progress before that answer; b's ping goes through the same
+    // child after it, so anything misrouted to b would be in b's stream before the pong.
+    await b.settle();
     expect(a.received.filter((m) => m.method === "notifications/progress").length).toBe(2);
     expect(b.received.filter((m) => m.method === "notifications/progress").length).toBe(3);
   });
@@ -112,11 +114,14 @@ describe("progress", () => {
     const { t } = await fake();
     const a = await proxied(t.socket, {});
     const b = await proxied(t.socket, {});
+    const from = a.mark();
     a.request(1, "tools/call", { name: "task-progress", task: { ttl: 60000 }, _meta: { progressToken: 1 } });
     const created = await a.response(1);
     const taskId = ((created.result as Json).task as Json).taskId;
-    await a.next((m) => m.method === "notifications/tasks/status");
-    await Bun.sleep(100);
+    await a.next((m) => m.method === "notifications/tasks/status", 5000, from);
+    // The late progress was written right after the status: pings through the child after it.
+    await a.settle();
+    await b.settle();
     const progress = a.received.filter((m) => m.method === "notifications/progress");
     expect(progress.map((m) => (m.params as Json).progress)).toEqual([1]);
     expect((progress[0]?.params as Json).progressToken).toBe(1);
@@ -133,14 +138,16 @@ describe("cancellation", () => {
     const a = await proxied(t.socket, {});
     const b = await proxied(t.socket, {});
     a.request(1, "tools/call", { name: "slow", arguments: { ms: 400, who: "A" } });
-    b.request(1, "tools/call", { name: "slow", arguments: { ms: 400, who: "B" } });
+    b.request(1, "tools/call", { name: "slow", arguments: { ms: 1200, who: "B" } });
     await waitFor(() => callsOf(d, '"who":"A"').length === 1 && callsOf(d, '"who":"B"').length === 1, 5000, "calls");
     a.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, reason: "user" } });
     await waitFor(() => recorded(d).some((m) => m.method === "notifications/cancelled"), 5000, "cancel at child");
     const cancel = recorded(d).find((m) => m.method === "notifications/cancelled") as Json;
     expect((cancel.params as Json).requestId).toBe(callsOf(d, '"who":"A"')[0]?.id as number);
     expect(JSON.parse(textOf((await b.response(1)).result))).toMatchObject({ who: "B" });
-    await Bun.sleep(200);
+    // A's call (400 ms) was answered by the child long before B's (1,200 ms, started at the same
+    // time): a ping through the child now is answered after it.
+    await a.settle();
     expect(a.received.some((m) => m.id === 1)).toBe(false); // the late response was dropped
     expect(recorded(d).filter((m) => m.method === "notifications/cancelled").length).toBe(1);
   });
@@ -156,23 +163,24 @@ describe("cancellation", () => {
     expect(cancel.params).toEqual({ requestId: callsOf(d, "gone")[0]?.id, reason: "client disconnected" });
   });
 
-  test("SDK abort on server-everything cancels one client's operation only", async () => {
-    const d = dir();
-    const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
+  test("SDK abort cancels one client's operation only: the child gets the cancel for that call, the other call completes", async () => {
+    const { d, t } = await fake();
     const [a, b] = await Promise.all([sdk(t.socket), sdk(t.socket)]);
     const controller = new AbortController();
-    const op = (c: typeof a, signal?: AbortSignal) =>
-      c.callTool(
-        { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 2 } },
-        CallToolResultSchema,
-        { signal },
-      );
-    const pa = op(a, controller.signal);
-    const pb = op(b);
-    await Bun.sleep(200);
+    const op = (c: typeof a, who: string, ms: number, signal?: AbortSignal) =>
+      c.callTool({ name: "slow", arguments: { ms, who } }, CallToolResultSchema, { signal });
+    const pa = op(a, "A", 3000, controller.signal);
+    const pb = op(b, "B", 1000);
+    await waitFor(() => callsOf(d, '"who":"A"').length === 1 && callsOf(d, '"who":"B"').length === 1, 5000, "calls");
     controller.abort("stop");
     await expect(pa).rejects.toThrow();
-    expect(textOf(await pb)).toContain("completed");
+    await waitFor(() => recorded(d).some((m) => m.method === "notifications/cancelled"), 5000, "cancel at child");
+    expect(JSON.parse(textOf(await pb))).toEqual({ ms: 1000, who: "B" });
+    await b.ping(); // through the child, after everything above
+    const cancels = recorded(d).filter((m) => m.method === "notifications/cancelled");
+    expect(cancels).toHaveLength(1);
+    expect((cancels[0]?.params as Json).requestId).toBe(callsOf(d, '"who":"A"')[0]?.id as number);
+    expect((cancels[0]?.params as Json).requestId).not.toBe(callsOf(d, '"who":"B"')[0]?.id as number);
   });
 });
 
@@ -259,13 +267,14 @@ describe("server → client requests", () => {
     const caps = { elicitation: { form: {}, url: {} } };
     const a = await proxied(t.socket, caps);
     const b = await proxied(t.socket, caps);
+    const from = a.mark();
     a.request(1, "tools/call", { name: "elicit", arguments: { mode: "url", elicitationId: "el-1", complete: true } });
-    const ask = await a.next((m) => m.method === "elicitation/create");
+    const ask = await a.next((m) => m.method === "elicitation/create", 5000, from);
     expect(typeof ask.id).toBe("string");
     a.send({ jsonrpc: "2.0", id: ask.id as string, result: { action: "accept" } });
     expect(textOf((await a.response(1)).result)).toContain("accept");
-    await a.next((m) => m.method === "notifications/elicitation/complete");
-    await Bun.sleep(100);
+    await a.next((m) => m.method === "notifications/elicitation/complete", 5000, from);
+    await b.settle();
     expect(
       b.received.some((m) => m.method === "elicitation/create" || m.method === "notifications/elicitation/complete"),
     ).toBe(false);
@@ -279,23 +288,25 @@ describe("server → client requests", () => {
     const answer = textOf((await a.response(1)).result);
     expect(answer).toContain("-32034");
     expect(answer).not.toContain('"action"');
+    await b.settle();
     expect(a.received.some((m) => m.method === "elicitation/create")).toBe(false);
     expect(b.received.some((m) => m.method === "elicitation/create")).toBe(false);
   });
 
   test("no capable caller, or an ambiguous origin: the child gets -32034 and nobody is asked", async () => {
-    const { t } = await fake();
+    const { d, t } = await fake();
     const capable = await proxied(t.socket, { sampling: {} });
     const plain = await proxied(t.socket, {});
     plain.request(1, "tools/call", { name: "sample" });
     expect(textOf((await plain.response(1)).result)).toContain("-32034");
     const other = await proxied(t.socket, { sampling: {} });
-    other.request(1, "tools/call", { name: "slow", arguments: { ms: 500 } });
-    await Bun.sleep(100);
+    other.request(1, "tools/call", { name: "slow", arguments: { ms: 1500, who: "other" } });
+    await waitFor(() => callsOf(d, '"who":"other"').length === 1, 5000, "other's call at the child");
     capable.request(1, "tools/call", { name: "sample" });
     const r = textOf((await capable.response(1)).result);
     expect(r).toContain("-32034");
     expect(r).toContain("several clients");
+    for (const c of [capable, plain, other]) await c.settle();
     for (const c of [capable, plain, other])
       expect(c.received.some((m) => m.method === "sampling/createMessage")).toBe(false);
   });
@@ -303,9 +314,10 @@ describe("server → client requests", () => {
   test("the chosen client disconnecting or not answering gives the child a prompt error", async () => {
     const { d, t } = await fake({ requestTimeoutMs: 500 });
     const a = await proxied(t.socket, { sampling: {} });
+    const from = a.mark();
     a.request(1, "tools/call", { name: "sample" });
-    const ask = await a.next((m) => m.method === "sampling/createMessage");
-    const cancelled = await a.next((m) => m.method === "notifications/cancelled", 3000);
+    const ask = await a.next((m) => m.method === "sampling/createMessage", 5000, from);
+    const cancelled = await a.next((m) => m.method === "notifications/cancelled", 3000, from);
     expect((cancelled.params as Json).requestId).toBe(ask.id as string);
     await waitFor(() => recorded(d).some((m) => m.id === 1000 && "error" in m), 3000, "error to child");
     const answered = recorded(d).find((m) => m.id === 1000 && "error" in m) as Json;
@@ -324,14 +336,17 @@ describe("server → client requests", () => {
     const b = await proxied(t.socket, {});
     a.request(1, "tools/call", { name: "ping-client" });
     expect(JSON.parse(textOf((await a.response(1)).result))).toMatchObject({ result: {} });
+    await b.settle();
     expect([...a.received, ...b.received].some((m) => m.method === "ping")).toBe(false);
   });
 });
 
 describe("roots", () => {
   const rootsClient = async (socket: string, roots: string[]): Promise<RawClient> => {
-    const c = await proxied(socket, { roots: { listChanged: true } });
-    const ask = await c.next((m) => m.method === "roots/list");
+    const c = await scope.raw(socket, "proxy");
+    const from = c.mark();
+    await c.handshake({ roots: { listChanged: true } });
+    const ask = await c.next((m) => m.method === "roots/list", 5000, from);
     c.send({ jsonrpc: "2.0", id: ask.id as string, result: { roots: roots.map((uri) => ({ uri })) } });
     return c;
   };
@@ -398,7 +413,8 @@ describe("subscriptions and logging", () => {
       arguments: { method: "notifications/resources/updated", params: { uri: "file:///x" } },
     });
     await b.next((m) => m.method === "notifications/resources/updated");
-    await Bun.sleep(100);
+    await a.settle();
+    await c.settle();
     expect(a.received.some((m) => m.method === "notifications/resources/updated")).toBe(false);
     expect(c.received.some((m) => m.method === "notifications/resources/updated")).toBe(false);
     b.close();
@@ -421,9 +437,11 @@ describe("subscriptions and logging", () => {
     await b.response(1);
     a.request(2, "resources/unsubscribe", { uri });
     await a.response(2);
+    const from = b.mark();
     b.request(2, "tools/call", { name: "toggle-subscriber-updates", arguments: {} });
     await b.response(2);
-    await b.next((m) => m.method === "notifications/resources/updated" && (m.params as Json).uri === uri, 8000);
+    await b.next((m) => m.method === "notifications/resources/updated" && (m.params as Json).uri === uri, 8000, from);
+    await a.settle();
     expect(a.received.some((m) => m.method === "notifications/resources/updated")).toBe(false);
   });
 
@@ -439,9 +457,11 @@ describe("subscriptions and logging", () => {
     expect(((await a.response(2)).error as Json).code).toBe(-32602);
     a.request(3, "tools/call", { name: "whoami" });
     expect(JSON.parse(textOf((await a.response(3)).result)).logLevel).toBe("info");
+    const from = b.mark();
     a.request(4, "tools/call", { name: "log", arguments: { levels: ["debug", "info", "error"] } });
     await a.response(4);
-    await b.next((m) => m.method === "notifications/message" && (m.params as Json).level === "error");
+    await b.next((m) => m.method === "notifications/message" && (m.params as Json).level === "error", 5000, from);
+    await b.settle();
     const levels = (c: RawClient) =>
       c.received.filter((m) => m.method === "notifications/message").map((m) => (m.params as Json).level);
     expect(levels(a)).toEqual(["error"]);
@@ -476,11 +496,14 @@ describe("subscriptions and logging", () => {
     const a = await proxied(t.socket, {});
     const b = await proxied(t.socket, {});
     const pending = await proxied(t.socket);
+    const from = b.mark();
     a.request(1, "tools/call", { name: "notify", arguments: { method: "notifications/tools/list_changed" } });
     await a.next((m) => m.method === "notifications/tools/list_changed");
-    await b.next((m) => m.method === "notifications/tools/list_changed");
-    await Bun.sleep(100);
-    expect(pending.received.length).toBe(0);
+    await b.next((m) => m.method === "notifications/tools/list_changed", 5000, from);
+    // A ping before its initialize is answered (by the child, after the broadcast).
+    await pending.settle();
+    expect(pending.received).toHaveLength(1); // the pong only
+    expect(pending.received[0]).toMatchObject({ result: {} });
   });
 });
 
@@ -490,6 +513,7 @@ describe("tasks, batches, newer protocol era, isolated mode", () => {
     const t = await use({ socket: join(d, "e.sock"), cmd: EVERYTHING_BIN, args: ["stdio"] });
     const a = await proxied(t.socket, {});
     const b = await proxied(t.socket, {});
+    const from = a.mark();
     a.request(1, "tools/call", { name: "simulate-research-query", arguments: { topic: "mux" }, task: { ttl: 60000 } });
     const created = (await a.response(1, 10_000)).result as Json;
     const taskId = (created.task as Json).taskId as string;
@@ -503,7 +527,8 @@ describe("tasks, batches, newer protocol era, isolated mode", () => {
     expect(((await a.response(2)).result as Json).taskId).toBe(taskId);
     a.request(3, "tasks/list");
     expect((((await a.response(3)).result as Json).tasks as Json[]).map((x) => x.taskId)).toContain(taskId);
-    await a.next((m) => m.method === "notifications/tasks/status", 10_000);
+    await a.next((m) => m.method === "notifications/tasks/status", 10_000, from);
+    await b.settle();
     expect(b.received.some((m) => m.method === "notifications/tasks/status")).toBe(false);
   });
 
@@ -532,11 +557,13 @@ describe("tasks, batches, newer protocol era, isolated mode", () => {
     const seen = recorded(d).find((m) => m.method === "vendor/experimental") as Json;
     expect(typeof seen.id).toBe("number");
     expect((seen.params as Json)._meta).toEqual({ "io.modelcontextprotocol/protocolVersion": "2026-07-28" });
+    const [fromA, fromB] = [a.mark(), b.mark()];
     a.request(5, "subscriptions/listen", { filter: {} });
     b.request(5, "subscriptions/listen", { filter: {} });
-    await a.next((m) => m.method === "notifications/resources/updated");
-    await b.next((m) => m.method === "notifications/resources/updated");
-    await Bun.sleep(100);
+    await a.next((m) => m.method === "notifications/resources/updated", 5000, fromA);
+    await b.next((m) => m.method === "notifications/resources/updated", 5000, fromB);
+    await a.settle();
+    await b.settle();
     for (const c of [a, b]) {
       const carried = c.received.filter(
         (m) =>

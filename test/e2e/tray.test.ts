@@ -169,7 +169,7 @@ describe.skipIf(desktop !== undefined)("tray on a desktop (Xvfb, trayer)", () =>
     const x = await startDesktop();
     const t = serveWithTray(x.env);
     await findIcon(x.env);
-    const helper = helperOf(t.proc.pid);
+    const helper = await theHelperOf(t.proc.pid);
     process.kill(helper, "SIGKILL");
     await waitFor(() => t.stderr().includes("tray:"), 5000, "the warning");
     expect(t.stderr()).toContain("tray: the icon helper was killed (SIGKILL); serving without the status icon");
@@ -177,8 +177,7 @@ describe.skipIf(desktop !== undefined)("tray on a desktop (Xvfb, trayer)", () =>
     expect(count(t.stderr(), "tray:")).toBe(1);
 
     const u = serveWithTray(x.env);
-    await waitFor(() => helperOf(u.proc.pid) > 0, 10_000, "the second helper");
-    const orphan = helperOf(u.proc.pid);
+    const orphan = await theHelperOf(u.proc.pid);
     u.proc.kill("SIGKILL");
     await waitFor(() => !alive(orphan), 15_000, "the helper to notice its daemon is gone");
   }, 60_000);
@@ -302,6 +301,7 @@ function differentPixels(env: Record<string, string>, a: string, b: string): num
 }
 
 /** The daemon's tray helper (its child running mux-tray), or 0. */
+/** The daemon's tray helper, 0 when there is none (never pass 0 to `process.kill`: the whole group). */
 function helperOf(daemon: number): number {
   const out = Bun.spawnSync(["pgrep", "-P", String(daemon), "-f", "mux-tray"])
     .stdout.toString()
@@ -309,7 +309,16 @@ function helperOf(daemon: number): number {
   return Number(out.split("\n")[0] || 0);
 }
 
+/** The helper, once it is there (a test failure, never pid 0, when it does not come). */
+async function theHelperOf(daemon: number): Promise<number> {
+  await waitFor(() => helperOf(daemon) > 0, 10_000, "the tray helper");
+  const pid = helperOf(daemon);
+  if (!(pid > 0)) throw new Error("the tray helper is gone");
+  return pid;
+}
+
 function alive(pid: number): boolean {
+  if (!(pid > 0)) throw new Error(`not a process id: ${pid}`);
   try {
     process.kill(pid, 0);
     return true;
