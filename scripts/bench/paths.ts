@@ -175,7 +175,8 @@ export async function startMux(
       "64",
       "--log-level",
       "error",
-      ...(port ? ["--http", `127.0.0.1:${port}`] : []),
+      // No token, like the peers it is measured beside (the before build predates the flag).
+      ...(port ? ["--http", `127.0.0.1:${port}`, ...(options.bin ? [] : ["--http-no-auth"])] : []),
       ...(options.extra ?? []),
       "--",
       ...cmd.slice(1),
