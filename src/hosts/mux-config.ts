@@ -28,6 +28,7 @@ export function serviceEntry(spec: ServiceSpec): Record<string, unknown> {
   if (spec.args.length > 0) out.args = spec.args;
   if (Object.keys(spec.env).length > 0) out.env = spec.env;
   if (spec.cwd !== undefined) out.cwd = spec.cwd;
+  out.share = spec.share;
   if (spec.serial) out.max_concurrent_requests = 1;
   // Clients bring their env (forwarded secrets, host-expanded variables): the service allows
   // exactly those names, and a child started without them would be of no use.
@@ -36,6 +37,18 @@ export function serviceEntry(spec: ServiceSpec): Record<string, unknown> {
     out.lazy_start = true;
   }
   return out;
+}
+
+/**
+ * A service already in the config whose share setting (or its absence: `global`) differs from
+ * what rewire chose for the entry: the config's is kept, never overwritten.
+ */
+export interface KeptShare {
+  service: string;
+  /** What the config says (`share`, or `client` from `mode: isolated` / `isolated: true`), undefined when nothing. */
+  share?: string;
+  wanted: string;
+  reason: string;
 }
 
 /** Render a whole config for `specs` in the format of `path`'s extension. */
@@ -51,7 +64,7 @@ export function addServices(
   path: string,
   specs: ServiceSpec[],
   options: { dryRun?: boolean; from?: string } = {},
-): { names: Map<string, string>; added: string[]; text: string; before: string } {
+): { names: Map<string, string>; added: string[]; text: string; before: string; kept: KeptShare[] } {
   // `from`: plan on this text instead of the file's (a dry run after a planned `ensureHttp`).
   const before = options.from ?? (existsSync(path) ? readFileSync(path, "utf8") : "");
   const result = addToText(path, before, specs);
@@ -186,17 +199,29 @@ function addToText(
   path: string,
   text: string,
   specs: ServiceSpec[],
-): { names: Map<string, string>; added: string[]; text: string } {
+): { names: Map<string, string>; added: string[]; text: string; kept: KeptShare[] } {
   const format = formatOf(path);
   const existing = servicesIn(format, text);
   const names = new Map<string, string>();
   const added: string[] = [];
+  const kept: KeptShare[] = [];
   let out = text;
   for (const spec of specs) {
     if (names.has(spec.id)) continue;
     const same = Object.entries(existing).find(([, s]) => s.socket === spec.socket);
     if (same) {
       names.set(spec.id, same[0]);
+      const s = same[1] as { share?: unknown; mode?: unknown; isolated?: unknown };
+      const has =
+        typeof s.share === "string"
+          ? s.share
+          : s.isolated === true || s.mode === "isolated"
+            ? "client"
+            : s.isolated === false || s.mode === "shared"
+              ? "global"
+              : undefined;
+      if ((has ?? "global") !== spec.share)
+        kept.push({ service: same[0], share: has, wanted: spec.share, reason: spec.shareReason });
       continue;
     }
     let name = spec.name;
@@ -207,7 +232,7 @@ function addToText(
     added.push(name);
     out = insert(format, out, name, entry);
   }
-  return { names, added, text: out };
+  return { names, added, text: out, kept };
 }
 
 type Format = "json" | "yaml" | "toml";
