@@ -86,7 +86,7 @@ const SERIAL_SERVERS: [RegExp, string][] = [
 /** What an auto-started daemon inherits (see proxy/autostart.ts). */
 const DAEMON_ENV = /^(HOME|USER|LOGNAME|SHELL|PATH|LANG|LANGUAGE|TZ|TMPDIR|LC_[A-Z_]+|XDG_[A-Z_]+|MUX_[A-Z_]+)$/;
 /** The project folder as the daemon fills it in (a `share = "workspace"` child's own folder). */
-export const WORKSPACE_FOLDER = "${workspaceFolder}";
+export const WORKSPACE_FOLDER = `\${workspaceFolder}`;
 /** Host spellings of the project folder: VS Code/Cursor's, the older `workspaceRoot`, Claude Code's env. */
 const WORKSPACE_VAR =
   /\$\{(workspaceFolder|workspaceRoot|cwd|CLAUDE_PROJECT_DIR|PWD)\}|\$(CLAUDE_PROJECT_DIR|PWD)(?![A-Za-z0-9_])/g;

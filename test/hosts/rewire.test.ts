@@ -75,7 +75,7 @@ describe("scan", () => {
     expect(find("cursor", "files")).toMatchObject({
       problems: [],
       share: "workspace",
-      shareReason: "args use ${workspaceFolder}",
+      shareReason: `args use \${workspaceFolder}`,
     });
     expect(find("claude-code", "local-tool")).toMatchObject({
       problems: [],
