@@ -60,6 +60,10 @@ test("Save all: servers from hosts (defaults), hosts with their state, then conf
   expect(asked[0]?.message).toContain("Step 1/3");
   expect(step1).toContain("memory  npx -y @modelcontextprotocol/server-memory  [claude-desktop, cursor]");
   expect(step1).toContain("[running: 1 process]");
+  // Each server's share policy and why (issue 22).
+  expect(step1).toContain("share: global (server-memory keeps one graph: known global)");
+  expect(step1).toContain(`share: workspace (args use \${workspaceFolder})`);
+  expect(printed.join("\n")).toContain("    share: workspace (unknown server: per project to be safe)");
   expect(step1).toContain("mcp-server-git --repository /home/u/repo  [running, pid 4343; no host config]");
   expect(asked[0]?.choices.find((c) => c.name.includes("pid 4343"))?.checked).toBeFalsy();
   expect(asked[1]?.choices.map((c) => c.name)).toEqual([
