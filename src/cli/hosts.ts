@@ -194,7 +194,7 @@ export function printStatus(rows: RewireStatusRow[], json: boolean): void {
   }
   for (const r of rows)
     process.stdout.write(
-      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.url ?? r.socket}  (${r.path})${statusNote(r)}\n`,
+      `${r.host}  ${r.name}  ${r.state}  service ${r.service}${r.share ? ` (share: ${r.share})` : ""}  ${r.url ?? r.socket}  (${r.path})${statusNote(r)}\n`,
     );
 }
 

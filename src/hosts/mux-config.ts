@@ -152,6 +152,20 @@ export function removeHttp(path: string, listen: string): boolean {
   return true;
 }
 
+/**
+ * Each service's share policy as the config at `path` sets it (`share`, else `client` for
+ * `mode: isolated` / `isolated: true`, else `global`, the default); empty when it cannot be read.
+ */
+export function serviceShares(path: string): Record<string, string> {
+  try {
+    if (!existsSync(path)) return {};
+    const services = servicesIn(formatOf(path), readFileSync(path, "utf8"));
+    return Object.fromEntries(Object.entries(services).map(([name, s]) => [name, shareOf(s) ?? "global"]));
+  } catch {
+    return {};
+  }
+}
+
 /** Remove services from the config at `path` (missing ones are ignored); returns those removed. */
 export function removeServices(path: string, names: string[], options: { dryRun?: boolean } = {}): string[] {
   if (!existsSync(path) || names.length === 0) return [];
@@ -211,15 +225,7 @@ function addToText(
     const same = Object.entries(existing).find(([, s]) => s.socket === spec.socket);
     if (same) {
       names.set(spec.id, same[0]);
-      const s = same[1] as { share?: unknown; mode?: unknown; isolated?: unknown };
-      const has =
-        typeof s.share === "string"
-          ? s.share
-          : s.isolated === true || s.mode === "isolated"
-            ? "client"
-            : s.isolated === false || s.mode === "shared"
-              ? "global"
-              : undefined;
+      const has = shareOf(same[1]);
       if ((has ?? "global") !== spec.share)
         kept.push({ service: same[0], share: has, wanted: spec.share, reason: spec.shareReason });
       continue;
@@ -236,6 +242,19 @@ function addToText(
 }
 
 type Format = "json" | "yaml" | "toml";
+
+/** The share a service entry sets, if any (`mode`/`isolated` are the older spellings of `client`/`global`). */
+function shareOf(service: unknown): string | undefined {
+  const s = (typeof service === "object" && service !== null ? service : {}) as {
+    share?: unknown;
+    mode?: unknown;
+    isolated?: unknown;
+  };
+  if (typeof s.share === "string") return s.share;
+  if (s.isolated === true || s.mode === "isolated") return "client";
+  if (s.isolated === false || s.mode === "shared") return "global";
+  return undefined;
+}
 
 function formatOf(path: string): Format {
   const ext = extname(path).toLowerCase();

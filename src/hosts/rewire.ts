@@ -29,9 +29,10 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { defaultHttpListen, defaultTokenFile, resolvePath } from "../config/paths.ts";
 import { loadOrCreateToken } from "../http/token.ts";
-import { addServices, defaultMuxConfig, ensureHttp, removeHttp, removeServices } from "./mux-config.ts";
+import { addServices, defaultMuxConfig, ensureHttp, removeHttp, removeServices, serviceShares } from "./mux-config.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 import { droppedWithWarning, httpOps, proxyArgs, rewireOps, URL_ENTRIES } from "./shapes.ts";
+import { listReasons } from "./share-policy.ts";
 import {
   backupFile,
   hashOf,
@@ -185,7 +186,7 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           for (const p of e.problems) result.warnings.push(`${e.host} ${e.name}: ${p.message} (forced)`);
           if (e.spec.pinned)
             result.warnings.push(
-              `${e.host} ${e.name}: share = "${e.spec.share}" (${e.spec.shareReason}) although ${e.spec.pinned.join(", ")}: ${baseOf(e, options.ctx)} is written in for the project folder`,
+              `${e.host} ${e.name}: share = "${e.spec.share}" (${e.spec.shareReason}) although ${listReasons(e.spec.pinned)}: ${baseOf(e, options.ctx)} is written in for the project folder`,
             );
           if (
             options.transport === "http" &&
@@ -598,6 +599,8 @@ export interface RewireStatusRow {
   socket: string;
   /** The URL of a URL entry (`transport: http`). */
   url?: string;
+  /** The service's share policy as its mux config sets it (absent when the config or service is gone). */
+  share?: string;
   state: "rewired" | "changed" | "missing" | "file-missing";
   /** The mux-proxy the entry runs, and whether that file still exists. */
   proxy?: string;
@@ -609,6 +612,14 @@ export interface RewireStatusRow {
 export function rewireStatus(options: Omit<HostSelection, "includeProject">): RewireStatusRow[] {
   const dir = options.stateDir ?? stateDir(options.ctx.env);
   const records = readState(dir).records.filter((r) => !options.hosts?.length || options.hosts.includes(r.host));
+  const shares = new Map<string, Record<string, string>>();
+  const shareIn = (config: string) => {
+    const known = shares.get(config);
+    if (known) return known;
+    const read = serviceShares(config);
+    shares.set(config, read);
+    return read;
+  };
   return records.map((r) => {
     const row: RewireStatusRow = {
       host: r.host,
@@ -622,6 +633,8 @@ export function rewireStatus(options: Omit<HostSelection, "includeProject">): Re
     const key = URL_ENTRIES[r.host]?.url;
     const url = r.transport === "http" && key ? (r.rewired.value as Record<string, unknown> | null)?.[key] : undefined;
     if (typeof url === "string") row.url = url;
+    const share = shareIn(r.configFile)[r.service];
+    if (share !== undefined) row.share = share;
     try {
       const loaded = loadFile(fileFromRecord(r), options.ctx, [r]);
       const entry = loaded.entries.find((e) => e.name === r.name && sameContainer(e.container, r.container));

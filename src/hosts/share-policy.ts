@@ -85,10 +85,17 @@ export const KNOWN_GLOBAL: readonly KnownGlobal[] = [
  */
 export function classifyShare(tokens: string[], signals: string[], override?: SharePolicy): ShareChoice {
   if (override) return { policy: override, reason: `--share ${override}`, source: "override" };
-  if (signals.length > 0) return { policy: "workspace", reason: signals.join(", "), source: "launch" };
+  if (signals.length > 0) return { policy: "workspace", reason: listReasons(signals), source: "launch" };
   const known = knownGlobal(tokens);
   if (known) return { policy: "global", reason: `${known.why}: known global`, source: "known" };
   return { policy: "workspace", reason: "unknown server: per project to be safe", source: "unknown" };
+}
+
+/** At most three reasons, each at most 80 characters (a launch is hostile input too). */
+export function listReasons(signals: string[]): string {
+  const cut = (s: string) => (s.length > 80 ? `${s.slice(0, 79)}…` : s);
+  const shown = signals.slice(0, 3).map(cut).join(", ");
+  return signals.length > 3 ? `${shown} and ${signals.length - 3} more` : shown;
 }
 
 /** The known-global server a command or argument names, if any. */

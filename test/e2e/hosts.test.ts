@@ -247,6 +247,9 @@ test("mux scan shows each entry's share policy and why (plain and --json); mux r
   expect(rewired.stdout).toContain(', share: workspace (args contain ".")');
   const config = loadConfig(join(home, ".config", "mcp-mux", "config.yaml"), { env });
   expect(config.services.fs).toMatchObject({ args: ["."], share: "workspace" });
+  expect((await mux(["rewire", "--status"], env)).stdout).toContain(
+    "claude-code  fs  rewired  service fs (share: workspace)",
+  );
   expect(config.services.git?.share).toBe("workspace");
   expect(config.services.memory?.share).toBe("global");
   // --share: checked, then applied to new services.

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { renderScan } from "../../src/cli/hosts.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { hostContext } from "../../src/hosts/hosts.ts";
-import { restoreHosts, rewireHosts } from "../../src/hosts/rewire.ts";
+import { restoreHosts, rewireHosts, rewireStatus } from "../../src/hosts/rewire.ts";
 import { scanHosts } from "../../src/hosts/scan.ts";
 import { describeRewire } from "../../src/hosts/wizard.ts";
 import { fixtureHome, PROXY } from "./fixtures.ts";
@@ -189,6 +189,16 @@ describe("classification", () => {
     expect(readFileSync(h.configFile, "utf8")).not.toContain("share");
   });
 
+  test("a hostile launch (many long relative paths) gets a short reason: three shown, the rest counted", () => {
+    const h = home();
+    const args = Array.from({ length: 50 }, (_, i) => `./${"x".repeat(5000)}${i}`);
+    put(join(h.home, ".cursor", "mcp.json"), JSON.stringify({ mcpServers: { big: { command: "node", args } } }));
+    const s = scanHosts({ ctx: h.ctx, stateDir: h.stateDir }).servers.find((x) => x.name === "big");
+    expect(s?.share).toBe("workspace");
+    expect(s?.shareReason).toEndWith(" and 47 more");
+    expect(s?.shareReason?.length).toBeLessThan(300);
+  });
+
   test("a user-scope Claude Code entry (claude mcp add --scope user git uvx mcp-server-git) is per workspace; server-memory is global", async () => {
     const h = home();
     put(
@@ -305,6 +315,10 @@ test("two projects' `fs: mcp-server-filesystem .` are one service (same id, `.` 
   }
   expect(sockets[0]).toBe(sockets[1] as string);
   expect(added).toEqual([["fs"], []]);
+  // rewire --status (and mux status --hosts) show the service's share as the config sets it.
+  expect(rewireStatus({ ctx: h.ctx, stateDir: h.stateDir }).map((r) => [r.path, r.service, r.share])).toEqual(
+    projects.map((p) => [join(p, ".mcp.json"), "fs", "workspace"]),
+  );
   const raw = rawServices(h.configFile);
   expect(Object.keys(raw)).toEqual(["fs"]);
   expect(raw.fs).toMatchObject({ cmd: "mcp-server-filesystem", args: ["."], share: "workspace" });
