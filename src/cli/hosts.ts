@@ -10,6 +10,7 @@ import { addServices } from "../hosts/mux-config.ts";
 import { type RewireStatusRow, repairHosts, restoreHosts, rewireHosts, rewireStatus } from "../hosts/rewire.ts";
 import { type ScanReport, scanHosts } from "../hosts/scan.ts";
 import { describeRewire } from "../hosts/wizard.ts";
+import { SHARE_POLICIES, type SharePolicy } from "../mux/options.ts";
 import { findInstalled } from "./installed.ts";
 import { fail } from "./logger.ts";
 import { reloadIfRunning } from "./reload.ts";
@@ -56,7 +57,15 @@ export const rewireCommand = defineCommand({
   args: {
     ...HOST_ARGS,
     "dry-run": { type: "boolean", description: "Print a unified diff and write nothing" },
-    force: { type: "boolean", description: "Rewire entries with relative paths or workspace variables too" },
+    force: {
+      type: "boolean",
+      description: "Rewire entries with a relative command or variables the daemon cannot resolve too",
+    },
+    share: {
+      type: "string",
+      description:
+        "global | workspace | client: the share policy of the new services (default: per entry, shown by mux scan); a service already in the config keeps its own",
+    },
     proxy: {
       type: "string",
       description: "Absolute path of mux-proxy (default: the installed one: on PATH, or in ~/.local/bin)",
@@ -106,6 +115,7 @@ export const rewireCommand = defineCommand({
         dryRun: args["dry-run"],
         configFile: args.config ? resolve(args.config) : undefined,
         transport: transportOf(args.transport),
+        share: shareOf(args.share),
         httpListen: args["http-listen"],
       }),
     );
@@ -184,7 +194,7 @@ export function printStatus(rows: RewireStatusRow[], json: boolean): void {
   }
   for (const r of rows)
     process.stdout.write(
-      `${r.host}  ${r.name}  ${r.state}  service ${r.service}  ${r.url ?? r.socket}  (${r.path})${statusNote(r)}\n`,
+      `${r.host}  ${r.name}  ${r.state}  service ${r.service}${r.share ? ` (share: ${r.share})` : ""}  ${r.url ?? r.socket}  (${r.path})${statusNote(r)}\n`,
     );
 }
 
@@ -232,6 +242,7 @@ export function renderScan(report: ScanReport): string {
         out.push(`  ${s.name}  [${state}]  ${launch}${env}${s.cwd ? `  cwd ${s.cwd}` : ""}${scope}`.trimEnd());
         if (s.forwardedEnv)
           out.push(`      env resolved by the host, forwarded by mux-proxy: ${s.forwardedEnv.join(", ")}`);
+        if (s.share) out.push(`      share: ${s.share} (${s.shareReason})`);
         for (const p of s.problems) out.push(`      cannot share: ${p}`);
         if (s.serial && s.status !== "managed")
           out.push(`      shared with max_concurrent_requests = 1 (rewire sets it): ${s.serial}`);
@@ -262,6 +273,11 @@ function statusNote(r: RewireStatusRow): string {
   if (r.state === "changed") return "\n    changed since the rewire: mux restore refuses it unless --force";
   if (r.proxyMissing) return `\n    mux-proxy ${r.proxy} no longer exists: run mux rewire --repair`;
   return "";
+}
+
+function shareOf(value: string | undefined): SharePolicy | undefined {
+  if (value === undefined || (SHARE_POLICIES as readonly string[]).includes(value)) return value as SharePolicy;
+  return fail(`--share must be ${SHARE_POLICIES.join(", ")}, got ${value}`);
 }
 
 function transportOf(value: string | undefined): "stdio" | "http" | undefined {

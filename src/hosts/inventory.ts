@@ -6,6 +6,7 @@
  */
 
 import { isMuxError, MuxError } from "../errors.ts";
+import type { SharePolicy } from "../mux/options.ts";
 import type { Container, DocumentFormat, EntryLocation } from "./formats/document.ts";
 import { jsonFormat } from "./formats/json.ts";
 import { tomlFormat } from "./formats/toml.ts";
@@ -111,7 +112,7 @@ export function loadFile(
   file: HostFile,
   ctx: HostContext,
   records: RewireRecord[],
-  options: { force?: boolean } = {},
+  options: { force?: boolean; share?: SharePolicy } = {},
 ): LoadedFile {
   let read: ReturnType<typeof readHostFile>;
   try {
@@ -194,6 +195,7 @@ export function loadFile(
           env: ctx.env,
           base,
           force: options.force ?? false,
+          share: options.share,
         });
         if (spec) entry.spec = spec;
         entry.problems = problems;

@@ -28,6 +28,7 @@ export function serviceEntry(spec: ServiceSpec): Record<string, unknown> {
   if (spec.args.length > 0) out.args = spec.args;
   if (Object.keys(spec.env).length > 0) out.env = spec.env;
   if (spec.cwd !== undefined) out.cwd = spec.cwd;
+  out.share = spec.share;
   if (spec.serial) out.max_concurrent_requests = 1;
   // Clients bring their env (forwarded secrets, host-expanded variables): the service allows
   // exactly those names, and a child started without them would be of no use.
@@ -36,6 +37,18 @@ export function serviceEntry(spec: ServiceSpec): Record<string, unknown> {
     out.lazy_start = true;
   }
   return out;
+}
+
+/**
+ * A service already in the config whose share setting (or its absence: `global`) differs from
+ * what rewire chose for the entry: the config's is kept, never overwritten.
+ */
+export interface KeptShare {
+  service: string;
+  /** What the config says (`share`, or `client` from `mode: isolated` / `isolated: true`), undefined when nothing. */
+  share?: string;
+  wanted: string;
+  reason: string;
 }
 
 /** Render a whole config for `specs` in the format of `path`'s extension. */
@@ -51,7 +64,7 @@ export function addServices(
   path: string,
   specs: ServiceSpec[],
   options: { dryRun?: boolean; from?: string } = {},
-): { names: Map<string, string>; added: string[]; text: string; before: string } {
+): { names: Map<string, string>; added: string[]; text: string; before: string; kept: KeptShare[] } {
   // `from`: plan on this text instead of the file's (a dry run after a planned `ensureHttp`).
   const before = options.from ?? (existsSync(path) ? readFileSync(path, "utf8") : "");
   const result = addToText(path, before, specs);
@@ -139,6 +152,20 @@ export function removeHttp(path: string, listen: string): boolean {
   return true;
 }
 
+/**
+ * Each service's share policy as the config at `path` sets it (`share`, else `client` for
+ * `mode: isolated` / `isolated: true`, else `global`, the default); empty when it cannot be read.
+ */
+export function serviceShares(path: string): Record<string, string> {
+  try {
+    if (!existsSync(path)) return {};
+    const services = servicesIn(formatOf(path), readFileSync(path, "utf8"));
+    return Object.fromEntries(Object.entries(services).map(([name, s]) => [name, shareOf(s) ?? "global"]));
+  } catch {
+    return {};
+  }
+}
+
 /** Remove services from the config at `path` (missing ones are ignored); returns those removed. */
 export function removeServices(path: string, names: string[], options: { dryRun?: boolean } = {}): string[] {
   if (!existsSync(path) || names.length === 0) return [];
@@ -186,17 +213,21 @@ function addToText(
   path: string,
   text: string,
   specs: ServiceSpec[],
-): { names: Map<string, string>; added: string[]; text: string } {
+): { names: Map<string, string>; added: string[]; text: string; kept: KeptShare[] } {
   const format = formatOf(path);
   const existing = servicesIn(format, text);
   const names = new Map<string, string>();
   const added: string[] = [];
+  const kept: KeptShare[] = [];
   let out = text;
   for (const spec of specs) {
     if (names.has(spec.id)) continue;
     const same = Object.entries(existing).find(([, s]) => s.socket === spec.socket);
     if (same) {
       names.set(spec.id, same[0]);
+      const has = shareOf(same[1]);
+      if ((has ?? "global") !== spec.share)
+        kept.push({ service: same[0], share: has, wanted: spec.share, reason: spec.shareReason });
       continue;
     }
     let name = spec.name;
@@ -207,10 +238,23 @@ function addToText(
     added.push(name);
     out = insert(format, out, name, entry);
   }
-  return { names, added, text: out };
+  return { names, added, text: out, kept };
 }
 
 type Format = "json" | "yaml" | "toml";
+
+/** The share a service entry sets, if any (`mode`/`isolated` are the older spellings of `client`/`global`). */
+function shareOf(service: unknown): string | undefined {
+  const s = (typeof service === "object" && service !== null ? service : {}) as {
+    share?: unknown;
+    mode?: unknown;
+    isolated?: unknown;
+  };
+  if (typeof s.share === "string") return s.share;
+  if (s.isolated === true || s.mode === "isolated") return "client";
+  if (s.isolated === false || s.mode === "shared") return "global";
+  return undefined;
+}
 
 function formatOf(path: string): Format {
   const ext = extname(path).toLowerCase();

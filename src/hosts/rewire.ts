@@ -9,9 +9,10 @@
 
 import { createTwoFilesPatch } from "diff";
 import { MuxError } from "../errors.ts";
+import type { SharePolicy } from "../mux/options.ts";
 import { VERSION } from "../version.ts";
 import { applyOps, type Container, type DocumentFormat, type EditOp, sameValue } from "./formats/document.ts";
-import { HOSTS, type HostFile, type HostId, hostById, policyWarnings } from "./hosts.ts";
+import { HOSTS, type HostContext, type HostFile, type HostId, hostById, policyWarnings } from "./hosts.ts";
 import {
   FORMATS,
   type HostEntry,
@@ -28,9 +29,10 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { defaultHttpListen, defaultTokenFile, resolvePath } from "../config/paths.ts";
 import { loadOrCreateToken } from "../http/token.ts";
-import { addServices, defaultMuxConfig, ensureHttp, removeHttp, removeServices } from "./mux-config.ts";
+import { addServices, defaultMuxConfig, ensureHttp, removeHttp, removeServices, serviceShares } from "./mux-config.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 import { droppedWithWarning, httpOps, proxyArgs, rewireOps, URL_ENTRIES } from "./shapes.ts";
+import { listReasons } from "./share-policy.ts";
 import {
   backupFile,
   hashOf,
@@ -47,8 +49,13 @@ import {
 export interface RewireOptions extends HostSelection {
   /** Absolute path of the `mux-proxy` executable written into host files. */
   proxy: string;
-  /** Override forceable refusals (relative paths, workspace folders). */
+  /** Override forceable refusals (a relative command, variables the daemon cannot resolve). */
   force?: boolean;
+  /**
+   * The share policy of every new service instead of the classification (`share-policy.ts`);
+   * a service already in the config keeps its own.
+   */
+  share?: SharePolicy;
   /** Plan and diff only; write nothing. */
   dryRun?: boolean;
   /** The mux config receiving the services (default: the one `mux serve` finds). */
@@ -76,7 +83,16 @@ export interface FileChange {
   host: HostId;
   path: string;
   diff: string;
-  entries: { name: string; service?: string; socket?: string; url?: string; switched?: boolean }[];
+  entries: {
+    name: string;
+    service?: string;
+    socket?: string;
+    url?: string;
+    switched?: boolean;
+    /** The service's share policy (the config's when it had one) and why. */
+    share?: string;
+    shareReason?: string;
+  }[];
 }
 
 /** An entry left alone, and why. */
@@ -119,14 +135,19 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       reload: [],
     };
     /** The transport an entry gets: a URL entry where the host takes one and no variable must travel. */
+    // A workspace service's URL entry carries its project (`?workspace=`); a user-level entry
+    // has none to carry, so it keeps mux-proxy, which tells the daemon the folder it runs in.
     const wanted = (e: HostEntry): "stdio" | "http" =>
-      options.transport === "http" && URL_ENTRIES[e.host] !== undefined && (e.spec?.forward.length ?? 1) === 0
+      options.transport === "http" &&
+      URL_ENTRIES[e.host] !== undefined &&
+      (e.spec?.forward.length ?? 1) === 0 &&
+      (e.spec?.share !== "workspace" || projectOf(e, options.ctx) !== undefined)
         ? "http"
         : "stdio";
     // Pass 1: decide, per file, which entries change and into which service.
     const plans: { loaded: LoadedFile; entries: HostEntry[] }[] = [];
     for (const file of selectedFiles(options)) {
-      const loaded = loadFile(file, options.ctx, state.records, { force: options.force });
+      const loaded = loadFile(file, options.ctx, state.records, { force: options.force, share: options.share });
       if (loaded.error) {
         result.skipped.push({ host: file.host, path: file.path, name: "*", reason: loaded.error });
         continue;
@@ -163,6 +184,20 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
         else if (file.assisted) result.instructions.push(instruction(e, options.proxy, e.spec, result.config.path));
         else {
           for (const p of e.problems) result.warnings.push(`${e.host} ${e.name}: ${p.message} (forced)`);
+          if (e.spec.pinned)
+            result.warnings.push(
+              `${e.host} ${e.name}: share = "${e.spec.share}" (${e.spec.shareReason}) although ${listReasons(e.spec.pinned)}: ${baseOf(e, options.ctx)} is written in for the project folder`,
+            );
+          if (
+            options.transport === "http" &&
+            e.spec.share === "workspace" &&
+            wanted(e) === "stdio" &&
+            URL_ENTRIES[e.host] &&
+            e.spec.forward.length === 0
+          )
+            result.warnings.push(
+              `${e.host} ${e.name}: share = "workspace" and a ${e.scope} entry has no project folder to put in a URL; it runs mux-proxy, which tells the daemon the folder it runs in`,
+            );
           const vars = e.spec.hostVars ?? [];
           if (vars.length > 0)
             result.warnings.push(
@@ -241,9 +276,10 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       }
       entries.reverse();
       const serviceOf = (e: HostEntry) => cfg.names.get((e.spec as ServiceSpec).id) ?? (e.spec as ServiceSpec).name;
+      const urlFor = (e: HostEntry) => `${http?.base}/${serviceOf(e)}${workspaceQuery(e, options.ctx)}`;
       const edited = editEntries({ ...loaded, text: base }, entries, (e) =>
         wanted(e) === "http" && http
-          ? httpOps(file.host, e.location.value, `${http.base}/${serviceOf(e)}`, http.token)
+          ? httpOps(file.host, e.location.value, urlFor(e), http.token)
           : rewireOps(
               file.shape,
               e.location.value,
@@ -268,7 +304,14 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
           const spec = d.entry.spec as ServiceSpec;
           const service = cfg.names.get(spec.id);
           const entry: FileChange["entries"][number] = { name: d.entry.name, service, socket: spec.socket };
-          if (viaHttp(d.entry)) entry.url = `${http?.base}/${serviceOf(d.entry)}`;
+          const kept = cfg.kept.find((k) => k.service === service);
+          entry.share = kept ? (kept.share ?? "global") : spec.share;
+          entry.shareReason = kept
+            ? kept.share
+              ? "set in the mux config"
+              : "the mux config sets none"
+            : spec.shareReason;
+          if (viaHttp(d.entry)) entry.url = urlFor(d.entry);
           if (d.entry.status === "managed") entry.switched = true;
           return entry;
         }),
@@ -332,7 +375,7 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
       const names = new Set(plan.entries.map((e) => e.name));
       let finished = writeFile(plan.loaded, names);
       for (let retry = 0; retry < 2 && !finished; retry++) {
-        const again = loadFile(file, options.ctx, state.records, { force: options.force });
+        const again = loadFile(file, options.ctx, state.records, { force: options.force, share: options.share });
         finished = again.error ? true : writeFile(again, names);
         if (again.error) result.skipped.push({ host: file.host, path: file.path, name: "*", reason: again.error });
       }
@@ -362,6 +405,14 @@ export async function rewireHosts(options: RewireOptions): Promise<RewireResult>
     }
     if (!keepHttp) delete result.httpBase;
     else if (http?.added) result.warnings.push(`added http = "${http.listen}" to ${result.config.path}`);
+    for (const k of cfg.kept) {
+      if (!used.has(k.service)) continue;
+      result.warnings.push(
+        k.share === undefined
+          ? `service ${k.service} in ${result.config.path} has no share setting, so one child serves every project; for these entries rewire would write share = "${k.wanted}" (${k.reason}): add it to the service if that is right`
+          : `service ${k.service} keeps share = "${k.share}" from ${result.config.path} (rewire would write "${k.wanted}": ${k.reason}); edit the config to change it`,
+      );
+    }
     for (const [id, name] of cfg.names) {
       const spec = specs.find((x) => x.id === id);
       if (spec?.serial && result.config.added.includes(name))
@@ -548,6 +599,8 @@ export interface RewireStatusRow {
   socket: string;
   /** The URL of a URL entry (`transport: http`). */
   url?: string;
+  /** The service's share policy as its mux config sets it (absent when the config or service is gone). */
+  share?: string;
   state: "rewired" | "changed" | "missing" | "file-missing";
   /** The mux-proxy the entry runs, and whether that file still exists. */
   proxy?: string;
@@ -559,6 +612,14 @@ export interface RewireStatusRow {
 export function rewireStatus(options: Omit<HostSelection, "includeProject">): RewireStatusRow[] {
   const dir = options.stateDir ?? stateDir(options.ctx.env);
   const records = readState(dir).records.filter((r) => !options.hosts?.length || options.hosts.includes(r.host));
+  const shares = new Map<string, Record<string, string>>();
+  const shareIn = (config: string) => {
+    const known = shares.get(config);
+    if (known) return known;
+    const read = serviceShares(config);
+    shares.set(config, read);
+    return read;
+  };
   return records.map((r) => {
     const row: RewireStatusRow = {
       host: r.host,
@@ -572,6 +633,8 @@ export function rewireStatus(options: Omit<HostSelection, "includeProject">): Re
     const key = URL_ENTRIES[r.host]?.url;
     const url = r.transport === "http" && key ? (r.rewired.value as Record<string, unknown> | null)?.[key] : undefined;
     if (typeof url === "string") row.url = url;
+    const share = shareIn(r.configFile)[r.service];
+    if (share !== undefined) row.share = share;
     try {
       const loaded = loadFile(fileFromRecord(r), options.ctx, [r]);
       const entry = loaded.entries.find((e) => e.name === r.name && sameContainer(e.container, r.container));
@@ -684,6 +747,24 @@ export async function repairHosts(options: RepairOptions): Promise<RepairResult>
 }
 
 // --- internal ---
+
+/** The project folder of a project or local entry (what its `${workspaceFolder}` means), undefined for a user entry. */
+function projectOf(e: HostEntry, ctx: HostContext): string | undefined {
+  if (e.scope === "project") return ctx.project;
+  if (e.scope === "local" && typeof e.container.path[1] === "string") return e.container.path[1];
+  return undefined;
+}
+
+/** Where a pinned entry's project folder is (as `loadFile` gives `serviceSpec`). */
+function baseOf(e: HostEntry, ctx: HostContext): string {
+  return projectOf(e, ctx) ?? ctx.home;
+}
+
+/** `?workspace=<project>` for the URL entry of a `share = "workspace"` service (the daemon checks it like any client input). */
+function workspaceQuery(e: HostEntry, ctx: HostContext): string {
+  const project = e.spec?.share === "workspace" ? projectOf(e, ctx) : undefined;
+  return project === undefined ? "" : `?workspace=${encodeURIComponent(project)}`;
+}
 
 /** What stands for the HTTP token in diffs (and in a dry run's entries when no token exists yet). */
 const TOKEN_MARK = "<token>";

@@ -40,6 +40,10 @@ export interface ScannedServer {
   project?: string;
   /** Why this server should see one request at a time (rewire sets `max_concurrent_requests: 1`). */
   serial?: string;
+  /** The share policy rewire writes for it (`share-policy.ts`): `global`, `workspace` or `client`. */
+  share?: string;
+  /** Why (`args contain "."`, `unknown server: per project to be safe`). */
+  shareReason?: string;
 }
 
 export interface ScanReport {
@@ -152,6 +156,8 @@ function describe(e: HostEntry): ScannedServer {
     out.serviceId = e.spec.id;
     if (e.spec.forward.length > 0) out.forwardedEnv = e.spec.forward;
     if (e.spec.serial) out.serial = e.spec.serial;
+    out.share = e.spec.share;
+    out.shareReason = e.spec.shareReason;
     out.socket = e.status === "managed" ? (e.socket ?? e.spec.socket) : e.spec.socket;
   } else if (e.socket) out.socket = e.socket;
   const key = URL_ENTRIES[e.host]?.url;

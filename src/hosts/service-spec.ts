@@ -1,14 +1,18 @@
 /**
  * From a host's launch to a mux service: translate host-side variables into the mux
- * config's `${VAR}` form, refuse what only the host can resolve (inputs, secrets, env files,
- * workspace folders), and derive the service id and its short socket path from the launch.
+ * config's `${VAR}` form (every spelling of the project folder into `${workspaceFolder}`),
+ * refuse what only the host can resolve (inputs, secrets, env files, the editor's open file),
+ * choose the share policy (see `share-policy.ts`), and derive the service id and its short
+ * socket path from the launch.
  * @module
  */
 
 import { createHash } from "node:crypto";
-import { isAbsolute, join, resolve } from "node:path";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import { runtimeDir } from "../config/paths.ts";
+import type { SharePolicy } from "../mux/options.ts";
 import type { Launch } from "./shapes.ts";
+import { classifyShare, relativePathArg } from "./share-policy.ts";
 
 /** A mux service for one upstream server. */
 export interface ServiceSpec {
@@ -36,6 +40,15 @@ export interface ServiceSpec {
    * requests overlap): rewire writes `max_concurrent_requests: 1` for it.
    */
   serial?: string;
+  /** How clients share the server: rewire writes it as the service's `share`. */
+  share: SharePolicy;
+  /** Why (`args contain "."`, `server-memory keeps one graph: known global`, `--share global`). */
+  shareReason: string;
+  /**
+   * `--share global|client` on a launch that points into the project: its project folder
+   * (`base`) was written in instead (these are the reasons); rewire warns.
+   */
+  pinned?: string[];
 }
 
 /** Why a launch cannot become a shared service, and whether `--force` may override it. */
@@ -47,9 +60,14 @@ export interface SpecProblem {
 export interface SpecOptions {
   /** The environment rewire runs in (what decides which variables a daemon can resolve). */
   env: Record<string, string | undefined>;
-  /** Directory that stands in for `${workspaceFolder}` and relative paths under `--force`. */
+  /**
+   * The entry's project folder: stands in for `${workspaceFolder}` and relative paths when the
+   * policy is not `workspace` (and for a relative command or editor variables under `--force`).
+   */
   base: string;
   force: boolean;
+  /** `rewire --share`: this policy instead of the classification. */
+  share?: SharePolicy;
 }
 
 const HOST_ONLY: [RegExp, string][] = [
@@ -67,7 +85,14 @@ const SERIAL_SERVERS: [RegExp, string][] = [
 ];
 /** What an auto-started daemon inherits (see proxy/autostart.ts). */
 const DAEMON_ENV = /^(HOME|USER|LOGNAME|SHELL|PATH|LANG|LANGUAGE|TZ|TMPDIR|LC_[A-Z_]+|XDG_[A-Z_]+|MUX_[A-Z_]+)$/;
-const WORKSPACE = /\$\{(workspaceFolder|workspaceRoot|workspaceFolderBasename|cwd|fileDirname|relativeFile)\}/g;
+/** The project folder as the daemon fills it in (a `share = "workspace"` child's own folder). */
+export const WORKSPACE_FOLDER = `\${workspaceFolder}`;
+/** Host spellings of the project folder: VS Code/Cursor's, the older `workspaceRoot`, Claude Code's env. */
+const WORKSPACE_VAR =
+  /\$\{(workspaceFolder|workspaceRoot|cwd|CLAUDE_PROJECT_DIR|PWD)\}|\$(CLAUDE_PROJECT_DIR|PWD)(?![A-Za-z0-9_])/g;
+/** Editor variables with no daemon equivalent (a folder's name, the open file). */
+const EDITOR_VAR =
+  /\$\{(workspaceFolderBasename|workspaceFolder:[^}]*|fileWorkspaceFolder|fileDirname|relativeFileDirname|relativeFile|fileBasename|file)\}/g;
 
 /** Build the service for `launch`, or the problems that stop it from being shared. */
 export function serviceSpec(
@@ -76,6 +101,11 @@ export function serviceSpec(
   options: SpecOptions,
 ): { spec?: ServiceSpec; problems: SpecProblem[] } {
   const problems: SpecProblem[] = [];
+  /** Why the launch depends on the project folder (`args contain "."`). */
+  const signals: string[] = [];
+  const signal = (s: string) => {
+    if (!signals.includes(s)) signals.push(s);
+  };
   for (const h of launch.hostEnv)
     problems.push({
       message: `its environment includes ${h.startsWith("remote:") ? `remote variable ${h.slice(7)}` : h}, which only the host can resolve`,
@@ -85,8 +115,9 @@ export function serviceSpec(
   // env key of the entry stays with the host and is forwarded, so the entry keeps working as is.
   // A variable the daemon cannot resolve counts too: the host expanded it from its own
   // environment, which a daemon (auto-started with a small environment) does not share.
+  // The project folder's spellings are not among them: the daemon fills `${workspaceFolder}` in.
   const hostVars = Object.entries(launch.env).flatMap(([k, v]) =>
-    referencedVars(v)
+    referencedVars(v.replace(WORKSPACE_VAR, ""))
       .filter((x) => !daemonResolves(x, options.env))
       .map((x) => ({ key: k, name: x })),
   );
@@ -97,7 +128,7 @@ export function serviceSpec(
     secret.length > 0 || launch.secretKeys.length > 0
       ? [...new Set([...Object.keys(launch.env), ...launch.secretKeys, ...launch.envRefs])].sort()
       : [];
-  const tr = (value: string, what: string): string => {
+  const tr = (value: string, what: string, plural?: string): string => {
     for (const [re, label] of HOST_ONLY)
       if (re.test(value))
         problems.push({ message: `${what} uses ${label}, which the shared daemon cannot read`, forceable: false });
@@ -106,47 +137,84 @@ export function serviceSpec(
       .replace(/(^|[^$])\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, "$1$${$2}")
       .replace(/\$\{userHome\}/g, "$${HOME}")
       .replace(/\$\{pathSeparator\}/g, "/");
-    const local = out.replace(WORKSPACE, (_m, v: string) => (v === "workspaceFolderBasename" ? "" : options.base));
-    if (local !== out)
-      problems.push({ message: `${what} depends on the workspace folder (per project)`, forceable: true });
+    // Every host spelling of the project folder becomes the one the daemon fills in.
+    const ws = out.replace(WORKSPACE_VAR, (m) => {
+      signal(`${plural ?? what} use${plural ? "" : "s"} ${braced(m)}`);
+      return WORKSPACE_FOLDER;
+    });
+    const local = ws.replace(EDITOR_VAR, (_m, v: string) =>
+      v === "workspaceFolderBasename" ? basename(options.base) : options.base,
+    );
+    if (local !== ws)
+      problems.push({
+        message: `${what} uses the editor's open folder name or file (${[...ws.matchAll(EDITOR_VAR)].map((m) => m[0]).join(", ")}), which the daemon cannot know`,
+        forceable: true,
+      });
     return local;
   };
   let cmd = tr(launch.command, "the command");
-  const args = launch.args.map((a, i) => tr(a, `argument ${i + 1}`));
+  const args = launch.args.map((a, i) => tr(a, `argument ${i + 1}`, "args"));
+  const env: Record<string, string> =
+    forward.length > 0 ? {} : Object.fromEntries(Object.entries(launch.env).map(([k, v]) => [k, tr(v, `env ${k}`)]));
+  // Forwarded env is expanded by the host (in its project): it still ties the server to it.
+  if (forward.length > 0)
+    for (const [k, v] of Object.entries(launch.env))
+      for (const m of v.matchAll(WORKSPACE_VAR)) signal(`env ${k} uses ${braced(m[0])}`);
+  if (forward.length === 0) for (const ref of launch.envRefs) if (env[ref] === undefined) env[ref] = `\${${ref}}`;
+  let cwd = launch.cwd === undefined ? undefined : tr(launch.cwd, "cwd");
+  for (const a of args) if (relativePathArg(a)) signal(`args contain ${JSON.stringify(a)}`);
+  const relativeCwd = (c: string | undefined): c is string =>
+    c !== undefined && !isAbsolute(c) && !c.startsWith("$") && !c.startsWith("~");
+  if (relativeCwd(cwd)) signal(`cwd ${JSON.stringify(cwd)} is relative`);
+  const choice = classifyShare([cmd, ...args], signals, options.share);
+  let pinned: string[] | undefined;
+  if (choice.policy !== "workspace" && signals.length > 0) {
+    // One child for every project (or per client, started by the daemon): the project folder
+    // is where rewire was told it is, as `--force` did before share policies.
+    pinned = signals;
+    const pin = (v: string) => v.replaceAll(WORKSPACE_FOLDER, options.base);
+    args.forEach((a, i) => {
+      const p = pin(a);
+      const eq = /^(--?[A-Za-z0-9][\w.-]*=)(.*)$/.exec(p);
+      args[i] = !relativePathArg(p)
+        ? p
+        : eq
+          ? `${eq[1]}${resolve(options.base, eq[2] as string)}`
+          : resolve(options.base, p);
+    });
+    for (const k of Object.keys(env)) env[k] = pin(env[k] as string);
+    if (cwd !== undefined) cwd = pin(cwd);
+    if (relativeCwd(cwd)) cwd = resolve(options.base, cwd);
+  }
+  if (cmd.includes(WORKSPACE_FOLDER)) {
+    problems.push({
+      message: "the command uses the workspace folder, which the daemon fills in only in args, env and cwd",
+      forceable: true,
+    });
+    cmd = cmd.replaceAll(WORKSPACE_FOLDER, options.base);
+  }
   // In the command, arguments or cwd a host variable cannot travel: the daemon would pass it empty.
   for (const [value, what] of [
     [cmd, "the command"],
     ...args.map((a, i) => [a, `argument ${i + 1}`]),
-    ...(launch.cwd === undefined ? [] : [[launch.cwd, "cwd"]]),
+    ...(cwd === undefined ? [] : [[cwd, "cwd"]]),
   ] as [string, string][]) {
-    for (const x of referencedVars(value))
+    for (const x of referencedVars(value.replaceAll(WORKSPACE_FOLDER, "")))
       if (!daemonResolves(x, options.env))
         problems.push({
           message: `${what} uses $${x}, which the daemon cannot resolve (it is not set here, or an auto-started daemon does not inherit it); it would be empty`,
           forceable: true,
         });
   }
-  const env: Record<string, string> =
-    forward.length > 0 ? {} : Object.fromEntries(Object.entries(launch.env).map(([k, v]) => [k, tr(v, `env ${k}`)]));
-  if (forward.length === 0) for (const ref of launch.envRefs) if (env[ref] === undefined) env[ref] = `\${${ref}}`;
-  let cwd = launch.cwd === undefined ? undefined : tr(launch.cwd, "cwd");
-  const relative = (p: string) => p.startsWith("./") || p.startsWith("../");
   if (cmd.includes("/") && !isAbsolute(cmd) && !cmd.startsWith("$") && !cmd.startsWith("~")) {
     problems.push({ message: `the command ${cmd} is a relative path (per project)`, forceable: true });
     cmd = resolve(options.base, cmd);
   }
-  args.forEach((a, i) => {
-    if (!relative(a)) return;
-    problems.push({ message: `argument ${a} is a relative path (per project)`, forceable: true });
-    args[i] = resolve(options.base, a);
-  });
-  if (cwd !== undefined && !isAbsolute(cwd) && !cwd.startsWith("$") && !cwd.startsWith("~")) {
-    problems.push({ message: `cwd ${cwd} is relative (per project)`, forceable: true });
-    cwd = resolve(options.base, cwd);
-  }
   const blocking = problems.filter((p) => !p.forceable || !options.force);
   if (blocking.length > 0) return { problems };
   const forwardMarks = Object.fromEntries(forward.map((k) => [k, "\u0000forwarded"]));
+  // No project path in the id: `.` and `${workspaceFolder}` stay as written, so one launch in
+  // any number of projects is one service (whose workspace children the daemon keeps apart).
   const id = serviceId(cmd, args, { ...env, ...forwardMarks }, cwd);
   const spec: ServiceSpec = {
     forward,
@@ -156,7 +224,10 @@ export function serviceSpec(
     args,
     env,
     socket: join(runtimeDir(options.env), `s-${id}.sock`),
+    share: choice.policy,
+    shareReason: choice.reason,
   };
+  if (pinned) spec.pinned = pinned;
   if (cwd !== undefined) spec.cwd = cwd;
   if (hostVars.length > 0) spec.hostVars = [...new Set(hostVars.map((h) => h.name))].sort();
   const serial = SERIAL_SERVERS.find(([re]) => [cmd, ...args].some((a) => re.test(a)));
@@ -191,6 +262,11 @@ export function serviceId(cmd: string, args: string[], env: Record<string, strin
     .update(JSON.stringify([cmd, args, sorted, cwd ?? null]))
     .digest("hex")
     .slice(0, 8);
+}
+
+/** `$PWD` as `${PWD}` (how reasons name a variable). */
+function braced(v: string): string {
+  return v.startsWith("${") ? v : `\${${v.slice(1)}}`;
 }
 
 /** A service name usable as a config key and in a socket file name. */

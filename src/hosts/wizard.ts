@@ -82,14 +82,14 @@ export async function runWizard(options: WizardOptions): Promise<WizardOutcome> 
       const running = copies > 0 ? `  [running: ${copies} process${copies > 1 ? "es" : ""}]` : "";
       const where = g.servers.map((s) => `${s.host}${s.status === "managed" ? " (rewired)" : ""}`).join(", ");
       choices.push({
-        name: `${g.spec.name}  ${[g.spec.cmd, ...g.spec.args].join(" ")}  [${where}]${badge}${running}`,
+        name: `${g.spec.name}  ${[g.spec.cmd, ...g.spec.args].join(" ")}  [${where}]${badge}${running}  share: ${g.spec.share} (${g.spec.shareReason})`,
         value: g.spec.id,
         checked: g.servers.some((s) => s.status === "upstream"),
       });
     }
     for (const d of detected)
       choices.push({
-        name: `${d.spec.name}  ${d.argv.join(" ")}  [running, pid ${d.pid}; no host config]`,
+        name: `${d.spec.name}  ${d.argv.join(" ")}  [running, pid ${d.pid}; no host config]  share: ${d.spec.share} (${d.spec.shareReason})`,
         value: d.spec.id,
       });
     chosen = await prompts.checkbox({ message: "Step 1/3: servers to share through mcp-mux", choices });
@@ -206,7 +206,7 @@ export function describeRewire(result: RewireResult, dryRun: boolean): string {
     else
       for (const e of c.entries)
         out.push(
-          `${e.switched ? "switched" : "rewired"} ${c.host} ${e.name} → ${e.url ? `URL ${e.url}` : `service ${e.service} (${e.socket})`}`,
+          `${e.switched ? "switched" : "rewired"} ${c.host} ${e.name} → ${e.url ? `URL ${e.url}` : `service ${e.service} (${e.socket})`}${e.share ? `, share: ${e.share} (${e.shareReason})` : ""}`,
         );
   }
   for (const u of result.unchanged) out.push(`unchanged ${u.host} ${u.name}: ${u.reason}`);
@@ -274,7 +274,11 @@ function detectedOnly(
 
 function summary(specs: ServiceSpec[], configFile: string, plan: RewireResult | undefined): string {
   const lines = [`Mux config ${configFile} will serve:`];
-  for (const s of specs) lines.push(`  ${s.name}: ${[s.cmd, ...s.args].join(" ")} on ${s.socket}`);
+  for (const s of specs)
+    lines.push(
+      `  ${s.name}: ${[s.cmd, ...s.args].join(" ")} on ${s.socket}`,
+      `    share: ${s.share} (${s.shareReason})`,
+    );
   if (plan) {
     lines.push("Host entries to rewire:");
     for (const c of plan.changes) for (const e of c.entries) lines.push(`  ${c.host} ${e.name} (${c.path})`);

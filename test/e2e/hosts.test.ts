@@ -211,6 +211,63 @@ test("mux scan prints hosts and shared servers; --write-config writes any of the
   expect(unknown.stderr).toContain("unknown host notepad");
 });
 
+test("mux scan shows each entry's share policy and why (plain and --json); mux rewire --share overrides it", async () => {
+  const home = scope.dir();
+  const env = homeEnv(home);
+  const { cursor } = writeHostFiles(home, join(home, "memory.jsonl"));
+  const project = join(home, "projA");
+  mkdirSync(project);
+  writeFileSync(
+    join(project, ".mcp.json"),
+    JSON.stringify({ mcpServers: { fs: { command: "mcp-server-filesystem", args: ["."] } } }),
+  );
+  writeFileSync(
+    join(home, ".claude.json"),
+    JSON.stringify({ mcpServers: { git: { type: "stdio", command: "uvx", args: ["mcp-server-git"], env: {} } } }),
+  );
+  const flags = ["--project", project];
+  const plain = await mux(["scan", ...flags], env);
+  expect(plain.code).toBe(0);
+  expect(plain.stdout).toContain('      share: workspace (args contain ".")');
+  expect(plain.stdout).toContain("      share: global (server-memory keeps one graph: known global)");
+  expect(plain.stdout).toContain("      share: workspace (unknown server: per project to be safe)");
+  const json = JSON.parse((await mux(["scan", "--json", ...flags], env)).stdout) as {
+    servers: { name: string; share?: string; shareReason?: string }[];
+  };
+  expect(json.servers.map((s) => [s.name, s.share, s.shareReason]).sort()).toEqual([
+    ["fs", "workspace", 'args contain "."'],
+    ["git", "workspace", "unknown server: per project to be safe"],
+    ["kg", "global", "server-memory keeps one graph: known global"],
+    ["memory", "global", "server-memory keeps one graph: known global"],
+  ]);
+  // The project's `.` entry is rewired (no longer refused), its `.` kept for the child's own folder.
+  const rewired = await mux(["rewire", "--include-project", ...flags], env);
+  expect(rewired.code).toBe(0);
+  expect(rewired.stdout).toContain("rewired claude-code fs → service fs (");
+  expect(rewired.stdout).toContain(', share: workspace (args contain ".")');
+  const config = loadConfig(join(home, ".config", "mcp-mux", "config.yaml"), { env });
+  expect(config.services.fs).toMatchObject({ args: ["."], share: "workspace" });
+  expect((await mux(["rewire", "--status"], env)).stdout).toContain(
+    "claude-code  fs  rewired  service fs (share: workspace)",
+  );
+  expect(config.services.git?.share).toBe("workspace");
+  expect(config.services.memory?.share).toBe("global");
+  // --share: checked, then applied to new services.
+  const bad = await mux(["rewire", "--share", "everyone"], env);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain("--share must be global, workspace, client, got everyone");
+  expect(readFileSync(cursor, "utf8")).toContain("mux-proxy");
+  await mux(["restore"], env);
+  const client = await mux(["rewire", "--share", "client", "--json"], env);
+  expect(client.code).toBe(0);
+  const result = JSON.parse(client.stdout) as { changes: { entries: { name: string; share: string }[] }[] };
+  expect(result.changes.flatMap((c) => c.entries.map((e) => [e.name, e.share])).sort()).toEqual([
+    ["git", "client"],
+    ["kg", "client"],
+    ["memory", "client"],
+  ]);
+});
+
 test("rewired entries point at the installed mux-proxy and start the daemon themselves; a moved install is repaired", async () => {
   const home = scope.dir();
   const { MUX_PROXY: _explicit, ...env } = homeEnv(home);

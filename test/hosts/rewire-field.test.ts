@@ -97,7 +97,8 @@ for (const [shape, { text, names }] of Object.entries(CODEX_SHAPES))
   test(`Codex ${shape}: URL entries with the token header, read back as written, restored byte for byte`, async () => {
     const h = home();
     const path = put(join(h.home, ".codex", "config.toml"), text);
-    const result = await rewireHosts({ ...h.opts, transport: "http" });
+    // git is per workspace by default, and a user entry has no project to put in a URL: global here.
+    const result = await rewireHosts({ ...h.opts, transport: "http", share: "global" });
     expect(result.skipped).toEqual([]);
     expect(result.changes[0]?.entries.map((e) => e.name).sort()).toEqual([...names].sort());
     const token = readFileSync(defaultTokenFile(h.ctx.env), "utf8").trim();
@@ -178,7 +179,9 @@ test("a host writing once during the rewire: the retry writes, and the host's ch
 
 test("rewire --transport http switches stdio-rewired entries to URL entries (and back); restore gives the original", async () => {
   const f = HOST_FIXTURES.find((x) => x.host === "cursor") as HostFixture;
-  const h = home([f]);
+  const base = home([f]);
+  // User entries of per-workspace services keep mux-proxy (see share.test.ts): these two are global.
+  const h = { ...base, opts: { ...base.opts, servers: ["memory", "gh"], share: "global" as const } };
   const path = h.pathOf(f);
   const original = readFileSync(path, "utf8");
   const stdio = await rewireHosts(h.opts);

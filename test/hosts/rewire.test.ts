@@ -71,8 +71,21 @@ describe("scan", () => {
     expect(find("vscode", "github")).toMatchObject({ problems: [], forwardedEnv: ["GITHUB_PERSONAL_ACCESS_TOKEN"] });
     expect(find("continue", "secret-api")).toMatchObject({ problems: [], forwardedEnv: ["API_KEY"] });
     expect(find("goose", "github")).toMatchObject({ problems: [], forwardedEnv: ["GITHUB_PERSONAL_ACCESS_TOKEN"] });
-    expect(find("cursor", "files")?.problems.join()).toContain("workspace folder");
-    expect(find("claude-code", "local-tool")?.problems.join()).toContain("relative path");
+    // A project folder in the launch is no refusal: one child per project (share = workspace).
+    expect(find("cursor", "files")).toMatchObject({
+      problems: [],
+      share: "workspace",
+      shareReason: `args use \${workspaceFolder}`,
+    });
+    expect(find("claude-code", "local-tool")).toMatchObject({
+      problems: [],
+      share: "workspace",
+      shareReason: 'args contain "./tools/server.js"',
+    });
+    expect(find("cursor", "memory")).toMatchObject({
+      share: "global",
+      shareReason: "server-memory keeps one graph: known global",
+    });
     // The same command, args and env in 12 places is one service.
     const memory = report.shared.find((g) => g.entries.some((e) => e.host === "cursor" && e.name === "memory"));
     expect(memory?.entries.map((e) => e.host as string).sort()).toEqual(
@@ -240,7 +253,7 @@ test("restore refuses an entry the user changed since, unless --force", async ()
   const gh = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir, servers: ["gh"] });
   expect(gh.restored.map((r) => r.name)).toEqual(["gh"]);
   const forced = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir, force: true });
-  expect(forced.restored.map((r) => r.name)).toEqual(["memory"]);
+  expect(forced.restored.map((r) => r.name).sort()).toEqual(["files", "memory"]);
   expect(readFileSync(path, "utf8")).toBe(fixture(f.fixture));
 });
 
@@ -338,19 +351,18 @@ test("BOM and CRLF files keep both; a symlinked config stays a symlink", async (
   expect(readFileSync(join(h2.home, "dotfiles", "cursor.json"), "utf8")).toBe(fixture(cursor.fixture));
 });
 
-test("project scopes need --include-project; relative paths need --force", async () => {
+test("project scopes need --include-project; a relative path makes the service per workspace", async () => {
   const f = HOST_FIXTURES.find((x) => "project" in x) as HostFixture;
   const h = home([f]);
   const opts = { ctx: h.ctx, stateDir: h.stateDir, proxy: PROXY, configFile: h.configFile };
   expect((await rewireHosts(opts)).changes).toEqual([]);
-  const refused = await rewireHosts({ ...opts, includeProject: true });
-  expect(refused.changes).toEqual([]);
-  expect(refused.skipped[0]?.reason).toContain("--force overrides");
-  const forced = await rewireHosts({ ...opts, includeProject: true, force: true });
-  expect(forced.changes).toHaveLength(1);
-  expect(forced.warnings.join()).toContain("relative path");
-  // The shared service runs the script by its absolute path.
-  expect(readFileSync(h.configFile, "utf8")).toContain(join(h.home, "proj", "tools", "server.js"));
+  const done = await rewireHosts({ ...opts, includeProject: true });
+  expect(done.skipped).toEqual([]);
+  expect(done.changes[0]?.entries).toMatchObject([{ name: "local-tool", share: "workspace" }]);
+  // The path stays relative: each project's child runs in that project.
+  const service = loadConfig(h.configFile, { env: h.ctx.env }).services["local-tool"];
+  expect(service).toMatchObject({ args: ["./tools/server.js"], share: "workspace" });
+  expect(readFileSync(h.configFile, "utf8")).not.toContain(join(h.home, "proj"));
 });
 
 test("never rewires into a loop: proxy entries without a record are foreign and left alone", async () => {
@@ -431,10 +443,14 @@ test("restore keeps a service the user had before, and services other entries st
   mkdirSync(join(h.configFile, ".."), { recursive: true });
   writeFileSync(h.configFile, `# mine\nservers:\n  my-gh:\n    socket: ${ghSocket}\n    cmd: gh-mcp\n`);
   await rewireHosts(opts);
-  expect(Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services).sort()).toEqual(["memory", "my-gh"]);
+  expect(Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services).sort()).toEqual([
+    "files",
+    "memory",
+    "my-gh",
+  ]);
   // Cursor's memory goes back, Windsurf's memory still uses the service: it stays.
   const first = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir, hosts: ["cursor"] });
-  expect(first.removedServices).toEqual([]);
+  expect(first.removedServices).toEqual([{ config: h.configFile, services: ["files"] }]);
   expect(Object.keys(loadConfig(h.configFile, { env: h.ctx.env }).services).sort()).toEqual(["memory", "my-gh"]);
   const second = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
   expect(second.removedServices).toEqual([{ config: h.configFile, services: ["memory"] }]);
@@ -454,9 +470,14 @@ test("services are added to and removed from JSON, YAML and TOML configs, keepin
     const path = join(h.home, `mux.${ext}`);
     writeFileSync(path, keep[ext] as string);
     const added = addServices(path, specs);
-    expect(added.added.sort()).toEqual(["gh", "memory"]);
-    expect(Object.keys(loadConfig(path, { env: h.ctx.env }).services).sort()).toEqual(["gh", "keep", "memory"]);
-    expect(removeServices(path, ["memory", "gh", "absent"]).sort()).toEqual(["gh", "memory"]);
+    expect(added.added.sort()).toEqual(["files", "gh", "memory"]);
+    expect(Object.keys(loadConfig(path, { env: h.ctx.env }).services).sort()).toEqual([
+      "files",
+      "gh",
+      "keep",
+      "memory",
+    ]);
+    expect(removeServices(path, ["memory", "gh", "files", "absent"]).sort()).toEqual(["files", "gh", "memory"]);
     expect(Object.keys(loadConfig(path, { env: h.ctx.env }).services)).toEqual(["keep"]);
     if (ext === "toml") expect(readFileSync(path, "utf8")).toBe(keep.toml as string);
     if (ext !== "json") expect(readFileSync(path, "utf8")).toStartWith("# keep me\n");
@@ -563,10 +584,15 @@ describe("rewire --transport http: URL entries in every host that takes them", (
           continue;
         }
         if (entry[spelling.url] === undefined) {
-          // Variables only the host can resolve cannot travel in a URL entry: mux-proxy --env.
           const launch = entry.command ?? entry.cmd;
           expect(launch).toBe(PROXY);
-          expect(JSON.stringify(entry.args)).toContain("--env");
+          if (!JSON.stringify(entry.args).includes("--env")) {
+            // A user entry of a per-workspace service has no project for a URL: mux-proxy tells its folder.
+            expect(e.share).toBe("workspace");
+            expect(first.warnings.join("\n")).toContain(`${e.name}: share = "workspace" and a user entry`);
+            continue;
+          }
+          // Variables only the host can resolve cannot travel in a URL entry: mux-proxy --env.
           expect(first.warnings.join("\n")).toContain(`${e.name}: variables only`);
           continue;
         }

@@ -60,11 +60,15 @@ test("Save all: servers from hosts (defaults), hosts with their state, then conf
   expect(asked[0]?.message).toContain("Step 1/3");
   expect(step1).toContain("memory  npx -y @modelcontextprotocol/server-memory  [claude-desktop, cursor]");
   expect(step1).toContain("[running: 1 process]");
+  // Each server's share policy and why (issue 22).
+  expect(step1).toContain("share: global (server-memory keeps one graph: known global)");
+  expect(step1).toContain(`share: workspace (args use \${workspaceFolder})`);
+  expect(printed.join("\n")).toContain("    share: workspace (unknown server: per project to be safe)");
   expect(step1).toContain("mcp-server-git --repository /home/u/repo  [running, pid 4343; no host config]");
   expect(asked[0]?.choices.find((c) => c.name.includes("pid 4343"))?.checked).toBeFalsy();
   expect(asked[1]?.choices.map((c) => c.name)).toEqual([
     "Claude Desktop: 2 to rewire, 0 already rewired",
-    "Cursor: 2 to rewire, 0 already rewired",
+    "Cursor: 3 to rewire, 0 already rewired",
   ]);
   expect(asked[2]?.choices.map((c) => c.value)).toEqual(["save", "config", "copy", "back", "exit"]);
   expect(printed.join("\n")).toContain("Host entries to rewire:");
@@ -72,10 +76,11 @@ test("Save all: servers from hosts (defaults), hosts with their state, then conf
   expect(rows.map((r) => `${r.host}/${r.name}`).sort()).toEqual([
     "claude-desktop/memory",
     "claude-desktop/time",
+    "cursor/files",
     "cursor/gh",
     "cursor/memory",
   ]);
-  expect(Object.keys(loadConfig(h.configFile).services).sort()).toEqual(["gh", "memory", "time"]);
+  expect(Object.keys(loadConfig(h.configFile).services).sort()).toEqual(["files", "gh", "memory", "time"]);
   // Run again: rewired servers are listed but not pre-selected; hosts show them as rewired.
   const all = (c: WizardChoice[]) => c.map((x) => x.value);
   const again = scripted([all, all, () => "exit"]);
@@ -83,7 +88,7 @@ test("Save all: servers from hosts (defaults), hosts with their state, then conf
   expect(checked(again.asked[0]?.choices ?? [])).toEqual([]);
   expect(again.asked[1]?.choices.map((c) => c.name)).toEqual([
     "Claude Desktop: 0 to rewire, 2 already rewired",
-    "Cursor: 0 to rewire, 2 already rewired",
+    "Cursor: 0 to rewire, 3 already rewired",
   ]);
 });
 
@@ -191,10 +196,10 @@ test("restore after the wizard takes the wizard's services out of the mux config
     const originals = pick("claude-desktop", "cursor").map((f) => readFileSync(h.pathOf(f), "utf8"));
     const { prompts } = scripted([checked, checked, () => transport, () => "save"]);
     expect(await runWizard({ ...base, prompts, transport: "ask", onHttp: async () => {} })).toBe("saved");
-    expect(Object.keys(loadConfig(h.configFile).services).sort()).toEqual(["gh", "memory", "time"]);
+    expect(Object.keys(loadConfig(h.configFile).services).sort()).toEqual(["files", "gh", "memory", "time"]);
     const restored = await restoreHosts({ ctx: h.ctx, stateDir: h.stateDir });
     expect(restored.refused).toEqual([]);
-    expect(restored.removedServices.flatMap((r) => r.services).sort()).toEqual(["gh", "memory", "time"]);
+    expect(restored.removedServices.flatMap((r) => r.services).sort()).toEqual(["files", "gh", "memory", "time"]);
     expect(Object.keys(loadConfig(h.configFile).services)).toEqual([]);
     expect(pick("claude-desktop", "cursor").map((f) => readFileSync(h.pathOf(f), "utf8"))).toEqual(originals);
   }
