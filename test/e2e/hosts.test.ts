@@ -555,3 +555,46 @@ test("entries in the hosts' default scopes (claude mcp add: local, gemini mcp ad
   expect(readFileSync(claude, "utf8")).toBe(before.claude);
   expect(readFileSync(gemini, "utf8")).toBe(before.gemini);
 }, 60_000);
+
+test("two projects' `fs: mcp-server-filesystem .` entries, rewired from each project: each host sees its own project, never HOME", async () => {
+  const home = scope.dir();
+  const env = {
+    ...homeEnv(home),
+    PATH: `${join(import.meta.dir, "..", "..", "node_modules", ".bin")}:${process.env.PATH}`,
+  };
+  const projects = ["projA", "projB"].map((p) => join(home, p));
+  for (const p of projects) {
+    mkdirSync(p);
+    writeFileSync(join(p, `only-in-${p.slice(-1)}.txt`), "x");
+    writeFileSync(
+      join(p, ".mcp.json"),
+      '{\n  "mcpServers": {\n    "fs": { "command": "mcp-server-filesystem", "args": ["."] }\n  }\n}\n',
+    );
+    const r = await mux(["rewire", "--include-project", "--project", p], env);
+    expect({ code: r.code, out: r.stdout }).toMatchObject({
+      code: 0,
+      out: expect.stringContaining("share: workspace"),
+    });
+  }
+  const hosts: Client[] = [];
+  for (const p of projects) {
+    const entry = JSON.parse(readFileSync(join(p, ".mcp.json"), "utf8")).mcpServers.fs as {
+      command: string;
+      args: string[];
+    };
+    const client = new Client({ name: "claude-code", version: "1" }, { capabilities: {} });
+    // As the host does: spawn the entry in the project folder it was opened in.
+    await client.connect(
+      new StdioClientTransport({ command: entry.command, args: entry.args, env, cwd: p, stderr: "pipe" }),
+    );
+    scope.defer(() => client.close());
+    hosts.push(client);
+  }
+  const allowed = async (c: Client) => textOf(await c.callTool({ name: "list_allowed_directories", arguments: {} }));
+  const [a, b] = projects as [string, string];
+  expect(await allowed(hosts[0] as Client)).toContain(a);
+  expect(await allowed(hosts[0] as Client)).not.toContain(b);
+  expect(await allowed(hosts[1] as Client)).toContain(b);
+  for (const c of hosts) expect(await allowed(c)).not.toMatch(new RegExp(`${home}\\s*$`, "m"));
+  await mux(["stop"], env).catch(() => undefined);
+}, 90_000);
