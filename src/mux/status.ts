@@ -6,6 +6,7 @@
 
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import type { StatusSettingsOf } from "./option-table.ts";
 import type { ChildState } from "./router.ts";
 
 /** What `--status-file`, `mux status` and `mcp-mux/status` report. */
@@ -94,27 +95,11 @@ export function redactStatus(s: StatusSnapshot, transport: string): StatusSnapsh
   };
 }
 
-/** Effective settings of a service as shown in status. */
-export interface StatusSettings {
-  cmd: string;
-  args: string[];
-  cwd: string | null;
-  envKeys: string[];
-  maxActiveClients: number;
-  /** Client requests at the child at once (0: no limit). */
-  maxConcurrentRequests: number;
-  lazyStart: boolean;
-  maxRequestBytes: number;
-  requestTimeoutMs: number;
-  restartBackoffMs: number;
-  restartBackoffMaxMs: number;
-  maxRestarts: number;
-  healthyAfterMs: number;
-  statusFile: string | null;
-  rootsPolicy: string;
-  ambiguousRoute: string;
-  isolated: boolean;
-}
+/**
+ * Effective settings of a service as shown in status: every service option of the option table
+ * but those it marks not shown (env values withheld: only the names, as `envKeys`).
+ */
+export type StatusSettings = StatusSettingsOf;
 
 /** Writes snapshots to a file at most every `intervalMs`, only when they differ. */
 export interface StatusWriter {
