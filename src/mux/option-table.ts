@@ -240,7 +240,7 @@ export const OPTIONS = {
     flag: "roots-policy",
     key: "roots_policy",
     help: "How the server's roots/list is answered",
-    docs: 'See "Roots".',
+    docs: 'See "Roots" in "Routing behaviour you can observe".',
   },
   ambiguousRoute: {
     scope: "service",
@@ -250,7 +250,7 @@ export const OPTIONS = {
     flag: "ambiguous-route",
     key: "ambiguous_route",
     help: "Where an ambiguous sampling/elicitation request goes",
-    docs: 'See "Server-to-client requests".',
+    docs: 'See "Routing behaviour you can observe".',
   },
   isolated: {
     scope: "service",
@@ -278,7 +278,7 @@ export const OPTIONS = {
     flag: "child-capabilities",
     key: "child_capabilities",
     help: "Client capabilities the server is told about: auto (the first client's), all, none, or a list",
-    docs: 'See "Capabilities".',
+    docs: 'See "Capabilities" in "Routing behaviour you can observe".',
   },
   forwardEnv: {
     scope: "service",
@@ -352,7 +352,7 @@ export const OPTIONS = {
     flag: "idle-exit-ms",
     key: "idle_exit_ms",
     noStatus: "a daemon setting, not a service's",
-    help: "With a config: exit after this long without clients (0: never)",
+    help: "With a config: exit after this long without clients (0: never); the config's applies when a mux-proxy started the daemon",
   },
   tray: {
     scope: "daemon",
