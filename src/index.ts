@@ -4,6 +4,14 @@
  * @module
  */
 
+export type {
+  DaemonHandle,
+  DaemonOptions,
+  DaemonOverrides,
+  DaemonReloadResult,
+  DaemonStatus,
+} from "./config/daemon.ts";
+export { startDaemon } from "./config/daemon.ts";
 export type { ConfigFormat, LoadConfigOptions, MuxConfig } from "./config/load.ts";
 export { ConfigError, findConfig, formatIssue, loadConfig, parseConfig } from "./config/load.ts";
 export { configDir, controlSocketPath, defaultSocketPath, runtimeDir } from "./config/paths.ts";
@@ -39,7 +47,9 @@ export type {
   ServicesOptions,
 } from "./mux/multi.ts";
 export { selectServices, startServices } from "./mux/multi.ts";
-export type { MuxOptions, ServiceOptions } from "./mux/options.ts";
+export type { OptionKind, OptionScope, OptionSpec } from "./mux/option-table.ts";
+export { OPTIONS } from "./mux/option-table.ts";
+export type { HttpOptions, MuxOptions, ServiceOptions } from "./mux/options.ts";
 export { DEFAULTS } from "./mux/options.ts";
 export type { RootsPolicy } from "./mux/roots.ts";
 export type { AmbiguousRoute, ChildState } from "./mux/router.ts";

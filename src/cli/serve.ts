@@ -1,90 +1,68 @@
 /**
  * `mux serve`: one service from flags, or every service of a config file (`--config`, or the
- * per-user default when neither `--socket` nor `--cmd` is given). Runs until SIGINT/SIGTERM;
- * SIGHUP reloads the config.
+ * per-user default when neither `--socket` nor `--cmd` is given). Only arguments, signals,
+ * printing and the exit code are here: the daemon itself is `startDaemon` (config/daemon.ts).
+ * Runs until SIGINT/SIGTERM; SIGHUP reloads the config.
  * @module
  */
 
 import { dirname } from "node:path";
 import { defineCommand } from "citty";
-import { tryLock } from "../client/lock.ts";
 import { ensurePrivateDir } from "../client/safe-path.ts";
-import { findConfig, loadConfig } from "../config/load.ts";
-import { controlSocketPath, daemonFiles, defaultSocketPath, defaultTokenFile } from "../config/paths.ts";
-import { type DaemonSettings, MIN_SESSION_IDLE_MS } from "../config/schema.ts";
+import { type DaemonHandle, type DaemonOverrides, httpFront, startDaemon } from "../config/daemon.ts";
+import { findConfig } from "../config/load.ts";
+import { defaultSocketPath } from "../config/paths.ts";
 import { isMuxError } from "../errors.ts";
-import { isLoopback } from "../http/front.ts";
-import { loadOrCreateToken } from "../http/token.ts";
-import { startControl } from "../mux/control.ts";
-import { type ReloadResult, startServices } from "../mux/multi.ts";
-import type { HttpOptions } from "../mux/options.ts";
+import { raiseDescriptorLimit } from "../mux/descriptors.ts";
+import type { ServiceOptions } from "../mux/options.ts";
 import { startMux } from "../mux/serve.ts";
-import { list, parseServiceFlags, serviceFlags } from "./flags.ts";
-import { CLI_LOG_LEVELS, createCliLogger, fail } from "./logger.ts";
+import { list, optionFlags, parseFlags, parseServiceFlags } from "./flags.ts";
+import { createCliLogger, fail } from "./logger.ts";
 
 /** The `serve` subcommand. */
 export const serveCommand = defineCommand({
   meta: { name: "serve", description: "Run a mux: one MCP server shared by every client of a Unix socket" },
   args: {
-    socket: { type: "string", description: "Unix socket path clients connect to" },
-    cmd: { type: "string", description: "MCP server command (its arguments go after --)" },
     config: { type: "string", description: "Run the services of this config file (JSON, YAML or TOML)" },
     service: { type: "string", description: "With a config: run only this service" },
     only: { type: "string", description: "With a config: run only these services (a,b)" },
     except: { type: "string", description: "With a config: run all but these services (a,b)" },
-    ...serviceFlags,
-    "log-level": { type: "string", description: "error | warn | info (default) | debug | trace" },
-    "idle-exit-ms": {
-      type: "string",
-      description:
-        "With a config: exit after this long without clients (default: off; auto-started: idle_exit_ms or 600000)",
-    },
+    // Every option flag (services, log level, daemon, HTTP front) comes from the option table.
+    ...optionFlags,
     "auto-started": { type: "boolean", description: "Started by a mux-proxy (enables idle exit)" },
-    http: {
-      type: "string",
-      description: "Also serve Streamable HTTP on HOST:PORT (/mcp, or /mcp/<service> with a config)",
-    },
-    "http-token-file": {
-      type: "string",
-      description:
-        "The bearer token every HTTP request must carry, from this file (created 0600 if missing; default: http-token in the config folder)",
-    },
-    "http-no-auth": {
-      type: "boolean",
-      description: "Serve HTTP without a token (loopback only; any local user can then use the servers)",
-    },
-    "http-allow-host": { type: "string", description: "Host names accepted besides localhost (a,b)" },
-    "http-session-idle-ms": {
-      type: "string",
-      description: "End an HTTP session with no open stream and no request for this long (default 1800000)",
-    },
-    tray: { type: "boolean", description: "Show a status icon with a menu per service and Quit (needs a desktop)" },
   },
   async run({ args }) {
-    const level = args["log-level"];
-    if (level !== undefined && !(CLI_LOG_LEVELS as readonly string[]).includes(level))
-      fail(`invalid --log-level ${level}`);
-    const flags = parseServiceFlags(args);
+    // A daemon serves many clients: the soft descriptor limit goes up to the hard one.
+    raiseDescriptorLimit();
+    const level = parseFlags(args, "cli").logLevel as string | undefined;
+    const { socket, cmd, ...flags } = parseServiceFlags(args);
+    const daemon = parseFlags(args, "daemon") as DaemonOverrides;
+    daemon.http = parseFlags(args, "http");
     const extraArgs = (args._ ?? []).map(String);
-    const configPath = args.config ?? (!args.socket && !args.cmd ? findConfig() : undefined);
-    if (configPath) return serveConfig(configPath, args, flags, extraArgs);
-    if (!args.cmd) fail("--cmd is required (the MCP server command; put its arguments after --), or --config FILE");
+    const configPath = (args.config as string | undefined) ?? (!socket && !cmd ? findConfig() : undefined);
+    if (configPath) return serveConfig(configPath, args, { ...flags, socket, cmd }, daemon, extraArgs, level);
+    if (!cmd) fail("--cmd is required (the MCP server command; put its arguments after --), or --config FILE");
     // Without --socket, the same default as a config's service: <runtime dir>/<name>.sock.
-    const name = flags.serviceName ?? defaultNameOf(args.cmd, extraArgs);
-    const socket = args.socket ?? defaultSocketPath(name);
+    const name = flags.serviceName ?? defaultNameOf(cmd, extraArgs);
+    const path = socket ?? defaultSocketPath(name);
     const logger = createCliLogger(level ?? "info", flags.serviceName);
     // Signals are handled from the start: one that arrives while the socket is being bound
     // stops the daemon as soon as it is up, instead of killing it half-started.
     const stop = onStop(logger, ["SIGINT", "SIGTERM", "SIGHUP"]);
-    const http = httpOptions(args, undefined, logger);
-    if (!args.socket) ensurePrivateDir(dirname(socket));
+    let http: ReturnType<typeof httpFront>;
+    try {
+      http = httpFront(undefined, daemon.http, process.env, logger);
+    } catch (error) {
+      fail(error instanceof Error ? error.message : String(error));
+    }
+    if (!socket) ensurePrivateDir(dirname(path));
     let handle: Awaited<ReturnType<typeof startMux>>;
     try {
       handle = await startMux({
         ...flags,
-        serviceName: flags.serviceName ?? (args.socket ? undefined : name),
-        socket,
-        cmd: args.cmd,
+        serviceName: flags.serviceName ?? (socket ? undefined : name),
+        socket: path,
+        cmd,
         args: extraArgs,
         logger,
         http,
@@ -94,7 +72,7 @@ export const serveCommand = defineCommand({
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
     if (handle.httpUrl) logger.info(`Streamable HTTP: ${handle.httpUrl}`);
-    const tray = args.tray ? await showTray(() => [handle.status()], stop, logger) : undefined;
+    const tray = daemon.tray ? await showTray(() => [handle.status()], stop, logger) : undefined;
     // A single service has nothing to reload: SIGHUP (a closed terminal or SSH session) stops it cleanly.
     stop.ready(async () => {
       await tray?.close();
@@ -107,186 +85,54 @@ export const serveCommand = defineCommand({
 
 // --- internal ---
 
+/** `mux serve --config`: the library's daemon, with signals, the status icon and the exit code around it. */
 async function serveConfig(
   path: string,
   args: Record<string, unknown>,
-  flags: ReturnType<typeof parseServiceFlags>,
+  overrides: Partial<ServiceOptions>,
+  daemon: DaemonOverrides,
   extraArgs: string[],
+  level: string | undefined,
 ): Promise<void> {
-  const level = args["log-level"] as string | undefined;
   const log = createCliLogger(level ?? "info");
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(path);
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-  for (const w of config.warnings) log.warn(w);
-  // One daemon per config: a second one (two proxies starting it at once, or a hand-started
-  // one beside a login service) would split the services between them.
-  let lock: ReturnType<typeof tryLock>;
-  try {
-    const lockFile = daemonFiles(path).daemonLock;
-    ensurePrivateDir(dirname(lockFile));
-    lock = tryLock(lockFile);
-  } catch (error) {
-    fail(isMuxError(error) ? error.message : `cannot lock the config: ${String(error)}`);
-  }
-  if (lock === undefined) {
-    if (args["auto-started"]) {
-      log.info(`another daemon already runs ${path}; this one is not needed`);
-      process.exit(0);
-    }
-    fail(`another mux daemon already runs ${path} (see: mux status --config ${path})`);
-  }
-  // Released (and its file removed) however the process ends, even on a startup failure.
-  process.on("exit", () => lock?.release());
   const autoStarted = args["auto-started"] === true;
-  const idleFlag = args["idle-exit-ms"] === undefined ? undefined : Number(args["idle-exit-ms"]);
-  if (idleFlag !== undefined && !(Number.isInteger(idleFlag) && idleFlag >= 0))
-    fail(`--idle-exit-ms must be an integer ≥ 0, got ${String(args["idle-exit-ms"])}`);
-  const idleExitMs = idleFlag ?? (autoStarted ? (config.daemon.idleExitMs ?? DEFAULT_IDLE_EXIT_MS) : 0);
-  if (autoStarted)
-    log.info(`auto-started (PATH=${process.env.PATH ?? ""}); exits after ${idleExitMs} ms without clients`);
-  const only = args.service ? [String(args.service)] : list(args.only);
-  const overrides = { ...flags } as Record<string, unknown>;
-  if (args.socket || args.cmd || extraArgs.length > 0) {
-    const selected = only ?? Object.keys(config.services).filter((n) => !list(args.except)?.includes(n));
-    if (selected.length !== 1)
-      fail("--socket, --cmd and server arguments need exactly one service (use --service NAME)");
-    Object.assign(overrides, {
-      socket: args.socket,
-      cmd: args.cmd,
-      args: extraArgs.length > 0 ? extraArgs : undefined,
-    });
-  }
   const stop = onStop(log);
   // SIGHUP reloads; one that comes before the services are up has nothing newer to load.
   let reloadNow: (() => void) | undefined;
   process.on("SIGHUP", () => reloadNow?.());
-  let handle: Awaited<ReturnType<typeof startServices>>;
+  let handle: DaemonHandle;
   try {
-    handle = await startServices(config, {
-      only,
+    handle = await startDaemon(path, {
+      only: args.service ? [String(args.service)] : list(args.only),
       except: list(args.except),
-      overrides,
-      logger: (name, svc) => createCliLogger(level ?? svc.logLevel ?? "info", name),
-      idleExitMs,
-      onIdle: () => log.info(`no clients for ${idleExitMs} ms: exiting`),
-      http: httpOptions(args, config.daemon.http, log),
+      overrides: { ...overrides, args: extraArgs.length > 0 ? extraArgs : undefined },
+      daemon,
+      autoStarted,
+      logger: log,
+      serviceLogger: (name, svc) => createCliLogger(level ?? svc.logLevel ?? "info", name),
       httpLogger: createCliLogger(level ?? "info", "http"),
+      onIdle: (ms) => log.info(`no clients for ${ms} ms: exiting`),
     });
   } catch (error) {
-    fail(isMuxError(error) ? error.message : String(error));
-  }
-  if (handle.services.size === 0) {
-    await handle.close();
-    fail(`no service could start: ${[...handle.failures].map(([n, r]) => `${n}: ${r}`).join("; ")}`);
-  }
-  const reload = async (): Promise<unknown> => {
-    let next: ReturnType<typeof loadConfig>;
-    try {
-      next = loadConfig(path);
-    } catch (error) {
-      log.error(`reload rejected, services keep running: ${error instanceof Error ? error.message : String(error)}`);
-      throw error;
+    if (isMuxError(error) && error.code === "DAEMON_RUNNING" && autoStarted) {
+      log.info(`another daemon already runs ${path}; this one is not needed`);
+      process.exit(0);
     }
-    for (const w of next.warnings) log.warn(w);
-    const daemon = {
-      http: httpOptions(args, next.daemon.http, log, true),
-      idleExitMs: idleFlag ?? (autoStarted ? (next.daemon.idleExitMs ?? DEFAULT_IDLE_EXIT_MS) : 0),
-    };
-    const result: ReloadResult = await handle.reload(next, daemon);
-    if (Boolean(next.daemon.tray) !== Boolean(config.daemon.tray) && args.tray === undefined)
-      result.needsRestart = { ...result.needsRestart, tray: "the status icon starts with the daemon: restart it" };
-    if (result.needsRestart)
-      for (const [k, why] of Object.entries(result.needsRestart)) log.warn(`reload: ${k}: ${why}`);
-    log.info(`reloaded ${path}: ${JSON.stringify(result)}`);
-    if (result.applied?.includes("http"))
-      log.info(
-        handle.httpUrl ? `HTTP front now at ${handle.httpUrl}/<service>` : `HTTP front: ${handle.httpError ?? "off"}`,
-      );
-    return next.warnings.length > 0 ? { ...result, warnings: next.warnings } : result;
-  };
-  let control: Awaited<ReturnType<typeof startControl>> | undefined;
-  try {
-    control = await startControl(controlSocketPath(path), {
-      status: () => ({ config: path, muxPid: process.pid, services: handle.status() }),
-      reload,
-    });
-  } catch (error) {
-    log.warn(`control socket unavailable (mux reload/status --config will not reach this daemon): ${String(error)}`);
+    fail(error instanceof Error ? error.message : String(error));
   }
   for (const [name, s] of handle.services)
     log.info(`${name}: listening on ${s.socket}${handle.httpUrl ? ` and ${handle.httpUrl}/${name}` : ""}`);
   reloadNow = () => {
-    reload().catch(() => {});
+    handle.reload().catch(() => {});
   };
-  const tray = (args.tray ?? config.daemon.tray) ? await showTray(() => handle.status(), stop, log) : undefined;
+  const tray = handle.tray ? await showTray(() => handle.status().services, stop, log) : undefined;
   stop.ready(async () => {
-    control?.close();
     await tray?.close();
     await handle.close();
   });
   await handle.closed;
-  control?.close();
   await tray?.close();
   process.exit(0);
-}
-
-/**
- * The HTTP front from flags (which win) or the config's `http`; undefined when neither asks for
- * one. Private by default: the token comes from `--http-token-file`, `http.token_file` or the
- * per-user default file (created 0600 on first use) unless `--http-no-auth` / `auth = "none"`.
- * With `reloading`, a problem is thrown (the reload is refused) instead of ending the process.
- */
-function httpOptions(
-  args: Record<string, unknown>,
-  fromConfig: DaemonSettings["http"],
-  log: { info(m: string): void },
-  reloading = false,
-): HttpOptions | undefined {
-  const listen = (args.http as string | undefined) ?? fromConfig?.listen;
-  if (!listen) return undefined;
-  const allowedHosts = list(args["http-allow-host"]) ?? fromConfig?.allowedHosts;
-  let sessionIdleMs = fromConfig?.sessionIdleMs;
-  const idleRaw = args["http-session-idle-ms"];
-  if (idleRaw !== undefined) {
-    sessionIdleMs = Number(idleRaw);
-    if (!Number.isInteger(sessionIdleMs) || sessionIdleMs < MIN_SESSION_IDLE_MS)
-      fail(`--http-session-idle-ms must be an integer ≥ ${MIN_SESSION_IDLE_MS}, got ${String(idleRaw)}`);
-  }
-  const noAuth = args["http-no-auth"] === true || (args["http-no-auth"] === undefined && fromConfig?.auth === "none");
-  const explicit = (args["http-token-file"] as string | undefined) ?? fromConfig?.tokenFile;
-  const problem = (message: string): never => {
-    if (reloading) throw new Error(message);
-    fail(message);
-  };
-  const host = /^\d+$/.test(listen.trim()) ? "127.0.0.1" : listen.trim().replace(/:\d+$/, "") || "127.0.0.1";
-  // Off loopback the servers are reachable from the network: that takes a token file chosen on
-  // purpose, never the default one, and never no token at all.
-  if (!isLoopback(host) && (noAuth || !explicit))
-    problem(
-      `listening on ${host} (not loopback) needs a bearer token: set http.token_file / --http-token-file${noAuth ? ' (auth "none" is for loopback only)' : ""}`,
-    );
-  const tokenFile = noAuth ? undefined : (explicit ?? defaultTokenFile());
-  let token: string | undefined;
-  if (tokenFile) {
-    try {
-      token = loadOrCreateToken(tokenFile);
-    } catch (error) {
-      problem(error instanceof Error ? error.message : String(error));
-    }
-    if (!reloading) log.info(`HTTP requests need Authorization: Bearer <the token in ${tokenFile}>`);
-  }
-  return {
-    listen,
-    token,
-    auth: noAuth ? "none" : "token",
-    allowedHosts,
-    sessionIdleMs,
-    maxSessions: fromConfig?.maxSessions,
-  };
 }
 
 /** A service name from a command: `npx -y @scope/server-memory` → `server-memory`. */
@@ -303,13 +149,6 @@ function defaultNameOf(cmd: string, args: string[]): string {
   return name.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40) || "mux";
 }
 
-/** How long an auto-started daemon stays without clients before it exits. */
-const DEFAULT_IDLE_EXIT_MS = 600_000;
-
-/**
- * Handle stop signals from now on; `ready(close)` gives the way to stop once the daemon is
- * up (a signal that came earlier is acted on at that moment).
- */
 /** The status icon, loaded only when asked for (a daemon without it pays nothing). */
 async function showTray(
   status: () => import("../tray/menu.ts").TrayService[],
@@ -326,6 +165,10 @@ interface Stopper {
   request(reason: string): void;
 }
 
+/**
+ * Handle stop signals from now on; `ready(close)` gives the way to stop once the daemon is
+ * up (a signal that came earlier is acted on at that moment).
+ */
 function onStop(logger: { info(m: string): void }, signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"]): Stopper {
   let close: (() => Promise<void>) | undefined;
   let requested: string | undefined;

@@ -1,12 +1,13 @@
 /**
  * The config file schema (rmcp-mux compatible, snake_case keys) and its one-pass parse from
  * `unknown` into typed `ServiceOptions`, collecting every problem with its service and field.
+ * Keys, kinds and ranges come from the option table (mux/option-table.ts).
  * @module
  */
 
 import { ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
-import { type ServiceOptions, SHARE_POLICIES } from "../mux/options.ts";
-import { ROOTS_POLICIES } from "../mux/roots.ts";
+import { type FieldsOf, OPTIONS, type OptionSpec, optionsOf, parseCapabilities } from "../mux/option-table.ts";
+import type { ServiceOptions } from "../mux/options.ts";
 import { defaultHttpListen } from "./paths.ts";
 import { suggest } from "./suggest.ts";
 
@@ -21,48 +22,26 @@ export interface ConfigIssue {
 /** A service entry before path expansion (file-relative paths still relative). */
 export type RawService = Omit<ServiceOptions, "socket"> & { socket?: string; logLevel?: string };
 
-type Kind = "string" | "bool" | "int" | "strings" | "env" | "enum" | "capabilities";
-
+/** One key of a service entry: the option it sets and how it is read. */
 interface Field {
-  key: keyof RawService | "tray" | "mode" | "logLevel";
-  kind: Kind;
-  min?: number;
-  values?: readonly string[];
+  key: string;
+  spec: OptionSpec;
 }
 
-/** Snake-case file keys → option fields. Keys rmcp-mux had that we ignore are listed below. */
+/**
+ * Snake-case keys of a service entry → option fields, from the option table (scopes `service`
+ * and `cli`), plus rmcp-mux's aliases: `mode` (`shared`/`isolated`, `isolated` wins when both
+ * are set) and a service's `tray` (turns on the daemon's status icon). Keys rmcp-mux had that
+ * we ignore are listed below.
+ */
 export const FIELDS: Record<string, Field> = {
-  socket: { key: "socket", kind: "string" },
-  cmd: { key: "cmd", kind: "string" },
-  args: { key: "args", kind: "strings" },
-  env: { key: "env", kind: "env" },
-  cwd: { key: "cwd", kind: "string" },
-  service_name: { key: "serviceName", kind: "string" },
-  max_active_clients: { key: "maxActiveClients", kind: "int", min: 1 },
-  lazy_start: { key: "lazyStart", kind: "bool" },
-  max_request_bytes: { key: "maxRequestBytes", kind: "int", min: 1024 },
-  request_timeout_ms: { key: "requestTimeoutMs", kind: "int", min: 1 },
-  restart_backoff_ms: { key: "restartBackoffMs", kind: "int", min: 0 },
-  restart_backoff_max_ms: { key: "restartBackoffMaxMs", kind: "int", min: 0 },
-  max_restarts: { key: "maxRestarts", kind: "int", min: 0 },
-  healthy_after_ms: { key: "healthyAfterMs", kind: "int", min: 0 },
-  status_file: { key: "statusFile", kind: "string" },
-  log_level: { key: "logLevel", kind: "enum", values: ["trace", "debug", "info", "warn", "error"] },
-  roots_policy: { key: "rootsPolicy", kind: "enum", values: ROOTS_POLICIES },
-  ambiguous_route: { key: "ambiguousRoute", kind: "enum", values: ["error", "most-recent"] },
-  mode: { key: "mode", kind: "enum", values: ["shared", "isolated"] },
-  isolated: { key: "isolated", kind: "bool" },
-  share: { key: "share", kind: "enum", values: SHARE_POLICIES },
-  workspace_key: { key: "workspaceKey", kind: "enum", values: ["path", "git-root"] },
-  max_workspaces: { key: "maxWorkspaces", kind: "int", min: 1 },
-  workspace_grace_ms: { key: "workspaceGraceMs", kind: "int", min: 0 },
-  tray: { key: "tray", kind: "bool" },
-  child_capabilities: { key: "childCapabilities", kind: "capabilities" },
-  forward_env: { key: "forwardEnv", kind: "strings" },
-  max_env_children: { key: "maxEnvChildren", kind: "int", min: 0 },
-  max_isolated_children: { key: "maxIsolatedChildren", kind: "int", min: 1 },
-  max_client_inflight: { key: "maxClientInflight", kind: "int", min: 1 },
-  max_concurrent_requests: { key: "maxConcurrentRequests", kind: "int", min: 0 },
+  ...Object.fromEntries(
+    [...optionsOf("service"), ...optionsOf("cli")]
+      .filter(([, spec]) => spec.key !== undefined)
+      .map(([name, spec]) => [spec.key as string, { key: name, spec }]),
+  ),
+  mode: { key: "mode", spec: { scope: "service", kind: "enum", values: ["shared", "isolated"], help: "" } },
+  tray: { key: "tray", spec: OPTIONS.tray },
 };
 
 /** rmcp-mux keys accepted so old configs load, but without effect (reported as warnings). */
@@ -73,94 +52,31 @@ export const IGNORED_FIELDS = new Set([
   "heartbeat_max_failures",
 ]);
 
-/** Settings of the daemon as a whole (top-level keys beside `servers`). */
-export interface DaemonSettings {
-  /** An auto-started daemon exits after this long without clients (0 = never). */
-  idleExitMs?: number;
-  /** The Streamable HTTP front (`http = "127.0.0.1:8765"` or a table). */
-  http?: {
-    listen: string;
-    tokenFile?: string;
-    /** `none`: no bearer token (loopback only); default `token`. */
-    auth?: "token" | "none";
-    allowedHosts?: string[];
-    sessionIdleMs?: number;
-    maxSessions?: number;
-  };
-  /** Show a status icon (`mux serve --tray`). */
-  tray?: boolean;
-}
+/** The HTTP front as a config asks for it (`token_file` still to be read). */
+export type HttpSettings = FieldsOf<"http"> & { listen: string };
+
+/** Settings of the daemon as a whole (top-level keys beside `servers`, option table scope `daemon`). */
+export type DaemonSettings = FieldsOf<"daemon"> & {
+  /** The Streamable HTTP front (`http = "127.0.0.1:8765"`, `http = true` or a table). */
+  http?: HttpSettings;
+};
 
 /** Top-level keys beside `servers`. */
-export const DAEMON_KEYS = ["idle_exit_ms", "http", "tray"] as const;
-
-const HTTP_KEYS = ["listen", "token_file", "auth", "allowed_hosts", "session_idle_ms", "max_sessions"];
-
-/** `HOST:PORT` of a listen address. */
-const LISTEN = /^(\[[^\]]+\]|[^:\s]+):\d+$/;
-
-/** The shortest idle time an HTTP session may be given (shorter would end sessions between calls). */
-export const MIN_SESSION_IDLE_MS = 1000;
+export const DAEMON_KEYS: readonly string[] = [...optionsOf("daemon").map(([, spec]) => spec.key as string), "http"];
 
 /** Parse the top-level daemon settings of a config. */
 export function parseDaemonSettings(data: Record<string, unknown>, issues: ConfigIssue[]): DaemonSettings {
-  const out: DaemonSettings = {};
-  const idle = data.idle_exit_ms;
-  if (idle !== undefined) {
-    if (typeof idle !== "number" || !Number.isInteger(idle) || idle < 0)
-      issues.push({
-        field: "idle_exit_ms",
-        message: `"idle_exit_ms" must be an integer ≥ 0 (0 = never), got ${describe(idle)}`,
-      });
-    else out.idleExitMs = idle;
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of optionsOf("daemon")) {
+    const key = spec.key as string;
+    if (data[key] === undefined) continue;
+    const parsed = parseValue(spec, data[key]);
+    if (isProblem(parsed)) issues.push({ field: key, message: `"${key}" ${parsed.error}` });
+    else out[name] = parsed;
   }
-  if (data.tray !== undefined) {
-    if (typeof data.tray !== "boolean")
-      issues.push({ field: "tray", message: `"tray" must be true or false, got ${describe(data.tray)}` });
-    else out.tray = data.tray;
-  }
-  const http = data.http;
-  if (typeof http === "string") out.http = { listen: http };
-  else if (http === true) out.http = { listen: defaultHttpListen() };
-  else if (isRecord(http)) {
-    const bad = (message: string): void => void issues.push({ field: "http", message });
-    for (const key of Object.keys(http)) {
-      if (!HTTP_KEYS.includes(key)) {
-        const hint = suggest(key, HTTP_KEYS);
-        bad(`unknown key "http.${key}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
-      }
-    }
-    if (http.listen !== undefined && (typeof http.listen !== "string" || !LISTEN.test(http.listen)))
-      bad(`"http.listen" must be "HOST:PORT", got ${describe(http.listen)}`);
-    else {
-      out.http = { listen: typeof http.listen === "string" ? http.listen : defaultHttpListen() };
-      if (http.auth !== undefined) {
-        if (http.auth === "token" || http.auth === "none") out.http.auth = http.auth;
-        else bad(`"http.auth" must be "token" (the default) or "none" (loopback only), got ${describe(http.auth)}`);
-      }
-      if (http.max_sessions !== undefined) {
-        const n = http.max_sessions;
-        if (typeof n === "number" && Number.isInteger(n) && n >= 1) out.http.maxSessions = n;
-        else bad(`"http.max_sessions" must be an integer ≥ 1, got ${describe(n)}`);
-      }
-      if (http.token_file !== undefined) {
-        if (typeof http.token_file === "string" && http.token_file) out.http.tokenFile = http.token_file;
-        else bad(`"http.token_file" must be a path, got ${describe(http.token_file)}`);
-      }
-      if (http.allowed_hosts !== undefined) {
-        if (Array.isArray(http.allowed_hosts) && http.allowed_hosts.every((h) => typeof h === "string"))
-          out.http.allowedHosts = http.allowed_hosts as string[];
-        else bad(`"http.allowed_hosts" must be a list of host names, got ${describe(http.allowed_hosts)}`);
-      }
-      if (http.session_idle_ms !== undefined) {
-        const n = http.session_idle_ms;
-        if (typeof n === "number" && Number.isInteger(n) && n >= MIN_SESSION_IDLE_MS) out.http.sessionIdleMs = n;
-        else bad(`"http.session_idle_ms" must be an integer ≥ ${MIN_SESSION_IDLE_MS}, got ${describe(n)}`);
-      }
-    }
-  } else if (http !== undefined)
-    issues.push({ field: "http", message: `"http" must be "HOST:PORT" or a table, got ${describe(http)}` });
-  return out;
+  const http = parseHttp(data.http, issues);
+  if (http) out.http = http;
+  return out as DaemonSettings;
 }
 
 /** Parse one `servers.<name>` entry. Problems go to `issues`; warnings to `warnings`. */
@@ -190,9 +106,9 @@ export function parseService(
       warnings.push(`service "${name}": "${key}" is accepted for rmcp-mux compatibility but has no effect`);
       continue;
     }
-    const parsed = parseValue(field as Field, raw);
-    if (typeof parsed === "object" && parsed !== null && "error" in parsed) {
-      issues.push({ service: name, field: key, message: `"${key}" ${(parsed as { error: string }).error}` });
+    const parsed = parseValue((field as Field).spec, raw);
+    if (isProblem(parsed)) {
+      issues.push({ service: name, field: key, message: `"${key}" ${parsed.error}` });
       continue;
     }
     out[(field as Field).key] = parsed;
@@ -224,12 +140,49 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 // --- internal ---
 
-function parseValue(field: Field, raw: unknown): unknown {
-  switch (field.kind) {
+/** `HOST:PORT` of a listen address. */
+const LISTEN = /^(\[[^\]]+\]|[^:\s]+):\d+$/;
+
+/** The `http` key: a `HOST:PORT` string, `true` (the per-user default port) or a table. */
+function parseHttp(http: unknown, issues: ConfigIssue[]): HttpSettings | undefined {
+  if (http === undefined) return undefined;
+  if (typeof http === "string") return { listen: http };
+  if (http === true) return { listen: defaultHttpListen() };
+  if (!isRecord(http)) {
+    issues.push({ field: "http", message: `"http" must be "HOST:PORT" or a table, got ${describe(http)}` });
+    return undefined;
+  }
+  const specs = optionsOf("http");
+  const keys = specs.map(([, spec]) => spec.key as string);
+  const bad = (message: string): void => void issues.push({ field: "http", message });
+  for (const key of Object.keys(http)) {
+    if (!keys.includes(key)) {
+      const hint = suggest(key, keys);
+      bad(`unknown key "http.${key}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
+    }
+  }
+  const out: Record<string, unknown> = { listen: defaultHttpListen() };
+  let listenOk = true;
+  for (const [name, spec] of specs) {
+    const key = spec.key as string;
+    if (http[key] === undefined) continue;
+    const parsed = parseValue(spec, http[key]);
+    if (isProblem(parsed)) {
+      bad(`"http.${key}" ${parsed.error}`);
+      if (name === "listen") listenOk = false;
+    } else out[name] = parsed;
+  }
+  return listenOk ? (out as HttpSettings) : undefined;
+}
+
+function parseValue(spec: OptionSpec, raw: unknown): unknown {
+  switch (spec.kind) {
     case "string":
       return typeof raw === "string" && raw !== ""
         ? raw
         : { error: `must be a non-empty string, got ${describe(raw)}` };
+    case "listen":
+      return typeof raw === "string" && LISTEN.test(raw) ? raw : { error: `must be "HOST:PORT", got ${describe(raw)}` };
     case "bool":
       return typeof raw === "boolean" ? raw : { error: `must be true or false, got ${describe(raw)}` };
     case "int": {
@@ -237,7 +190,8 @@ function parseValue(field: Field, raw: unknown): unknown {
         return { error: `must be an integer, got ${describe(raw)}` };
       const n = Number(raw);
       if (!Number.isInteger(n)) return { error: `must be an integer, got ${n}` };
-      if (field.min !== undefined && n < field.min) return { error: `must be at least ${field.min}, got ${n}` };
+      if (spec.min !== undefined && n < spec.min) return { error: `must be at least ${spec.min}, got ${n}` };
+      if (spec.max !== undefined && n > spec.max) return { error: `must be at most ${spec.max}, got ${n}` };
       return n;
     }
     case "strings":
@@ -248,19 +202,21 @@ function parseValue(field: Field, raw: unknown): unknown {
       return isRecord(raw) && Object.values(raw).every((x) => typeof x === "string")
         ? raw
         : { error: `must map names to string values, got ${describe(raw)}` };
-    case "capabilities": {
-      if (raw === "auto" || raw === "all") return raw;
-      if (raw === "none") return [];
-      const known = ROUTABLE_CAPABILITIES as readonly string[];
-      return Array.isArray(raw) && raw.every((x) => typeof x === "string" && known.includes(x))
-        ? raw
-        : { error: `must be "auto", "all", "none" or a list of ${known.join(", ")}, got ${describe(raw)}` };
-    }
+    case "capabilities":
+      return (
+        parseCapabilities(raw) ?? {
+          error: `must be "auto", "all", "none" or a list of ${ROUTABLE_CAPABILITIES.join(", ")}, got ${describe(raw)}`,
+        }
+      );
     case "enum":
-      return typeof raw === "string" && field.values?.includes(raw)
+      return typeof raw === "string" && spec.values?.includes(raw)
         ? raw
-        : { error: `must be one of ${field.values?.join(", ")}, got ${describe(raw)}` };
+        : { error: `must be one of ${spec.values?.join(", ")}, got ${describe(raw)}` };
   }
+}
+
+function isProblem(value: unknown): value is { error: string } {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && "error" in value;
 }
 
 function describe(value: unknown): string {

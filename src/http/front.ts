@@ -18,6 +18,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { MuxError } from "../errors.ts";
 import { descriptorPressure } from "../mux/descriptors.ts";
 import type { MuxLogger } from "../mux/logger.ts";
+import { HTTP_DEFAULTS, type HttpOptions } from "../mux/options.ts";
 import type { MuxService } from "../mux/service.ts";
 import { idKeyOf, isObject } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
@@ -25,26 +26,8 @@ import { scanArray, scanObject } from "../protocol/scan.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
 
-/** Options of {@link startHttpFront}. */
-export interface HttpFrontOptions {
-  /** `host:port` to listen on (port 0 picks one). Default `127.0.0.1:0`. */
-  listen?: string;
-  /** Every request must carry `Authorization: Bearer <token>`; required unless `auth` is `"none"`. */
-  token?: string;
-  /** `"none"`: no token at all (allowed on loopback only, and only when asked for). Default `"token"`. */
-  auth?: "token" | "none";
-  /** Host names accepted in `Host`/`Origin` besides localhost, 127.0.0.1 and [::1]. */
-  allowedHosts?: string[];
-  /** A session with no stream and no request for this long ends (default 30 min). */
-  sessionIdleMs?: number;
-  /** At most this many sessions (default 256): a new one ends the oldest idle one, or gets 503. */
-  maxSessions?: number;
-  /** Stored events of all sessions together, in bytes (default 64 MiB). */
-  storeBytesTotal?: number;
-  /** A request body must arrive within this long (default 10 s), else 408. */
-  bodyTimeoutMs?: number;
-  /** A connection with nothing moving for this long is closed (default 10 s; open SSE streams are exempt). */
-  connectionIdleMs?: number;
+/** Options of {@link startHttpFront}: the front's settings (option table, scope `http`; listen default `127.0.0.1:0`). */
+export interface HttpFrontOptions extends Partial<HttpOptions> {
   /** The services by path (`/mcp` or `/mcp/<name>`), looked up per request (reloads change them). */
   routes: () => ReadonlyMap<string, MuxService>;
   logger: MuxLogger;
@@ -82,10 +65,10 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   );
   if (!isLoopback(hostname) && hostname !== "0.0.0.0" && hostname !== "::") allowed.add(hostname.toLowerCase());
   const sessions = new Map<string, { session: HttpSession; service: MuxService }>();
-  const idleMs = options.sessionIdleMs ?? 30 * 60_000;
-  const maxSessions = options.maxSessions ?? 256;
-  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
-  const budget: StoreBudget = { used: 0, max: options.storeBytesTotal ?? 64 * 1_048_576 };
+  const idleMs = options.sessionIdleMs ?? HTTP_DEFAULTS.sessionIdleMs;
+  const maxSessions = options.maxSessions ?? HTTP_DEFAULTS.maxSessions;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs;
+  const budget: StoreBudget = { used: 0, max: options.storeBytesTotal ?? HTTP_DEFAULTS.storeBytesTotal };
   const short = descriptorPressure();
   const log = options.logger;
   let shedLogged = 0;
@@ -106,7 +89,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     port,
     // Half-sent requests are closed after this long without a byte; SSE streams are exempted
     // per request (server.timeout(req, 0)) as long as their requests run.
-    idleTimeout: Math.max(1, Math.round((options.connectionIdleMs ?? 10_000) / 1000)),
+    idleTimeout: Math.max(1, Math.round((options.connectionIdleMs ?? HTTP_DEFAULTS.connectionIdleMs) / 1000)),
     fetch: async (req, srv) => {
       if (short(active)) {
         if (Date.now() - shedLogged > 10_000) {

@@ -15,6 +15,7 @@ import { type ClientPort, MuxClient } from "./client.ts";
 import { Engine } from "./engine.ts";
 import { checkSocketPath, type Listener, listenUnix } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
+import { statusSettingsOf } from "./option-table.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import { SocketClient } from "./socket-client.ts";
 import { createStatusWriter, redactStatus, type StatusSnapshot, type StatusWriter } from "./status.ts";
@@ -195,27 +196,7 @@ export class MuxService {
   // --- internal ---
 
   private settings(): StatusSnapshot["settings"] {
-    const o = this.options;
-    return {
-      cmd: o.cmd,
-      args: o.args,
-      cwd: o.cwd ?? null,
-      envKeys: Object.keys(o.env ?? {}),
-      maxActiveClients: o.maxActiveClients,
-      maxConcurrentRequests: o.maxConcurrentRequests,
-      lazyStart: o.lazyStart,
-      maxRequestBytes: o.maxRequestBytes,
-      requestTimeoutMs: o.requestTimeoutMs,
-      restartBackoffMs: o.restartBackoffMs,
-      restartBackoffMaxMs: o.restartBackoffMaxMs,
-      maxRestarts: o.maxRestarts,
-      healthyAfterMs: o.healthyAfterMs,
-      statusFile: o.statusFile ?? null,
-      rootsPolicy: o.rootsPolicy,
-      ambiguousRoute: o.ambiguousRoute,
-      isolated: o.isolated,
-      share: o.share,
-    };
+    return statusSettingsOf(this.options) as StatusSnapshot["settings"];
   }
 
   private engines(): Engine[] {

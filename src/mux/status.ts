@@ -6,6 +6,7 @@
 
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import type { StatusSettingsOf } from "./option-table.ts";
 import type { ChildState } from "./router.ts";
 
 /** What `--status-file`, `mux status` and `mcp-mux/status` report. */
@@ -84,10 +85,10 @@ export interface ClientRow {
 }
 
 /**
- * What an MCP client may see of a snapshot: never argument values, the working directory or
- * the status file (env values are never in a snapshot). A socket client is the owner's own
- * process (the socket is 0600), so it keeps pids, reasons and client rows, which `mux status`
- * and `mux health` show; an HTTP session gets none of them. Full detail goes to the owner's
+ * What an MCP client may see of a snapshot: never argument values (env values are never in a
+ * snapshot). A socket client is the owner's own process (the socket is 0600), so it keeps
+ * paths, pids, reasons and client rows, which `mux status` and `mux health` show; an HTTP
+ * session gets none of them. Full detail goes to the owner's
  * tools over the control socket only.
  */
 export function redactStatus(s: StatusSnapshot, transport: string): StatusSnapshot {
@@ -107,35 +108,18 @@ export function redactStatus(s: StatusSnapshot, transport: string): StatusSnapsh
       ...s.settings,
       cmd: s.settings.cmd.split("/").pop() ?? hidden,
       args: s.settings.args.map(() => hidden),
-      cwd: s.settings.cwd === null ? null : hidden,
-      statusFile: s.settings.statusFile === null ? null : hidden,
+      cwd: own || s.settings.cwd === null ? s.settings.cwd : hidden,
+      statusFile: own || s.settings.statusFile === null ? s.settings.statusFile : hidden,
     },
     redacted: true,
   };
 }
 
-/** Effective settings of a service as shown in status. */
-export interface StatusSettings {
-  cmd: string;
-  args: string[];
-  cwd: string | null;
-  envKeys: string[];
-  maxActiveClients: number;
-  /** Client requests at the child at once (0: no limit). */
-  maxConcurrentRequests: number;
-  lazyStart: boolean;
-  maxRequestBytes: number;
-  requestTimeoutMs: number;
-  restartBackoffMs: number;
-  restartBackoffMaxMs: number;
-  maxRestarts: number;
-  healthyAfterMs: number;
-  statusFile: string | null;
-  rootsPolicy: string;
-  ambiguousRoute: string;
-  isolated: boolean;
-  share: string;
-}
+/**
+ * Effective settings of a service as shown in status: every service option of the option table
+ * but those it marks not shown (env values withheld: only the names, as `envKeys`).
+ */
+export type StatusSettings = StatusSettingsOf;
 
 /** Writes snapshots to a file at most every `intervalMs`, only when they differ. */
 export interface StatusWriter {
