@@ -10,12 +10,12 @@ import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
 import { MuxError } from "../errors.ts";
 import type { ConfiguredService } from "../mux/multi.ts";
+import { isObject } from "../protocol/message.ts";
 import { CONFIG_FILE_NAMES, configDir, defaultSocketPath, expandVars, resolvePath } from "./paths.ts";
 import {
   type ConfigIssue,
   DAEMON_KEYS,
   type DaemonSettings,
-  isRecord,
   parseDaemonSettings,
   parseService,
   type RawService,
@@ -79,7 +79,7 @@ export function parseConfig(
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];
   const services: Record<string, ConfiguredService> = {};
-  if (!isRecord(data) || !isRecord(data.servers)) {
+  if (!isObject(data) || !isObject(data.servers)) {
     throw new ConfigError(file, [
       { message: 'the top level needs a "servers" table: servers: { <name>: { cmd: ... } }' },
     ]);

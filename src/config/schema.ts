@@ -7,6 +7,7 @@
 import { ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
 import type { ServiceOptions } from "../mux/options.ts";
 import { ROOTS_POLICIES } from "../mux/roots.ts";
+import { isObject } from "../protocol/message.ts";
 import { suggest } from "./suggest.ts";
 
 /** One validation problem. `line` is filled in by the loader when it can locate the field. */
@@ -104,7 +105,7 @@ export function parseDaemonSettings(data: Record<string, unknown>, issues: Confi
   }
   const http = data.http;
   if (typeof http === "string") out.http = { listen: http };
-  else if (isRecord(http)) {
+  else if (isObject(http)) {
     const bad = (message: string): void => void issues.push({ field: "http", message });
     for (const key of Object.keys(http)) {
       if (!HTTP_KEYS.includes(key)) {
@@ -143,7 +144,7 @@ export function parseService(
   issues: ConfigIssue[],
   warnings: string[],
 ): RawService | undefined {
-  if (!isRecord(value)) {
+  if (!isObject(value)) {
     issues.push({ service: name, message: `service "${name}" must be a table/object of settings` });
     return undefined;
   }
@@ -190,11 +191,6 @@ export function parseService(
   return out as RawService;
 }
 
-/** True for a plain object. */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 // --- internal ---
 
 function parseValue(field: Field, raw: unknown): unknown {
@@ -218,7 +214,7 @@ function parseValue(field: Field, raw: unknown): unknown {
         ? raw
         : { error: `must be a list of strings, got ${describe(raw)}` };
     case "env":
-      return isRecord(raw) && Object.values(raw).every((x) => typeof x === "string")
+      return isObject(raw) && Object.values(raw).every((x) => typeof x === "string")
         ? raw
         : { error: `must map names to string values, got ${describe(raw)}` };
     case "capabilities": {

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { idKeyOf, type JsonObject, type NotificationMessage, type RequestMessage } from "../protocol/message.ts";
+import {
+  idKeyOf,
+  isObject,
+  type JsonObject,
+  type NotificationMessage,
+  type RequestMessage,
+} from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
@@ -283,10 +289,6 @@ const TERMINAL_TASK_STATUSES = new Set(["completed", "failed", "cancelled"]);
 
 /** Methods during which the server may legitimately ask the caller something. */
 const CAUSAL_METHODS = new Set(["tools/call", "prompts/get", "resources/read", "completion/complete", "tasks/result"]);
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function ownTaskOnly(r: Router, s: MuxClient, msg: RequestMessage, reply: Reply): void {
   const taskId = msg.params?.taskId;

@@ -18,6 +18,7 @@ import type { Socket, SocketHandler } from "bun";
 import { checkSocketOwner } from "../client/safe-path.ts";
 import { isMuxError, MuxError } from "../errors.ts";
 import { HELLO_METHOD } from "../protocol/hello.ts";
+import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import type { AutostartOptions } from "./autostart.ts";
 import { Replay } from "./replay.ts";
 import { HostSession } from "./session.ts";
@@ -314,9 +315,7 @@ class Bridge {
       const watcher = createLineWatcher((line: SeenLine) => {
         const id = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")/.exec(line.text ?? line.head)?.[1];
         if (id === undefined) return;
-        this.toHost(
-          `{"jsonrpc":"2.0","id":${id},"error":${JSON.stringify({ code: DAEMON_UNAVAILABLE_CODE, message: reason })}}\n`,
-        );
+        this.toHost(`${errorLine(id, RpcErrorCode.DaemonUnavailable, reason)}\n`);
         resolve();
       });
       void (async () => {
@@ -332,9 +331,6 @@ class Bridge {
     return { reason: "daemon-unavailable", message: reason };
   }
 }
-
-/** Error code of the answer when the daemon is not there and cannot be started. */
-const DAEMON_UNAVAILABLE_CODE = -32031;
 
 function connectMessage(path: string, error: unknown, autostart: boolean): string {
   const code = (error as { code?: string }).code;

@@ -10,11 +10,9 @@
  */
 
 import { idKeyOf, isObject } from "../protocol/message.ts";
+import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { scanObject } from "../protocol/scan.ts";
 import type { SeenLine } from "./watch.ts";
-
-/** Error code of the answer a request gets when the daemon went away before answering. */
-export const DAEMON_GONE_CODE = -32030;
 
 /** The host's side of one MCP session. */
 export class HostSession {
@@ -114,9 +112,7 @@ export class HostSession {
 
   /** Error answers for every request in flight (the daemon went away); forgets them. */
   abandon(message: string): string[] {
-    const lines = [...this.inflight.values()].map(
-      (raw) => `{"jsonrpc":"2.0","id":${raw},"error":${JSON.stringify({ code: DAEMON_GONE_CODE, message })}}`,
-    );
+    const lines = [...this.inflight.values()].map((raw) => errorLine(raw, RpcErrorCode.ServerExited, message));
     this.inflight.clear();
     return lines;
   }

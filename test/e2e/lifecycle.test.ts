@@ -144,7 +144,7 @@ describe("auto-start", () => {
     p.send({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize });
     const answer = await p.response(1, 20_000);
     const error = answer.error as Json;
-    expect(error.code).toBe(-32031);
+    expect(error.code).toBe(-32036);
     expect(String(error.message)).toContain("could not start");
     expect(String(error.message)).toContain("/nonexistent/server");
     expect(String(error.message)).toContain(join(h.dir, "state", "logs"));
