@@ -6,7 +6,7 @@
 
 import { existsSync } from "node:fs";
 import { MuxError } from "../errors.ts";
-import { helloEnv } from "../protocol/hello.ts";
+import { bigHelloRefusal, readHello } from "../protocol/hello.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
 import { Engine } from "./engine.ts";
 import { checkSocketPath, type Listener, listenUnix } from "./listener.ts";
@@ -60,8 +60,14 @@ export class MuxService {
           stallTimeoutMs: o.clientStallTimeoutMs,
           handlers: {
             line: (c, text) => this.line(c, text),
-            oversized: (c, info) =>
-              this.engineOf(c)?.router.clientOversized(c, info.bytes, info.head, info.tail, o.maxRequestBytes),
+            oversized: (c, info) => {
+              if (!c.greeted) {
+                c.greeted = true;
+                const refusal = bigHelloRefusal(info.head, info.tail, info.bytes);
+                if (refusal) return this.refuse(c, refusal);
+              }
+              this.engineOf(c)?.router.clientOversized(c, info.bytes, info.head, info.tail, o.maxRequestBytes);
+            },
             ended: (c) => this.engineOf(c)?.router.clientEnded(c),
             closed: (c, reason) => this.detach(c, reason),
             busy: (c) => this.engineOf(c)?.busy ?? false,
@@ -207,8 +213,9 @@ export class MuxService {
   private line(client: MuxClient, line: string | Uint8Array): void {
     if (!client.greeted) {
       client.greeted = true;
-      const env = typeof line === "string" ? helloEnv(line) : undefined;
-      if (env !== undefined) return this.hello(client, env);
+      const hello = typeof line === "string" ? readHello(line) : bigHello(line);
+      if (hello && "refusal" in hello) return this.refuse(client, hello.refusal);
+      if (hello) return this.hello(client, hello.env);
     }
     this.engineOf(client)?.router.clientLine(client, line);
   }
@@ -221,11 +228,7 @@ export class MuxService {
   private hello(client: MuxClient, env: Record<string, string>): void {
     if (Object.keys(env).length === 0) return;
     const refusal = refuseEnv(this.options, Object.keys(env));
-    if (refusal) {
-      client.refusal = refusal;
-      this.logger.warn(`client ${client.id}: ${refusal}`);
-      return;
-    }
+    if (refusal) return this.refuse(client, refusal);
     if (!this.shared) {
       const old = this.isolated.get(client);
       if (old) {
@@ -259,6 +262,12 @@ export class MuxService {
     this.shared.router.detach(client, "served by the child with its forwarded env");
     engine.router.attach(client);
     this.moved.set(client, engine);
+  }
+
+  /** Every request of this client gets -32035 with `reason`; nothing is started for it. */
+  private refuse(client: MuxClient, reason: string): void {
+    client.refusal = reason;
+    this.logger.warn(`client ${client.id}: ${reason}`);
   }
 
   /** An engine goes away: keep its counts in the service's totals. */
@@ -307,6 +316,14 @@ export class MuxService {
 }
 
 // --- internal ---
+
+/** A first line too big to be text (bytes) that is a hello: refused. */
+function bigHello(line: Uint8Array): { refusal: string } | undefined {
+  const head = new TextDecoder().decode(line.subarray(0, 256));
+  const tail = new TextDecoder().decode(line.subarray(Math.max(0, line.length - 256)));
+  const refusal = bigHelloRefusal(head, tail, line.length);
+  return refusal ? { refusal } : undefined;
+}
 
 /** Loader variables a client may never forward, whatever the config allows. */
 const NEVER_FORWARDED = /^(LD_|DYLD_)/;

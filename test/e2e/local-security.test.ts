@@ -256,6 +256,47 @@ describe("forwarded environments", () => {
     expect(refused).toHaveLength(3);
     expect(String((refused[0]?.error as Json).message)).toContain("max_env_children");
   });
+
+  test("hostile hello values (NUL, not a string, too long, a hello too big to read) are refused for that client only, before anything starts", async () => {
+    const d = dir();
+    const t = await use({ socket: join(d, "e.sock"), ...fakeServer(d), forwardEnv: ["TOKEN"], maxEnvChildren: 2 });
+    const hello = (env: Json) => JSON.stringify({ jsonrpc: "2.0", method: "mcp-mux/hello", params: { env } });
+    const hostile: [string, string, string][] = [
+      ["NUL", hello({ TOKEN: "a\u0000b" }), "holds a NUL byte"],
+      ["number", hello({ TOKEN: 42 }), "is not a string"],
+      ["33 KiB", hello({ TOKEN: "x".repeat(33 * 1024) }), "is too long (33792 bytes; at most 32768)"],
+      ["300 KB", hello({ TOKEN: "y".repeat(300_000) }), "line is too big"],
+      ["2 MB", hello({ TOKEN: "z".repeat(2_000_000) }), "line is too big"], // over max_request_bytes
+      [
+        "2 MB, params first",
+        `{"params":{"env":{"TOKEN":"${"z".repeat(2_000_000)}"}},"method":"mcp-mux/hello"}`,
+        "line is too big",
+      ],
+    ];
+    for (const [what, line, why] of hostile) {
+      const c = await scope.raw(t.socket);
+      c.send(line);
+      c.request(1, "initialize", init);
+      c.request(2, "tools/call", { name: "env", arguments: { name: "TOKEN" } });
+      const answers = [(await c.response(1, 10_000)).error as Json, (await c.response(2, 10_000)).error as Json];
+      for (const e of answers) expect(`${what}: ${e?.code} ${e?.message}`).toContain(`${what}: -32035 `);
+      expect(`${what}: ${answers[0]?.message}`).toContain(why);
+    }
+    // Nothing was started for them: two distinct allowed values still get their own servers,
+    // a newline in a value arrives intact, and a client without a hello is served as before.
+    const values = ["line one\nline two", "v2"];
+    for (const value of values) {
+      const ok = await proxy(t.socket, { TOKEN: value });
+      ok.request(1, "initialize", init);
+      expect((await ok.response(1, 10_000)).result).toBeDefined();
+      ok.request(2, "tools/call", { name: "env", arguments: { name: "TOKEN" } });
+      expect(JSON.parse(textOf((await ok.response(2)).result)).value).toBe(value);
+    }
+    const plain = await scope.raw(t.socket);
+    await plain.handshake();
+    plain.request(2, "tools/call", { name: "env", arguments: { name: "TOKEN" } });
+    expect(JSON.parse(textOf((await plain.response(2)).result)).value).toBeNull();
+  });
 });
 
 describe("signals and process trees", () => {
