@@ -77,6 +77,16 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
     reply(resultLine(msg.rawId, r.host.status()));
   },
 
+  // The mux's own methods never reach the server, and a client of a service socket cannot
+  // run the daemon's: reload is for the owner's tools, on the control socket only.
+  "mcp-mux/reload"(_r, _s, msg, reply) {
+    reply(notHere(msg));
+  },
+
+  "mcp-mux/hello"(_r, _s, msg, reply) {
+    reply(notHere(msg));
+  },
+
   "logging/setLevel"(r, s, msg, reply) {
     const level = msg.params?.level;
     if (!isLogLevel(level))
@@ -161,6 +171,9 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
 
 /** Client → server notifications with a rule of their own. */
 export const clientNotificationRules: Record<string, ClientNotificationRule> = {
+  /** A hello counts only as a client's first line; a later one is dropped, never forwarded. */
+  "mcp-mux/hello"() {},
+
   "notifications/initialized"(r, s) {
     if (!s.initialized || s.operational) return;
     s.operational = true;
@@ -282,6 +295,14 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
 };
 
 // --- internal ---
+
+function notHere(msg: RequestMessage): string {
+  const why =
+    msg.method === "mcp-mux/hello"
+      ? "a hello is a client's first line, without an id"
+      : "it is served on the daemon's control socket only";
+  return errorLine(msg.rawId, RpcErrorCode.MethodNotFound, `Method not found: ${msg.method} (${why})`);
+}
 
 const ROOTS_WAIT_MS = 2000;
 

@@ -13,10 +13,12 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { controlSocketPath } from "../../src/config/paths.ts";
 import type { MuxOptions } from "../../src/index.ts";
 import {
   BUN,
@@ -25,6 +27,7 @@ import {
   MUX_BIN,
   PROXY_BIN,
   type RawClient,
+  recorded,
   startTarget,
   type Target,
   testScope,
@@ -297,6 +300,84 @@ describe("forwarded environments", () => {
     plain.request(2, "tools/call", { name: "env", arguments: { name: "TOKEN" } });
     expect(JSON.parse(textOf((await plain.response(2)).result)).value).toBeNull();
   });
+});
+
+describe("the control socket", () => {
+  /** A config daemon with one fake service whose server records what it receives. */
+  function configDaemon(d: string) {
+    const file = join(d, "mux.toml");
+    const entry = (name: string) =>
+      `[servers.${name}]\nsocket = "${join(d, `${name}.sock`)}"\ncmd = "${BUN}"\nargs = ["${join(import.meta.dir, "../fixtures/fake-server.ts")}"]\nenv = { FAKE_RECORD = "${join(d, "record.jsonl")}" }\n`;
+    writeFileSync(file, entry("a"));
+    const env = { ...(process.env as Record<string, string>), MUX_RUNTIME_DIR: join(d, "run") };
+    const proc = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", file], env, stdout: "ignore", stderr: "ignore" });
+    scope.defer(async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    });
+    return { file, env, entry, control: controlSocketPath(file, env) };
+  }
+
+  test("a client of a service socket cannot reload the daemon or send it a late hello; nothing of it reaches the server", async () => {
+    const d = dir();
+    const t = configDaemon(d);
+    await waitFor(() => existsSync(join(d, "a.sock")) && existsSync(t.control), 10_000, "the sockets");
+    const c = await scope.raw(join(d, "a.sock"));
+    await c.handshake();
+    writeFileSync(t.file, t.entry("a") + t.entry("added")); // what a reload would start
+    c.request("r", "mcp-mux/reload");
+    const refused = (await c.response("r")).error as Json;
+    expect(refused.code).toBe(-32601);
+    expect(String(refused.message)).toContain("control socket only");
+    c.request("h", "mcp-mux/hello", { env: { TOKEN: "late" } });
+    expect(((await c.response("h")).error as Json).code).toBe(-32601);
+    c.send({ jsonrpc: "2.0", method: "mcp-mux/hello", params: { env: { TOKEN: "late" } } });
+    c.request("e", "tools/call", { name: "env", arguments: { name: "TOKEN" } });
+    expect(JSON.parse(textOf((await c.response("e")).result)).value).toBeNull();
+    await c.settle();
+    expect(existsSync(join(d, "added.sock"))).toBe(false);
+    expect(recorded(d).filter((m) => String(m.method).startsWith("mcp-mux/"))).toEqual([]);
+    // The owner's tool, on the control socket, does reload (so the check above could fail).
+    const reload = await run([MUX_BIN, "reload", "--config", t.file], "", t.env);
+    expect(reload.stdout).toContain("added: added");
+    await waitFor(() => existsSync(join(d, "added.sock")), 10_000, "the added service");
+  });
+
+  test.skipIf(!root)(
+    "only its owner reaches it: 0600 in a 0700 folder; another user is refused, and never hosts it",
+    async () => {
+      const d = dir();
+      chmodSync(d, 0o711);
+      const t = configDaemon(d);
+      await waitFor(() => existsSync(t.control), 10_000, "the control socket");
+      const st = statSync(t.control);
+      expect([st.uid, st.mode & 0o777, statSync(dirname(t.control)).mode & 0o777]).toEqual([0, 0o600, 0o700]);
+      const other = Bun.spawnSync([
+        "setpriv",
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        BUN,
+        "-e",
+        `try { await Bun.connect({ unix: ${JSON.stringify(t.control)}, socket: { data() {} } }); console.log("connected"); } catch (e) { console.log(e.code); } process.exit(0);`,
+      ]);
+      expect(other.stdout.toString().trim()).toBe("EACCES");
+
+      // A runtime folder another user made first: the daemon refuses it, with the reason, and
+      // puts nothing there.
+      const d2 = dir();
+      const planted = join(d2, "run");
+      mkdirSync(planted, { mode: 0o777 });
+      chownSync(planted, NOBODY, NOBODY);
+      const file = join(d2, "mux.toml");
+      writeFileSync(file, `[servers.a]\nsocket = "${join(d2, "a.sock")}"\ncmd = "${BUN}"\n`);
+      const refused = await run([MUX_BIN, "serve", "--config", file], "", { MUX_RUNTIME_DIR: planted });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain(`refusing socket folder ${planted}: it belongs to uid ${NOBODY}`);
+      expect(readdirSync(planted)).toEqual([]);
+    },
+    30_000,
+  );
 });
 
 describe("signals and process trees", () => {
