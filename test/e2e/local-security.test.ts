@@ -26,7 +26,7 @@ import {
   type Json,
   MUX_BIN,
   PROXY_BIN,
-  type RawClient,
+  RawClient,
   recorded,
   startTarget,
   type Target,
@@ -342,6 +342,20 @@ describe("the control socket", () => {
     expect(reload.stdout).toContain("added: added");
     await waitFor(() => existsSync(join(d, "added.sock")), 10_000, "the added service");
   });
+
+  test("what its owner's tools send is bounded: a huge line is dropped with an error, the socket serves on", async () => {
+    const d = dir();
+    const t = configDaemon(d);
+    await waitFor(() => existsSync(t.control), 10_000, "the control socket");
+    const c = await RawClient.connect(t.control);
+    c.send(`{"jsonrpc":"2.0","id":1,"method":"mcp-mux/status","params":{"pad":"${"x".repeat(8 * 1024 * 1024)}"}}`);
+    c.request(2, "ping");
+    const dropped = await c.next((m) => m.id === null && m.error !== undefined, 20_000);
+    expect(String((dropped.error as Json).message)).toContain("at most 65536");
+    expect((await c.response(2)).result).toEqual({});
+    expect(c.received.some((m) => m.id === 1)).toBe(false);
+    c.close();
+  }, 30_000);
 
   test.skipIf(!root)(
     "only its owner reaches it: 0600 in a 0700 folder; another user is refused, and never hosts it",
