@@ -65,8 +65,8 @@ test(`${RUNS} runs of ${CALLS} calls, the daemon SIGKILLed twice per run: one an
   const killAfter = async (prefix: string, more: number): Promise<void> => {
     const from = results(prefix);
     await waitFor(() => results(prefix) >= from + more, 60_000, `${more} more results`);
+    await waitFor(() => daemons(config).length > 0, 10_000, "a daemon");
     const [pid] = daemons(config);
-    expect(pid).toBeDefined();
     process.kill(pid as number, "SIGKILL");
     await waitFor(() => !daemons(config).includes(pid as number), 5000, "the daemon to die");
   };
