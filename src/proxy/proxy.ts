@@ -292,6 +292,7 @@ class Bridge {
   private daemonGone(sock: Conn): void {
     if (sock === this.replayConn) {
       this.replay?.fail();
+      this.drainWaiter?.();
       return;
     }
     if (sock !== this.conn) return;
@@ -331,10 +332,10 @@ class Bridge {
       const replay = new Replay(plan.initialize.id, plan.after);
       this.replay = replay;
       this.replayConn = conn;
-      conn.write(`${plan.initialize.line}\n`);
+      await this.replayWrite(conn, replay, `${plan.initialize.line}\n`);
       const answer = await replay.initialized(10_000);
       if (!replay.failed && answer !== undefined && this.session.sameServer(answer)) {
-        for (const item of plan.after) conn.write(`${item.line}\n`);
+        await this.replayWrite(conn, replay, plan.after.map((item) => `${item.line}\n`).join(""));
         await replay.settled(5_000);
       }
       this.replay = undefined;
@@ -354,6 +355,21 @@ class Bridge {
     }
     this.log("reconnected; the host's session goes on");
     this.attach(conn);
+  }
+
+  /** Write all of a replay's lines to the new daemon (waiting for drain), unless it goes away. */
+  private async replayWrite(conn: Conn, replay: Replay, text: string): Promise<void> {
+    let data = new TextEncoder().encode(text);
+    while (data.length > 0 && !replay.failed && !this.ended) {
+      const n = conn.write(data);
+      if (n < 0) return;
+      data = data.subarray(n);
+      if (data.length === 0) return;
+      await new Promise<void>((resolve) => {
+        this.drainWaiter = resolve;
+      });
+      this.drainWaiter = undefined;
+    }
   }
 
   /** The daemon is not there and cannot be started: answer the host's requests with why. */
