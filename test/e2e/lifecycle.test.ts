@@ -119,9 +119,11 @@ describe("auto-start", () => {
         first.send({ jsonrpc: "2.0", id: 0, method: "initialize", params: initialize });
         await first.response(0, 20_000);
         const [pid] = daemons(h.config);
+        // The proxy goes first: a live one would start the daemon again at once.
+        first.proc?.kill();
+        await first.proc?.exited;
         process.kill(pid as number, "SIGKILL");
         await waitFor(() => daemons(h.config).length === 0, 5000, "the killed daemon");
-        first.proc?.kill();
         expect(existsSync(h.socket)).toBe(true); // stale
       }
       const proxies = await Promise.all(Array.from({ length: 20 }, () => rawProxy(h)));
