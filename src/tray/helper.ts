@@ -76,7 +76,11 @@ export async function trayHelper(env: Record<string, string | undefined> = proce
   } catch (error) {
     throw new Error(`cannot use the cache folder ${parent} (cannot create a folder in it: ${codeOf(error)})`);
   }
-  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  const remove = (): void => {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {} // a copy left behind is swept on a later start
+  };
   try {
     const file = join(dir, process.platform === "win32" ? "mux-tray.exe" : "mux-tray");
     writeNew(file, bytes);
