@@ -4,18 +4,18 @@
  * @module
  */
 
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
 import { MuxError } from "../errors.ts";
 import type { ConfiguredService } from "../mux/multi.ts";
+import { isObject } from "../protocol/message.ts";
 import { CONFIG_FILE_NAMES, configDir, defaultSocketPath, expandVars, resolvePath } from "./paths.ts";
 import {
   type ConfigIssue,
   DAEMON_KEYS,
   type DaemonSettings,
-  isRecord,
   parseDaemonSettings,
   parseService,
   type RawService,
@@ -51,12 +51,52 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** Largest config file read (a config is a few kilobytes; anything near this is not one). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
 /** Read and validate a config file. Throws `ConfigError` listing every problem. */
 export function loadConfig(path: string, options: LoadConfigOptions = {}): MuxConfig {
   const file = resolve(path);
-  if (!existsSync(file)) throw new ConfigError(file, [{ message: "file not found" }]);
-  const text = readFileSync(file, "utf8");
+  const text = readConfigFile(file);
   return parseConfig(text, { ...options, file, format: formatOf(file) });
+}
+
+/**
+ * The text of a config file: a regular file (symbolic links followed) of at most
+ * {@link MAX_CONFIG_BYTES}. A FIFO, a device (say a link to /dev/zero), a folder or a bigger
+ * file is refused with the reason, without reading it: it is opened non-blocking (a FIFO
+ * cannot hang the open) and checked on the opened descriptor (what was checked is what is
+ * read). Throws `ConfigError`.
+ */
+export function readConfigFile(path: string): string {
+  const file = resolve(path);
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const message = code === "ENOENT" ? "file not found" : `cannot open it (${code ?? String(error)})`;
+    throw new ConfigError(file, [{ message }]);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ConfigError(file, [{ message: `not a regular file (it is ${kindOf(st)})` }]);
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(file, [{ message: tooBig(st.size) }]);
+    // Read to the end, never past the cap (the file may grow while it is read).
+    const parts: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const part = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, part, 0, part.length, null);
+      if (n === 0) break;
+      size += n;
+      if (size > MAX_CONFIG_BYTES) throw new ConfigError(file, [{ message: tooBig(size) }]);
+      parts.push(part.subarray(0, n));
+    }
+    return Buffer.concat(parts, size).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Validate config text (or an already-parsed object when `format` is `object`). */
@@ -79,7 +119,7 @@ export function parseConfig(
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];
   const services: Record<string, ConfiguredService> = {};
-  if (!isRecord(data) || !isRecord(data.servers)) {
+  if (!isObject(data) || !isObject(data.servers)) {
     throw new ConfigError(file, [
       { message: 'the top level needs a "servers" table: servers: { <name>: { cmd: ... } }' },
     ]);
@@ -146,6 +186,19 @@ const PARSERS: Record<ConfigFormat, (text: string) => unknown> = {
   yaml: (text) => parseYaml(text),
   toml: (text) => parseToml(text),
 };
+
+function tooBig(size: number): string {
+  return `the file is too big for a config (${size} bytes or more; at most ${MAX_CONFIG_BYTES} bytes)`;
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return "a folder";
+  if (st.isFIFO()) return "a FIFO (named pipe)";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a file";
+}
 
 function formatOf(file: string): ConfigFormat {
   const ext = extname(file).toLowerCase();

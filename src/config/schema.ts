@@ -8,6 +8,7 @@
 import { ROUTABLE_CAPABILITIES } from "../mux/handshake.ts";
 import { type FieldsOf, OPTIONS, type OptionSpec, optionsOf, parseCapabilities } from "../mux/option-table.ts";
 import type { ServiceOptions } from "../mux/options.ts";
+import { isObject } from "../protocol/message.ts";
 import { defaultHttpListen } from "./paths.ts";
 import { suggest } from "./suggest.ts";
 
@@ -86,7 +87,7 @@ export function parseService(
   issues: ConfigIssue[],
   warnings: string[],
 ): RawService | undefined {
-  if (!isRecord(value)) {
+  if (!isObject(value)) {
     issues.push({ service: name, message: `service "${name}" must be a table/object of settings` });
     return undefined;
   }
@@ -133,11 +134,6 @@ export function parseService(
   return out as RawService;
 }
 
-/** True for a plain object. */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 // --- internal ---
 
 /** `HOST:PORT` of a listen address. */
@@ -148,7 +144,7 @@ function parseHttp(http: unknown, issues: ConfigIssue[]): HttpSettings | undefin
   if (http === undefined) return undefined;
   if (typeof http === "string") return { listen: http };
   if (http === true) return { listen: defaultHttpListen() };
-  if (!isRecord(http)) {
+  if (!isObject(http)) {
     issues.push({ field: "http", message: `"http" must be "HOST:PORT" or a table, got ${describe(http)}` });
     return undefined;
   }
@@ -199,7 +195,7 @@ function parseValue(spec: OptionSpec, raw: unknown): unknown {
         ? raw
         : { error: `must be a list of strings, got ${describe(raw)}` };
     case "env":
-      return isRecord(raw) && Object.values(raw).every((x) => typeof x === "string")
+      return isObject(raw) && Object.values(raw).every((x) => typeof x === "string")
         ? raw
         : { error: `must map names to string values, got ${describe(raw)}` };
     case "capabilities":

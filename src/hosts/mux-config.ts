@@ -5,12 +5,12 @@
  * @module
  */
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
 import { parse as parseToml } from "smol-toml";
 import { parseDocument } from "yaml";
-import { findConfig } from "../config/load.ts";
+import { findConfig, readConfigFile } from "../config/load.ts";
 import { configDir } from "../config/paths.ts";
 import { detectFormatting } from "./formats/json.ts";
 import { scanToml, tomlKey, tomlValue } from "./formats/toml-spans.ts";
@@ -66,7 +66,7 @@ export function addServices(
   options: { dryRun?: boolean; from?: string } = {},
 ): { names: Map<string, string>; added: string[]; text: string; before: string; kept: KeptShare[] } {
   // `from`: plan on this text instead of the file's (a dry run after a planned `ensureHttp`).
-  const before = options.from ?? (existsSync(path) ? readFileSync(path, "utf8") : "");
+  const before = options.from ?? (existsSync(path) ? readConfigFile(path) : "");
   const result = addToText(path, before, specs);
   if (!options.dryRun && result.added.length > 0) {
     ensureDir(dirname(path));
@@ -84,7 +84,7 @@ export function ensureHttp(
   listen: string,
   options: { dryRun?: boolean } = {},
 ): { listen: string; tokenFile?: string; auth?: string; added: boolean; text: string; before: string } {
-  const before = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const before = existsSync(path) ? readConfigFile(path) : "";
   const format = formatOf(path);
   const data = (
     before.trim() === ""
@@ -131,7 +131,7 @@ export function ensureHttp(
  */
 export function removeHttp(path: string, listen: string): boolean {
   if (!existsSync(path)) return false;
-  const text = readFileSync(path, "utf8");
+  const text = readConfigFile(path);
   const format = formatOf(path);
   let out: string;
   if (format === "json") {
@@ -159,7 +159,7 @@ export function removeHttp(path: string, listen: string): boolean {
 export function serviceShares(path: string): Record<string, string> {
   try {
     if (!existsSync(path)) return {};
-    const services = servicesIn(formatOf(path), readFileSync(path, "utf8"));
+    const services = servicesIn(formatOf(path), readConfigFile(path));
     return Object.fromEntries(Object.entries(services).map(([name, s]) => [name, shareOf(s) ?? "global"]));
   } catch {
     return {};
@@ -169,7 +169,7 @@ export function serviceShares(path: string): Record<string, string> {
 /** Remove services from the config at `path` (missing ones are ignored); returns those removed. */
 export function removeServices(path: string, names: string[], options: { dryRun?: boolean } = {}): string[] {
   if (!existsSync(path) || names.length === 0) return [];
-  const text = readFileSync(path, "utf8");
+  const text = readConfigFile(path);
   const format = formatOf(path);
   const present = names.filter((n) => servicesIn(format, text)[n] !== undefined);
   if (present.length === 0) return [];

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { JsonObject, RequestMessage } from "../protocol/message.ts";
+import { isObject, type JsonObject, type RequestMessage } from "../protocol/message.ts";
 import { LATEST_VERSION } from "../protocol/versions.ts";
 import type { MuxClient } from "./client.ts";
 import type { Reply, Router } from "./router.ts";
@@ -197,10 +197,6 @@ export function childCapabilities(
 }
 
 // --- internal ---
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function capabilitiesShrank(before: unknown, after: unknown): boolean {
   if (!isObject(before)) return false;

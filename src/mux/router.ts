@@ -9,6 +9,7 @@
 import { decodeSpan, scanJsonBytes } from "../protocol/json-bytes.ts";
 import {
   idKeyOf,
+  isObject,
   type JsonObject,
   type Message,
   parseMessage,
@@ -27,6 +28,9 @@ import type { MuxLogger } from "./logger.ts";
 import type { RootsPolicy } from "./roots.ts";
 import { childNotificationRules, childRequestRules, clientNotificationRules, clientRequestRules } from "./rules.ts";
 import { Slots } from "./slots.ts";
+
+/** The code's text as it appears in an error line (a quick test before the error is parsed). */
+const URL_ELICITATION_CODE = String(RpcErrorCode.UrlElicitationRequired);
 
 /** Lifecycle state of a child, as reported in status (`waiting`: up, initialized at the first client). */
 export type ChildState =
@@ -556,7 +560,7 @@ export class Router {
   /** Recompute the level the child should log at, and tell it when that changes. */
   applyLogLevel(): void {
     const caps = this.initResult?.capabilities;
-    if (this.state !== "ready" || !isObjectValue(caps) || !("logging" in caps)) return;
+    if (this.state !== "ready" || !isObject(caps) || !("logging" in caps)) return;
     const levels = [...this.clients].filter((c) => c.initialized).map((c) => c.logLevel);
     const want = effectiveLevel(levels, this.childLogLevel);
     if (want === undefined || want === this.childLogLevel) return;
@@ -679,7 +683,7 @@ export class Router {
     }
     const owner = client as MuxClient;
     owner.inflight.delete(p.key);
-    if (isError && text.includes("-32042")) {
+    if (isError && text.includes(URL_ELICITATION_CODE)) {
       const errorSpan = scanObject(text)?.keys.get("error");
       if (errorSpan) this.noteErrorData(owner, text, errorSpan);
     } else if (resultSpan) this.noteTaskResult(owner, text, resultSpan, p.progressToken);
@@ -774,7 +778,7 @@ export class Router {
   private noteErrorData(client: MuxClient, text: string, span: Span): void {
     try {
       const err = JSON.parse(text.slice(span[0], span[1])) as { code?: number; data?: { elicitations?: unknown[] } };
-      if (err.code !== -32042) return;
+      if (err.code !== RpcErrorCode.UrlElicitationRequired) return;
       for (const e of err.data?.elicitations ?? []) {
         const id = (e as JsonObject).elicitationId;
         if (typeof id === "string") this.elicitationOwners.set(id, client);
@@ -853,10 +857,6 @@ function syntheticError(code: number, message: string): ResponseMessage {
     result: undefined,
     error: { code, message },
   };
-}
-
-function isObjectValue(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function isTaskCreation(method: string, text: string, result: Span | undefined): boolean {

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { idKeyOf, type JsonObject, type NotificationMessage, type RequestMessage } from "../protocol/message.ts";
+import {
+  idKeyOf,
+  isObject,
+  type JsonObject,
+  type NotificationMessage,
+  type RequestMessage,
+} from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
@@ -70,6 +76,16 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
 
   "mcp-mux/status"(r, s, msg, reply) {
     reply(resultLine(msg.rawId, redactStatus(r.host.status() as StatusSnapshot, s.transport)));
+  },
+
+  // The mux's own methods never reach the server, and a client of a service socket cannot
+  // run the daemon's: reload is for the owner's tools, on the control socket only.
+  "mcp-mux/reload"(_r, _s, msg, reply) {
+    reply(notHere(msg));
+  },
+
+  "mcp-mux/hello"(_r, _s, msg, reply) {
+    reply(notHere(msg));
   },
 
   "logging/setLevel"(r, s, msg, reply) {
@@ -156,6 +172,9 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
 
 /** Client → server notifications with a rule of their own. */
 export const clientNotificationRules: Record<string, ClientNotificationRule> = {
+  /** A hello counts only as a client's first line; a later one is dropped, never forwarded. */
+  "mcp-mux/hello"() {},
+
   "notifications/initialized"(r, s) {
     if (!s.initialized || s.operational) return;
     s.operational = true;
@@ -278,16 +297,20 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
 
 // --- internal ---
 
+function notHere(msg: RequestMessage): string {
+  const why =
+    msg.method === "mcp-mux/hello"
+      ? "a hello is a client's first line, without an id"
+      : "it is served on the daemon's control socket only";
+  return errorLine(msg.rawId, RpcErrorCode.MethodNotFound, `Method not found: ${msg.method} (${why})`);
+}
+
 const ROOTS_WAIT_MS = 2000;
 
 const TERMINAL_TASK_STATUSES = new Set(["completed", "failed", "cancelled"]);
 
 /** Methods during which the server may legitimately ask the caller something. */
 const CAUSAL_METHODS = new Set(["tools/call", "prompts/get", "resources/read", "completion/complete", "tasks/result"]);
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function ownTaskOnly(r: Router, s: MuxClient, msg: RequestMessage, reply: Reply): void {
   const taskId = msg.params?.taskId;

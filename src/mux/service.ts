@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { MuxError } from "../errors.ts";
-import { type Hello, parseHello, type WorkspaceHint } from "../protocol/hello.ts";
+import { bigHelloRefusal, type Hello, readHello, type WorkspaceHint } from "../protocol/hello.ts";
 import { parseMessage, type RequestMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
@@ -70,8 +70,14 @@ export class MuxService {
           stallTimeoutMs: o.clientStallTimeoutMs,
           handlers: {
             line: (c, text) => this.line(c, text),
-            oversized: (c, info) =>
-              this.engineOf(c)?.router.clientOversized(c, info.bytes, info.head, info.tail, o.maxRequestBytes),
+            oversized: (c, info) => {
+              if (!c.greeted) {
+                c.greeted = true;
+                const refusal = bigHelloRefusal(info.head, info.tail, info.bytes);
+                if (refusal) return this.refuse(c, refusal);
+              }
+              this.engineOf(c)?.router.clientOversized(c, info.bytes, info.head, info.tail, o.maxRequestBytes);
+            },
             ended: (c) => this.engineOf(c)?.router.clientEnded(c),
             closed: (c, reason) => this.detach(c, reason),
             busy: (c) => this.engineOf(c)?.busy ?? false,
@@ -222,8 +228,9 @@ export class MuxService {
     client.lastSeenAt = Date.now();
     if (!client.greeted) {
       client.greeted = true;
-      const hello = typeof line === "string" ? parseHello(line) : undefined;
-      if (hello !== undefined) return this.hello(client, hello);
+      const hello = typeof line === "string" ? readHello(line) : bigHello(line);
+      if (hello && "refusal" in hello) return this.refuse(client, hello.refusal);
+      if (hello) return this.hello(client, hello);
     }
     let engine = this.engineOf(client);
     if (!engine && !client.refusal) {
@@ -267,11 +274,7 @@ export class MuxService {
     }
     if (Object.keys(env).length === 0) return;
     const refusal = refuseEnv(this.options, Object.keys(env));
-    if (refusal) {
-      client.refusal = refusal;
-      this.logger.warn(`client ${client.id}: ${refusal}`);
-      return;
-    }
+    if (refusal) return this.refuse(client, refusal);
     if (!this.shared) {
       const old = this.isolated.get(client);
       if (old) {
@@ -382,6 +385,13 @@ export class MuxService {
     return this.noWorkspaceDir;
   }
 
+  /** Every request of this client gets -32035 with `reason`; nothing is started for it. */
+  private refuse(client: MuxClient, reason: string): void {
+    client.refusal = reason;
+    client.refusalCode = RpcErrorCode.EnvRefused;
+    this.logger.warn(`client ${client.id}: ${reason}`);
+  }
+
   /** An engine goes away: keep its counts in the service's totals. */
   private retire(engine: Engine): void {
     this.pastRestarts += engine.restarts;
@@ -480,6 +490,14 @@ function inWorkspace(options: ResolvedServiceOptions, dir: string): ResolvedServ
     args: options.args.map(sub),
     env: options.env ? Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, sub(v)])) : undefined,
   };
+}
+
+/** A first line too big to be text (bytes) that is a hello: refused. */
+function bigHello(line: Uint8Array): { refusal: string } | undefined {
+  const head = new TextDecoder().decode(line.subarray(0, 256));
+  const tail = new TextDecoder().decode(line.subarray(Math.max(0, line.length - 256)));
+  const refusal = bigHelloRefusal(head, tail, line.length);
+  return refusal ? { refusal } : undefined;
 }
 
 /** Loader variables a client may never forward, whatever the config allows. */

@@ -13,6 +13,9 @@
  */
 export const HELLO_METHOD = "mcp-mux/hello";
 
+/** Longest forwarded value (a token or a path is far shorter; the OS refuses much longer ones at spawn). */
+export const MAX_HELLO_VALUE_BYTES = 32 * 1024;
+
 /** Where a client says it is: untrusted input, checked by the daemon before any use. */
 export interface WorkspaceHint {
   /** The proxy's working directory (the folder its host started it in). */
@@ -31,36 +34,59 @@ export interface Hello {
   workspace: WorkspaceHint | undefined;
 }
 
-/** The env of a hello line, or undefined when `text` is not one. */
-export function helloEnv(text: string): Record<string, string> | undefined {
-  return parseHello(text)?.env;
-}
-
-/** The content of a hello line, or undefined when `text` is not one. */
-export function parseHello(text: string): Hello | undefined {
-  if (!text.includes(HELLO_METHOD)) return undefined;
+/**
+ * What a client's first line says, if it is a hello: the env to serve it with and its
+ * workspace hint, or why the client is refused (a value that is not a string, holds a NUL byte
+ * or is too long). Undefined when the line is not a hello.
+ */
+export function readHello(line: string): Hello | { refusal: string } | undefined {
+  if (!line.includes(HELLO_METHOD)) return undefined;
+  let msg: { method?: unknown; id?: unknown; params?: { env?: unknown; workspace?: unknown } };
   try {
-    const msg = JSON.parse(text) as { method?: unknown; id?: unknown; params?: { env?: unknown; workspace?: unknown } };
-    if (msg.method !== HELLO_METHOD || msg.id !== undefined) return undefined;
-    return { env: strings(msg.params?.env), workspace: hint(msg.params?.workspace) };
+    msg = JSON.parse(line) as typeof msg;
   } catch {
     return undefined;
   }
+  if (typeof msg !== "object" || msg === null || msg.method !== HELLO_METHOD || msg.id !== undefined) return undefined;
+  const workspace = hint(msg.params?.workspace);
+  const env = msg.params?.env;
+  if (typeof env !== "object" || env === null || Array.isArray(env)) return { env: {}, workspace };
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    const shown = JSON.stringify(name.slice(0, 64));
+    if (typeof value !== "string") return { refusal: `forwarded variable ${shown} is not a string` };
+    if (name.includes("\0") || value.includes("\0"))
+      return { refusal: `forwarded variable ${shown} holds a NUL byte, which no environment can carry` };
+    const bytes = Buffer.byteLength(value);
+    if (bytes > MAX_HELLO_VALUE_BYTES)
+      return {
+        refusal: `forwarded variable ${shown} is too long (${bytes} bytes; at most ${MAX_HELLO_VALUE_BYTES})`,
+      };
+    out[name] = value;
+  }
+  return { env: out, workspace };
+}
+
+/**
+ * Why a first line too big to be read as text (`size` bytes, seen by its first and last bytes)
+ * is refused when it is a hello; undefined when it is not one.
+ */
+export function bigHelloRefusal(head: string, tail: string, size: number): string | undefined {
+  if (!HELLO_MEMBER.test(head) && !HELLO_MEMBER.test(tail)) return undefined;
+  return `the ${HELLO_METHOD} line is too big (${size} bytes): forwarded values may have at most ${MAX_HELLO_VALUE_BYTES} bytes each`;
 }
 
 // --- internal ---
 
-function strings(value: unknown): Record<string, string> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === "string")) as Record<string, string>;
-}
+const HELLO_MEMBER = /"method"\s*:\s*"mcp-mux\/hello"/;
 
+/** The workspace member of a hello: string fields only (the daemon checks the folders). */
 function hint(value: unknown): WorkspaceHint | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const s = strings(value);
+  const v = value as Record<string, unknown>;
   const out: WorkspaceHint = {};
-  if (s.cwd !== undefined) out.cwd = s.cwd;
-  if (s.projectDir !== undefined) out.projectDir = s.projectDir;
-  if (s.codexRoot !== undefined) out.codexRoot = s.codexRoot;
+  if (typeof v.cwd === "string") out.cwd = v.cwd;
+  if (typeof v.projectDir === "string") out.projectDir = v.projectDir;
+  if (typeof v.codexRoot === "string") out.codexRoot = v.codexRoot;
   return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -18,7 +18,10 @@ export const RpcErrorCode = {
   InternalError: -32603,
   /** The request was not answered within `request_timeout_ms` (same code as the MCP SDK). */
   RequestTimeout: -32001,
-  /** The MCP server process exited or restarted while the request was in flight. */
+  /**
+   * The MCP server process exited or restarted while the request was in flight, or (from
+   * `mux-proxy`) the daemon went away after the request was sent: it may have run.
+   */
   ServerExited: -32030,
   /** The service is in the `failed` state (restart limit reached or command cannot start). */
   ServiceFailed: -32031,
@@ -30,6 +33,15 @@ export const RpcErrorCode = {
   NoRoute: -32034,
   /** The client's forwarded environment was refused (a name the service does not allow, or too many distinct values). */
   EnvRefused: -32035,
+  /** (`mux-proxy`) No daemon listens on the socket and it could not be started; the message says why. */
+  DaemonUnavailable: -32036,
+  /** (`mux-proxy`) The daemon went away before the request was sent whole: it did not run; safe to retry. */
+  RequestNotSent: -32037,
+  /**
+   * MCP's "URL elicitation required" (a server's error, passed through): its `data.elicitations`
+   * name the elicitations the client must complete, so the mux notes who owns them.
+   */
+  UrlElicitationRequired: -32042,
   /** A limit of the mux was reached for this client (`max_isolated_children`): every request of that client gets it. */
   LimitReached: -32038,
   /** The client's workspace folder was refused (missing, not a directory, another user's, control characters, too long, relative): every request of that client gets it. */

@@ -6,11 +6,14 @@
  * - nothing listens and `autostart` is set: it starts the daemon (once, whoever else is
  *   starting it) and connects; when that fails, the host's requests are answered with an
  *   error that says why and names the daemon's log, so the host shows the reason;
- * - the daemon goes away (upgrade, crash, restart): requests in flight are answered with an
- *   error, the proxy reconnects (starting the daemon if it may), replays the host's
- *   initialize, initialized, log level and subscriptions (their answers kept from the host)
- *   and carries on; if the server changed (protocol version, capabilities), the session ends
- *   as before, so the host starts a new one.
+ * - the daemon goes away (upgrade, crash, restart): requests it was sent and did not answer
+ *   get an error saying they may have run (-32030); the proxy reconnects (starting the daemon
+ *   if it may), replays the host's initialize, initialized, log level and subscriptions
+ *   (their answers kept from the host), then sends the new daemon the host's lines it had not
+ *   sent, and carries on; if the server changed (protocol version, capabilities), the session
+ *   ends as before, so the host starts a new one. Exactly one answer per id: a line the old
+ *   daemon got only part of is never completed on the new one; its request gets -32037 (not
+ *   sent, it did not run).
  * @module
  */
 
@@ -18,6 +21,7 @@ import type { Socket, SocketHandler } from "bun";
 import { checkSocketOwner } from "../client/safe-path.ts";
 import { isMuxError, MuxError } from "../errors.ts";
 import { HELLO_METHOD, type WorkspaceHint } from "../protocol/hello.ts";
+import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import type { AutostartOptions } from "./autostart.ts";
 import { Replay } from "./replay.ts";
 import { HostSession } from "./session.ts";
@@ -86,6 +90,14 @@ class Bridge {
   private connWaiters: (() => void)[] = [];
   private drainWaiter: (() => void) | undefined;
   private stdinEnded = false;
+  /** The host's bytes read but not handed to a daemon yet (the rest of the last stdin chunk). */
+  private held: Uint8Array | undefined;
+  /** Offset in the host's stream up to which bytes were handed to a daemon (or dropped). */
+  private written = 0;
+  /** The last byte handed over ended a line: a new daemon may take the next one. */
+  private atLineStart = true;
+  /** The daemon went away in the middle of a line: the host's bytes up to its end are dropped. */
+  private skipping = false;
   private finish!: (result: ProxyResult) => void;
   private readonly done: Promise<ProxyResult>;
   private ended = false;
@@ -94,7 +106,7 @@ class Bridge {
   private replayConn: Conn | undefined;
   private readonly hostWatch = createLineWatcher(
     (line) => this.session.hostLine(line),
-    (b, start, end) => this.session.quickHostLine(b, start, end),
+    (b, start, end, lineEnd) => this.session.quickHostLine(b, start, end, lineEnd),
   );
   private readonly daemonWatch = createLineWatcher(
     (line) => this.session.daemonLine(line),
@@ -205,8 +217,12 @@ class Bridge {
         this.hostWatch.push(value);
         // The common case without a promise: the daemon is there and takes it all at once.
         const conn = this.conn;
-        const n = conn ? conn.write(value) : 0;
-        if (n < value.length) await this.toDaemon(n > 0 ? value.subarray(n) : value);
+        const n = conn && !this.skipping ? conn.write(value) : 0;
+        if (n > 0) this.handed(value, n);
+        if (n < value.length) {
+          this.held = n > 0 ? value.subarray(n) : value;
+          await this.toDaemon();
+        }
         if (this.ended) return;
       }
     } catch {}
@@ -216,23 +232,53 @@ class Bridge {
     else this.finish({ reason: "stdin-closed" });
   }
 
-  /** Write all of `data` to the current daemon, waiting for drain and for a reconnect. */
-  private async toDaemon(data: Uint8Array): Promise<void> {
-    let chunk = data;
+  /**
+   * Write the held bytes to the current daemon, waiting for drain and for a reconnect; after a
+   * daemon went away mid-line, drop the rest of that line first.
+   */
+  private async toDaemon(): Promise<void> {
     while (!this.ended) {
+      const data = this.held;
+      if (!data || data.length === 0) break;
+      if (this.skipping) {
+        this.skip(data);
+        continue;
+      }
       const conn = this.conn;
       if (!conn) {
         await new Promise<void>((resolve) => this.connWaiters.push(resolve));
         continue;
       }
-      const n = conn.write(chunk);
-      if (n >= chunk.length) return;
-      if (n > 0) chunk = chunk.subarray(n);
+      const n = conn.write(data);
+      if (n > 0) this.handed(data, n);
+      if (n >= data.length) break;
+      this.held = n > 0 ? data.subarray(n) : data;
       await new Promise<void>((resolve) => {
         this.drainWaiter = resolve;
       });
       this.drainWaiter = undefined;
     }
+    this.held = undefined;
+  }
+
+  /** The daemon took the first `n` bytes of `data`. */
+  private handed(data: Uint8Array, n: number): void {
+    this.written += n;
+    this.atLineStart = data[n - 1] === NEWLINE;
+    this.session.sent(this.written);
+  }
+
+  /** Drop held bytes up to the end of the line a daemon that went away had only part of. */
+  private skip(data: Uint8Array): void {
+    const nl = data.indexOf(NEWLINE);
+    const cut = nl < 0 ? data.length : nl + 1;
+    this.written += cut;
+    this.held = data.subarray(cut);
+    if (nl < 0) return;
+    this.skipping = false;
+    this.atLineStart = true;
+    const why = "the mcp-mux daemon went away while the request was being sent; it was not run: retry it";
+    for (const line of this.session.dropped(this.written, why)) this.toHost(`${line}\n`);
   }
 
   private fromDaemon(sock: Conn, chunk: Uint8Array): void {
@@ -254,10 +300,13 @@ class Bridge {
   private daemonGone(sock: Conn): void {
     if (sock === this.replayConn) {
       this.replay?.fail();
+      this.drainWaiter?.();
       return;
     }
     if (sock !== this.conn) return;
     this.conn = undefined;
+    // Whatever of a line it had is lost with it: the rest of that line never goes anywhere.
+    if (!this.atLineStart) this.skipping = true;
     this.drainWaiter?.();
     if (this.stdinEnded || this.ended) return this.finish({ reason: "stdin-closed" });
     if (this.o.reconnect === false) return this.finish({ reason: "daemon-closed" });
@@ -266,7 +315,9 @@ class Bridge {
 
   /** Keep the host's session on a new daemon connection. */
   private async reconnect(): Promise<void> {
-    for (const line of this.session.abandon("the mcp-mux daemon went away before answering; retry the request"))
+    for (const line of this.session.abandon(
+      "the mcp-mux daemon went away before answering; the request was sent, so it may have run",
+    ))
       this.toHost(`${line}\n`);
     this.log(`the daemon at ${this.o.socket} went away; reconnecting`);
     const until = Date.now() + (this.o.reconnectTimeoutMs ?? 60_000);
@@ -289,10 +340,10 @@ class Bridge {
       const replay = new Replay(plan.initialize.id, plan.after);
       this.replay = replay;
       this.replayConn = conn;
-      conn.write(`${plan.initialize.line}\n`);
+      await this.replayWrite(conn, replay, `${plan.initialize.line}\n`);
       const answer = await replay.initialized(10_000);
       if (!replay.failed && answer !== undefined && this.session.sameServer(answer)) {
-        for (const item of plan.after) conn.write(`${item.line}\n`);
+        await this.replayWrite(conn, replay, plan.after.map((item) => `${item.line}\n`).join(""));
         await replay.settled(5_000);
       }
       this.replay = undefined;
@@ -314,6 +365,21 @@ class Bridge {
     this.attach(conn);
   }
 
+  /** Write all of a replay's lines to the new daemon (waiting for drain), unless it goes away. */
+  private async replayWrite(conn: Conn, replay: Replay, text: string): Promise<void> {
+    let data = new TextEncoder().encode(text);
+    while (data.length > 0 && !replay.failed && !this.ended) {
+      const n = conn.write(data);
+      if (n < 0) return;
+      data = data.subarray(n);
+      if (data.length === 0) return;
+      await new Promise<void>((resolve) => {
+        this.drainWaiter = resolve;
+      });
+      this.drainWaiter = undefined;
+    }
+  }
+
   /** The daemon is not there and cannot be started: answer the host's requests with why. */
   private async refuse(reason: string): Promise<ProxyResult> {
     this.log(reason);
@@ -322,9 +388,7 @@ class Bridge {
       const watcher = createLineWatcher((line: SeenLine) => {
         const id = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")/.exec(line.text ?? line.head)?.[1];
         if (id === undefined) return;
-        this.toHost(
-          `{"jsonrpc":"2.0","id":${id},"error":${JSON.stringify({ code: DAEMON_UNAVAILABLE_CODE, message: reason })}}\n`,
-        );
+        this.toHost(`${errorLine(id, RpcErrorCode.DaemonUnavailable, reason)}\n`);
         resolve();
       });
       void (async () => {
@@ -341,8 +405,7 @@ class Bridge {
   }
 }
 
-/** Error code of the answer when the daemon is not there and cannot be started. */
-const DAEMON_UNAVAILABLE_CODE = -32031;
+const NEWLINE = 0x0a;
 
 function connectMessage(path: string, error: unknown, autostart: boolean): string {
   const code = (error as { code?: string }).code;

@@ -2,24 +2,30 @@
  * What the proxy remembers of its host's MCP session, so it can keep the session across a
  * daemon restart: the host's `initialize` and `initialized`, its log level and subscriptions
  * (replayed to the new daemon, their answers kept from the host), the server the host was
- * told about (a changed one ends the session), and the host's requests in flight (answered
- * with an error when the daemon goes away, so none waits forever). Lines are inspected as
+ * told about (a changed one ends the session), and the host's requests in flight: each is
+ * answered exactly once, by the daemon, or when the daemon goes away with an error saying
+ * whether it may have run (sent whole: -32030) or did not (its line was not sent whole:
+ * -32037, and it is never sent later). Lines are inspected as
  * cheaply as possible: an O(1) id probe for the common layouts, a parse only for the few
  * methods that matter and for odd layouts.
  * @module
  */
 
 import { idKeyOf, isObject } from "../protocol/message.ts";
+import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { scanObject } from "../protocol/scan.ts";
 import type { SeenLine } from "./watch.ts";
-
-/** Error code of the answer a request gets when the daemon went away before answering. */
-export const DAEMON_GONE_CODE = -32030;
 
 /** The host's side of one MCP session. */
 export class HostSession {
   /** Raw ids of the host's requests still waiting for an answer (key → raw text). */
   readonly inflight = new Map<string, string>();
+  /**
+   * The requests among them whose line was not yet handed to the daemon whole, in stream
+   * order: where each line ends in the host's stream, and its key.
+   */
+  private unsentEnds: number[] = [];
+  private unsentKeys: string[] = [];
   private initialize: { raw: string; params: unknown } | undefined;
   private initialized = false;
   private level: unknown;
@@ -37,7 +43,7 @@ export class HostSession {
    * (`{"method":"…",…,"id":123}`) whose method the session does not keep. False: use
    * {@link hostLine}.
    */
-  quickHostLine(b: Uint8Array, start: number, end: number): boolean {
+  quickHostLine(b: Uint8Array, start: number, end: number, lineEnd: number): boolean {
     if (b[start] !== LBRACE || b[start + 1] !== QUOTE || b[start + 2] !== LOWER_M || b[start + 10] !== QUOTE)
       return false;
     // `{"method":"` then the method: the kept ones start with i, l, n or r (and so do a few others).
@@ -46,7 +52,7 @@ export class HostSession {
     const digits = integerIdAtEnd(b, start, end);
     if (digits === undefined) return false;
     const raw = decoder.decode(b.subarray(digits, end - 1));
-    this.inflight.set(`n${raw}`, raw);
+    this.track(`n${raw}`, raw, lineEnd);
     return true;
   }
 
@@ -85,14 +91,14 @@ export class HostSession {
     const { text, head } = line;
     // Batches and the few methods the session keeps are parsed; everything else is one or two
     // native regex matches (this runs for every message; see hostText for the rest).
-    if (head.charCodeAt(0) === LBRACKET || SPECIAL.test(head)) return this.hostText(text);
+    if (head.charCodeAt(0) === LBRACKET || SPECIAL.test(head)) return this.hostText(text, line.end);
     if (RESPONSE_START.test(head)) {
-      if (text !== undefined && !METHOD_START.test(head)) this.hostText(text);
+      if (text !== undefined && !METHOD_START.test(head)) this.hostText(text, line.end);
       return;
     }
     const raw = rawId(head, line.tail);
-    if (raw !== undefined) this.inflight.set(idKeyOf(raw), raw);
-    else this.hostText(text);
+    if (raw !== undefined) this.track(idKeyOf(raw), raw, line.end);
+    else this.hostText(text, line.end);
   }
 
   /** A line from the daemon (to the host). */
@@ -112,12 +118,55 @@ export class HostSession {
     for (const msg of parse(text)) if (isResponse(msg.value) && msg.rawId) this.answered(msg.rawId, msg.value);
   }
 
-  /** Error answers for every request in flight (the daemon went away); forgets them. */
+  /** The host's stream up to `offset` was handed to the daemon: the requests whose lines end there were sent. */
+  sent(offset: number): void {
+    const n = this.unsentEnds.length;
+    if (n === 0) return;
+    if ((this.unsentEnds[n - 1] as number) <= offset) {
+      this.unsentEnds.length = 0;
+      this.unsentKeys.length = 0;
+      return;
+    }
+    let i = 0;
+    while (i < n && (this.unsentEnds[i] as number) <= offset) i++;
+    this.unsentEnds.splice(0, i);
+    this.unsentKeys.splice(0, i);
+  }
+
+  /**
+   * The host's stream up to `offset` was dropped, not sent (the rest of a line the daemon that
+   * went away had only part of): error answers (-32037, it did not run) for the requests whose
+   * lines end there; forgets them.
+   */
+  dropped(offset: number, message: string): string[] {
+    const lines: string[] = [];
+    let i = 0;
+    while (i < this.unsentEnds.length && (this.unsentEnds[i] as number) <= offset) {
+      const key = this.unsentKeys[i] as string;
+      const raw = this.inflight.get(key);
+      if (raw !== undefined) {
+        lines.push(errorLine(raw, RpcErrorCode.RequestNotSent, message));
+        this.inflight.delete(key);
+      }
+      i++;
+    }
+    this.unsentEnds.splice(0, i);
+    this.unsentKeys.splice(0, i);
+    return lines;
+  }
+
+  /**
+   * The daemon went away: error answers (-32030, it may have run) for every request it was
+   * sent and did not answer; forgets them. Requests not sent yet stay, for the next daemon.
+   */
   abandon(message: string): string[] {
-    const lines = [...this.inflight.values()].map(
-      (raw) => `{"jsonrpc":"2.0","id":${raw},"error":${JSON.stringify({ code: DAEMON_GONE_CODE, message })}}`,
-    );
-    this.inflight.clear();
+    const held = new Set(this.unsentKeys);
+    const lines: string[] = [];
+    for (const [key, raw] of this.inflight) {
+      if (held.has(key)) continue;
+      lines.push(errorLine(raw, RpcErrorCode.ServerExited, message));
+      this.inflight.delete(key);
+    }
     return lines;
   }
 
@@ -150,16 +199,23 @@ export class HostSession {
 
   // --- internal ---
 
-  private hostText(text: string | undefined): void {
-    if (text !== undefined) for (const msg of parse(text)) this.hostMessage(msg.value, msg.rawId);
+  /** A request of the host's, in flight from now on; its line ends at `lineEnd` in the host's stream. */
+  private track(key: string, raw: string, lineEnd: number): void {
+    this.inflight.set(key, raw);
+    this.unsentEnds.push(lineEnd);
+    this.unsentKeys.push(key);
   }
 
-  private hostMessage(value: unknown, rawId: string | undefined): void {
+  private hostText(text: string | undefined, lineEnd: number): void {
+    if (text !== undefined) for (const msg of parse(text)) this.hostMessage(msg.value, msg.rawId, lineEnd);
+  }
+
+  private hostMessage(value: unknown, rawId: string | undefined, lineEnd: number): void {
     if (!isObject(value)) return;
     const method = value.method;
     if (typeof method !== "string") return;
     const params = isObject(value.params) ? value.params : {};
-    if (rawId !== undefined) this.inflight.set(idKeyOf(rawId), rawId);
+    if (rawId !== undefined) this.track(idKeyOf(rawId), rawId, lineEnd);
     if (method === "initialize" && rawId !== undefined) this.initialize = { raw: rawId, params: value.params };
     else if (method === "notifications/initialized") this.initialized = true;
     else if (method === "logging/setLevel") this.level = params.level;

@@ -18,6 +18,8 @@ export interface SeenLine {
   /** Text that ends as the line does: the line itself when small, else its last bytes. */
   tail: string;
   size: number;
+  /** Offset in the stream just past this line's newline (bytes pushed before it, plus the line). */
+  end: number;
 }
 
 /** Lines up to this size are reported whole. */
@@ -32,13 +34,16 @@ export interface LineWatcher {
 
 /**
  * Create a watcher calling `onLine` for each complete line. `quick`, when given, sees each
- * line that lies within one chunk first, as bytes (`chunk[start..end)`); when it returns true
- * the line is done with, undecoded.
+ * line that lies within one chunk first, as bytes (`chunk[start..end)`, `lineEnd` the stream
+ * offset past its newline); when it returns true the line is done with, undecoded.
  */
 export function createLineWatcher(
   onLine: (line: SeenLine) => void,
-  quick?: (chunk: Uint8Array, start: number, end: number) => boolean,
+  quick?: (chunk: Uint8Array, start: number, end: number, lineEnd: number) => boolean,
 ): LineWatcher {
+  /** Stream offset of the chunk being pushed, and past the newline of the line being reported. */
+  let base = 0;
+  let lineEnd = 0;
   let parts: Uint8Array[] = [];
   let size = 0;
   let head: Uint8Array | undefined;
@@ -48,7 +53,7 @@ export function createLineWatcher(
   const report = (bytes: Uint8Array): void => {
     const end = bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
     const text = decoder.decode(end === bytes.length ? bytes : bytes.subarray(0, end));
-    onLine({ text, head: text, tail: text, size: end });
+    onLine({ text, head: text, tail: text, size: end, end: lineEnd });
   };
   const keep = (piece: Uint8Array): void => {
     if (piece.length === 0) return;
@@ -69,7 +74,7 @@ export function createLineWatcher(
     if (!head) report(concatBytes(parts));
     else {
       const t = tail[tail.length - 1] === 0x0d ? tail.subarray(0, tail.length - 1) : tail;
-      onLine({ head: decoder.decode(head), tail: decoder.decode(t), size });
+      onLine({ head: decoder.decode(head), tail: decoder.decode(t), size, end: lineEnd });
     }
     parts = [];
     size = 0;
@@ -86,11 +91,13 @@ export function createLineWatcher(
         const nl = chunk.indexOf(0x0a, at);
         if (nl < 0) {
           keep(chunk.subarray(at));
+          base += chunk.length;
           return;
         }
+        lineEnd = base + nl + 1;
         // The common case: a whole line inside this chunk, reported as a view of it.
         if (size === 0 && nl - at <= FULL_LINE_BYTES) {
-          if (nl > at && !quick?.(chunk, at, nl)) report(chunk.subarray(at, nl));
+          if (nl > at && !quick?.(chunk, at, nl, lineEnd)) report(chunk.subarray(at, nl));
         } else {
           keep(chunk.subarray(at, nl));
           finish();

@@ -9,7 +9,7 @@
 
 import type { Subprocess } from "bun";
 import type { MuxLogger } from "../mux/logger.ts";
-import { trayHelper } from "./helper.ts";
+import { type ExtractedHelper, trayHelper } from "./helper.ts";
 import { trayIcon } from "./icon.ts";
 import { menuItems, QUIT_TITLE, type TrayItem, type TrayService, trayLevel, traySummary } from "./menu.ts";
 
@@ -71,13 +71,13 @@ class Tray implements TrayHandle {
     const env = this.options.env ?? process.env;
     if (process.platform === "linux" && !env.DISPLAY && !env.WAYLAND_DISPLAY)
       return this.giveUp("no display (DISPLAY and WAYLAND_DISPLAY are unset)");
-    let path: string;
+    let helper: ExtractedHelper;
     try {
-      path = await trayHelper(env);
+      helper = await trayHelper(env);
     } catch (error) {
       return this.giveUp(error instanceof Error ? error.message : String(error));
     }
-    if (!(await this.launch(path))) return;
+    if (!(await this.launch(helper))) return;
     this.timer = setInterval(() => this.refresh(), this.options.intervalMs ?? 1000);
     this.timer.unref?.();
   }
@@ -88,8 +88,19 @@ class Tray implements TrayHandle {
     await this.stopHelper();
   }
 
-  /** Spawn the helper, wait for `ready`, send the whole menu. False (after a warning) on failure. */
-  private async launch(path: string): Promise<boolean> {
+  /**
+   * Spawn the helper, wait for `ready`, send the whole menu. False (after a warning) on
+   * failure. The helper's file, written for this start, is removed once it runs (or fails).
+   */
+  private async launch(helper: ExtractedHelper): Promise<boolean> {
+    try {
+      return await this.run(helper.path);
+    } finally {
+      helper.remove();
+    }
+  }
+
+  private async run(path: string): Promise<boolean> {
     let proc: Subprocess<"pipe", "pipe", "pipe">;
     try {
       proc = Bun.spawn([path], {
@@ -170,9 +181,10 @@ class Tray implements TrayHandle {
 
   /** The helper's menu cannot grow: a reload that adds or removes services restarts it. */
   private async rebuild(): Promise<void> {
-    const path = this.proc ? await trayHelper(this.options.env ?? process.env).catch(() => undefined) : undefined;
+    const helper = this.proc ? await trayHelper(this.options.env ?? process.env).catch(() => undefined) : undefined;
     await this.stopHelper();
-    if (path && !this.closing) await this.launch(path);
+    if (helper && !this.closing) await this.launch(helper);
+    else helper?.remove();
   }
 
   private async stopHelper(): Promise<void> {

@@ -1,8 +1,10 @@
 /** Config loading: formats, validation messages, expansion, selection and precedence. */
 
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ConfigError, loadConfig, parseConfig } from "../../src/config/load.ts";
+import { ConfigError, loadConfig, MAX_CONFIG_BYTES, parseConfig } from "../../src/config/load.ts";
 import { controlSocketPath, defaultSocketPath, expandVars } from "../../src/config/paths.ts";
 import { selectServices } from "../../src/mux/multi.ts";
 
@@ -160,6 +162,60 @@ describe("validation", () => {
   test("unknown extension and missing file are errors", () => {
     expect(() => loadConfig(join(FIXTURES, "nope.toml"))).toThrow("file not found");
     expect(() => loadConfig(join(FIXTURES, "../fake-server.ts"))).toThrow('unknown config format ".ts"');
+  });
+});
+
+describe("the file itself: regular files only, at most 4 MiB", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mux-config-file-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const refusal = (path: string): string => {
+    try {
+      loadConfig(path, { env });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).message;
+    }
+    throw new Error(`expected ${path} to be refused`);
+  };
+
+  test("a .json name linked to /dev/zero is refused at once, not read forever", () => {
+    const link = join(dir, "zero.json");
+    symlinkSync("/dev/zero", link);
+    expect(refusal(link)).toBe(`invalid config ${link}:\n  - not a regular file (it is a character device)`);
+  });
+
+  test("a FIFO is refused without waiting for a writer", () => {
+    const fifo = join(dir, "fifo.yaml");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    expect(refusal(fifo)).toContain("not a regular file (it is a FIFO (named pipe))");
+  });
+
+  test("a folder is refused", () => {
+    const folder = join(dir, "folder.toml");
+    mkdirSync(folder);
+    expect(refusal(folder)).toContain("not a regular file (it is a folder)");
+  });
+
+  test("a file over the cap is refused without reading it; one at the cap is read", () => {
+    const big = join(dir, "big.json");
+    writeFileSync(big, "");
+    truncateSync(big, MAX_CONFIG_BYTES + 1); // sparse: nothing to read, only its size counts
+    expect(MAX_CONFIG_BYTES).toBe(4 * 1024 * 1024);
+    expect(refusal(big)).toContain(
+      `the file is too big for a config (${MAX_CONFIG_BYTES + 1} bytes or more; at most ${MAX_CONFIG_BYTES} bytes)`,
+    );
+    const atCap = join(dir, "at-cap.json");
+    const body = JSON.stringify({ servers: { a: { cmd: "x" } } });
+    writeFileSync(atCap, body + " ".repeat(MAX_CONFIG_BYTES - body.length));
+    expect(Object.keys(loadConfig(atCap, { env }).services)).toEqual(["a"]);
+  });
+
+  test("a symbolic link to a regular config is followed", () => {
+    const real = join(dir, "real.toml");
+    copyFileSync(join(FIXTURES, "full.toml"), real);
+    const link = join(dir, "link.toml");
+    symlinkSync(real, link);
+    expect(Object.keys(loadConfig(link, { env }).services)).toEqual(Object.keys(loadConfig(real, { env }).services));
   });
 });
 

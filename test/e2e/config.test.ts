@@ -1,7 +1,7 @@
 /** `mux serve --config`: precedence, default location, multi-service, status/health, reload. */
 
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { BUN, FAKE_SERVER, type Json, MUX_BIN, RawClient, testScope, textOf, waitFor } from "../helpers.ts";
@@ -174,6 +174,31 @@ describe("precedence through the command line", () => {
     daemon(["serve"], { XDG_CONFIG_HOME: xdg });
     expect((await statusOf(join(d, "dflt.sock"))).service).toBe("dflt");
   });
+});
+
+describe("a config that is not a regular file", () => {
+  test("mux serve, mux reload and the default config: a FIFO or a link to /dev/zero is refused at once with the reason", async () => {
+    const d = dir();
+    const fifo = join(d, "mux.json");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const zero = join(d, "zero.yaml");
+    symlinkSync("/dev/zero", zero);
+    for (const [args, what] of [
+      [["serve", "--config", fifo], "a FIFO (named pipe)"],
+      [["reload", "--config", fifo], "a FIFO (named pipe)"],
+      [["serve", "--config", zero], "a character device"],
+    ] as const) {
+      const r = await run([...args]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`not a regular file (it is ${what})`);
+    }
+    // The per-user config found by name (here the FIFO) is checked the same way.
+    mkdirSync(join(d, "cfg", "mcp-mux"), { recursive: true });
+    expect(Bun.spawnSync(["mkfifo", join(d, "cfg", "mcp-mux", "config.toml")]).exitCode).toBe(0);
+    const r = await run(["serve"], { XDG_CONFIG_HOME: join(d, "cfg") });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("not a regular file (it is a FIFO (named pipe))");
+  }, 20_000);
 });
 
 describe("multi-service daemon", () => {

@@ -123,9 +123,11 @@ describe("auto-start", () => {
         first.send({ jsonrpc: "2.0", id: 0, method: "initialize", params: initialize });
         await first.response(0, 20_000);
         const [pid] = daemons(h.config);
+        // The proxy goes first: a live one would start the daemon again at once.
+        first.proc?.kill();
+        await first.proc?.exited;
         process.kill(pid as number, "SIGKILL");
         await waitFor(() => daemons(h.config).length === 0, 5000, "the killed daemon");
-        first.proc?.kill();
         expect(existsSync(h.socket)).toBe(true); // stale
       }
       const proxies = await Promise.all(Array.from({ length: 20 }, () => rawProxy(h)));
@@ -148,7 +150,7 @@ describe("auto-start", () => {
     p.send({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize });
     const answer = await p.response(1, 20_000);
     const error = answer.error as Json;
-    expect(error.code).toBe(-32031);
+    expect(error.code).toBe(-32036);
     expect(String(error.message)).toContain("could not start");
     expect(String(error.message)).toContain("/nonexistent/server");
     expect(String(error.message)).toContain(join(h.dir, "state", "logs"));

@@ -13,11 +13,13 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  statSync,
   symlinkSync,
   watch,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { controlSocketPath } from "../../src/config/paths.ts";
 import type { MuxOptions } from "../../src/index.ts";
 import {
   BUN,
@@ -25,7 +27,8 @@ import {
   type Json,
   MUX_BIN,
   PROXY_BIN,
-  type RawClient,
+  RawClient,
+  recorded,
   startTarget,
   type Target,
   testScope,
@@ -269,6 +272,139 @@ describe("forwarded environments", () => {
     expect(refused).toHaveLength(3);
     expect(String((refused[0]?.error as Json).message)).toContain("max_env_children");
   });
+
+  test("hostile hello values (NUL, not a string, too long, a hello too big to read) are refused for that client only, before anything starts", async () => {
+    const d = dir();
+    const t = await use({ socket: join(d, "e.sock"), ...fakeServer(d), forwardEnv: ["TOKEN"], maxEnvChildren: 2 });
+    const hello = (env: Json) => JSON.stringify({ jsonrpc: "2.0", method: "mcp-mux/hello", params: { env } });
+    const hostile: [string, string, string][] = [
+      ["NUL", hello({ TOKEN: "a\u0000b" }), "holds a NUL byte"],
+      ["number", hello({ TOKEN: 42 }), "is not a string"],
+      ["33 KiB", hello({ TOKEN: "x".repeat(33 * 1024) }), "is too long (33792 bytes; at most 32768)"],
+      ["300 KB", hello({ TOKEN: "y".repeat(300_000) }), "line is too big"],
+      ["2 MB", hello({ TOKEN: "z".repeat(2_000_000) }), "line is too big"], // over max_request_bytes
+      [
+        "2 MB, params first",
+        `{"params":{"env":{"TOKEN":"${"z".repeat(2_000_000)}"}},"method":"mcp-mux/hello"}`,
+        "line is too big",
+      ],
+    ];
+    for (const [what, line, why] of hostile) {
+      const c = await scope.raw(t.socket);
+      c.send(line);
+      c.request(1, "initialize", init);
+      c.request(2, "tools/call", { name: "env", arguments: { name: "TOKEN" } });
+      const answers = [(await c.response(1, 10_000)).error as Json, (await c.response(2, 10_000)).error as Json];
+      for (const e of answers) expect(`${what}: ${e?.code} ${e?.message}`).toContain(`${what}: -32035 `);
+      expect(`${what}: ${answers[0]?.message}`).toContain(why);
+    }
+    // Nothing was started for them: two distinct allowed values still get their own servers,
+    // a newline in a value arrives intact, and a client without a hello is served as before.
+    const values = ["line one\nline two", "v2"];
+    for (const value of values) {
+      const ok = await proxy(t.socket, { TOKEN: value });
+      ok.request(1, "initialize", init);
+      expect((await ok.response(1, 10_000)).result).toBeDefined();
+      ok.request(2, "tools/call", { name: "env", arguments: { name: "TOKEN" } });
+      expect(JSON.parse(textOf((await ok.response(2)).result)).value).toBe(value);
+    }
+    const plain = await scope.raw(t.socket);
+    await plain.handshake();
+    plain.request(2, "tools/call", { name: "env", arguments: { name: "TOKEN" } });
+    expect(JSON.parse(textOf((await plain.response(2)).result)).value).toBeNull();
+  });
+});
+
+describe("the control socket", () => {
+  /** A config daemon with one fake service whose server records what it receives. */
+  function configDaemon(d: string) {
+    const file = join(d, "mux.toml");
+    const entry = (name: string) =>
+      `[servers.${name}]\nsocket = "${join(d, `${name}.sock`)}"\ncmd = "${BUN}"\nargs = ["${join(import.meta.dir, "../fixtures/fake-server.ts")}"]\nenv = { FAKE_RECORD = "${join(d, "record.jsonl")}" }\n`;
+    writeFileSync(file, entry("a"));
+    const env = { ...(process.env as Record<string, string>), MUX_RUNTIME_DIR: join(d, "run") };
+    const proc = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", file], env, stdout: "ignore", stderr: "ignore" });
+    scope.defer(async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    });
+    return { file, env, entry, control: controlSocketPath(file, env) };
+  }
+
+  test("a client of a service socket cannot reload the daemon or send it a late hello; nothing of it reaches the server", async () => {
+    const d = dir();
+    const t = configDaemon(d);
+    await waitFor(() => existsSync(join(d, "a.sock")) && existsSync(t.control), 10_000, "the sockets");
+    const c = await scope.raw(join(d, "a.sock"));
+    await c.handshake();
+    writeFileSync(t.file, t.entry("a") + t.entry("added")); // what a reload would start
+    c.request("r", "mcp-mux/reload");
+    const refused = (await c.response("r")).error as Json;
+    expect(refused.code).toBe(-32601);
+    expect(String(refused.message)).toContain("control socket only");
+    c.request("h", "mcp-mux/hello", { env: { TOKEN: "late" } });
+    expect(((await c.response("h")).error as Json).code).toBe(-32601);
+    c.send({ jsonrpc: "2.0", method: "mcp-mux/hello", params: { env: { TOKEN: "late" } } });
+    c.request("e", "tools/call", { name: "env", arguments: { name: "TOKEN" } });
+    expect(JSON.parse(textOf((await c.response("e")).result)).value).toBeNull();
+    await c.settle();
+    expect(existsSync(join(d, "added.sock"))).toBe(false);
+    expect(recorded(d).filter((m) => String(m.method).startsWith("mcp-mux/"))).toEqual([]);
+    // The owner's tool, on the control socket, does reload (so the check above could fail).
+    const reload = await run([MUX_BIN, "reload", "--config", t.file], "", t.env);
+    expect(reload.stdout).toContain("added: added");
+    await waitFor(() => existsSync(join(d, "added.sock")), 10_000, "the added service");
+  });
+
+  test("what its owner's tools send is bounded: a huge line is dropped with an error, the socket serves on", async () => {
+    const d = dir();
+    const t = configDaemon(d);
+    await waitFor(() => existsSync(t.control), 10_000, "the control socket");
+    const c = await RawClient.connect(t.control);
+    c.send(`{"jsonrpc":"2.0","id":1,"method":"mcp-mux/status","params":{"pad":"${"x".repeat(8 * 1024 * 1024)}"}}`);
+    c.request(2, "ping");
+    const dropped = await c.next((m) => m.id === null && m.error !== undefined, 20_000);
+    expect(String((dropped.error as Json).message)).toContain("at most 65536");
+    expect((await c.response(2)).result).toEqual({});
+    expect(c.received.some((m) => m.id === 1)).toBe(false);
+    c.close();
+  }, 30_000);
+
+  test.skipIf(!root)(
+    "only its owner reaches it: 0600 in a 0700 folder; another user is refused, and never hosts it",
+    async () => {
+      const d = dir();
+      chmodSync(d, 0o711);
+      const t = configDaemon(d);
+      await waitFor(() => existsSync(t.control), 10_000, "the control socket");
+      const st = statSync(t.control);
+      expect([st.uid, st.mode & 0o777, statSync(dirname(t.control)).mode & 0o777]).toEqual([0, 0o600, 0o700]);
+      const other = Bun.spawnSync([
+        "setpriv",
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        BUN,
+        "-e",
+        `try { await Bun.connect({ unix: ${JSON.stringify(t.control)}, socket: { data() {} } }); console.log("connected"); } catch (e) { console.log(e.code); } process.exit(0);`,
+      ]);
+      expect(other.stdout.toString().trim()).toBe("EACCES");
+
+      // A runtime folder another user made first: the daemon refuses it, with the reason, and
+      // puts nothing there.
+      const d2 = dir();
+      const planted = join(d2, "run");
+      mkdirSync(planted, { mode: 0o777 });
+      chownSync(planted, NOBODY, NOBODY);
+      const file = join(d2, "mux.toml");
+      writeFileSync(file, `[servers.a]\nsocket = "${join(d2, "a.sock")}"\ncmd = "${BUN}"\n`);
+      const refused = await run([MUX_BIN, "serve", "--config", file], "", { MUX_RUNTIME_DIR: planted });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain(`refusing socket folder ${planted}: it belongs to uid ${NOBODY}`);
+      expect(readdirSync(planted)).toEqual([]);
+    },
+    30_000,
+  );
 });
 
 describe("signals and process trees", () => {

@@ -8,7 +8,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { fakeServer, MUX_BIN, ROOT, testScope, textOf, waitFor } from "../helpers.ts";
@@ -114,6 +114,8 @@ describe("tray without a desktop", () => {
     expect(wrong.stderr()).toMatch(/tray: the icon helper exited with code \d+: .+; serving without the status icon/);
     expect(count(wrong.stderr(), "tray:")).toBe(1);
     await serves(wrong.socket);
+    // The copy written for that start (a fresh private folder) is gone once the helper ran.
+    expect(readdirSync(join(wrong.d, "cache", "mcp-mux", "tray"))).toEqual([]);
   });
 });
 

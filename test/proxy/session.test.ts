@@ -15,7 +15,7 @@ function fed() {
   const quick = { host: 0, daemon: 0 };
   const host = createLineWatcher(
     (l) => s.hostLine(l),
-    (c, a, e) => s.quickHostLine(c, a, e) && ++quick.host > 0,
+    (c, a, e, end) => s.quickHostLine(c, a, e, end) && ++quick.host > 0,
   );
   const daemon = createLineWatcher(
     (l) => s.daemonLine(l),
@@ -70,12 +70,56 @@ describe("in-flight requests", () => {
       expect.stringContaining('"logging/setLevel","params":{"level":"debug"}'),
       expect.stringContaining('"resources/subscribe","params":{"uri":"file:///b"}'),
     ]);
+    f.s.sent(Number.MAX_SAFE_INTEGER); // the proxy handed them all to the daemon
     expect(
       f.s
         .abandon("gone")
         .map((l) => JSON.parse(l).id)
         .sort(),
     ).toEqual([2, 3, 4, 5]);
+  });
+});
+
+describe("what became of a request's line decides its answer when the daemon goes away", () => {
+  test("sent whole: -32030 (may have run); dropped: -32037 (did not run); not sent yet: kept for the next daemon", () => {
+    const s = new HostSession();
+    const lines = [
+      '{"method":"tools/call","params":{},"jsonrpc":"2.0","id":1}', // quick path
+      '{"jsonrpc":"2.0","id":"two","method":"tools/call","params":{}}', // general path
+      '[{"jsonrpc":"2.0","id":3,"method":"ping"},{"jsonrpc":"2.0","id":4,"method":"ping"}]', // a batch
+      '{"method":"tools/call","params":{},"jsonrpc":"2.0","id":5}',
+    ].map((l) => `${l}\n`);
+    const ends: number[] = [];
+    let at = 0;
+    for (const l of lines) {
+      at += l.length;
+      ends.push(at);
+    }
+    const w = createLineWatcher(
+      (l) => s.hostLine(l),
+      (c, a, e, end) => s.quickHostLine(c, a, e, end),
+    );
+    w.push(b(lines.join("")));
+    expect(s.inflight.size).toBe(5);
+    s.sent((ends[0] as number) + 10); // the first line whole, part of the second
+    const gone = s.abandon("gone").map((l) => JSON.parse(l));
+    expect(gone.map((m) => [m.id, m.error.code])).toEqual([[1, -32030]]);
+    expect([...s.inflight.keys()].sort()).toEqual(["n3", "n4", "n5", "stwo"]);
+    // The rest of the second line is dropped (its start went to the daemon that went away).
+    const dropped = s.dropped(ends[1] as number, "not sent").map((l) => JSON.parse(l));
+    expect(dropped.map((m) => [m.id, m.error.code])).toEqual([["two", -32037]]);
+    expect(s.dropped(ends[1] as number, "again")).toEqual([]);
+    // The next daemon gets the batch, then goes away before the last line is sent whole.
+    s.sent(ends[2] as number);
+    const second = s.abandon("gone again").map((l) => JSON.parse(l));
+    expect(second.map((m) => [m.id, m.error.code]).sort()).toEqual([
+      [3, -32030],
+      [4, -32030],
+    ]);
+    expect([...s.inflight.keys()]).toEqual(["n5"]);
+    s.sent(ends[3] as number);
+    expect(s.abandon("gone").map((l) => JSON.parse(l).id)).toEqual([5]);
+    expect(s.inflight.size).toBe(0);
   });
 });
 
@@ -92,6 +136,8 @@ describe("line watcher", () => {
     w.push(split);
     w.push(b('{"c":3}\n'));
     expect(seen.map((s) => s.text)).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+    // Where each line ends in the stream, newline included: 8, then 8 + 7 + 2 (CRLF), then + 1 (empty) + 8.
+    expect(seen.map((s) => s.end)).toEqual([8, 17, 26]);
     expect(w.pendingBytes).toBe(0);
   });
 
