@@ -832,6 +832,83 @@ async function releaseSizes(): Promise<void> {
 // ---- 8. HTTP floods ----
 
 /** Each flood of FLOODS on a fresh daemon (SDK server child, HTTP front), warmed by one session. */
+/**
+ * Sharing per workspace: hosts in K projects, two each, on a `share = "workspace"` service and
+ * on a `share = "global"` one (the same SDK server): server processes of each, and the routing
+ * cost of one client of each (sequential echo calls, interleaved repetitions).
+ */
+async function workspaces(): Promise<void> {
+  log("sharing per workspace");
+  const k = quick ? 2 : 3;
+  const projects = Array.from({ length: k }, (_, i) => {
+    const p = join(dir, `project-${i}`);
+    mkdirSync(p, { recursive: true });
+    return p;
+  });
+  const ws = await startMux("ws", SDK_ECHO, { extra: ["--share", "workspace"] });
+  const gl = await startMux("gl", SDK_ECHO, { extra: ["--share", "global"] });
+  const hosts: { ws: Client[]; gl: Client[] } = { ws: [], gl: [] };
+  for (const p of projects)
+    for (let h = 0; h < 2; h++) {
+      hosts.ws.push((await sdkStdio(PROXY, ["--socket", ws.socket], undefined, p)).client);
+      hosts.gl.push((await sdkStdio(PROXY, ["--socket", gl.socket], undefined, p)).client);
+    }
+  for (const c of [...hosts.ws, ...hosts.gl]) await checkedEcho(c, "warm");
+  // The servers the daemon runs, as its status names them (each also has a small sh watcher).
+  const children = (socket: string): number =>
+    (
+      JSON.parse(execFileSync(MUX, ["status", "--socket", socket, "--json"], { encoding: "utf8" })) as {
+        childPids: number[];
+      }
+    ).childPids.length;
+  const calls = quick ? 300 : 2000;
+  const p50: { ws: number[]; gl: number[] } = { ws: [], gl: [] };
+  for (let rep = 0; rep < (quick ? 1 : 3); rep++)
+    for (const which of rep % 2 === 0 ? (["ws", "gl"] as const) : (["gl", "ws"] as const)) {
+      const c = hosts[which][0] as Client;
+      const lat = await closedLoop(1, calls, (_, i) => checkedEcho(c, `c${i}`));
+      p50[which].push(Math.round(percentile(lat, 50) * 1000));
+    }
+  report.workspaces = {
+    projects: k,
+    hostsPerProject: 2,
+    workspaceServiceProcesses: children(ws.socket),
+    globalServiceProcesses: children(gl.socket),
+    p50WorkspaceUs: median(p50.ws),
+    p50GlobalUs: median(p50.gl),
+    p50WorkspaceRunsUs: p50.ws,
+    p50GlobalRunsUs: p50.gl,
+  };
+  for (const c of [...hosts.ws, ...hosts.gl]) await c.close().catch(() => {});
+  await stopAll();
+}
+
+/** One echo call through `c`, its answer checked. */
+async function checkedEcho(c: Client, tag: string): Promise<void> {
+  const r = await c.callTool({ name: "echo", arguments: { text: tag } });
+  if (r.isError || !JSON.stringify(r).includes(tag)) {
+    checks.errors++;
+    throw new Error(`echo through the workspace bench answered ${JSON.stringify(r).slice(0, 200)}`);
+  }
+}
+
+/** The exactly-once test (3 runs of 300 calls, the daemon SIGKILLed twice per run): its counts, as printed by the test. */
+async function exactlyOnce(): Promise<void> {
+  log("exactly-once over daemon kills");
+  const p = Bun.spawn({
+    cmd: [BUN, "test", join(ROOT, "test/e2e/exactly-once.test.ts")],
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, MUX_RUNTIME_DIR: join(dir, "eo-run"), MUX_STATE_DIR: join(dir, "eo-state") },
+  });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const runs = [...(out + err).matchAll(/exactly-once run (\d+): (\{[^\n]*\})/g)].map((m) =>
+    JSON.parse(m[2] as string),
+  );
+  report.exactlyOnce = { passed: code === 0, runs };
+}
+
 async function floods(): Promise<void> {
   const rows: { id: string; label: string; figures: FloodFigures }[] = [];
   for (const flood of FLOODS) {
@@ -1231,6 +1308,37 @@ function render(): string {
     lines.push("");
   }
 
+  const ws = report.workspaces as Record<string, number | number[]> | undefined;
+  if (ws) {
+    lines.push(
+      "## 8b. Sharing per workspace",
+      "",
+      `${ws.projects} project folders, ${ws.hostsPerProject} hosts (SDK clients through mux-proxy, started in the folder) each, on a \`share = "workspace"\` service and on a \`share = "global"\` one, both the SDK echo server.`,
+      "",
+      "| Service | server processes | p50 of one client's sequential echo calls (µs, median of runs; runs) |",
+      "| --- | --- | --- |",
+      `| share = workspace | ${ws.workspaceServiceProcesses} (target: ${ws.projects}) | ${ws.p50WorkspaceUs} (${(ws.p50WorkspaceRunsUs as number[]).join(", ")}) |`,
+      `| share = global | ${ws.globalServiceProcesses} (target: 1) | ${ws.p50GlobalUs} (${(ws.p50GlobalRunsUs as number[]).join(", ")}) |`,
+      "",
+    );
+  }
+  const eo = report.exactlyOnce as { passed: boolean; runs: Record<string, number>[] } | undefined;
+  if (eo) {
+    lines.push(
+      "## 8c. Exactly once over daemon kills",
+      "",
+      `test/e2e/exactly-once.test.ts (${eo.passed ? "passed" : "FAILED"}): each run sends 300 calls through one mux-proxy and SIGKILLs the auto-started daemon twice; every id must get one answer, never run twice, never run after "not sent" (-32037). "may have run" (-32030) answers went to calls the dead daemon had taken; "lost runs" are those of them that had not reached the server.`,
+      "",
+      "| Run | ids | answers | results | not sent (-32037) | may have run (-32030) | executions | of those -32030, not run |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- |",
+      ...eo.runs.map(
+        (r, i) =>
+          `| ${i + 1} | ${r.ids} | ${r.answers} | ${r.results} | ${r.notSent} | ${r.mayHaveRun} | ${r.executions} | ${r.lostRuns} |`,
+      ),
+      "",
+    );
+  }
+
   lines.push("## 9. Release archives", "");
   if (Array.isArray(report.release)) {
     lines.push("| Archive | compressed (MiB) | unpacked (MiB) |", "| --- | --- | --- |");
@@ -1303,6 +1411,8 @@ try {
   if (want("large")) await large();
   if (want("hostile")) await hostile();
   if (want("floods")) await floods();
+  if (want("workspaces")) await workspaces();
+  if (want("exactly-once")) await exactlyOnce();
   if (want("release")) await releaseSizes();
   report.checks = { ...checks };
   if (sections) {

@@ -320,13 +320,14 @@ export async function sdkStdio(
   command: string,
   args: string[],
   env?: Record<string, string>,
+  cwd: string = ROOT,
 ): Promise<{ client: Client; pid: number | null }> {
   const client = new Client({ name: "bench", version: "1" }, { capabilities: {} });
   const transport = new StdioClientTransport({
     command,
     args,
     env: env ? { ...(process.env as Record<string, string>), ...env } : undefined,
-    cwd: ROOT,
+    cwd,
     stderr: "ignore",
   });
   await client.connect(transport);
