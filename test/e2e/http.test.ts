@@ -485,7 +485,10 @@ describe("bad clients", () => {
 
   test("a client that never reads its stream is cut off; the daemon and other sessions go on", async () => {
     // The sweep runs every quarter of the session idle time: 2 s makes it run every 500 ms.
-    const t = await serve({ clientStallTimeoutMs: 500, http: { listen: "127.0.0.1:0", sessionIdleMs: 2000 } });
+    const t = await serve({
+      clientStallTimeoutMs: 500,
+      http: { listen: "127.0.0.1:0", auth: "none", sessionIdleMs: 2000 },
+    });
     const url = t.httpUrl as string;
     const id = await openSession(url);
     // 16 MiB of log lines for a call that stays unanswered: far more than the socket buffers take.
