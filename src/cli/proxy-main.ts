@@ -6,7 +6,7 @@
 
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { daemonFiles } from "../config/paths.ts";
+import { controlSocketPath, daemonFiles } from "../config/paths.ts";
 import { suggest } from "../config/suggest.ts";
 import { isMuxError } from "../errors.ts";
 import { runProxy } from "../proxy/proxy.ts";
@@ -64,6 +64,7 @@ export async function proxyMain(argv: string[] = process.argv.slice(2)): Promise
         command: [...mux, "serve", "--config", file, "--auto-started"],
         logFile: files.log,
         lockFile: files.startLock,
+        controlSocket: controlSocketPath(file),
       };
     else process.stderr.write("mux-proxy: cannot find the mux executable to start the daemon (set MUX_BIN)\n");
   }

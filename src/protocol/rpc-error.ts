@@ -30,6 +30,12 @@ export const RpcErrorCode = {
   NoRoute: -32034,
   /** The client's forwarded environment was refused (a name the service does not allow, or too many distinct values). */
   EnvRefused: -32035,
+  /**
+   * The MCP server exited before it answered `initialize` (it cannot start: a missing command
+   * or package, a crash at start); the message holds the reason and its last stderr lines,
+   * `data` holds `reason`, `stderr` (lines) and `retrying` (the mux keeps trying).
+   */
+  ServerStartFailed: -32036,
 } as const;
 
 /** One of the codes above. */

@@ -3,6 +3,10 @@
  * hosts starting at once start one daemon), detached in its own session (it outlives the host
  * that started it), with a small allow-listed environment, its output appended to a log file;
  * then wait until the socket accepts. A failure says why and names the log file.
+ *
+ * A daemon that finds another one already running the config exits at once (exit 0): then
+ * that other daemon is asked (its control socket) why it does not serve this socket — its
+ * service there failed, or it has none there — instead of reporting the loser's "not needed".
  * @module
  */
 
@@ -23,6 +27,8 @@ export interface AutostartOptions {
   timeoutMs?: number;
   /** The environment to pick the allow-listed variables from (default `process.env`). */
   env?: Record<string, string | undefined>;
+  /** The daemon's control socket: asked why, when another daemon runs the config but `socket` does not accept. */
+  controlSocket?: string;
 }
 
 /** Start the daemon unless one already accepts on `socket`. Throws `DAEMON_START_FAILED`. */
@@ -54,8 +60,10 @@ export async function ensureDaemon(socket: string, options: AutostartOptions): P
     while (Date.now() < until) {
       if (await accepts(socket)) return;
       if (proc.exitCode !== null || proc.signalCode !== null) {
-        // A daemon that lost the race to another one exits at once: the other one serves.
+        // A daemon that lost the race to another one exits at once (0): the other one serves,
+        // or says why it does not.
         if (await accepts(socket)) return;
+        if (proc.exitCode === 0 && options.controlSocket) return await otherDaemon(socket, options, until);
         throw failed(lastLine(options.logFile) ?? `the daemon exited with code ${proc.exitCode}`, options.logFile);
       }
       await Bun.sleep(25);
@@ -77,6 +85,41 @@ export async function accepts(socket: string): Promise<boolean> {
 
 // --- internal ---
 
+/**
+ * Another daemon runs the config: wait for it to serve `socket`; once its control socket
+ * answers (it opens after every service started or failed), a service there that failed, or
+ * none there, is the reason.
+ */
+async function otherDaemon(socket: string, options: AutostartOptions, until: number): Promise<void> {
+  const { connectRpc } = await import("../client/rpc.ts");
+  while (Date.now() < until) {
+    if (await accepts(socket)) return;
+    let answer: Record<string, unknown> | undefined;
+    try {
+      const conn = await connectRpc(options.controlSocket as string, 1000);
+      try {
+        const r = await conn.request("mcp-mux/status", undefined, 2000);
+        answer = typeof r.result === "object" && r.result !== null ? (r.result as Record<string, unknown>) : undefined;
+      } finally {
+        conn.close();
+      }
+    } catch {}
+    if (answer && Array.isArray(answer.services)) {
+      if (await accepts(socket)) return;
+      const pid = typeof answer.muxPid === "number" ? ` (pid ${answer.muxPid})` : "";
+      const service = (answer.services as Record<string, unknown>[]).find((s) => s.socket === socket);
+      if (!service) throw unserved(`the daemon running this config${pid} has no service on ${socket}`, options.logFile);
+      if (service.state === "failed")
+        throw unserved(
+          `service "${String(service.service)}" cannot start: ${String(service.failReason ?? "unknown reason")} (the daemon running this config${pid} serves the others)`,
+          options.logFile,
+        );
+    }
+    await Bun.sleep(50);
+  }
+  throw failed(`another daemon runs this config but did not open ${socket} in time`, options.logFile);
+}
+
 /** Variables an auto-started daemon inherits: enough to find commands and per-user folders. */
 const KEEP = /^(HOME|USER|LOGNAME|SHELL|PATH|LANG|LANGUAGE|TZ|TMPDIR|LC_[A-Z_]+|XDG_[A-Z_]+|MUX_[A-Z_]+)$/;
 
@@ -94,6 +137,10 @@ function lastLine(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function unserved(why: string, logFile: string): MuxError {
+  return new MuxError("DAEMON_START_FAILED", `MCP server unavailable: ${why} (log: ${logFile})`);
 }
 
 function failed(why: string, logFile: string): MuxError {

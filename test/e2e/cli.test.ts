@@ -162,6 +162,54 @@ describe("mux status", () => {
     expect(failed.stdout).toContain("broken: failed: cannot start");
   }, 60_000);
 
+  test("a server that never answers: mux status and mux health agree (both 6, starting), and both say 0 once it answers", async () => {
+    const d = scope.dir();
+    const socket = join(d, "mute.sock");
+    // A child that reads its stdin and never writes a line: initialize is never answered.
+    const daemon = Bun.spawn({
+      cmd: [MUX_BIN, "serve", "--socket", socket, "--cmd", "sh", "--", "-c", "cat > /dev/null"],
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    scope.defer(async () => {
+      daemon.kill("SIGTERM");
+      await daemon.exited;
+    });
+    const c = await waitForClient(socket);
+    c.request(1, "initialize", {
+      protocolVersion: "2025-11-25",
+      capabilities: {},
+      clientInfo: { name: "t", version: "1" },
+    });
+    await waitFor(
+      async () =>
+        JSON.parse((await run([MUX_BIN, "status", "--socket", socket, "--json"])).stdout).state === "initializing",
+      10_000,
+      "the handshake to be sent",
+    );
+    const status = await run([MUX_BIN, "status", "--socket", socket]);
+    expect(status.stdout).toMatch(/mute\s+initializing/);
+    const health = await run([MUX_BIN, "health", "--socket", socket, "--timeout-ms", "300"]);
+    expect(health.code).toBe(6);
+    expect(status.code).toBe(health.code);
+    // The healthy side of the agreement, on a server that answers.
+    const ok = join(d, "ok.sock");
+    const fake = fakeServer(d);
+    const other = Bun.spawn({
+      cmd: [MUX_BIN, "serve", "--socket", ok, "--cmd", fake.cmd, "--", ...(fake.args ?? [])],
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    scope.defer(async () => {
+      other.kill("SIGTERM");
+      await other.exited;
+    });
+    const c2 = await waitForClient(ok);
+    await c2.handshake();
+    expect((await run([MUX_BIN, "health", "--socket", ok])).code).toBe(0);
+    expect((await run([MUX_BIN, "status", "--socket", ok])).code).toBe(0);
+  }, 30_000);
+
   test("--watch in a terminal: live rows, requests per second, q quits and gives the terminal back", async () => {
     const d = scope.dir();
     const t = await scope.target({ socket: join(d, "w.sock"), ...fakeServer(d), serviceName: "live" });

@@ -156,6 +156,118 @@ describe("auto-start", () => {
   });
 });
 
+/** Run the installed-style `mux` (the build) with `h`'s environment. */
+function muxCli(h: ReturnType<typeof home>, args: string[]): { code: number; out: string } {
+  const p = Bun.spawnSync([MUX_BIN, ...args], { env: h.env, stdout: "pipe", stderr: "pipe" });
+  return { code: p.exitCode, out: `${p.stdout.toString()}${p.stderr.toString()}` };
+}
+
+/** The SDK client's connect, which must fail: its error. */
+async function connectFails(
+  h: ReturnType<typeof home>,
+  socket = h.socket,
+): Promise<{ code: unknown; message: string }> {
+  const client = new Client({ name: "lifecycle", version: "1" }, { capabilities: {} });
+  const transport = new StdioClientTransport({
+    command: PROXY_BIN,
+    args: ["--socket", socket, "--config", h.config],
+    env: h.env,
+    stderr: "pipe",
+  });
+  scope.defer(() => client.close());
+  try {
+    await client.connect(transport);
+  } catch (error) {
+    return { code: (error as { code?: unknown }).code, message: String((error as Error).message) };
+  }
+  throw new Error("connect succeeded");
+}
+
+describe("a server that cannot start", () => {
+  // Retries an hour apart and a 10-minute request deadline: before the fix, the host's
+  // initialize waited for one or the other; now it is answered as soon as the server exits.
+  const patient = { request_timeout_ms: 600_000, restart_backoff_ms: 3_600_000, restart_backoff_max_ms: 3_600_000 };
+
+  test("npx's 404: the first initialize gets -32036 with the reason and the server's stderr at once; later ones too; health and status name it", async () => {
+    const h = home();
+    writeFileSync(
+      h.config,
+      JSON.stringify({
+        servers: {
+          fake: {
+            socket: h.socket,
+            cmd: BUN,
+            args: [FAKE_SERVER],
+            env: { FAKE_NPM_404: "@acme/server-nope" },
+            ...patient,
+          },
+        },
+      }),
+    );
+    const first = await connectFails(h);
+    expect(first.code).toBe(-32036);
+    expect(first.message).toContain("MCP server could not start: server exited with code 1");
+    expect(first.message).toContain("npm error 404  '@acme/server-nope@*' is not in this registry.");
+    expect(first.message).toContain("npm error code E404");
+    // The service remembers why: the next host is told at once too (the retry is an hour away).
+    const second = await connectFails(h);
+    expect(second.code).toBe(-32036);
+    expect(second.message).toContain("is not in this registry");
+    const health = muxCli(h, ["health", "--config", h.config]);
+    expect(health.out).toContain(
+      "cannot start (mux retries): server exited with code 1: npm error 404  '@acme/server-nope@*' is not in this registry.",
+    );
+    expect(health.code).toBe(1);
+    const status = muxCli(h, ["status", "--config", h.config]);
+    expect(status.out).toContain(
+      "fake: cannot start (mux retries): server exited with code 1: npm error 404  '@acme/server-nope@*' is not in this registry.",
+    );
+    expect(status.code).toBe(1);
+    const json = JSON.parse(muxCli(h, ["status", "--config", h.config, "--json"]).out) as Json[];
+    expect(String(json[0]?.startFailure)).toContain("Its last stderr lines:");
+  }, 30_000);
+
+  test("a command that does not exist, beside a service that works, both hosts starting at once: the failing one is told why (not that a daemon was not needed)", async () => {
+    const h = home();
+    const bad = join(h.dir, "run", "bad.sock");
+    writeFileSync(
+      h.config,
+      JSON.stringify({
+        servers: {
+          fake: { socket: h.socket, cmd: BUN, args: [FAKE_SERVER] },
+          bad: { socket: bad, cmd: "/nonexistent/mcp-server-nope", ...patient },
+        },
+      }),
+    );
+    const [good, failing] = await Promise.all([sdk(h), connectFails(h, bad)]);
+    expect(await echo(good, 1)).toEqual({ n: 1 });
+    expect(failing.message).toContain('service "bad" cannot start');
+    expect(failing.message).toContain('"/nonexistent/mcp-server-nope": command not found');
+    expect(failing.message).not.toContain("not needed");
+    expect(failing.code).toBe(-32031);
+    expect(daemons(h.config)).toHaveLength(1);
+    const status = muxCli(h, ["status", "--config", h.config]);
+    expect(status.out).toContain("bad: failed: ");
+    expect(status.code).toBe(1);
+  }, 30_000);
+
+  test("a command the server's own launcher cannot find (sh -c, like npx): the initialize is answered with the shell's own words", async () => {
+    const h = home();
+    writeFileSync(
+      h.config,
+      JSON.stringify({
+        servers: {
+          fake: { socket: h.socket, cmd: "sh", args: ["-c", "exec mcp-server-not-installed --stdio"], ...patient },
+        },
+      }),
+    );
+    const r = await connectFails(h);
+    expect(r.code).toBe(-32036);
+    expect(r.message).toContain("MCP server could not start: server command not found (exit code 127)");
+    expect(r.message).toContain("mcp-server-not-installed: not found");
+  }, 30_000);
+});
+
 describe("hosts survive a daemon restart", () => {
   test("SIGTERM: the session goes on, the next calls succeed on a new daemon", async () => {
     const h = home();

@@ -103,7 +103,12 @@ describe("mux health", () => {
       maxRestarts: 1,
       restartBackoffMs: 10,
     });
-    await waitFor(async () => (await run([MUX_BIN, "health", "--socket", broken.socket])).code === 1, 10_000, "failed");
+    // It cannot start (exit 1 at once, the reason named), then reaches its restart limit (failed, exit 1).
+    await waitFor(
+      async () => (await run([MUX_BIN, "health", "--socket", broken.socket])).stdout.includes("restart limit"),
+      10_000,
+      "failed",
+    );
     const failed = await run([MUX_BIN, "health", "--socket", broken.socket, "--json"]);
     expect(failed.code).toBe(1);
     expect(JSON.parse(failed.stdout).state).toBe("failed");
