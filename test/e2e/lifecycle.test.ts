@@ -11,17 +11,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, writeF
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import {
-  BUN,
-  FAKE_SERVER,
-  type Json,
-  MUX_BIN,
-  PROXY_BIN,
-  type RawClient,
-  testScope,
-  textOf,
-  waitFor,
-} from "../helpers.ts";
+import { BUN, FAKE_SERVER, type Json, MUX_BIN, PROXY_BIN, RawClient, testScope, textOf, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
 
@@ -266,6 +256,87 @@ describe("a server that cannot start", () => {
     expect(r.message).toContain("MCP server could not start: server command not found (exit code 127)");
     expect(r.message).toContain("mcp-server-not-installed: not found");
   }, 30_000);
+});
+
+describe("descriptors run out", () => {
+  test("a child that crashes while the daemon has no descriptors left is respawned once they are back; the retries do not make it failed", async () => {
+    const d = scope.dir();
+    const socket = join(d, "fd.sock");
+    // A 64-descriptor daemon; two failures would make the service failed for good.
+    const daemon = Bun.spawn({
+      cmd: [
+        "sh",
+        "-c",
+        'ulimit -n 64 && exec "$0" "$@"',
+        MUX_BIN,
+        "serve",
+        "--socket",
+        socket,
+        "--restart-backoff-ms",
+        "50",
+        "--restart-backoff-max-ms",
+        "200",
+        "--max-restarts",
+        "2",
+        "--cmd",
+        BUN,
+        "--",
+        FAKE_SERVER,
+      ],
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    let log = "";
+    void (async () => {
+      for await (const chunk of daemon.stderr) log += new TextDecoder().decode(chunk);
+    })();
+    scope.defer(async () => {
+      daemon.kill("SIGKILL");
+      await daemon.exited;
+    });
+    await waitFor(() => existsSync(socket), 10_000, "the socket");
+    const first = await scope.raw(socket);
+    await first.handshake();
+    // Connections until the daemon holds all 64 descriptors.
+    const fds = (): number => readdirSync(`/proc/${daemon.pid}/fd`).length;
+    const flood: Awaited<ReturnType<typeof Bun.connect>>[] = [];
+    await waitFor(
+      async () => {
+        for (let i = 0; i < 8; i++) flood.push(await Bun.connect({ unix: socket, socket: { data() {} } }));
+        await Bun.sleep(20);
+        return fds() >= 64;
+      },
+      10_000,
+      "the daemon to run out of descriptors",
+    );
+    first.request(1, "tools/call", { name: "crash" });
+    await waitFor(() => log.includes("EMFILE"), 20_000, "a respawn to fail for lack of descriptors");
+    // Respawns fail for lack of descriptors, more times than max-restarts, and are retried.
+    await waitFor(() => (log.match(/EMFILE.*out of resources: retrying/g) ?? []).length >= 4, 20_000, "retries");
+    expect(log).not.toContain("failed: restart limit");
+    for (const s of flood) s.end();
+    let after: RawClient | undefined;
+    await waitFor(
+      async () => {
+        try {
+          const c = await RawClient.connect(socket);
+          scope.defer(() => c.close());
+          c.request("s", "mcp-mux/status");
+          const st = (await c.response("s", 2000)).result as Json;
+          if (st.state === "ready") after = c;
+          return after !== undefined;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      "the service to recover",
+    );
+    if (!after) throw new Error("no client");
+    await after.handshake();
+    after.request(2, "tools/call", { name: "echo", arguments: { back: true } });
+    expect(JSON.parse(textOf((await after.response(2, 10_000)).result))).toEqual({ back: true });
+  }, 60_000);
 });
 
 describe("hosts survive a daemon restart", () => {
