@@ -22,6 +22,7 @@ export type MuxErrorCode =
   | "STATE_LOCKED"
   | "DAEMON_START_FAILED"
   | "DAEMON_RUNNING"
+  | "SERVICE_PATH_INVALID"
   | "HTTP_UNAVAILABLE";
 
 /** A typed error thrown by the library. `code` is stable; `message` is for humans. */

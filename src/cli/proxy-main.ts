@@ -66,11 +66,14 @@ export async function proxyMain(argv: string[] = process.argv.slice(2)): Promise
         lockFile: files.startLock,
         controlSocket: controlSocketPath(file),
       };
-    else process.stderr.write("mux-proxy: cannot find the mux executable to start the daemon (set MUX_BIN)\n");
+    else
+      process.stderr.write(
+        `mux-proxy: cannot find the mux executable to start the daemon (not beside ${process.execPath}, not on PATH; set MUX_BIN); start it with: mux serve --config ${file}\n`,
+      );
   }
   let result: Awaited<ReturnType<typeof runProxy>>;
   try {
-    result = await runProxy({ socket: path, env, autostart, reconnect });
+    result = await runProxy({ socket: path, env, autostart, reconnect, config: config && resolve(expandHome(config)) });
   } catch (error) {
     return die(isMuxError(error) ? error.message : String(error));
   }

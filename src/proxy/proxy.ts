@@ -37,6 +37,8 @@ export interface ProxyOptions {
   env?: Record<string, string>;
   /** Start the daemon when nothing listens on the socket. */
   autostart?: AutostartOptions;
+  /** The config the daemon runs (named in the message when there is no daemon and no autostart). */
+  config?: string;
   /** Keep the host's session when the daemon goes away (default true). */
   reconnect?: boolean;
   /** Give up reconnecting after this long (default 60 s). */
@@ -130,7 +132,7 @@ class Bridge {
         const kind = (error as { code?: string }).code;
         const absent = kind === "ENOENT" || kind === "ECONNREFUSED" || (error as { kind?: string }).kind === "refused";
         if (!absent || !this.o.autostart || started)
-          return new Error(connectMessage(this.o.socket, error, !!this.o.autostart));
+          return new Error(connectMessage(this.o.socket, error, !!this.o.autostart, this.o.config));
         try {
           // Loaded when needed: an idle proxy of a running daemon never carries it.
           const { ensureDaemon } = await import("./autostart.ts");
@@ -336,11 +338,13 @@ class Bridge {
 /** Error code of the answer when the daemon is not there and cannot be started. */
 const DAEMON_UNAVAILABLE_CODE = -32031;
 
-function connectMessage(path: string, error: unknown, autostart: boolean): string {
+function connectMessage(path: string, error: unknown, autostart: boolean, config?: string): string {
   const code = (error as { code?: string }).code;
   const start = autostart
     ? "it could not be started"
-    : "start it with `mux serve --config <your config>` (or install the login service: `mux service install`)";
+    : config
+      ? `start it with \`mux serve --config ${config}\` (mux-proxy found no mux executable to start it: put mux on PATH or beside mux-proxy, or set MUX_BIN; or install the login service: \`mux service install --config ${config}\`)`
+      : "start it with `mux serve --config <your config>` (or install the login service: `mux service install`)";
   if (code === "ENOENT") return `no mcp-mux daemon at ${path} (socket not found); ${start}`;
   if (code === "ECONNREFUSED" || (error as { kind?: string }).kind === "refused")
     return `no mcp-mux daemon is listening on ${path} (stale socket); ${start}`;
