@@ -252,6 +252,40 @@ own_clone() {
 	printf '%s\n' "$here"
 }
 
+# The folders of the tools MCP servers are usually started with, as this shell finds them:
+# put first on the PATH of a daemon a host starts (mux reads the file each time), so every
+# server gets the same node/npx/uvx whichever host started it. Written once; edits are kept.
+write_path_file() {
+	case "$(uname -s)" in
+	Darwin) cfg="$HOME/Library/Application Support/mcp-mux" ;;
+	*) cfg="${XDG_CONFIG_HOME:-$HOME/.config}/mcp-mux" ;;
+	esac
+	file="$cfg/path"
+	if [ -e "$file" ]; then return 0; fi
+	dirs=""
+	for tool in node npx bun bunx uv uvx python3 docker deno; do
+		found=$(command -v "$tool" 2>/dev/null) || continue
+		case "$found" in /*) ;; *) continue ;; esac
+		dir=$(dirname "$found")
+		case "$dir" in *:* | *"
+"*) continue ;; esac
+		case "
+$dirs
+" in *"
+$dir
+"*) ;; *) dirs="${dirs:+$dirs
+}$dir" ;; esac
+	done
+	mkdir -p "$cfg" 2>/dev/null || return 0
+	{
+		printf '%s\n' "# Folders put first on the PATH of an mcp-mux daemon that a host starts (one per line)," \
+			"# so every MCP server finds the same node, npx, uvx... whichever host started it." \
+			"# Written by install.sh from the PATH it ran with; edit it freely. MUX_DAEMON_PATH overrides it."
+		if [ -n "$dirs" ]; then printf '%s\n' "$dirs"; fi
+	} >"$file.new.$$" 2>/dev/null && mv -f "$file.new.$$" "$file" && say "wrote $file (the folders of your node, npx, ... for the daemon's PATH)"
+	rm -f "$file.new.$$"
+}
+
 main() {
 	INSTALL_DIR="${INSTALL_DIR:-${HOME:?HOME is not set}/.local/bin}"
 	work=$(mktemp -d 2>/dev/null || mktemp -d -t mux-install) || die "cannot create a temporary folder"
@@ -276,6 +310,7 @@ main() {
 		fi
 	fi
 	say "installed $("$INSTALL_DIR/mux" --version) into $INSTALL_DIR"
+	write_path_file
 	case ":${PATH:-}:" in
 	*":$INSTALL_DIR:"*)
 		say "$INSTALL_DIR is on your PATH"

@@ -23,6 +23,7 @@ export type MuxErrorCode =
   | "DAEMON_START_FAILED"
   | "DAEMON_RUNNING"
   | "SERVICE_PATH_INVALID"
+  | "DAEMON_STOPPED"
   | "HTTP_UNAVAILABLE";
 
 /** A typed error thrown by the library. `code` is stable; `message` is for humans. */

@@ -11,6 +11,7 @@ import { suggest } from "../config/suggest.ts";
 import { isMuxError } from "../errors.ts";
 import { runProxy } from "../proxy/proxy.ts";
 import { VERSION_LINE } from "../version.ts";
+import { daemonPath } from "./daemon-path.ts";
 
 const USAGE = `usage: mux-proxy --socket PATH [--config FILE] [--env NAME]... [--no-reconnect]
 
@@ -65,6 +66,9 @@ export async function proxyMain(argv: string[] = process.argv.slice(2)): Promise
         logFile: files.log,
         lockFile: files.startLock,
         controlSocket: controlSocketPath(file),
+        stopped: { marker: files.stopMarker, restart: `mux serve --config ${file}` },
+        // The same PATH whichever host starts it (see daemon-path.ts), not this host's.
+        env: { ...process.env, PATH: daemonPath(dirname(mux[0] as string)) },
       };
     else
       process.stderr.write(

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { defineCommand } from "citty";
 import { tryLock } from "../client/lock.ts";
@@ -125,6 +126,11 @@ async function serveConfig(
   // Released (and its file removed) however the process ends, even on a startup failure.
   process.on("exit", () => lock?.release());
   const autoStarted = args["auto-started"] === true;
+  // Started explicitly (by hand, by the login service): `mux stop`'s marker goes, so hosts may
+  // start this daemon again after it ends.
+  if (!autoStarted) (await import("./stop.ts")).clearStopMarker(path);
+  else if (existsSync(daemonFiles(path).stopMarker))
+    fail(`the daemon of ${path} was stopped with mux stop: not starting (start it with: mux serve --config ${path})`);
   const idleFlag = args["idle-exit-ms"] === undefined ? undefined : Number(args["idle-exit-ms"]);
   if (idleFlag !== undefined && !(Number.isInteger(idleFlag) && idleFlag >= 0))
     fail(`--idle-exit-ms must be an integer ≥ 0, got ${String(args["idle-exit-ms"])}`);

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { withFileLock } from "../client/lock.ts";
 import { MuxError } from "../errors.ts";
@@ -29,10 +29,20 @@ export interface AutostartOptions {
   env?: Record<string, string | undefined>;
   /** The daemon's control socket: asked why, when another daemon runs the config but `socket` does not accept. */
   controlSocket?: string;
+  /**
+   * Left by `mux stop`: while it exists the daemon is not started (`DAEMON_STOPPED`, whose
+   * message gives `restart`, the command that starts it again).
+   */
+  stopped?: { marker: string; restart: string };
 }
 
 /** Start the daemon unless one already accepts on `socket`. Throws `DAEMON_START_FAILED`. */
 export async function ensureDaemon(socket: string, options: AutostartOptions): Promise<void> {
+  if (options.stopped && existsSync(options.stopped.marker))
+    throw new MuxError(
+      "DAEMON_STOPPED",
+      `the mcp-mux daemon was stopped with \`mux stop\`, so hosts do not start it again; start it with: ${options.stopped.restart}`,
+    );
   mkdirSync(dirname(options.lockFile), { recursive: true, mode: 0o700 });
   await withFileLock(options.lockFile, async () => {
     if (await accepts(socket)) return;

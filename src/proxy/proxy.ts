@@ -269,6 +269,8 @@ class Bridge {
     while (!this.ended && Date.now() < until) {
       conn = await this.connect();
       if (!(conn instanceof Error)) break;
+      // `mux stop`: the daemon is not coming back, end the session now.
+      if (isMuxError(conn) && conn.code === "DAEMON_STOPPED") break;
       await Bun.sleep(wait);
       wait = Math.min(wait * 2, 1000);
     }

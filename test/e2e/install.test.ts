@@ -9,7 +9,7 @@
  * clone, `sh install.sh` builds and installs that clone.
  */
 
-import { beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   chmodSync,
   chownSync,
@@ -28,6 +28,8 @@ import { join } from "node:path";
 import { BUN, FAKE_SERVER, MUX_BIN, ROOT, tempDir, testScope, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
+// Each install downloads, unpacks and runs a 116 MB executable (several per test): not a speed check.
+setDefaultTimeout(120_000);
 const release = tempDir();
 const machine = process.arch === "arm64" ? "arm64" : "x64";
 const musl = existsSync("/lib/ld-musl-x86_64.so.1") || existsSync("/lib/ld-musl-aarch64.so.1");
@@ -178,6 +180,29 @@ describe("curl | sh", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`${bin} is on your PATH`);
     expect(r.stderr).toContain("next: mux wizard");
+  });
+
+  test("writes the daemon's path file once, with the folders of node, npx, ... it finds; a later install keeps the user's edits", async () => {
+    const home = scope.dir();
+    const tools = join(home, "node tools", "bin");
+    mkdirSync(tools, { recursive: true });
+    for (const exe of ["node", "npx"]) {
+      writeFileSync(join(tools, exe), "#!/bin/sh\n");
+      chmodSync(join(tools, exe), 0o755);
+    }
+    const PATH = `${tools}:${process.env.PATH ?? "/usr/bin:/bin"}`;
+    const r = await curlPipe(["sh"], "good", home, { PATH });
+    expect(r.code).toBe(0);
+    const file = join(home, ".config", "mcp-mux", "path");
+    expect(r.stderr).toContain(`wrote ${file}`);
+    const lines = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
+    expect(lines[0]).toBe(tools);
+    expect(lines.filter((l) => l === tools)).toHaveLength(1); // node and npx: one folder, once
+    writeFileSync(file, "/my/own/choice\n");
+    expect((await curlPipe(["sh"], "good", home, { PATH })).code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe("/my/own/choice\n");
   });
 
   test("upgrading the two-file layout while a proxy runs from the old mux-proxy file: it keeps running, the name becomes a link, host entries naming it work", async () => {

@@ -7,7 +7,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -336,6 +336,93 @@ describe("descriptors run out", () => {
     await after.handshake();
     after.request(2, "tools/call", { name: "echo", arguments: { back: true } });
     expect(JSON.parse(textOf((await after.response(2, 10_000)).result))).toEqual({ back: true });
+  }, 60_000);
+});
+
+describe("mux stop", () => {
+  test("kill alone does not stop sharing (a proxy starts the daemon again); mux stop does, until mux serve --config starts it explicitly", async () => {
+    const h = home();
+    const c = await sdk(h);
+    expect(await echo(c, 1)).toEqual({ n: 1 });
+    const [first] = daemons(h.config);
+    // kill: the connected host's proxy starts a new daemon and the session goes on.
+    process.kill(first as number, "SIGTERM");
+    expect(await echoAfterRestart(c, 2)).toMatchObject({ value: { n: 2 } });
+    const [second] = daemons(h.config);
+    expect(second).not.toBe(first);
+
+    const closed = new Promise<void>((resolve) => {
+      c.onclose = () => resolve();
+    });
+    const stop = muxCli(h, ["stop", "--config", h.config]);
+    expect(stop.out).toContain(`stopped the daemon of ${h.config} (pid ${second})`);
+    expect(stop.out).toContain(`hosts will not start it again until you run: mux serve --config ${h.config}`);
+    expect(stop.code).toBe(0);
+    // The connected host's proxy ends its session instead of starting the daemon again.
+    await closed;
+    // A host starting now is told why, and starts nothing (the answer is the settle round trip).
+    const late = await connectFails(h);
+    expect(late.message).toContain("was stopped with `mux stop`");
+    expect(late.message).toContain(`mux serve --config ${h.config}`);
+    expect(daemons(h.config)).toEqual([]);
+    expect(muxCli(h, ["stop", "--config", h.config]).out).toContain(`no daemon runs ${h.config}`);
+
+    // Started explicitly, the daemon serves again and takes the marker away: after it ends, hosts start it themselves.
+    const byHand = Bun.spawn({ cmd: [MUX_BIN, "serve", "--config", h.config], env: h.env, stderr: "ignore" });
+    await waitFor(() => existsSync(h.socket), 10_000, "the daemon started by hand");
+    const c2 = await sdk(h);
+    expect(await echo(c2, 3)).toEqual({ n: 3 });
+    byHand.kill("SIGTERM");
+    await byHand.exited;
+    expect(await echoAfterRestart(c2, 4)).toMatchObject({ value: { n: 4 } });
+    expect(daemons(h.config)).toHaveLength(1);
+
+    // --socket finds the daemon's config from the daemon itself and stops it for good too.
+    const bySocket = muxCli(h, ["stop", "--socket", h.socket]);
+    expect(bySocket.out).toContain(`stopped the daemon of ${h.config}`);
+    expect(bySocket.code).toBe(0);
+    expect((await connectFails(h)).message).toContain("was stopped with `mux stop`");
+  }, 60_000);
+});
+
+describe("the auto-started daemon's PATH", () => {
+  test("is the same whichever host starts it: the path file's folders, mux's folder, the usual ones; never the host's own", async () => {
+    const h = home();
+    const hostA = join(h.dir, "host-a-bin");
+    const tools = join(h.dir, "my tools");
+    for (const d of [hostA, tools, join(h.dir, ".local", "bin"), join(h.dir, ".config", "mcp-mux")])
+      mkdirSync(d, { recursive: true });
+    writeFileSync(
+      join(h.dir, ".config", "mcp-mux", "path"),
+      `# comment\n${tools}\n/nonexistent/folder\n~/.local/bin\n`,
+    );
+    delete h.env.XDG_CONFIG_HOME;
+    delete h.env.MUX_DAEMON_PATH;
+    const pathOfServer = async (c: Client): Promise<string> =>
+      JSON.parse(textOf(await c.callTool({ name: "env", arguments: { name: "PATH" } }))).value;
+    const a = await sdk({ ...h, env: { ...h.env, PATH: `${hostA}:/usr/bin:/bin` } });
+    const seen = await pathOfServer(a);
+    const expected = [tools, join(h.dir, ".local", "bin"), join(MUX_BIN, ".."), "/usr/bin", "/bin"];
+    const parts = seen.split(":");
+    expect(parts).not.toContain(hostA);
+    expect(parts).not.toContain("/nonexistent/folder");
+    // In this order, with only existing system folders besides.
+    expect(parts.filter((p) => expected.includes(p))).toEqual(expected.filter((p) => parts.includes(p)));
+    expect(parts.slice(0, 3)).toEqual([tools, join(h.dir, ".local", "bin"), join(MUX_BIN, "..")]);
+    // The host leaves, the daemon is killed; a host with another PATH starts it: the servers see the same PATH.
+    await a.close();
+    const [pid] = daemons(h.config);
+    process.kill(pid as number, "SIGKILL");
+    await waitFor(() => daemons(h.config).length === 0, 5000, "the daemon to die");
+    const b = await sdk({ ...h, env: { ...h.env, PATH: `${join(h.dir, "host-b")}:${process.env.PATH ?? ""}` } });
+    expect(await pathOfServer(b)).toBe(seen);
+    // MUX_DAEMON_PATH, when a host sets it, is taken as it is.
+    await b.close();
+    const [pid2] = daemons(h.config);
+    process.kill(pid2 as number, "SIGKILL");
+    await waitFor(() => daemons(h.config).length === 0, 5000, "the daemon to die");
+    const c = await sdk({ ...h, env: { ...h.env, MUX_DAEMON_PATH: `${tools}:/usr/bin:/bin` } });
+    expect(await pathOfServer(c)).toBe(`${tools}:/usr/bin:/bin`);
   }, 60_000);
 });
 
