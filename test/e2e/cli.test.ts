@@ -104,6 +104,35 @@ describe("unknown options", () => {
   });
 });
 
+describe("one executable", () => {
+  test("mux-proxy is mux under another name: a symbolic link, a hard link, a copy or a PATH lookup of that name runs the proxy; other names run mux", async () => {
+    const d = scope.dir();
+    const { linkSync, symlinkSync, copyFileSync, chmodSync, lstatSync } = await import("node:fs");
+    expect(lstatSync(PROXY_BIN).isSymbolicLink()).toBe(true);
+    const sym = join(d, "sym");
+    const hard = join(d, "hard");
+    const copy = join(d, "copy");
+    for (const dir of [sym, hard, copy]) await Bun.write(join(dir, ".keep"), "");
+    symlinkSync(MUX_BIN, join(sym, "mux-proxy"));
+    linkSync(MUX_BIN, join(hard, "mux-proxy"));
+    copyFileSync(MUX_BIN, join(copy, "mux-proxy"));
+    chmodSync(join(copy, "mux-proxy"), 0o755);
+    symlinkSync(MUX_BIN, join(sym, "mcp-mux"));
+    for (const exe of [PROXY_BIN, join(sym, "mux-proxy"), join(hard, "mux-proxy"), join(copy, "mux-proxy")]) {
+      const r = await run([exe, "--version"]);
+      expect(r.stdout).toStartWith("mux-proxy ");
+    }
+    // Found on PATH by its bare name (argv0 is then just "mux-proxy").
+    const onPath = await run(["mux-proxy", "--help"], { PATH: `${hard}:/usr/bin:/bin` });
+    expect(onPath.stdout).toStartWith("usage: mux-proxy --socket PATH");
+    for (const exe of [MUX_BIN, join(sym, "mcp-mux")]) {
+      const r = await run([exe, "--version"]);
+      expect(r.stdout).not.toContain("mux-proxy");
+      expect(r.stdout).toMatch(/^\d+\.\d+\.\d+ /);
+    }
+  });
+});
+
 describe("mux status", () => {
   test("columns say what they count; exit 0 when all answer, 1 when one is failed or down, 2 when nothing answers", async () => {
     const d = scope.dir();
