@@ -14,7 +14,7 @@ import { dirname, resolve } from "node:path";
 import { defineCommand } from "citty";
 import { connectRpc } from "../client/rpc.ts";
 import { ensurePrivateDir } from "../client/safe-path.ts";
-import { findConfig } from "../config/load.ts";
+import { findConfig, loadConfig } from "../config/load.ts";
 import { controlSocketPath, daemonFiles } from "../config/paths.ts";
 import { isMuxError } from "../errors.ts";
 import { isObject } from "../protocol/message.ts";
@@ -43,7 +43,7 @@ export const stopCommand = defineCommand({
       config = findConfig(args.config);
       if (!config) fail("no config file given and none found in the per-user config directory", 2);
       config = resolve(config);
-      pid = await muxPid(controlSocketPath(config));
+      pid = (await muxPid(controlSocketPath(config))) ?? (await servicePid(config));
     }
     if (config) {
       const marker = daemonFiles(config).stopMarker;
@@ -102,6 +102,24 @@ async function muxPid(socket: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The daemon's pid from one of the config's service sockets: its control socket may not be up
+ * yet (it opens after the services) or may have failed to open.
+ */
+async function servicePid(config: string): Promise<number | undefined> {
+  let sockets: string[];
+  try {
+    sockets = Object.values(loadConfig(config).services).map((s) => s.socket);
+  } catch {
+    return undefined;
+  }
+  for (const socket of sockets) {
+    const pid = await muxPid(socket);
+    if (pid !== undefined && configOf(pid) === config) return pid;
+  }
+  return undefined;
 }
 
 /** The `--config` a running `mux serve` was started with (its command line), if any. */
