@@ -1,12 +1,18 @@
 #!/bin/sh
-# Install mcp-mux (`mux` and `mux-proxy`):
+# Install mcp-mux (`mux`, and `mux-proxy`: a symbolic link to it):
 #
 #   curl -fsSL https://github.com/mcp-mux/mcp-mux/releases/latest/download/install.sh | sh
 #
 # Plain POSIX sh (dash, bash, busybox ash). It picks the release archive for this OS, CPU and
-# libc, checks it against SHA256SUMS, checks that the executables run here, and moves them into
-# INSTALL_DIR with an atomic rename (a running mux-proxy keeps its old file). Run inside a
-# clone (`sh install.sh`), it builds and installs that clone instead.
+# libc, checks it against SHA256SUMS, checks that the executable runs here (as mux and as
+# mux-proxy), and moves it into INSTALL_DIR with an atomic rename, then points mux-proxy at it
+# with another rename (a running mux-proxy keeps its old file; a mux-proxy file of the older
+# two-file layout is replaced the same way, so host configs naming it keep working). Run inside
+# a clone (`sh install.sh`), it builds and installs that clone instead.
+#
+# INSTALL_DIR must be a folder you own (or root's), that nobody else may write to: another
+# user who could write there could swap the executables your hosts run. A symbolic link is
+# followed and its target checked the same way.
 #
 # Settings (environment):
 #   INSTALL_DIR      where the executables go (default: ~/.local/bin)
@@ -34,6 +40,19 @@ die() {
 
 have() {
 	command -v "$1" >/dev/null 2>&1
+}
+
+# sh_quote WORD: WORD as the shell reads it back (single-quoted when it needs quoting).
+sh_quote() {
+	case "$1" in
+	*[!A-Za-z0-9_./~+-]* | '') printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+
+# sh_quote_dq WORD: WORD escaped for use inside double quotes.
+sh_quote_dq() {
+	printf '%s' "$1" | sed 's/[\\"$`]/\\&/g'
 }
 
 detect_target() {
@@ -83,30 +102,57 @@ sha256_of() {
 
 check_install_dir() {
 	mkdir -p "$INSTALL_DIR" 2>/dev/null || die "cannot create INSTALL_DIR $INSTALL_DIR"
+	real=$(cd -P "$INSTALL_DIR" 2>/dev/null && pwd -P) || die "cannot enter INSTALL_DIR $INSTALL_DIR"
+	shown="$INSTALL_DIR"
+	if [ "$real" != "$INSTALL_DIR" ] && [ -L "$INSTALL_DIR" ]; then shown="$INSTALL_DIR (a link to $real)"; fi
+	# ls -ldn: mode, links, owner uid, group gid, ...; ls -ld for the group's name (no globbing of the path).
+	set -f
+	# shellcheck disable=SC2046
+	set -- $(ls -ldn "$real/" 2>/dev/null) "" "" ""
+	mode="$1" owner="$3"
+	# shellcheck disable=SC2046
+	set -- $(ls -ld "$real/" 2>/dev/null) "" "" "" ""
+	group_name="$4"
+	set +f
+	me=$(id -u)
+	if [ "$owner" != "$me" ] && [ "$owner" != 0 ]; then
+		die "INSTALL_DIR $shown belongs to another user (uid $owner): refusing to install there (set INSTALL_DIR to a folder you own)"
+	fi
+	case "$mode" in
+	????????w*) die "INSTALL_DIR $shown may be written by every user ($mode): refusing to install there" ;;
+	?????w*)
+		if [ "$group_name" != "$(id -un)" ]; then
+			die "INSTALL_DIR $shown may be written by the group $group_name ($mode): refusing to install there (chmod g-w it, or set INSTALL_DIR to a folder only you can write)"
+		fi
+		;;
+	esac
 	probe="$INSTALL_DIR/.mux-install-probe.$$"
-	if ! (: >"$probe") 2>/dev/null; then die "INSTALL_DIR $INSTALL_DIR is not writable (set INSTALL_DIR to a folder you own)"; fi
+	if ! (: >"$probe") 2>/dev/null; then die "INSTALL_DIR $shown is not writable (set INSTALL_DIR to a folder you own)"; fi
 	rm -f "$probe"
+	for exe in mux mux-proxy; do
+		if [ -d "$INSTALL_DIR/$exe" ]; then die "$INSTALL_DIR/$exe is a folder: move it away and run this again"; fi
+	done
 }
 
-# install_from DIR: both executables from DIR into INSTALL_DIR, each by an atomic rename.
+# install_from DIR: the executable from DIR into INSTALL_DIR by an atomic rename, then
+# mux-proxy as a symbolic link to it, also by a rename (it replaces a link, or the separate
+# mux-proxy file of the older two-file layout, in one step: the name never goes missing and a
+# running proxy keeps its file). Every step is checked: this runs where `set -e` does not apply.
 install_from() {
-	for exe in mux mux-proxy; do
-		[ -f "$1/$exe" ] || die "$exe is missing from the build"
-	done
-	for exe in mux mux-proxy; do
-		cp "$1/$exe" "$INSTALL_DIR/.$exe.new.$$"
-		chmod 0755 "$INSTALL_DIR/.$exe.new.$$"
-	done
-	for exe in mux mux-proxy; do
-		mv -f "$INSTALL_DIR/.$exe.new.$$" "$INSTALL_DIR/$exe"
-	done
+	[ -f "$1/mux" ] || die "mux is missing from the build"
+	new="$INSTALL_DIR/.mux.new.$$"
+	link="$INSTALL_DIR/.mux-proxy.new.$$"
+	cp "$1/mux" "$new" || die "cannot copy mux into $INSTALL_DIR: nothing installed"
+	chmod 0755 "$new" || die "cannot make $new executable: nothing installed"
+	"$new" --version >/dev/null 2>&1 || die "the copy of mux in $INSTALL_DIR does not run: nothing installed"
+	ln -s mux "$link" || die "cannot create the mux-proxy link in $INSTALL_DIR: nothing installed"
+	mv -f "$new" "$INSTALL_DIR/mux" || die "cannot move mux into place in $INSTALL_DIR"
+	mv -f "$link" "$INSTALL_DIR/mux-proxy" || die "cannot move the mux-proxy link into place in $INSTALL_DIR"
 }
 
 cleanup() {
 	if [ -n "${work:-}" ] && [ -d "$work" ]; then rm -rf "$work"; fi
-	for exe in mux mux-proxy; do
-		if [ -n "${INSTALL_DIR:-}" ]; then rm -f "$INSTALL_DIR/.$exe.new.$$"; fi
-	done
+	if [ -n "${INSTALL_DIR:-}" ]; then rm -f "$INSTALL_DIR/.mux.new.$$" "$INSTALL_DIR/.mux-proxy.new.$$"; fi
 }
 
 # The release: returns 2 when there is none for this target (the caller builds from source).
@@ -131,13 +177,15 @@ install_release() {
 	expected=$(grep -E "  $archive\$" "$work/SHA256SUMS" | head -n 1 | cut -d' ' -f1)
 	say "downloading $archive"
 	fetch "$base/$archive" "$work/$archive" || die "download of $base/$archive failed"
-	actual=$(sha256_of "$work/$archive")
+	actual=$(sha256_of "$work/$archive") || die "cannot compute the checksum of $archive: nothing installed"
 	[ "$actual" = "$expected" ] || die "checksum mismatch for $archive (expected $expected, got $actual): nothing installed"
-	mkdir "$work/unpacked"
+	[ -n "$expected" ] || die "SHA256SUMS has no checksum for $archive: nothing installed"
+	mkdir "$work/unpacked" || die "cannot create $work/unpacked: nothing installed"
 	tar -xzf "$work/$archive" -C "$work/unpacked" || die "cannot unpack $archive: nothing installed"
 	dir="$work/unpacked/${archive%.tar.gz}"
 	"$dir/mux" --version >/dev/null 2>&1 || die "the mux executable does not run on this machine: nothing installed"
-	"$dir/mux-proxy" --version >/dev/null 2>&1 || die "the mux-proxy executable does not run on this machine: nothing installed"
+	# The archive's mux-proxy is a link to mux: run under that name, it must be the proxy.
+	"$dir/mux-proxy" --version 2>/dev/null | grep -q '^mux-proxy ' || die "mux does not run as mux-proxy on this machine: nothing installed"
 	install_from "$dir"
 }
 
@@ -204,6 +252,40 @@ own_clone() {
 	printf '%s\n' "$here"
 }
 
+# The folders of the tools MCP servers are usually started with, as this shell finds them:
+# put first on the PATH of a daemon a host starts (mux reads the file each time), so every
+# server gets the same node/npx/uvx whichever host started it. Written once; edits are kept.
+write_path_file() {
+	case "$(uname -s)" in
+	Darwin) cfg="$HOME/Library/Application Support/mcp-mux" ;;
+	*) cfg="${XDG_CONFIG_HOME:-$HOME/.config}/mcp-mux" ;;
+	esac
+	file="$cfg/path"
+	if [ -e "$file" ]; then return 0; fi
+	dirs=""
+	for tool in node npx bun bunx uv uvx python3 docker deno; do
+		found=$(command -v "$tool" 2>/dev/null) || continue
+		case "$found" in /*) ;; *) continue ;; esac
+		dir=$(dirname "$found")
+		case "$dir" in *:* | *"
+"*) continue ;; esac
+		case "
+$dirs
+" in *"
+$dir
+"*) ;; *) dirs="${dirs:+$dirs
+}$dir" ;; esac
+	done
+	mkdir -p "$cfg" 2>/dev/null || return 0
+	{
+		printf '%s\n' "# Folders put first on the PATH of an mcp-mux daemon that a host starts (one per line)," \
+			"# so every MCP server finds the same node, npx, uvx... whichever host started it." \
+			"# Written by install.sh from the PATH it ran with; edit it freely. MUX_DAEMON_PATH overrides it."
+		if [ -n "$dirs" ]; then printf '%s\n' "$dirs"; fi
+	} >"$file.new.$$" 2>/dev/null && mv -f "$file.new.$$" "$file" && say "wrote $file (the folders of your node, npx, ... for the daemon's PATH)"
+	rm -f "$file.new.$$"
+}
+
 main() {
 	INSTALL_DIR="${INSTALL_DIR:-${HOME:?HOME is not set}/.local/bin}"
 	work=$(mktemp -d 2>/dev/null || mktemp -d -t mux-install) || die "cannot create a temporary folder"
@@ -228,11 +310,18 @@ main() {
 		fi
 	fi
 	say "installed $("$INSTALL_DIR/mux" --version) into $INSTALL_DIR"
+	write_path_file
 	case ":${PATH:-}:" in
-	*":$INSTALL_DIR:"*) say "$INSTALL_DIR is on your PATH" ;;
-	*) say "$INSTALL_DIR is not on your PATH: add it (export PATH=\"$INSTALL_DIR:\$PATH\") or call $INSTALL_DIR/mux" ;;
+	*":$INSTALL_DIR:"*)
+		say "$INSTALL_DIR is on your PATH"
+		say "next: mux wizard"
+		;;
+	*)
+		say "$INSTALL_DIR is not on your PATH; add this line to your shell's profile (~/.profile, ~/.bashrc, ~/.zshrc):"
+		say "  export PATH=\"$(sh_quote_dq "$INSTALL_DIR"):\$PATH\""
+		say "next: $(sh_quote "$INSTALL_DIR/mux") wizard"
+		;;
 	esac
-	say "next: mux wizard"
 }
 
 main "$@"

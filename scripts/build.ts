@@ -1,25 +1,30 @@
 /**
  * The one build script: `bun run build`, `bun run release` and install.sh all go through it.
  *
- *   bun scripts/build.ts                        dist/mux and dist/mux-proxy for this machine
+ *   bun scripts/build.ts                        dist/mux, and dist/mux-proxy (a link to it), for this machine
  *   bun scripts/build.ts --release [--targets linux-x64,darwin-arm64] [--out DIR] [--no-resign]
- *       one mux-<version>-<target>.tar.gz per target (both executables, LICENSE, README.txt)
- *       and SHA256SUMS, into DIR (default release/, which git ignores)
+ *       one mux-<version>-<target>.tar.gz per target (the executable `mux`, `mux-proxy` as a
+ *       symbolic link to it, LICENSE, README.txt), install.sh, and SHA256SUMS of all of them,
+ *       into DIR (default release/, which git ignores)
+ *
+ * One executable: `mux-proxy` is the same file as `mux` under another name (src/cli/entry.ts
+ * dispatches on the name it was run under), so there is one copy of the Bun runtime per install
+ * and every running proxy shares the daemon's pages.
  *
  * Flags: see build/flags.ts (fast start, small memory, no .env/bunfig autoload). Version and
- * commit are embedded. Builds are reproducible: same commit, same checksums (executables are always built
- * under the names mux and mux-proxy, archives have fixed owners and times). Each Mach-O is
+ * commit are embedded. Builds are reproducible: same commit, same checksums (the executable is always built
+ * under the name mux, archives have fixed owners and times). Each Mach-O is
  * checked page by page; Bun 1.4.5's darwin-x64 runtime ships a broken signature, which is
  * replaced by an ad-hoc one (as `codesign -s - -f` would) and checked again; with --no-resign a
  * broken signature fails the release instead.
  */
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { COMPILE_FLAGS } from "./build/flags.ts";
 import { checkSignature, isMachO, signAdHoc } from "./build/macho.ts";
-import { tarGz } from "./build/tar.ts";
+import { type TarEntry, tarGz } from "./build/tar.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
@@ -33,10 +38,10 @@ export const TARGETS: Record<string, string> = {
   "darwin-arm64": "bun-darwin-arm64",
 };
 
-const ENTRIES = [
-  { name: "mux", entry: "src/bin/mux.ts" },
-  { name: "mux-proxy", entry: "src/bin/mux-proxy.ts" },
-];
+/** The one executable; `mux-proxy` is a link to it. */
+const ENTRY = { name: "mux", entry: "src/bin/mux.ts" };
+/** The names the executable also answers to (symbolic links beside it). */
+export const LINKS = ["mux-proxy"];
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -59,8 +64,15 @@ if (args.includes("--release")) await release();
 else {
   const out = resolve(ROOT, option("--out") ?? "dist");
   mkdirSync(out, { recursive: true });
-  for (const e of ENTRIES) compile(entryFor(e, `${process.platform}-${process.arch}`), join(out, e.name));
-  console.error(`built ${out}/mux and ${out}/mux-proxy (${version}, ${commit})`);
+  compile(entryFor(ENTRY, `${process.platform}-${process.arch}`), join(out, ENTRY.name));
+  // Replaced by a rename, so a proxy running from an older two-file dist keeps its file.
+  for (const link of LINKS) {
+    const tmp = join(out, `.${link}.new.${process.pid}`);
+    rmSync(tmp, { force: true });
+    symlinkSync(ENTRY.name, tmp);
+    renameSync(tmp, join(out, link));
+  }
+  console.error(`built ${out}/mux and ${LINKS.map((l) => `${out}/${l}`).join(", ")} → mux (${version}, ${commit})`);
 }
 
 async function release(): Promise<void> {
@@ -79,15 +91,14 @@ async function release(): Promise<void> {
     const work = join(scratch, target);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
-    const files: { name: string; data: Uint8Array; mode: number }[] = [];
-    for (const e of ENTRIES) {
-      const path = join(work, e.name);
-      compile(entryFor(e, target), path, TARGETS[target]);
-      let data: Uint8Array = new Uint8Array(readFileSync(path));
-      if (isMachO(data)) data = checkMachO(target, e.name, data, resign);
-      checkTrayHelper(target, e.name, data);
-      files.push({ name: e.name, data, mode: 0o755 });
-    }
+    const files: TarEntry[] = [];
+    const path = join(work, ENTRY.name);
+    compile(entryFor(ENTRY, target), path, TARGETS[target]);
+    let data: Uint8Array = new Uint8Array(readFileSync(path));
+    if (isMachO(data)) data = checkMachO(target, ENTRY.name, data, resign);
+    checkTrayHelper(target, data);
+    files.push({ name: ENTRY.name, data, mode: 0o755 });
+    for (const link of LINKS) files.push({ name: link, link: ENTRY.name, mode: 0o777 });
     files.push({ name: "LICENSE", data: new Uint8Array(license), mode: 0o644 });
     files.push({ name: "README.txt", data: new TextEncoder().encode(readme(target)), mode: 0o644 });
     const archive = tarGz(
@@ -101,8 +112,13 @@ async function release(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
   rmSync(scratch, { recursive: true, force: true });
+  // The README's one-liner downloads install.sh from the release: it is one of its files, and
+  // checksummed like the archives (the installer itself only looks up archive lines).
+  const installer = readFileSync(join(ROOT, "install.sh"));
+  writeFileSync(join(out, "install.sh"), installer, { mode: 0o755 });
+  sums.push(`${createHash("sha256").update(installer).digest("hex")}  install.sh`);
   writeFileSync(join(out, "SHA256SUMS"), `${sums.join("\n")}\n`);
-  console.error(`wrote ${sums.length} archives and SHA256SUMS to ${out} (${version}, ${commit})`);
+  console.error(`wrote ${wanted.length} archives, install.sh and SHA256SUMS to ${out} (${version}, ${commit})`);
 }
 
 /**
@@ -119,14 +135,14 @@ function trayHelperFor(target: string): boolean {
   return target.startsWith("darwin-") || target.startsWith("linux-x64");
 }
 
-/** `mux` carries its own OS's tray helper (systray2's) and no other; `mux-proxy` carries none. */
-function checkTrayHelper(target: string, name: string, data: Uint8Array): void {
+/** `mux` carries its own OS's tray helper (systray2's) and no other. */
+function checkTrayHelper(target: string, data: Uint8Array): void {
   const os = target.split("-")[0] as string;
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
   for (const [helperOs, marker] of trayMarkers()) {
     const found = bytes.indexOf(marker) >= 0;
-    const wanted = name === "mux" && helperOs === os && trayHelperFor(target);
-    if (found !== wanted) fail(`${target}/${name}: ${wanted ? "lacks" : "carries"} the ${helperOs} tray helper`);
+    const wanted = helperOs === os && trayHelperFor(target);
+    if (found !== wanted) fail(`${target}/mux: ${wanted ? "lacks" : "carries"} the ${helperOs} tray helper`);
   }
 }
 
@@ -189,11 +205,13 @@ function readme(target: string): string {
   return `mcp-mux ${version} (${commit}) for ${target}
 
 mux        the daemon and the command-line tool (mux --help)
-mux-proxy  the stdio <-> socket bridge an MCP host runs in place of a server
+mux-proxy  the stdio <-> socket bridge an MCP host runs in place of a server: a symbolic
+           link to mux (one executable; it acts as the proxy when run under this name)
 
-Install: put both in a folder on your PATH (install.sh does it: ~/.local/bin), then run
+Install: run install.sh (it puts mux in ~/.local/bin and links mux-proxy to it), or copy
+both to a folder on your PATH keeping the link (cp -P, or ln -s mux mux-proxy there), then run
   mux wizard
-${target.endsWith("-musl") ? "\nmusl (Alpine): needs libstdc++ and libgcc (apk add libstdc++ libgcc).\n" : ""}${target.startsWith("darwin") ? "\nmacOS: the executables are signed ad hoc. If macOS still refuses them, run\n  codesign -s - -f mux mux-proxy\n" : ""}`;
+${target.endsWith("-musl") ? "\nmusl (Alpine): needs libstdc++ and libgcc (apk add libstdc++ libgcc).\n" : ""}${target.startsWith("darwin") ? "\nmacOS: the executables are signed ad hoc. If macOS still refuses them, run\n  codesign -s - -f mux\n" : ""}`;
 }
 
 function git(argv: string[]): string | undefined {

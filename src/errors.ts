@@ -22,6 +22,9 @@ export type MuxErrorCode =
   | "STATE_LOCKED"
   | "DAEMON_START_FAILED"
   | "DAEMON_RUNNING"
+  | "SERVICE_PATH_INVALID"
+  | "DAEMON_STOPPED"
+  | "SERVICE_UNSERVED"
   | "HTTP_UNAVAILABLE";
 
 /** A typed error thrown by the library. `code` is stable; `message` is for humans. */

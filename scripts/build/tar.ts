@@ -1,5 +1,5 @@
 /**
- * A reproducible .tar.gz writer: ustar entries in the given order, fixed owner (0/0), fixed
+ * A reproducible .tar.gz writer: ustar entries (files, folders, symbolic links) in the given order, fixed owner (0/0), fixed
  * modification time, no gzip timestamp. The same files always give the same bytes, whatever
  * machine or `tar` builds them.
  */
@@ -8,8 +8,10 @@
 export interface TarEntry {
   /** Path inside the archive (folders end with `/`). */
   name: string;
-  /** File contents (none for a folder). */
+  /** File contents (none for a folder or a link). */
   data?: Uint8Array;
+  /** A symbolic link to this (relative) target instead of a file. */
+  link?: string;
   mode: number;
 }
 
@@ -48,6 +50,7 @@ function header(entry: TarEntry, size: number, mtime: number): Uint8Array {
   };
   const octal = (n: number, length: number): string => `${n.toString(8).padStart(length - 1, "0")}\0`;
   const dir = entry.name.endsWith("/");
+  const link = entry.link;
   let name = entry.name;
   let prefix = "";
   if (enc.encode(name).length > 100) {
@@ -59,10 +62,11 @@ function header(entry: TarEntry, size: number, mtime: number): Uint8Array {
   put(octal(entry.mode & 0o7777, 8), 100, 8);
   put(octal(0, 8), 108, 8);
   put(octal(0, 8), 116, 8);
-  put(octal(dir ? 0 : size, 12), 124, 12);
+  put(octal(dir || link !== undefined ? 0 : size, 12), 124, 12);
   put(octal(mtime, 12), 136, 12);
   put("        ", 148, 8);
-  put(dir ? "5" : "0", 156, 1);
+  put(dir ? "5" : link !== undefined ? "2" : "0", 156, 1);
+  if (link !== undefined) put(link, 157, 100);
   put("ustar\0", 257, 6);
   put("00", 263, 2);
   put("root", 265, 32);

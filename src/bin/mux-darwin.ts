@@ -1,10 +1,7 @@
-// The `mux` executable for darwin: the same as mux.ts, with darwin's tray helper embedded
+// The one executable for darwin: the same as mux.ts, with darwin's tray helper embedded
 // (scripts/build.ts picks this entry; a file import is embedded whether or not it is reached,
-// so each OS gets an entry of its own).
-import "../cli/tty.ts";
+// so each OS gets an entry of its own). The import gives only the helper's path.
 import helper from "systray2/traybin/tray_darwin_release" with { type: "file" };
-import { runMux } from "../cli/main.ts";
-import { setEmbeddedTrayHelper } from "../tray/helper.ts";
+import { runEntry } from "../cli/entry.ts";
 
-setEmbeddedTrayHelper(helper);
-await runMux();
+await runEntry(helper);

@@ -1,5 +1,5 @@
-// No colour handling here (mux-proxy writes plain lines) and no node:tty: every module an idle
-// proxy loads is memory each host pays for (see the benchmark report).
+// `mux-proxy` from source (`bun src/bin/mux-proxy.ts`): the build ships no separate
+// executable (dist/mux-proxy is a link to dist/mux, see cli/entry.ts).
 import { proxyMain } from "../cli/proxy-main.ts";
 
 void proxyMain();

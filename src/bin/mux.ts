@@ -1,4 +1,5 @@
-import "../cli/tty.ts";
-import { runMux } from "../cli/main.ts";
+// The one executable (`mux`, and `mux-proxy` as a link to it: see cli/entry.ts), for targets
+// without a tray helper (Linux arm64) and for running from source.
+import { runEntry } from "../cli/entry.ts";
 
-await runMux();
+await runEntry();

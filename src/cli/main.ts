@@ -19,6 +19,7 @@ export const main = defineCommand({
     health: () => import("./health.ts").then((m) => m.healthCommand),
     status: () => import("./status.ts").then((m) => m.statusCommand),
     reload: () => import("./reload.ts").then((m) => m.reloadCommand),
+    stop: () => import("./stop.ts").then((m) => m.stopCommand),
     scan: () => import("./hosts.ts").then((m) => m.scanCommand),
     rewire: () => import("./hosts.ts").then((m) => m.rewireCommand),
     restore: () => import("./hosts.ts").then((m) => m.restoreCommand),

@@ -6,12 +6,13 @@
 
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { daemonFiles } from "../config/paths.ts";
+import { controlSocketPath, daemonFiles } from "../config/paths.ts";
 import { suggest } from "../config/suggest.ts";
 import { isMuxError } from "../errors.ts";
 import type { WorkspaceHint } from "../protocol/hello.ts";
 import { runProxy } from "../proxy/proxy.ts";
 import { VERSION_LINE } from "../version.ts";
+import { daemonPath } from "./daemon-path.ts";
 
 const USAGE = `usage: mux-proxy --socket PATH [--config FILE] [--env NAME]... [--no-reconnect]
 
@@ -65,12 +66,26 @@ export async function proxyMain(argv: string[] = process.argv.slice(2)): Promise
         command: [...mux, "serve", "--config", file, "--auto-started"],
         logFile: files.log,
         lockFile: files.startLock,
+        controlSocket: controlSocketPath(file),
+        stopped: { marker: files.stopMarker, restart: `mux serve --config ${file}` },
+        // The same PATH whichever host starts it (see daemon-path.ts), not this host's.
+        env: { ...process.env, PATH: daemonPath(dirname(mux[0] as string)) },
       };
-    else process.stderr.write("mux-proxy: cannot find the mux executable to start the daemon (set MUX_BIN)\n");
+    else
+      process.stderr.write(
+        `mux-proxy: cannot find the mux executable to start the daemon (not beside ${process.execPath}, not on PATH; set MUX_BIN); start it with: mux serve --config ${file}\n`,
+      );
   }
   let result: Awaited<ReturnType<typeof runProxy>>;
   try {
-    result = await runProxy({ socket: path, env, autostart, reconnect, workspace: workspaceHint() });
+    result = await runProxy({
+      socket: path,
+      env,
+      autostart,
+      reconnect,
+      workspace: workspaceHint(),
+      config: config && resolve(expandHome(config)),
+    });
   } catch (error) {
     return die(isMuxError(error) ? error.message : String(error));
   }

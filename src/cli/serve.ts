@@ -6,12 +6,13 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { defineCommand } from "citty";
 import { ensurePrivateDir } from "../client/safe-path.ts";
 import { type DaemonHandle, type DaemonOverrides, httpFront, startDaemon } from "../config/daemon.ts";
 import { findConfig } from "../config/load.ts";
-import { defaultSocketPath } from "../config/paths.ts";
+import { daemonFiles, defaultSocketPath } from "../config/paths.ts";
 import { isMuxError } from "../errors.ts";
 import { raiseDescriptorLimit } from "../mux/descriptors.ts";
 import type { ServiceOptions } from "../mux/options.ts";
@@ -96,6 +97,11 @@ async function serveConfig(
 ): Promise<void> {
   const log = createCliLogger(level ?? "info");
   const autoStarted = args["auto-started"] === true;
+  // Started explicitly (by hand, by the login service): `mux stop`'s marker goes, so hosts may
+  // start this daemon again after it ends.
+  if (!autoStarted) (await import("./stop.ts")).clearStopMarker(path);
+  else if (existsSync(daemonFiles(path).stopMarker))
+    fail(`the daemon of ${path} was stopped with mux stop: not starting (start it with: mux serve --config ${path})`);
   const stop = onStop(log);
   // SIGHUP reloads; one that comes before the services are up has nothing newer to load.
   let reloadNow: (() => void) | undefined;
@@ -120,6 +126,8 @@ async function serveConfig(
     }
     fail(error instanceof Error ? error.message : String(error));
   }
+  if (autoStarted)
+    log.info(`auto-started (PATH=${process.env.PATH ?? ""}); exits after ${handle.idleExitMs} ms without clients`);
   for (const [name, s] of handle.services)
     log.info(`${name}: listening on ${s.socket}${handle.httpUrl ? ` and ${handle.httpUrl}/${name}` : ""}`);
   reloadNow = () => {

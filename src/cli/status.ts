@@ -1,7 +1,8 @@
 /**
  * `mux status`: one service (`--socket`) or every service of a config (`--config`), once or
- * live (`--watch`). Exit 0 when every service answers and none failed, 1 when one is failed
- * or not answering, 2 when nothing answers at all.
+ * live (`--watch`). Exit 0 when every service answers and its server is ready or idle, 1 when
+ * one is failed, cannot start or is not answering, 2 when nothing answers at all, 6 when one's
+ * server has not answered yet (as `mux health`).
  * @module
  */
 
@@ -68,11 +69,19 @@ export const statusCommand = defineCommand({
   },
 });
 
-/** 0: every service answers and none failed; 1: one is failed or not answering; 2: none answers. */
+/**
+ * 0: every service answers and its server is ready (or idle: lazy, waiting for a client);
+ * 1: one is failed, cannot start, or does not answer; 2: none answers; 6: one's server has not
+ * answered yet (starting, initializing, restarting: `mux health` says 6 for it too).
+ */
 export function statusExitCode(rows: StatusRow[]): number {
   if (rows.every((r) => r.state === "down")) return 2;
-  return rows.some((r) => r.state === "down" || r.state === "failed") ? 1 : 0;
+  if (rows.some((r) => r.state === "down" || r.state === "failed" || r.startFailure)) return 1;
+  return rows.some((r) => NOT_ANSWERED_YET.has(String(r.state))) ? 6 : 0;
 }
+
+/** States in which the service's server has not answered yet (health's `starting`). */
+const NOT_ANSWERED_YET = new Set(["starting", "initializing", "restarting"]);
 
 /** Status rows of every service of a config: from its daemon, else probed socket by socket. */
 export async function configStatus(path: string): Promise<StatusRow[]> {
@@ -169,6 +178,8 @@ export function renderStatusTable(
     }
     let why = "";
     if (r.failReason) why = `${String(r.service)}: failed: ${String(r.failReason)}`;
+    else if (r.startFailure)
+      why = `${String(r.service)}: cannot start (mux retries): ${String(r.lastRestartReason ?? r.startFailure)}`;
     else if (r.lastRestartReason && Number(r.restarts) > 0)
       why = `${String(r.service)}: last restart: ${String(r.lastRestartReason)}`;
     if (why) lines.push(options.width === undefined ? why : why.slice(0, options.width));
@@ -192,6 +203,8 @@ export function statusLine(rows: StatusRow[], rates: Map<string, number>, at = n
       `server_up=${typeof s.childUptimeMs === "number" ? formatDuration(s.childUptimeMs).replace(" ", "") : "-"}`,
     ];
     if (s.failReason) fields.push(`reason=${JSON.stringify(String(s.failReason))}`);
+    else if (s.startFailure)
+      fields.push(`cannot_start=${JSON.stringify(String(s.lastRestartReason ?? s.startFailure))}`);
     else if (s.lastRestartReason) fields.push(`last_restart=${JSON.stringify(String(s.lastRestartReason))}`);
     return fields.join(" ");
   });

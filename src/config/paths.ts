@@ -60,7 +60,7 @@ export function cacheDir(env: Record<string, string | undefined> = process.env):
 export function daemonFiles(
   configPath: string,
   env: Record<string, string | undefined> = process.env,
-): { log: string; startLock: string; daemonLock: string } {
+): { log: string; startLock: string; daemonLock: string; stopMarker: string } {
   const abs = resolve(configPath);
   const hash = sha256Hex(abs).slice(0, 12);
   const name = (abs.split("/").pop() ?? "config").replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_-]/g, "_");
@@ -68,6 +68,8 @@ export function daemonFiles(
     log: join(stateDir(env), "logs", `daemon-${name}-${hash}.log`),
     startLock: join(runtimeDir(env), `start-${hash}.lock`),
     daemonLock: join(runtimeDir(env), `daemon-${hash}.lock`),
+    // Left by `mux stop`: proxies do not start this daemon until it is started explicitly.
+    stopMarker: join(runtimeDir(env), `stopped-${hash}`),
   };
 }
 

@@ -22,7 +22,7 @@ export interface HealthOptions {
  */
 export type HealthState = "healthy" | "failed" | "no-socket" | "refused" | "timeout" | "error" | "starting";
 
-/** Exit codes of `mux health` per outcome. */
+/** Exit codes of `mux health` per outcome (`failed` also when its server cannot start: it exits before `initialize`). */
 export const HEALTH_EXIT_CODES: Record<HealthState, number> = {
   healthy: 0,
   failed: 1,
@@ -52,7 +52,6 @@ export interface HealthResult {
 export async function checkHealth(options: HealthOptions): Promise<HealthResult> {
   const { socket } = options;
   const timeoutMs = options.timeoutMs ?? 3000;
-  const started = performance.now();
   let conn: Awaited<ReturnType<typeof connectRpc>>;
   try {
     conn = await connectRpc(socket, timeoutMs);
@@ -64,10 +63,25 @@ export async function checkHealth(options: HealthOptions): Promise<HealthResult>
     return { ok: false, state, socket, message };
   }
   try {
-    const pong = await conn.request("ping", undefined, timeoutMs);
-    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    // The status first: a server that cannot start is named at once, without waiting for a
+    // ping that would only time out.
     const statusAnswer = await conn.request("mcp-mux/status", undefined, timeoutMs);
     const status = isObject(statusAnswer.result) ? statusAnswer.result : undefined;
+    if (status?.state === "failed")
+      return { ok: false, state: "failed", socket, message: String(status.failReason ?? "service failed"), status };
+    if (status?.startFailure && status.state !== "ready") {
+      const why = String(status.lastRestartReason ?? status.startFailure);
+      return {
+        ok: false,
+        state: "failed",
+        socket,
+        message: `the MCP server cannot start (mux retries): ${why}`,
+        status,
+      };
+    }
+    const pinged = performance.now();
+    const pong = await conn.request("ping", undefined, timeoutMs);
+    const latencyMs = Math.round((performance.now() - pinged) * 10) / 10;
     const error = isObject(pong.error) ? pong.error : undefined;
     if (error?.code === RpcErrorCode.ServiceFailed || status?.state === "failed") {
       const why = String(error?.message ?? status?.failReason ?? "service failed");

@@ -2,9 +2,17 @@
  * One child MCP server and the router in front of it, with its supervision: spawn, restart
  * with exponential backoff, the consecutive-failure limit, lazy start and shutdown. A shared
  * service has one engine; an isolated service has one per client.
+ *
+ * A child that exits before its handshake (a missing command or package, a crash at start)
+ * is a start failure: the clients waiting for it, and every initialize until a child is ready,
+ * are answered at once with the reason and its last stderr lines (`ServerStartFailed`) while
+ * restarts go on in the background. A spawn that fails for lack of resources (descriptors,
+ * processes, memory) is retried with backoff and does not count towards the failure limit:
+ * the service recovers once the resources are back.
  * @module
  */
 
+import { isMuxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
@@ -27,6 +35,10 @@ export class Engine {
   private failures = 0;
   private backoff: number;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The delay of the next retry after a spawn that failed for lack of resources. */
+  private resourceBackoff: number;
+  /** The current child's last stderr lines (kept for a start failure's report). */
+  private stderrTail: string[] = [];
   private closing: Promise<void> | undefined;
   /** A client found the child's stdin behind: wake the clients once it drains. */
   private busyReported = false;
@@ -37,6 +49,7 @@ export class Engine {
     private readonly hooks: EngineHooks,
   ) {
     this.backoff = options.restartBackoffMs;
+    this.resourceBackoff = options.restartBackoffMs;
     this.router = new Router(
       {
         requestTimeoutMs: options.requestTimeoutMs,
@@ -78,6 +91,11 @@ export class Engine {
     return behind;
   }
 
+  /** Why the last child could not start (with its last stderr lines), until a child is ready. */
+  get startFailure(): string | null {
+    return this.router.handshake.failure?.message ?? null;
+  }
+
   /** The child's pid, if one is running. */
   get childPid(): number | null {
     return this.upstream?.pid ?? null;
@@ -94,6 +112,8 @@ export class Engine {
   private spawn(): void {
     this.restartTimer = undefined;
     this.router.state = "starting";
+    const tail: string[] = [];
+    this.stderrTail = tail;
     let up: Upstream;
     try {
       up = spawnUpstream(
@@ -105,16 +125,30 @@ export class Engine {
           drained: () => this.childDrained(),
           // The request being written is one of them: more than one means others are waiting.
           busy: () => this.router.pending.size > 1,
+          stderr: (text) => {
+            tail.push(text.length > STDERR_LINE_CHARS ? `${text.slice(0, STDERR_LINE_CHARS)}…` : text);
+            if (tail.length > STDERR_TAIL_LINES) tail.shift();
+          },
         },
         this.logger,
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      this.logger.error(message);
       this.lastRestartReason = message;
+      if (isResourceError(error)) {
+        // Out of descriptors, processes or memory: not the server's fault, and it passes.
+        const delay = this.resourceBackoff;
+        this.resourceBackoff = Math.min(this.resourceBackoff * 2, this.options.restartBackoffMaxMs);
+        this.logger.warn(`${message}; out of resources: retrying in ${delay} ms (not counted as a server failure)`);
+        this.router.childGone(message, "restarting");
+        this.restartTimer = setTimeout(() => this.spawn(), delay);
+        return;
+      }
+      this.logger.error(message);
       this.router.fail(message);
       return;
     }
+    this.resourceBackoff = this.options.restartBackoffMs;
     this.upstream = up;
     this.childStartedAt = Date.now();
     this.logger.info(`started ${this.options.cmd} (pid ${up.pid})`);
@@ -133,15 +167,19 @@ export class Engine {
     this.childDrained();
     void up.stop(this.options.killGraceMs);
     if (this.closing) return;
+    // Gone before its handshake was done: it could not start (or stay up until a client came).
+    const startFailed = BEFORE_READY.has(this.router.state);
+    const tail = this.stderrTail;
+    const stderr = [...tail];
     if (Date.now() - this.childStartedAt >= this.options.healthyAfterMs) {
       this.failures = 0;
       this.backoff = this.options.restartBackoffMs;
     }
     this.failures++;
-    this.lastRestartReason = reason;
+    this.lastRestartReason = startFailed ? withLastLine(reason, stderr) : reason;
     const limit = this.options.maxRestarts;
     if (limit > 0 && this.failures > limit) {
-      const why = `restart limit reached (${limit}); last failure: ${reason}`;
+      const why = `restart limit reached (${limit}); last failure: ${withLastLine(reason, stderr)}`;
       this.logger.error(`service ${this.options.serviceName} failed: ${why}`);
       this.router.fail(why);
       return;
@@ -152,6 +190,28 @@ export class Engine {
     this.restarts++;
     this.logger.warn(`${reason}; restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => this.spawn(), delay);
+    if (startFailed) void this.reportStartFailure(up, tail, reason, delay);
+    this.hooks.changed();
+  }
+
+  /**
+   * Tell the clients waiting for the child (and later ones, until a child is ready) why it
+   * could not start, once its stderr is read to the end (a process writes its last words
+   * there just before it exits; the exit may be seen first).
+   */
+  private async reportStartFailure(up: Upstream, tail: string[], reason: string, retryMs: number): Promise<void> {
+    await Promise.race([up.stderrDone, Bun.sleep(STDERR_SETTLE_MS)]);
+    if (this.closing || this.router.state === "ready" || this.router.state === "failed") return;
+    const lines = [...tail];
+    const shown = lines.slice(-STDERR_SHOWN_LINES);
+    const message =
+      `MCP server could not start: ${reason}` +
+      (shown.length > 0
+        ? `. Its last stderr lines:\n${shown.map((l) => `  ${l}`).join("\n")}`
+        : " (it wrote nothing to stderr)") +
+      `\n(mcp-mux retries in ${retryMs} ms; see mux status)`;
+    this.lastRestartReason = withLastLine(reason, lines);
+    this.router.handshake.startFailed(message, { reason, stderr: lines, retrying: true, retryInMs: retryMs });
     this.hooks.changed();
   }
 
@@ -167,4 +227,37 @@ export class Engine {
     await up?.stop(this.options.killGraceMs);
     this.router.state = "stopped";
   }
+}
+
+// --- internal ---
+
+/** Child states before its handshake is done: a child gone in one of them could not start. */
+const BEFORE_READY = new Set(["starting", "initializing", "waiting"]);
+/** Stderr lines kept of the current child, and the most shown in a start failure's message. */
+const STDERR_TAIL_LINES = 20;
+const STDERR_SHOWN_LINES = 8;
+/** A kept stderr line's length limit. */
+const STDERR_LINE_CHARS = 500;
+/** How long to wait for the rest of a dead child's stderr. */
+const STDERR_SETTLE_MS = 250;
+
+/** Spawn errors that say the machine is out of something for a while, not that the command is wrong. */
+const RESOURCE_ERRORS = /\b(EMFILE|ENFILE|EAGAIN|ENOMEM)\b/;
+
+function isResourceError(error: unknown): boolean {
+  const cause = isMuxError(error) ? (error as { cause?: unknown }).cause : error;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && RESOURCE_ERRORS.test(code)) return true;
+  return RESOURCE_ERRORS.test(error instanceof Error ? error.message : String(error));
+}
+
+/** Stderr lines that usually say why a program could not start (npm, sh, node, python, ...). */
+const TELLING_LINE =
+  /not found|not in this registry|no such file|cannot find|can't find|permission denied|not executable|E404|ENOENT|EACCES|error:/i;
+
+/** `reason: <the stderr line that tells most>` (the last telling one, else the last one), when there is one. */
+function withLastLine(reason: string, stderr: string[]): string {
+  const lines = stderr.map((l) => l.trim()).filter((l) => l !== "");
+  const line = lines.findLast((l) => TELLING_LINE.test(l)) ?? lines[lines.length - 1];
+  return line ? `${reason}: ${line}` : reason;
 }

@@ -12,6 +12,7 @@
  */
 
 import { isObject, type JsonObject, type RequestMessage } from "../protocol/message.ts";
+import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { LATEST_VERSION } from "../protocol/versions.ts";
 import type { MuxClient } from "./client.ts";
 import type { Reply, Router } from "./router.ts";
@@ -33,6 +34,12 @@ export class Handshake {
   previous: JsonObject | undefined;
   /** An initialize is on its way to the child. */
   initializing = false;
+  /**
+   * Why the last child could not start (it exited before its handshake), with its last stderr
+   * lines: until a child is ready, every initialize is answered with it at once instead of
+   * waiting for retries that keep failing.
+   */
+  failure: { message: string; data: JsonObject } | undefined;
   /** The parameters the child is (or will be) initialized with; kept across restarts. */
   private params: JsonObject | undefined;
 
@@ -64,6 +71,7 @@ export class Handshake {
   /** A client's initialize arrived before the child was ready: answer it once it is. */
   wait(client: MuxClient, msg: RequestMessage, reply: Reply): void {
     if (this.r.state === "failed") return reply(this.r.failedError(msg.rawId));
+    if (this.failure) return reply(this.failureError(msg.rawId));
     if (client.inflight.has(msg.key)) return reply(this.r.duplicateError(msg.rawId));
     // Counted as in flight, so a client that half-closes right after still gets its answer.
     client.inflight.set(msg.key, 0);
@@ -101,6 +109,12 @@ export class Handshake {
     }
   }
 
+  /** The child exited before its handshake: answer the waiting initializes, and later ones, with why. */
+  startFailed(message: string, data: JsonObject): void {
+    this.failure = { message, data };
+    this.refuseAll((rawId) => this.failureError(rawId));
+  }
+
   /** The child is gone: keep its result to compare with the next one. */
   childGone(): void {
     if (this.result) this.previous = this.result;
@@ -136,9 +150,15 @@ export class Handshake {
     });
   }
 
+  private failureError(rawId: string): string {
+    const f = this.failure as { message: string; data: JsonObject };
+    return errorLine(rawId, RpcErrorCode.ServerStartFailed, f.message, f.data);
+  }
+
   private ready(result: JsonObject): void {
     const previous = this.previous;
     this.result = result;
+    this.failure = undefined;
     this.r.host.writeChild('{"jsonrpc":"2.0","method":"notifications/initialized"}');
     this.r.state = "ready";
     this.r.logger.info(`server ready (protocol ${String(result.protocolVersion)})`);

@@ -160,6 +160,7 @@ export class MuxService {
       childPids: engines.map((e) => e.childPid).filter((p): p is number => p !== null),
       state,
       failReason: r?.state === "failed" ? (r.failReason ?? null) : null,
+      startFailure: main ? main.startFailure : (engines.find((e) => e.startFailure)?.startFailure ?? null),
       restarts: this.pastRestarts + engines.reduce((n, e) => n + e.restarts, 0),
       lastRestartReason: main
         ? main.lastRestartReason

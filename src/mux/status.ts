@@ -22,6 +22,11 @@ export interface StatusSnapshot {
   state: ChildState;
   /** Why the service is failed, if it is. */
   failReason: string | null;
+  /**
+   * Why its server could not start (it exited before answering `initialize`), with its last
+   * stderr lines; null once a server is ready. Restarts go on meanwhile.
+   */
+  startFailure: string | null;
   restarts: number;
   lastRestartReason: string | null;
   /** Clients that sent `initialize` (MCP sessions; status and health probes are not counted). */

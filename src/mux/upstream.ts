@@ -37,6 +37,8 @@ export interface UpstreamHandlers {
   bytes?(line: Uint8Array): void;
   /** True while other requests wait at the child (more lines are likely to follow soon). */
   busy?(): boolean;
+  /** A line the child wrote to stderr (it is logged either way). */
+  stderr?(text: string): void;
 }
 
 /** One running child process. */
@@ -50,6 +52,8 @@ export interface Upstream {
   stop(graceMs: number): Promise<void>;
   /** Resolves with the exit code when the child exits. */
   readonly exited: Promise<number | null>;
+  /** Resolves when the child's stderr has ended (everything it wrote there was handed over). */
+  readonly stderrDone: Promise<void>;
 }
 
 /** Spawn the child. Throws `MuxError("SPAWN_FAILED")` when the command cannot be started. */
@@ -148,7 +152,10 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
     () => stdoutEnded("server closed its stdout"),
     (error) => stdoutEnded(`reading server stdout failed: ${String(error)}`),
   );
-  void pumpLines(proc.stderr, (text) => logger.info(`[stderr] ${text}`)).catch(() => {});
+  const stderrDone = pumpLines(proc.stderr, (text) => {
+    logger.info(`[stderr] ${text}`);
+    handlers.stderr?.(text);
+  }).catch(() => {});
   const exited = proc.exited.then(
     (code) => {
       const signal = proc.signalCode;
@@ -162,6 +169,7 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
   return {
     pid,
     exited,
+    stderrDone,
     get backlog(): number {
       return queued + inPipe;
     },

@@ -46,6 +46,12 @@ export const RpcErrorCode = {
   LimitReached: -32038,
   /** The client's workspace folder was refused (missing, not a directory, another user's, control characters, too long, relative): every request of that client gets it. */
   WorkspaceRefused: -32039,
+  /**
+   * The MCP server exited before it answered `initialize` (it cannot start: a missing command
+   * or package, a crash at start); the message holds the reason and its last stderr lines,
+   * `data` holds `reason`, `stderr` (lines) and `retrying` (the mux keeps trying).
+   */
+  ServerStartFailed: -32040,
 } as const;
 
 /** One of the codes above. */

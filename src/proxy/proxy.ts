@@ -46,6 +46,8 @@ export interface ProxyOptions {
   workspace?: WorkspaceHint;
   /** Start the daemon when nothing listens on the socket. */
   autostart?: AutostartOptions;
+  /** The config the daemon runs (named in the message when there is no daemon and no autostart). */
+  config?: string;
   /** Keep the host's session when the daemon goes away (default true). */
   reconnect?: boolean;
   /** Give up reconnecting after this long (default 60 s). */
@@ -128,7 +130,14 @@ class Bridge {
   async run(): Promise<ProxyResult> {
     this.o.signal?.addEventListener("abort", () => this.finish({ reason: "aborted" }), { once: true });
     const first = await this.connect();
-    if (first instanceof Error) return this.refuse(first.message);
+    if (first instanceof Error)
+      return this.refuse(
+        first.message,
+        // A running daemon whose service failed: the service's state; no daemon at all: the proxy's own code.
+        isMuxError(first) && first.code === "SERVICE_UNSERVED"
+          ? RpcErrorCode.ServiceFailed
+          : RpcErrorCode.DaemonUnavailable,
+      );
     this.attach(first);
     void this.pumpStdin();
     const result = await this.done;
@@ -147,7 +156,7 @@ class Bridge {
         const kind = (error as { code?: string }).code;
         const absent = kind === "ENOENT" || kind === "ECONNREFUSED" || (error as { kind?: string }).kind === "refused";
         if (!absent || !this.o.autostart || started)
-          return new Error(connectMessage(this.o.socket, error, !!this.o.autostart));
+          return new Error(connectMessage(this.o.socket, error, !!this.o.autostart, this.o.config));
         try {
           // Loaded when needed: an idle proxy of a running daemon never carries it.
           const { ensureDaemon } = await import("./autostart.ts");
@@ -326,6 +335,8 @@ class Bridge {
     while (!this.ended && Date.now() < until) {
       conn = await this.connect();
       if (!(conn instanceof Error)) break;
+      // `mux stop`: the daemon is not coming back, end the session now.
+      if (isMuxError(conn) && conn.code === "DAEMON_STOPPED") break;
       await Bun.sleep(wait);
       wait = Math.min(wait * 2, 1000);
     }
@@ -381,14 +392,14 @@ class Bridge {
   }
 
   /** The daemon is not there and cannot be started: answer the host's requests with why. */
-  private async refuse(reason: string): Promise<ProxyResult> {
+  private async refuse(reason: string, code: number = RpcErrorCode.DaemonUnavailable): Promise<ProxyResult> {
     this.log(reason);
     const reader = (this.o.stdin ?? Bun.stdin.stream()).getReader();
     const answered = new Promise<void>((resolve) => {
       const watcher = createLineWatcher((line: SeenLine) => {
         const id = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")/.exec(line.text ?? line.head)?.[1];
         if (id === undefined) return;
-        this.toHost(`${errorLine(id, RpcErrorCode.DaemonUnavailable, reason)}\n`);
+        this.toHost(`${errorLine(id, code, reason)}\n`);
         resolve();
       });
       void (async () => {
@@ -407,11 +418,13 @@ class Bridge {
 
 const NEWLINE = 0x0a;
 
-function connectMessage(path: string, error: unknown, autostart: boolean): string {
+function connectMessage(path: string, error: unknown, autostart: boolean, config?: string): string {
   const code = (error as { code?: string }).code;
   const start = autostart
     ? "it could not be started"
-    : "start it with `mux serve --config <your config>` (or install the login service: `mux service install`)";
+    : config
+      ? `start it with \`mux serve --config ${config}\` (mux-proxy found no mux executable to start it: put mux on PATH or beside mux-proxy, or set MUX_BIN; or install the login service: \`mux service install --config ${config}\`)`
+      : "start it with `mux serve --config <your config>` (or install the login service: `mux service install`)";
   if (code === "ENOENT") return `no mcp-mux daemon at ${path} (socket not found); ${start}`;
   if (code === "ECONNREFUSED" || (error as { kind?: string }).kind === "refused")
     return `no mcp-mux daemon is listening on ${path} (stale socket); ${start}`;

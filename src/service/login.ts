@@ -7,11 +7,24 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { CONFIG_FILE_NAMES, configDir } from "../config/paths.ts";
+import { MuxError } from "../errors.ts";
 
 /** What the service runs. */
 export interface ServiceSpecOptions {
@@ -37,8 +50,30 @@ export interface ServiceFile {
   text: string;
 }
 
-/** Render the service for `kind` (default: this platform's). */
+/**
+ * Render the service for `kind` (default: this platform's). Throws `SERVICE_PATH_INVALID` for
+ * a path no service file can carry intact (a newline or another control character).
+ */
 export function renderService(options: ServiceSpecOptions, kind: ServiceKind = platformKind()): ServiceFile {
+  for (const [what, value] of [
+    ["mux path", options.mux],
+    ["config path", options.config],
+    ["PATH", options.path ?? ""],
+  ] as const) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+    if (/[\u0000-\u001f\u007f]/.test(value))
+      throw new MuxError(
+        "SERVICE_PATH_INVALID",
+        `the ${what} ${JSON.stringify(value)} holds a newline or another control character, which a login service file cannot carry: refusing (rename it)`,
+      );
+  }
+  // systemd runs no executable whose path holds a quote or a backslash ("Executable name
+  // contains special characters"): say so now rather than leave a unit that never starts.
+  if (kind === "systemd" && /["'\\]/.test(options.mux))
+    throw new MuxError(
+      "SERVICE_PATH_INVALID",
+      `systemd cannot run an executable whose path holds quotes or backslashes (${options.mux}): install mux in a folder without them (INSTALL_DIR=… sh install.sh) and pass --mux`,
+    );
   const env = options.env ?? process.env;
   const home = env.HOME || homedir();
   const id = serviceId(options.config, env);
@@ -70,11 +105,24 @@ export interface ServiceReport {
   todo: string[];
 }
 
-/** Write the service file and enable it. */
+/**
+ * Write the service file and enable it. The folder must be a real folder (not a symbolic
+ * link) that is yours (or root's) and that nobody else may write to, nor any folder above it:
+ * whoever can write there decides what runs at your login. Throws `SERVICE_PATH_INVALID`.
+ */
 export function installService(file: ServiceFile, run: Runner = defaultRunner): ServiceReport {
-  mkdirSync(dirname(file.path), { recursive: true });
-  const tmp = `${file.path}.tmp`;
-  writeFileSync(tmp, file.text, { mode: 0o644 });
+  const dir = dirname(file.path);
+  checkServiceDir(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  checkServiceDir(dir);
+  // A fresh name, created exclusively: nothing already there (a planted link) is followed.
+  const tmp = join(dir, `.${basename(file.path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const fd = openSync(tmp, "wx", 0o644);
+  try {
+    writeSync(fd, file.text);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file.path);
   if (file.kind === "launchd") mkdirSync(join(dirname(dirname(file.path)), "Logs", "mcp-mux"), { recursive: true });
   const steps =
@@ -130,6 +178,35 @@ export function defaultServiceConfig(env: Record<string, string | undefined> = p
 
 // --- internal ---
 
+/** Refuse a service folder that is a link, or that someone else owns or may write to (it or a folder above it). */
+function checkServiceDir(dir: string): void {
+  const me = process.getuid?.();
+  if (me === undefined) return;
+  const refuse = (why: string): never => {
+    throw new MuxError("SERVICE_PATH_INVALID", `refusing to write the login service into ${dir}: ${why}`);
+  };
+  // The nearest folder that exists (the rest is created).
+  let existing = resolve(dir);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  try {
+    if (existing === resolve(dir) && lstatSync(existing).isSymbolicLink())
+      refuse(`it is a symbolic link (to ${realpathSync(existing)}); make it a folder of your own`);
+  } catch (error) {
+    if (error instanceof MuxError) throw error;
+  }
+  let path = realpathSync(existing);
+  for (;;) {
+    const st = statSync(path);
+    if (!st.isDirectory()) refuse(`${path} is not a folder`);
+    if (st.uid !== me && st.uid !== 0) refuse(`${path} belongs to uid ${st.uid}, not to you (uid ${me})`);
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)
+      refuse(`other users may write to ${path} (mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")})`);
+    const parent = dirname(path);
+    if (parent === path) return;
+    path = parent;
+  }
+}
+
 function serviceId(config: string, env: Record<string, string | undefined>): string {
   const abs = resolve(config);
   if (dirname(abs) === configDir(env) && CONFIG_FILE_NAMES.includes(basename(abs))) return "default";
@@ -148,7 +225,7 @@ function systemdUnit(o: ServiceSpecOptions): string {
     "",
     "[Service]",
     "Type=simple",
-    `ExecStart=${[o.mux, "serve", "--config", o.config].map(systemdQuote).join(" ")}`,
+    `ExecStart=${[systemdQuote(o.mux, false), ...["serve", "--config", o.config].map((w) => systemdQuote(w))].join(" ")}`,
     "ExecReload=/bin/kill -HUP $MAINPID",
     "Restart=on-failure",
     "RestartSec=2",
@@ -161,9 +238,14 @@ function systemdUnit(o: ServiceSpecOptions): string {
   return lines.join("\n");
 }
 
-/** Quote one word of a systemd command line (double quotes, `\`, `"`, `%` and `$` escaped). */
-function systemdQuote(word: string): string {
-  const escaped = word.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\$/g, "$$$$");
+/**
+ * Quote one word of a systemd command line (double quotes, `\`, `"`, `%` and `$` escaped).
+ * The executable itself is not subject to `$` substitution (systemd keeps `$$` as two
+ * characters there), so `dollars` is false for it.
+ */
+function systemdQuote(word: string, dollars = true): string {
+  let escaped = word.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%");
+  if (dollars) escaped = escaped.replace(/\$/g, "$$$$");
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) && !word.includes("%") && !word.includes("$") ? word : `"${escaped}"`;
 }
 

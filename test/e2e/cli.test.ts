@@ -104,6 +104,35 @@ describe("unknown options", () => {
   });
 });
 
+describe("one executable", () => {
+  test("mux-proxy is mux under another name: a symbolic link, a hard link, a copy or a PATH lookup of that name runs the proxy; other names run mux", async () => {
+    const d = scope.dir();
+    const { linkSync, symlinkSync, copyFileSync, chmodSync, lstatSync } = await import("node:fs");
+    expect(lstatSync(PROXY_BIN).isSymbolicLink()).toBe(true);
+    const sym = join(d, "sym");
+    const hard = join(d, "hard");
+    const copy = join(d, "copy");
+    for (const dir of [sym, hard, copy]) await Bun.write(join(dir, ".keep"), "");
+    symlinkSync(MUX_BIN, join(sym, "mux-proxy"));
+    linkSync(MUX_BIN, join(hard, "mux-proxy"));
+    copyFileSync(MUX_BIN, join(copy, "mux-proxy"));
+    chmodSync(join(copy, "mux-proxy"), 0o755);
+    symlinkSync(MUX_BIN, join(sym, "mcp-mux"));
+    for (const exe of [PROXY_BIN, join(sym, "mux-proxy"), join(hard, "mux-proxy"), join(copy, "mux-proxy")]) {
+      const r = await run([exe, "--version"]);
+      expect(r.stdout).toStartWith("mux-proxy ");
+    }
+    // Found on PATH by its bare name (argv0 is then just "mux-proxy").
+    const onPath = await run(["mux-proxy", "--help"], { PATH: `${hard}:/usr/bin:/bin` });
+    expect(onPath.stdout).toStartWith("usage: mux-proxy --socket PATH");
+    for (const exe of [MUX_BIN, join(sym, "mcp-mux")]) {
+      const r = await run([exe, "--version"]);
+      expect(r.stdout).not.toContain("mux-proxy");
+      expect(r.stdout).toMatch(/^\d+\.\d+\.\d+ /);
+    }
+  });
+});
+
 describe("mux status", () => {
   test("columns say what they count; exit 0 when all answer, 1 when one is failed or down, 2 when nothing answers", async () => {
     const d = scope.dir();
@@ -161,6 +190,54 @@ describe("mux status", () => {
     expect(failed.stdout).toMatch(/broken\s+failed/);
     expect(failed.stdout).toContain("broken: failed: cannot start");
   }, 60_000);
+
+  test("a server that never answers: mux status and mux health agree (both 6, starting), and both say 0 once it answers", async () => {
+    const d = scope.dir();
+    const socket = join(d, "mute.sock");
+    // A child that reads its stdin and never writes a line: initialize is never answered.
+    const daemon = Bun.spawn({
+      cmd: [MUX_BIN, "serve", "--socket", socket, "--cmd", "sh", "--", "-c", "cat > /dev/null"],
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    scope.defer(async () => {
+      daemon.kill("SIGTERM");
+      await daemon.exited;
+    });
+    const c = await waitForClient(socket);
+    c.request(1, "initialize", {
+      protocolVersion: "2025-11-25",
+      capabilities: {},
+      clientInfo: { name: "t", version: "1" },
+    });
+    await waitFor(
+      async () =>
+        JSON.parse((await run([MUX_BIN, "status", "--socket", socket, "--json"])).stdout).state === "initializing",
+      10_000,
+      "the handshake to be sent",
+    );
+    const status = await run([MUX_BIN, "status", "--socket", socket]);
+    expect(status.stdout).toMatch(/mute\s+initializing/);
+    const health = await run([MUX_BIN, "health", "--socket", socket, "--timeout-ms", "300"]);
+    expect(health.code).toBe(6);
+    expect(status.code).toBe(health.code);
+    // The healthy side of the agreement, on a server that answers.
+    const ok = join(d, "ok.sock");
+    const fake = fakeServer(d);
+    const other = Bun.spawn({
+      cmd: [MUX_BIN, "serve", "--socket", ok, "--cmd", fake.cmd, "--", ...(fake.args ?? [])],
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    scope.defer(async () => {
+      other.kill("SIGTERM");
+      await other.exited;
+    });
+    const c2 = await waitForClient(ok);
+    await c2.handshake();
+    expect((await run([MUX_BIN, "health", "--socket", ok])).code).toBe(0);
+    expect((await run([MUX_BIN, "status", "--socket", ok])).code).toBe(0);
+  }, 30_000);
 
   test("--watch in a terminal: live rows, requests per second, q quits and gives the terminal back", async () => {
     const d = scope.dir();

@@ -1,7 +1,7 @@
 /** mux-proxy and mux health as a host and an operator would run them (compiled binaries). */
 
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -51,6 +51,37 @@ describe("mux-proxy", () => {
     const refused = await run([PROXY_BIN, "--socket", join(d, "stale.sock")], "");
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("stale");
+  });
+
+  test("--config but no mux to start the daemon with: the host is told the real command, with the config's path", async () => {
+    const d = dir();
+    // A lone mux-proxy (a copy: it is the proxy by its name), nothing called mux beside it or on PATH.
+    const lone = join(d, "lone");
+    mkdirSync(lone);
+    copyFileSync(PROXY_BIN, join(lone, "mux-proxy"));
+    chmodSync(join(lone, "mux-proxy"), 0o755);
+    const config = join(d, "my mux.json");
+    writeFileSync(config, "{}");
+    const init =
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}\n';
+    const proc = Bun.spawn({
+      cmd: [join(lone, "mux-proxy"), "--socket", join(d, "none.sock"), "--config", config],
+      env: { PATH: "/usr/bin:/bin", HOME: d },
+      stdin: new TextEncoder().encode(init),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`cannot find the mux executable to start the daemon`);
+    expect(stderr).toContain(`start it with: mux serve --config ${config}`);
+    const answer = JSON.parse(stdout.trim().split("\n")[0] ?? "{}");
+    expect(answer.error.message).toContain(`\`mux serve --config ${config}\``);
+    expect(answer.error.message).not.toContain("<your config>");
   });
 
   test("answers everything sent before stdin closed, then exits 0; stdout carries protocol only", async () => {
@@ -103,7 +134,12 @@ describe("mux health", () => {
       maxRestarts: 1,
       restartBackoffMs: 10,
     });
-    await waitFor(async () => (await run([MUX_BIN, "health", "--socket", broken.socket])).code === 1, 10_000, "failed");
+    // It cannot start (exit 1 at once, the reason named), then reaches its restart limit (failed, exit 1).
+    await waitFor(
+      async () => (await run([MUX_BIN, "health", "--socket", broken.socket])).stdout.includes("restart limit"),
+      10_000,
+      "failed",
+    );
     const failed = await run([MUX_BIN, "health", "--socket", broken.socket, "--json"]);
     expect(failed.code).toBe(1);
     expect(JSON.parse(failed.stdout).state).toBe("failed");

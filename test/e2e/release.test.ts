@@ -1,14 +1,15 @@
 /**
  * `bun run release`, as a release manager runs it: six archives cross-compiled from the npm
- * registry's Bun runtimes, each with both executables for its platform, a licence and a readme;
- * SHA256SUMS that match; the same commit gives the same checksums; every Mach-O carries a
+ * registry's Bun runtimes, each with the one executable for its platform (`mux`, with
+ * `mux-proxy` a symbolic link to it), a licence and a readme; install.sh beside them; SHA256SUMS
+ * that match; the same commit gives the same checksums; every Mach-O carries a
  * signature whose page hashes verify (Bun 1.4.5's darwin-x64 runtime ships a broken one, which
  * fails the release loudly with --no-resign); this machine's archive runs and names its build.
  */
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { checkSignature } from "../../scripts/build/macho.ts";
 import { BUN, ROOT, tempDir } from "../helpers.ts";
@@ -70,36 +71,57 @@ afterAll(() => {
 });
 
 describe("bun run release", () => {
-  test("six archives, each with both executables for its platform, the licence and a readme; SHA256SUMS match", () => {
-    expect(built.stderr).toContain(`wrote 6 archives and SHA256SUMS`);
+  test("six archives, each with the one executable for its platform, mux-proxy linked to it, the licence and a readme; install.sh; SHA256SUMS match", () => {
+    expect(built.stderr).toContain(`wrote 6 archives, install.sh and SHA256SUMS`);
     expect(built.code).toBe(0);
     const listed = sums(out.path);
-    expect([...listed.keys()].sort()).toEqual(TARGETS.map((t) => `mux-${version}-${t}.tar.gz`).sort());
+    const archives = TARGETS.map((t) => `mux-${version}-${t}.tar.gz`);
+    expect([...listed.keys()].sort()).toEqual([...archives, "install.sh"].sort());
+    // The README's one-liner downloads install.sh from the release: it is there, as in the tree.
+    expect(readFileSync(join(out.path, "install.sh"), "utf8")).toBe(readFileSync(join(ROOT, "install.sh"), "utf8"));
+    expect(lstatSync(join(out.path, "install.sh")).mode & 0o111).not.toBe(0);
+    for (const name of [...archives, "install.sh"])
+      expect(listed.get(name)).toBe(sha256(readFileSync(join(out.path, name))));
     for (const target of TARGETS) {
       const name = `mux-${version}-${target}.tar.gz`;
-      expect(listed.get(name)).toBe(sha256(readFileSync(join(out.path, name))));
+      // One copy of the runtime per archive: a single big file, mux-proxy a link to it.
+      const listing = Bun.spawnSync(["tar", "tvzf", join(out.path, name)])
+        .stdout.toString()
+        .trim()
+        .split("\n");
+      const proxyLine = listing.find((l) => l.includes("/mux-proxy")) ?? "";
+      expect(proxyLine).toMatch(/^l.* mux-[^ ]+\/mux-proxy -> mux$/);
+      const big = listing.filter((l) => /^-/.test(l) && Number(l.split(/\s+/)[2]) > 1_000_000);
+      expect(big.map((l) => l.split("/").pop())).toEqual(["mux"]);
       const folder = unpack(target);
       expect(readdirSync(folder).sort()).toEqual(["LICENSE", "README.txt", "mux", "mux-proxy"]);
-      expect(readFileSync(join(folder, "README.txt"), "utf8")).toContain(
-        `mcp-mux ${version} (${commit}) for ${target}`,
-      );
-      for (const exe of ["mux", "mux-proxy"]) expect(platformOf(readFileSync(join(folder, exe)))).toBe(target);
+      expect(lstatSync(join(folder, "mux-proxy")).isSymbolicLink()).toBe(true);
+      expect(readlinkSync(join(folder, "mux-proxy"))).toBe("mux");
+      expect(lstatSync(join(folder, "mux")).isFile()).toBe(true);
+      const readme = readFileSync(join(folder, "README.txt"), "utf8");
+      expect(readme).toContain(`mcp-mux ${version} (${commit}) for ${target}`);
+      expect(readme).toContain("a symbolic\n           link to mux");
+      expect(platformOf(readFileSync(join(folder, "mux")))).toBe(target);
     }
     // Nothing else is left in the release folder (no build scratch).
     expect(readdirSync(out.path).sort()).toEqual(["SHA256SUMS", ...[...listed.keys()].sort()]);
-  }, 60_000); // six archives unpacked: seconds on a busy machine
+  }, 120_000);
 
-  test("this machine's archive runs: both executables print the built version and commit", () => {
+  test("this machine's archive runs: mux, and the mux-proxy link as the proxy, print the built version and commit", () => {
     const target = `linux-${process.arch === "arm64" ? "arm64" : "x64"}`;
     if (process.platform !== "linux") return console.log(`archive run: skipped on ${process.platform}`);
     const folder = existsSync(join(unpacked.path, `mux-${version}-${target}`))
       ? join(unpacked.path, `mux-${version}-${target}`)
       : unpack(target);
-    for (const exe of ["mux", "mux-proxy"]) {
-      const p = Bun.spawnSync([join(folder, exe), "--version"], { stdout: "pipe", stderr: "pipe" });
-      expect(p.exitCode).toBe(0);
-      expect(p.stdout.toString()).toContain(`${version} (${commit})`);
-    }
+    const run = (exe: string, ...args: string[]) => {
+      const p = Bun.spawnSync([join(folder, exe), ...args], { stdout: "pipe", stderr: "pipe" });
+      return { code: p.exitCode, out: p.stdout.toString() };
+    };
+    expect(run("mux", "--version")).toEqual({ code: 0, out: `${version} (${commit})\n` });
+    expect(run("mux-proxy", "--version")).toEqual({ code: 0, out: `mux-proxy ${version} (${commit})\n` });
+    // Under its own name the same file is the proxy (its usage), under mux the CLI.
+    expect(run("mux-proxy", "--help").out).toStartWith("usage: mux-proxy --socket PATH");
+    expect(run("mux", "--help").out).toContain("USAGE mux serve|");
   });
 
   test("an unknown target is refused by name, with the known ones, and nothing is written", () => {
@@ -117,13 +139,13 @@ describe("bun run release", () => {
     expect(second.code).toBe(0);
     const first = sums(out.path);
     for (const [name, sum] of sums(again.path)) expect(sum).toBe(first.get(name) as string);
-    expect(sums(again.path).size).toBe(2);
+    expect(sums(again.path).size).toBe(3); // the two archives and install.sh
   }, 300_000);
 
   test("every Mach-O verifies page by page; a changed page is caught; a broken runtime signature fails the release loudly", () => {
     for (const target of ["darwin-x64", "darwin-arm64"]) {
       const folder = join(unpacked.path, `mux-${version}-${target}`);
-      for (const exe of ["mux", "mux-proxy"]) {
+      for (const exe of ["mux"]) {
         const bytes = new Uint8Array(readFileSync(join(folder, exe)));
         const check = checkSignature(bytes);
         expect(check.problems).toEqual([]);

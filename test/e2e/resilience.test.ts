@@ -164,7 +164,7 @@ describe("child failure and restart", () => {
     expect(await health.exited).toBe(1);
   });
 
-  test("a child that crashes during initialize is retried, and waiting clients get an error when it gives up", async () => {
+  test("a child that crashes during initialize: the waiting client is told at once (-32040), retries go on, and once it gives up initialize gets -32031", async () => {
     const d = dir();
     const t = await use("lib", {
       socket: join(d, "ci.sock"),
@@ -178,8 +178,17 @@ describe("child failure and restart", () => {
       capabilities: {},
       clientInfo: { name: "x", version: "1" },
     });
-    expect(((await c.response(1, 10_000)).error as Json).code).toBe(-32031);
+    const first = (await c.response(1, 10_000)).error as Json;
+    expect(first.code).toBe(-32040);
+    expect(String(first.message)).toContain("MCP server could not start: server exited with code 4");
+    await waitFor(async () => (await status(c)).state === "failed", 10_000, "the restart limit");
     expect(recorded(d).filter((m) => m.method === "initialize").length).toBe(3);
+    c.request(2, "initialize", {
+      protocolVersion: "2025-11-25",
+      capabilities: {},
+      clientInfo: { name: "x", version: "1" },
+    });
+    expect(((await c.response(2, 10_000)).error as Json).code).toBe(-32031);
   });
 
   test("a command that cannot be started is reported clearly", async () => {

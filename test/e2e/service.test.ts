@@ -6,7 +6,17 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { renderService } from "../../src/service/login.ts";
 import { BUN, FAKE_SERVER, MUX_BIN, testScope, waitFor } from "../helpers.ts";
@@ -128,6 +138,12 @@ describe("mux service", () => {
     const running = Bun.spawn({ cmd: [join(bin, "mux"), "serve", "--config", config], env, stderr: "ignore" });
     scope.defer(() => running.kill());
     await waitFor(() => existsSync(join(home, "run", "fake.sock")), 10_000, "the running daemon");
+    // Its control socket opens once its services are up: that is what install asks.
+    await waitFor(
+      () => existsSync(join(home, "run")) && readdirSync(join(home, "run")).some((f) => f.startsWith("control-")),
+      10_000,
+      "the daemon's control socket",
+    );
 
     const installed = mux(["service", "install"]);
     expect(installed.code).toBe(0);
@@ -140,13 +156,135 @@ describe("mux service", () => {
     expect(readFileSync(unitPath, "utf8")).toContain(`ExecStart=${join(bin, "mux")} serve --config ${config}`);
 
     const status = mux(["service", "status"]);
-    expect(status.code).toBe(0);
     expect(status.out).toContain(`installed: ${unitPath}`);
+    // Whether this machine has a systemd user session, asked of systemctl itself.
+    const probe = Bun.which("systemctl")
+      ? Bun.spawnSync(["systemctl", "--user", "status", "--no-pager"], { env, stdout: "pipe", stderr: "pipe" })
+      : undefined;
+    const noBus = !probe || /Failed to connect to bus|not been booted with systemd/.test(probe.stderr.toString());
+    if (noBus) {
+      // No systemd user session here: said in plain words, with a code of its own (not 0).
+      expect(status.out).toContain("cannot tell whether it runs: systemd (systemctl --user) cannot be reached here");
+      expect(status.out).toContain(`to run the daemon now: mux serve --config ${config}`);
+      expect(status.code).toBe(4);
+    } else expect([0, 3]).toContain(status.code);
 
     const removed = mux(["service", "uninstall"]);
     expect(removed.code).toBe(0);
     expect(existsSync(unitPath)).toBe(false);
     expect(readFileSync(config, "utf8")).toBe(configText);
     expect(mux(["service", "status"]).code).toBe(1);
+  });
+});
+
+describe("mux service install refuses what it cannot write safely", () => {
+  /** A temporary home with an installed mux at `bin` and a config. */
+  function setup(bin?: string) {
+    const home = scope.dir();
+    const dir = bin ?? join(home, ".local", "bin");
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(MUX_BIN, join(dir, "mux"));
+    chmodSync(join(dir, "mux"), 0o755);
+    const config = join(home, ".config", "mcp-mux", "config.json");
+    mkdirSync(join(config, ".."), { recursive: true });
+    writeFileSync(config, JSON.stringify({ servers: {} }));
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      HOME: home,
+      MUX_RUNTIME_DIR: join(home, "run"),
+      MUX_STATE_DIR: join(home, "state"),
+    };
+    delete env.XDG_CONFIG_HOME;
+    const mux = (args: string[]) => {
+      const p = Bun.spawnSync([join(dir, "mux"), ...args], { env, stdout: "pipe", stderr: "pipe" });
+      return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+    };
+    return { home, bin: dir, config, mux, units: join(home, ".config", "systemd", "user") };
+  }
+
+  test.skipIf(!systemdAnalyze)(
+    "a mux path with spaces and a config path with quotes, a backslash, $ and %: quoted so systemd-analyze verify accepts the unit; a mux path systemd cannot run is refused",
+    () => {
+      const outer = scope.dir();
+      const t = setup(join(outer, "my mux $HOME 100%", "bin"));
+      const config = join(outer, `it's "my" \\ conf $X 5%.json`);
+      writeFileSync(config, "{}");
+      const printed = t.mux(["service", "install", "--print", "--mux", join(t.bin, "mux"), "--config", config]);
+      expect(printed.code).toBe(0);
+      const unit = printed.out.split("\n").slice(1).join("\n");
+      const file = join(outer, "mcp-mux.service");
+      writeFileSync(file, unit);
+      const runtime = join(outer, "run");
+      mkdirSync(runtime, { mode: 0o700 });
+      const verify = () =>
+        Bun.spawnSync([systemdAnalyze as string, "verify", "--user", file], {
+          env: { ...process.env, XDG_RUNTIME_DIR: runtime },
+          stderr: "pipe",
+        });
+      const r = verify();
+      expect({ code: r.exitCode, complaints: r.stderr.toString().trim() }).toEqual({ code: 0, complaints: "" });
+      // The executable is not $-substituted by systemd (a $ stays itself there); arguments are.
+      expect(unit).toContain(`ExecStart="${join(t.bin, "mux").replace("%", "%%")}" serve --config "`);
+      // systemd refuses executables whose path holds a quote or a backslash: refused before writing.
+      const quoted = setup(join(outer, `it's "here"`, "bin"));
+      const refused = quoted.mux(["service", "install", "--mux", join(quoted.bin, "mux")]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.err).toContain("systemd cannot run an executable whose path holds quotes or backslashes");
+      expect(existsSync(quoted.units)).toBe(false);
+      // (Written anyway, systemd-analyze rejects such a unit: the refusal is not needless.)
+      writeFileSync(
+        file,
+        unit.replace(
+          `"${join(t.bin, "mux").replace("%", "%%")}"`,
+          `"${join(quoted.bin, "mux").replaceAll('"', '\\"')}"`,
+        ),
+      );
+      expect(verify().stderr.toString()).toContain("Executable name contains special characters");
+    },
+  );
+
+  test("a mux or config path with a newline is refused, and nothing is written", () => {
+    const outer = scope.dir();
+    const t = setup(join(outer, "evil\nExecStartPre=/bin/sh -c id"));
+    const r = t.mux(["service", "install", "--mux", join(t.bin, "mux")]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain("holds a newline or another control character");
+    expect(existsSync(t.units)).toBe(false);
+    const printed = t.mux(["service", "install", "--print", "--mux", join(t.bin, "mux")]);
+    expect(printed.code).not.toBe(0);
+    expect(printed.out).not.toContain("ExecStartPre");
+  });
+
+  test("a unit folder that is a symbolic link, or that others may write to, is refused; nothing is written through it", () => {
+    const t = setup();
+    const elsewhere = join(t.home, "elsewhere");
+    mkdirSync(elsewhere, { mode: 0o755 });
+    mkdirSync(join(t.units, ".."), { recursive: true });
+    symlinkSync(elsewhere, t.units);
+    const linked = t.mux(["service", "install"]);
+    expect(linked.code).not.toBe(0);
+    expect(linked.err).toContain(
+      `refusing to write the login service into ${t.units}: it is a symbolic link (to ${elsewhere})`,
+    );
+    expect(readdirSync(elsewhere)).toEqual([]);
+
+    const t2 = setup();
+    mkdirSync(t2.units, { recursive: true });
+    chmodSync(t2.units, 0o777);
+    const open = t2.mux(["service", "install"]);
+    expect(open.code).not.toBe(0);
+    expect(open.err).toContain(`other users may write to ${t2.units} (mode 0777)`);
+    expect(readdirSync(t2.units)).toEqual([]);
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("a unit folder (or one above it) of another user is refused", () => {
+    const t = setup();
+    const systemd = join(t.home, ".config", "systemd");
+    mkdirSync(t.units, { recursive: true });
+    chownSync(systemd, 65534, 65534);
+    const r = t.mux(["service", "install"]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(`${systemd} belongs to uid 65534, not to you (uid 0)`);
+    expect(readdirSync(t.units)).toEqual([]);
   });
 });
