@@ -187,7 +187,7 @@ export class MuxService {
       activeClients: routers.reduce((n, x) => n + x.slots.activeClients, 0),
       maxActiveClients: this.options.maxActiveClients,
       queuedRequests: routers.reduce((n, x) => n + x.slots.queued, 0),
-      pendingRequests: routers.reduce((n, x) => n + [...x.pending.values()].filter((p) => p.client).length, 0),
+      pendingRequests: routers.reduce((n, x) => n + x.pending.ofClients, 0),
       requestsTotal: this.pastRequests + routers.reduce((n, x) => n + x.requestsForwarded, 0),
       initializeCached: init !== undefined,
       protocolVersion: typeof init?.protocolVersion === "string" ? init.protocolVersion : null,
