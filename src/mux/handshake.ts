@@ -16,6 +16,7 @@ import { LATEST_VERSION } from "../protocol/versions.ts";
 import { childCapabilities } from "./capabilities.ts";
 import type { MuxClient } from "./client.ts";
 import type { MuxLogger } from "./logger.ts";
+import { HeldQueue, type HeldRequest } from "./routing/held.ts";
 import type { ChildState, Reply, RouterHost, RouterOptions } from "./routing/types.ts";
 import { duplicateError, timeoutError } from "./routing/wire.ts";
 
@@ -60,14 +61,14 @@ export class Handshake {
   get declared(): JsonObject | undefined {
     return this.params?.capabilities as JsonObject | undefined;
   }
-  private waiters: { client: MuxClient; msg: RequestMessage; reply: Reply; timer: ReturnType<typeof setTimeout> }[] =
-    [];
+  /** Initializes waiting for the child's. */
+  private readonly waiters = new HeldQueue<HeldRequest & { reply: Reply }>();
 
   constructor(private readonly r: HandshakeHost) {}
 
   /** The child process is up: initialize it now, or wait for the first client (`auto`). */
   childStarted(): void {
-    const first = this.waiters[0]?.client;
+    const first = this.waiters.first?.client;
     if (!this.params && this.r.options.childCapabilities === "auto" && !first) {
       this.r.state = "waiting";
       this.r.host.changed();
@@ -86,36 +87,22 @@ export class Handshake {
     if (this.r.state === "failed") return reply(this.r.failedError(msg.rawId));
     if (client.inflight.has(msg.key)) return reply(duplicateError(msg.rawId));
     // Counted as in flight, so a client that half-closes right after still gets its answer.
-    client.inflight.set(msg.key, 0);
-    const timer = setTimeout(() => {
-      const i = this.waiters.findIndex((w) => w.timer === timer);
-      if (i < 0) return;
-      this.waiters.splice(i, 1);
-      client.inflight.delete(msg.key);
+    this.waiters.hold({ client, msg, reply }, this.r.options.requestTimeoutMs, () => {
       reply(timeoutError(msg.rawId, this.r.options.requestTimeoutMs, "while the server was starting"));
       this.r.settled(client);
-    }, this.r.options.requestTimeoutMs);
-    this.waiters.push({ client, msg, reply, timer });
+    });
     this.r.host.ensureChild();
     this.need(client);
   }
 
   /** Forget a departing client's waiting initialize. */
   drop(client: MuxClient): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.client !== client) return true;
-      clearTimeout(w.timer);
-      return false;
-    });
+    this.waiters.forget((w) => w.client === client);
   }
 
   /** Answer every waiting initialize with `line(rawId)` (failure, shutdown). */
   refuseAll(line: (rawId: string) => string): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) {
-      clearTimeout(w.timer);
-      w.client.inflight.delete(w.msg.key);
+    for (const w of this.waiters.takeAll()) {
       w.reply(line(w.msg.rawId));
       this.r.settled(w.client);
     }
@@ -164,11 +151,7 @@ export class Handshake {
     this.r.logger.info(`server ready (protocol ${String(result.protocolVersion)})`);
     if (previous) this.afterRestart(previous, result);
     this.r.childReady();
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) {
-      clearTimeout(w.timer);
-      w.client.inflight.delete(w.msg.key);
+    for (const w of this.waiters.takeAll()) {
       this.r.answerInitialize(w.client, w.msg, w.reply);
       this.r.settled(w.client);
     }

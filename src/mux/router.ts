@@ -154,15 +154,11 @@ export class Router implements RoutingCore {
     const go = run ?? (() => this.forward(client, msg, reply));
     if (this.state === "ready" && this.slots.admits(client, msg.method)) return go();
     this.host.ensureChild();
-    client.inflight.set(msg.key, 0);
-    const timer = setTimeout(() => {
-      if (!this.slots.expire(timer)) return;
-      client.inflight.delete(msg.key);
+    this.slots.hold({ client, msg, run: go, refuse: reply }, this.options.requestTimeoutMs, () => {
       reply(timeoutError(msg.rawId, this.options.requestTimeoutMs, "while waiting for the server"));
       this.settled(client);
       this.host.changed();
-    }, this.options.requestTimeoutMs);
-    this.slots.hold({ client, msg, timer, run: go, refuse: reply });
+    });
     this.handshake.need(client);
     this.host.changed();
   }

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { MuxClient } from "../../src/mux/client.ts";
 import { Deadlines } from "../../src/mux/deadlines.ts";
+import { HeldQueue, type HeldRequest } from "../../src/mux/routing/held.ts";
 import { Slots } from "../../src/mux/slots.ts";
 import { parseMessage, type RequestMessage } from "../../src/protocol/message.ts";
 import { RpcErrorCode } from "../../src/protocol/rpc-error.ts";
@@ -30,16 +31,19 @@ describe("Slots", () => {
     expect(slots.admits(b, "tools/call")).toBe(false);
     const ran: string[] = [];
     const hold = (who: MuxClient, name: string, id: number): void =>
-      slots.hold({
-        client: who,
-        msg: request(id),
-        timer: setTimeout(() => {}, 0),
-        run: () => {
-          ran.push(name);
-          slots.take(who, "tools/call");
+      slots.hold(
+        {
+          client: who,
+          msg: request(id),
+          run: () => {
+            ran.push(name);
+            slots.take(who, "tools/call");
+          },
+          refuse: () => ran.push(`refused ${name}`),
         },
-        refuse: () => ran.push(`refused ${name}`),
-      });
+        60_000,
+        () => ran.push(`expired ${name}`),
+      );
     hold(b, "b", 1);
     hold(c, "c", 2);
     expect(slots.queued).toBe(2);
@@ -62,13 +66,7 @@ describe("Slots", () => {
     expect(slots.admits(a, "ping")).toBe(true);
     expect(slots.take(a, "ping")).toBe(false);
     const answers: string[] = [];
-    slots.hold({
-      client: a,
-      msg: request(5),
-      timer: setTimeout(() => {}, 0),
-      run() {},
-      refuse: (l) => answers.push(l),
-    });
+    slots.hold({ client: a, msg: request(5), run() {}, refuse: (l) => answers.push(l) }, 60_000, () => {});
     slots.refuseAll((rawId) => `no ${rawId}`);
     expect(answers).toEqual(["no 5"]);
     expect(slots.queued).toBe(0);
@@ -79,21 +77,68 @@ describe("Slots", () => {
     const a = client();
     const b = client();
     const ran: string[] = [];
-    const entry = (who: MuxClient, id: number) => ({
-      client: who,
-      msg: request(id),
-      timer: setTimeout(() => {}, 0),
-      run: () => ran.push(`run ${id}`),
-      refuse: () => ran.push(`refuse ${id}`),
-    });
-    slots.hold(entry(a, 1));
-    slots.hold(entry(a, 2));
-    slots.hold(entry(b, 3));
+    const hold = (who: MuxClient, id: number): void =>
+      slots.hold(
+        { client: who, msg: request(id), run: () => ran.push(`run ${id}`), refuse: () => ran.push(`refuse ${id}`) },
+        60_000,
+        () => ran.push(`expired ${id}`),
+      );
+    hold(a, 1);
+    hold(a, 2);
+    hold(b, 3);
     expect(slots.cancel(a, request(1).key)).toBe(true);
     slots.drop(b);
     expect(slots.queued).toBe(1);
     slots.refuseAll(() => "x");
     expect(ran).toEqual(["refuse 2"]);
+  });
+});
+
+describe("HeldQueue (one queue for the slots and the handshake)", () => {
+  test("a held request is in flight (id 0); expiry removes it and its mark, then answers it", async () => {
+    const q = new HeldQueue<HeldRequest>();
+    const a = client();
+    const expired: unknown[] = [];
+    q.hold({ client: a, msg: request(1) }, 10, (e) => expired.push([e.msg.rawId, a.inflight.has(e.msg.key)]));
+    q.hold({ client: a, msg: request(2) }, 60_000, () => expired.push("wrong"));
+    expect([...a.inflight]).toEqual([
+      [request(1).key, 0],
+      [request(2).key, 0],
+    ]);
+    await until(() => expired.length > 0);
+    expect(expired).toEqual([["1", false]]);
+    expect(q.size).toBe(1);
+    expect(q.takeAll().map((e) => e.msg.rawId)).toEqual(["2"]);
+    expect(a.inflight.size).toBe(0);
+  });
+
+  test("release lets entries go oldest first, each seeing the one before; closed clients' entries are forgotten", () => {
+    const q = new HeldQueue<HeldRequest>();
+    const a = client();
+    const gone = client();
+    gone.closed = true;
+    for (const [c, id] of [
+      [a, 1],
+      [gone, 2],
+      [a, 3],
+      [a, 4],
+    ] as const)
+      q.hold({ client: c, msg: request(id) }, 60_000, () => {});
+    let budget = 2;
+    const ran: string[] = [];
+    q.release(
+      () => budget > 0,
+      (e) => {
+        budget--;
+        ran.push(e.msg.rawId);
+      },
+    );
+    expect(ran).toEqual(["1", "3"]);
+    expect(q.size).toBe(1);
+    expect(q.first?.msg.rawId).toBe("4");
+    expect(q.forget((e) => e.msg.rawId === "4")).toBe(true);
+    expect(q.forget(() => true)).toBe(false);
+    q.takeAll();
   });
 });
 
