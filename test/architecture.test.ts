@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 const SRC = join(import.meta.dir, "..", "src");
 const files = (dir: string): string[] =>
@@ -16,7 +16,94 @@ const imports = (text: string): { spec: string; typeOnly: boolean }[] =>
     typeOnly: !!m[1],
   }));
 
+/**
+ * The static import graph of src/: file → files it imports. Value and type-only imports and
+ * `export … from` count (a type-only circle is still two files that must change together);
+ * a dynamic `import()` does not: it is a lazy load (a subcommand, an optional path), and the
+ * module graph Bun builds at startup never contains it.
+ */
+const graph = new Map<string, string[]>(
+  sources
+    .filter((s) => s.path.endsWith(".ts"))
+    .map(({ path, text }) => [
+      path,
+      [...text.matchAll(/^(?:import|export)\b[^;]*?\bfrom "(\.[^"]+)";/gms)].map((m) =>
+        relative(SRC, resolve(dirname(join(SRC, path)), m[1] as string)),
+      ),
+    ]),
+);
+
+/**
+ * A module's unit for the folder rule: its top folder under src/ (the areas of AGENTS.md's
+ * dependency direction; `mux/routing` is part of `mux`), or the file itself at the top of src/.
+ */
+const unitOf = (path: string): string => path.split("/")[0] as string;
+
+/** Folder pairs that still import each other, with the reason; the test fails once one is gone. */
+const KNOWN_FOLDER_CIRCLES: Record<string, string> = {
+  // mux/serve.ts and mux/multi.ts start the HTTP front, which uses mux types (issue 19 item 3).
+  "http ⇄ mux": "the HTTP front is not yet a transport peer behind the client-port seam",
+};
+
+/** Strongly connected components with more than one node (Tarjan). */
+function circles(edges: Map<string, Set<string>>): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (stack.includes(w)) low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop() as string;
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1) found.push(component.sort());
+  };
+  for (const v of edges.keys()) if (!index.has(v)) visit(v);
+  return found;
+}
+
 describe("architecture", () => {
+  test("no import circle between files", () => {
+    const edges = new Map([...graph].map(([f, deps]) => [f, new Set(deps.filter((d) => graph.has(d)))]));
+    expect(circles(edges)).toEqual([]);
+  });
+
+  test("no import circle between folders (except the known ones, each with its reason)", () => {
+    const edges = new Map<string, Set<string>>();
+    for (const [f, deps] of graph) {
+      const from = unitOf(f);
+      if (!edges.has(from)) edges.set(from, new Set());
+      for (const d of deps) if (graph.has(d) && unitOf(d) !== from) edges.get(from)?.add(unitOf(d));
+    }
+    const found = circles(edges).map((c) => c.join(" ⇄ "));
+    expect(found.sort()).toEqual(Object.keys(KNOWN_FOLDER_CIRCLES).sort());
+  });
+
+  test("the circle check sees a circle (a two-file and a type-only one)", () => {
+    const edges = new Map([
+      ["a.ts", new Set(["b.ts"])],
+      ["b.ts", new Set(["c.ts"])],
+      ["c.ts", new Set(["a.ts"])],
+      ["d.ts", new Set(["a.ts"])],
+    ]);
+    expect(circles(edges)).toEqual([["a.ts", "b.ts", "c.ts"]]);
+    const typeOnly = 'import type { X } from "./b.ts";';
+    expect([...typeOnly.matchAll(/^(?:import|export)\b[^;]*?\bfrom "(\.[^"]+)";/gms)].length).toBe(1);
+  });
+
   test("only src/cli and src/bin exit, handle signals, read argv or import citty/inquirer", () => {
     for (const { path, text } of sources) {
       if (path.startsWith("cli/") || path.startsWith("bin/")) continue;

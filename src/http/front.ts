@@ -17,9 +17,9 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { MuxError } from "../errors.ts";
 import { descriptorPressure } from "../mux/descriptors.ts";
+import type { ServiceDoor } from "../mux/door.ts";
 import type { MuxLogger } from "../mux/logger.ts";
 import { HTTP_DEFAULTS, type HttpOptions } from "../mux/options.ts";
-import type { MuxService } from "../mux/service.ts";
 import { idKeyOf, isObject } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { scanArray, scanObject } from "../protocol/scan.ts";
@@ -29,7 +29,7 @@ import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
 /** Options of {@link startHttpFront}: the front's settings (option table, scope `http`; listen default `127.0.0.1:0`). */
 export interface HttpFrontOptions extends Partial<HttpOptions> {
   /** The services by path (`/mcp` or `/mcp/<name>`), looked up per request (reloads change them). */
-  routes: () => ReadonlyMap<string, MuxService>;
+  routes: () => ReadonlyMap<string, ServiceDoor>;
   logger: MuxLogger;
 }
 
@@ -43,11 +43,15 @@ export interface HttpFront {
   /** Stored event bytes of all sessions. */
   readonly storedBytes: number;
   /** End every session of a service (it stops, or is removed by a reload). */
-  dropService(service: MuxService): void;
+  dropService(service: ServiceDoor): void;
   close(): Promise<void>;
 }
 
-/** Start the HTTP front. Throws a plain Error when the address cannot be bound or is unsafe. */
+/**
+ * Start the HTTP front. Throws a plain Error when the address cannot be bound or is unsafe.
+ * Over 120 lines as one closure (about 260) on purpose: the listener's state (sessions, budget,
+ * sweep) is shared by its inner handlers (`post`, `get`, `lookup`, ...), each well under 120.
+ */
 export function startHttpFront(options: HttpFrontOptions): HttpFront {
   const { hostname, port } = parseListen(options.listen ?? "127.0.0.1:0");
   if (options.auth === "none" && !isLoopback(hostname))
@@ -64,7 +68,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     ["localhost", "127.0.0.1", "[::1]", "::1", ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()),
   );
   if (!isLoopback(hostname) && hostname !== "0.0.0.0" && hostname !== "::") allowed.add(hostname.toLowerCase());
-  const sessions = new Map<string, { session: HttpSession; service: MuxService }>();
+  const sessions = new Map<string, { session: HttpSession; service: ServiceDoor }>();
   const idleMs = options.sessionIdleMs ?? HTTP_DEFAULTS.sessionIdleMs;
   const maxSessions = options.maxSessions ?? HTTP_DEFAULTS.maxSessions;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs;
@@ -165,7 +169,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   }
 
   /** The session a request names, or the error response (400 none, 404 unknown or ended). */
-  function lookup(req: Request, service: MuxService): HttpSession | Response {
+  function lookup(req: Request, service: ServiceDoor): HttpSession | Response {
     const id = req.headers.get("mcp-session-id");
     if (!id) return rpcError(400, "Bad Request: Mcp-Session-Id header is required");
     const entry = sessions.get(id);
@@ -174,7 +178,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     return entry.session;
   }
 
-  async function post(req: Request, service: MuxService, srv: Bun.Server<undefined>): Promise<Response> {
+  async function post(req: Request, service: ServiceDoor, srv: Bun.Server<undefined>): Promise<Response> {
     const accept = req.headers.get("accept") ?? "";
     if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
       return rpcError(406, "Not Acceptable: Accept must include application/json and text/event-stream");
@@ -275,7 +279,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     });
   }
 
-  function get(req: Request, service: MuxService, srv: Bun.Server<undefined>): Response {
+  function get(req: Request, service: ServiceDoor, srv: Bun.Server<undefined>): Response {
     if (!accepts(req.headers.get("accept") ?? "", "text/event-stream"))
       return rpcError(406, "Not Acceptable: Accept must include text/event-stream");
     const found = lookup(req, service);

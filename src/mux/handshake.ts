@@ -11,20 +11,41 @@
  * @module
  */
 
-import { isObject, type JsonObject, type RequestMessage } from "../protocol/message.ts";
+import { isObject, type JsonObject, type RequestMessage, type ResponseMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { LATEST_VERSION } from "../protocol/versions.ts";
+import { childCapabilities } from "./capabilities.ts";
 import type { MuxClient } from "./client.ts";
-import type { Reply, Router } from "./router.ts";
+import type { MuxLogger } from "./logger.ts";
+import { HeldQueue, type HeldRequest } from "./routing/held.ts";
+import type { ChildState, Reply, RouterHost, RouterOptions } from "./routing/types.ts";
+import { duplicateError, timeoutError } from "./routing/wire.ts";
 
-/** Client capabilities the mux can route to a client that declared them. */
-export const ROUTABLE_CAPABILITIES = ["sampling", "elicitation", "roots"] as const;
+export {
+  type ChildCapabilities,
+  ROUTABLE_CAPABILITIES,
+  type RoutableCapability,
+} from "./capabilities.ts";
 
-/** One routable capability. */
-export type RoutableCapability = (typeof ROUTABLE_CAPABILITIES)[number];
-
-/** What the child is told the client side can do: `auto`, `all`, or a fixed list. */
-export type ChildCapabilities = "auto" | "all" | RoutableCapability[];
+/** What the handshake needs of its router (the router sets its state through it). */
+export interface HandshakeHost {
+  state: ChildState;
+  readonly closing: boolean;
+  readonly clients: ReadonlySet<MuxClient>;
+  readonly options: RouterOptions;
+  readonly host: RouterHost;
+  readonly logger: MuxLogger;
+  request(method: string, params: JsonObject | undefined, onResponse: (msg: ResponseMessage) => void): void;
+  /** Answer a client's initialize from the cache (the child is ready). */
+  answerInitialize(client: MuxClient, msg: RequestMessage, reply: Reply): void;
+  /** The child is ready: log level and subscriptions re-applied. */
+  childReady(): void;
+  /** Forward held requests that may go now. */
+  pump(): void;
+  settled(client: MuxClient): void;
+  broadcast(line: string): void;
+  failedError(rawId: string): string;
+}
 
 /** The handshake of one router's child. */
 export class Handshake {
@@ -47,14 +68,14 @@ export class Handshake {
   get declared(): JsonObject | undefined {
     return this.params?.capabilities as JsonObject | undefined;
   }
-  private waiters: { client: MuxClient; msg: RequestMessage; reply: Reply; timer: ReturnType<typeof setTimeout> }[] =
-    [];
+  /** Initializes waiting for the child's. */
+  private readonly waiters = new HeldQueue<HeldRequest & { reply: Reply }>();
 
-  constructor(private readonly r: Router) {}
+  constructor(private readonly r: HandshakeHost) {}
 
   /** The child process is up: initialize it now, or wait for the first client (`auto`). */
   childStarted(): void {
-    const first = this.waiters[0]?.client;
+    const first = this.waiters.first?.client;
     if (!this.params && this.r.options.childCapabilities === "auto" && !first) {
       this.r.state = "waiting";
       this.r.host.changed();
@@ -72,38 +93,24 @@ export class Handshake {
   wait(client: MuxClient, msg: RequestMessage, reply: Reply): void {
     if (this.r.state === "failed") return reply(this.r.failedError(msg.rawId));
     if (this.failure) return reply(this.failureError(msg.rawId));
-    if (client.inflight.has(msg.key)) return reply(this.r.duplicateError(msg.rawId));
+    if (client.inflight.has(msg.key)) return reply(duplicateError(msg.rawId));
     // Counted as in flight, so a client that half-closes right after still gets its answer.
-    client.inflight.set(msg.key, 0);
-    const timer = setTimeout(() => {
-      const i = this.waiters.findIndex((w) => w.timer === timer);
-      if (i < 0) return;
-      this.waiters.splice(i, 1);
-      client.inflight.delete(msg.key);
-      reply(this.r.timeoutError(msg.rawId, "while the server was starting"));
+    this.waiters.hold({ client, msg, reply }, this.r.options.requestTimeoutMs, () => {
+      reply(timeoutError(msg.rawId, this.r.options.requestTimeoutMs, "while the server was starting"));
       this.r.settled(client);
-    }, this.r.options.requestTimeoutMs);
-    this.waiters.push({ client, msg, reply, timer });
+    });
     this.r.host.ensureChild();
     this.need(client);
   }
 
   /** Forget a departing client's waiting initialize. */
   drop(client: MuxClient): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.client !== client) return true;
-      clearTimeout(w.timer);
-      return false;
-    });
+    this.waiters.forget((w) => w.client === client);
   }
 
   /** Answer every waiting initialize with `line(rawId)` (failure, shutdown). */
   refuseAll(line: (rawId: string) => string): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) {
-      clearTimeout(w.timer);
-      w.client.inflight.delete(w.msg.key);
+    for (const w of this.waiters.takeAll()) {
       w.reply(line(w.msg.rawId));
       this.r.settled(w.client);
     }
@@ -163,13 +170,8 @@ export class Handshake {
     this.r.state = "ready";
     this.r.logger.info(`server ready (protocol ${String(result.protocolVersion)})`);
     if (previous) this.afterRestart(previous, result);
-    this.r.applyLogLevel();
-    this.r.resubscribe();
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) {
-      clearTimeout(w.timer);
-      w.client.inflight.delete(w.msg.key);
+    this.r.childReady();
+    for (const w of this.waiters.takeAll()) {
       this.r.answerInitialize(w.client, w.msg, w.reply);
       this.r.settled(w.client);
     }
@@ -194,26 +196,6 @@ export class Handshake {
       if (isObject(caps[kind])) this.r.broadcast(`{"jsonrpc":"2.0","method":"notifications/${kind}/list_changed"}`);
     }
   }
-}
-
-/** The client capabilities declared to the child under `policy`. */
-export function childCapabilities(
-  policy: ChildCapabilities,
-  rootsPolicy: string,
-  declared: JsonObject | undefined,
-): JsonObject {
-  const out: JsonObject = {};
-  const offer = (name: RoutableCapability): boolean =>
-    policy === "all" || (policy === "auto" ? isObject(declared?.[name]) : policy.includes(name));
-  if (offer("sampling")) out.sampling = policy === "auto" ? (declared?.sampling as JsonObject) : {};
-  if (offer("elicitation")) {
-    const d = declared?.elicitation;
-    // An empty elicitation object is the older spelling of form-only.
-    if (policy !== "auto" || !isObject(d)) out.elicitation = { form: {}, url: {} };
-    else out.elicitation = Object.keys(d).length > 0 ? d : { form: {} };
-  }
-  if (offer("roots") && rootsPolicy !== "none") out.roots = { listChanged: true };
-  return out;
 }
 
 // --- internal ---

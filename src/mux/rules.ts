@@ -6,30 +6,25 @@
  * @module
  */
 
-import {
-  idKeyOf,
-  isObject,
-  type JsonObject,
-  type NotificationMessage,
-  type RequestMessage,
-} from "../protocol/message.ts";
+import { idKeyOf, isObject, type NotificationMessage, type RequestMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
 import type { MuxClient } from "./client.ts";
 import { isLogLevel, passesLevel } from "./levels.ts";
 import { combineRoots, type Root } from "./roots.ts";
-import type { Reply, Router, Subscription } from "./router.ts";
+import type { RoutingCore } from "./routing/core.ts";
+import type { Reply } from "./routing/types.ts";
 import { redactStatus, type StatusSnapshot } from "./status.ts";
 
 /** Handles one client request. */
-export type ClientRequestRule = (r: Router, s: MuxClient, msg: RequestMessage, reply: Reply) => void;
+export type ClientRequestRule = (r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply) => void;
 /** Handles one client notification. */
-export type ClientNotificationRule = (r: Router, s: MuxClient, msg: NotificationMessage) => void;
+export type ClientNotificationRule = (r: RoutingCore, s: MuxClient, msg: NotificationMessage) => void;
 /** Handles one request from the child. */
-export type ChildRequestRule = (r: Router, msg: RequestMessage) => void;
+export type ChildRequestRule = (r: RoutingCore, msg: RequestMessage) => void;
 /** Handles one notification from the child. */
-export type ChildNotificationRule = (r: Router, msg: NotificationMessage) => void;
+export type ChildNotificationRule = (r: RoutingCore, msg: NotificationMessage) => void;
 
 /** Client → server requests with a rule of their own. */
 export const clientRequestRules: Record<string, ClientRequestRule> = {
@@ -40,7 +35,7 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
       s.capabilities = isObject(params.capabilities) ? params.capabilities : {};
       s.clientInfo = isObject(params.clientInfo) ? params.clientInfo : undefined;
     }
-    if (r.state !== "ready" || !r.initResult) return r.handshake.wait(s, msg, reply);
+    if (r.state !== "ready" || !r.initResult) return r.waitInitialize(s, msg, reply);
     const version = negotiateVersion(params.protocolVersion, String(r.initResult.protocolVersion));
     s.protocolVersion = version;
     s.initialized = true;
@@ -107,50 +102,14 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
     const uri = msg.params?.uri;
     if (typeof uri !== "string")
       return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
-    const existing = r.subscriptions.get(uri);
-    if (existing) {
-      s.subscriptions.add(uri);
-      existing.clients.add(s);
-      if (existing.confirmed) return reply(resultLine(msg.rawId, {}));
-      existing.waiters.push((error) =>
-        reply(error ? errorLine(msg.rawId, error.code, error.message, error.data) : resultLine(msg.rawId, {})),
-      );
-      return;
-    }
-    const sub: Subscription = { clients: new Set([s]), confirmed: false, waiters: [] };
-    r.subscriptions.set(uri, sub);
-    s.subscriptions.add(uri);
-    r.submit(s, msg, reply, () =>
-      r.forward(s, msg, reply, (res) => {
-        const waiters = sub.waiters;
-        sub.waiters = [];
-        if (res.error) {
-          for (const member of sub.clients) member.subscriptions.delete(uri);
-          if (r.subscriptions.get(uri) === sub) r.subscriptions.delete(uri);
-          reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
-          for (const w of waiters) w(res.error);
-          return;
-        }
-        sub.confirmed = true;
-        reply(res.idSpan ? splice(res.text, res.idSpan, msg.rawId) : resultLine(msg.rawId, {}));
-        for (const w of waiters) w();
-      }),
-    );
+    r.subscriptions.subscribe(s, msg, uri, reply);
   },
 
   "resources/unsubscribe"(r, s, msg, reply) {
     const uri = msg.params?.uri;
     if (typeof uri !== "string")
       return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
-    const sub = r.subscriptions.get(uri);
-    if (!s.subscriptions.delete(uri) || !sub) return reply(resultLine(msg.rawId, {}));
-    sub.clients.delete(s);
-    if (sub.clients.size > 0 || !sub.confirmed) {
-      if (sub.clients.size === 0) r.subscriptions.delete(uri);
-      return reply(resultLine(msg.rawId, {}));
-    }
-    r.subscriptions.delete(uri);
-    r.submit(s, msg, reply);
+    r.subscriptions.unsubscribe(s, msg, uri, reply);
   },
 
   "tasks/get": ownTaskOnly,
@@ -163,7 +122,7 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
         if (res.error) return reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
         const result = isObject(res.result) ? res.result : {};
         const tasks = Array.isArray(result.tasks) ? result.tasks : [];
-        const mine = tasks.filter((t) => isObject(t) && r.taskOwners.get(String(t.taskId)) === s);
+        const mine = tasks.filter((t) => isObject(t) && r.tasks.owner(String(t.taskId)) === s);
         reply(resultLine(msg.rawId, { ...result, tasks: mine }));
       }),
     );
@@ -246,14 +205,14 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
 export const childNotificationRules: Record<string, ChildNotificationRule> = {
   "notifications/progress"(r, msg) {
     const token = msg.params?.progressToken;
-    const owner = typeof token === "number" ? r.progress.get(token) : undefined;
+    const owner = typeof token === "number" ? r.progress.owner(token) : undefined;
     if (!owner) return; // unknown or released token: drop, never broadcast
     const span = spanAt(msg.text, ["params", "progressToken"]);
     if (span) owner.client.send(splice(msg.text, span, owner.rawToken), "progress", owner.key);
   },
 
   "notifications/message"(r, msg) {
-    const owner = relatedTaskOwner(r, msg.params);
+    const owner = r.tasks.relatedOwner(msg.params);
     const level = msg.params?.level;
     for (const s of owner ? [owner] : r.clients)
       if (s.operational && passesLevel(level, s.logLevel)) s.send(msg.text, "log", busyRequest(r, s));
@@ -262,36 +221,26 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
   "notifications/resources/updated"(r, msg) {
     const uri = msg.params?.uri;
     if (typeof uri !== "string") return;
-    const exact = [...r.clients].filter((s) => [...s.subscriptions].some((sub) => uri === sub || uri.startsWith(sub)));
-    const targets = exact.length > 0 ? exact : [...r.clients].filter((s) => s.subscriptions.size > 0);
-    for (const s of targets) s.send(msg.text, "signal");
+    for (const s of r.subscriptions.targets(uri, r.clients)) s.send(msg.text, "signal");
   },
 
   "notifications/cancelled"(r, msg) {
     const key = requestIdKey(msg);
     if (key === undefined) return;
-    const open = r.childRequests.get(key);
-    if (!open) return;
-    r.childRequests.delete(key);
-    const out = open.client.outbound.get(open.muxKey);
-    clearTimeout(out?.timer);
-    open.client.outbound.delete(open.muxKey);
     const span = spanAt(msg.text, ["params", "requestId"]);
-    if (span) open.client.send(splice(msg.text, span, JSON.stringify(open.muxKey.slice(1))), "request");
+    if (span) r.serverRequests.childCancelled(key, msg.text, span);
   },
 
   "notifications/elicitation/complete"(r, msg) {
     const id = msg.params?.elicitationId;
-    const owner = typeof id === "string" ? r.elicitationOwners.get(id) : undefined;
-    if (!owner) return;
-    r.elicitationOwners.delete(id as string);
-    owner.send(msg.text, "notification");
+    const owner = typeof id === "string" ? r.serverRequests.completeElicitation(id) : undefined;
+    owner?.send(msg.text, "notification");
   },
 
   "notifications/tasks/status"(r, msg) {
     const taskId = String(msg.params?.taskId);
-    r.taskOwners.get(taskId)?.send(msg.text, "notification");
-    if (TERMINAL_TASK_STATUSES.has(String(msg.params?.status))) r.taskTerminal(taskId);
+    r.tasks.owner(taskId)?.send(msg.text, "notification");
+    if (TERMINAL_TASK_STATUSES.has(String(msg.params?.status))) r.progress.taskTerminal(taskId);
   },
 };
 
@@ -312,22 +261,16 @@ const TERMINAL_TASK_STATUSES = new Set(["completed", "failed", "cancelled"]);
 /** Methods during which the server may legitimately ask the caller something. */
 const CAUSAL_METHODS = new Set(["tools/call", "prompts/get", "resources/read", "completion/complete", "tasks/result"]);
 
-function ownTaskOnly(r: Router, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+function ownTaskOnly(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
   const taskId = msg.params?.taskId;
-  if (typeof taskId !== "string" || r.taskOwners.get(taskId) !== s) {
+  if (typeof taskId !== "string" || r.tasks.owner(taskId) !== s) {
     return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Task not found"));
   }
   r.submit(s, msg, reply);
 }
 
-function relatedTaskOwner(r: Router, params: JsonObject | undefined): MuxClient | undefined {
-  const related = (params?._meta as JsonObject | undefined)?.["io.modelcontextprotocol/related-task"];
-  const taskId = isObject(related) ? related.taskId : undefined;
-  return typeof taskId === "string" ? r.taskOwners.get(taskId) : undefined;
-}
-
 /** The key of the client's newest request that could have caused a server request, if any. */
-function causalRequest(r: Router, s: MuxClient): string | undefined {
+function causalRequest(r: RoutingCore, s: MuxClient): string | undefined {
   let found: string | undefined;
   for (const [key, muxId] of s.inflight) {
     const p = r.pending.get(muxId);
@@ -337,7 +280,7 @@ function causalRequest(r: Router, s: MuxClient): string | undefined {
 }
 
 /** The key of the client's newest request at the child, if any (where HTTP puts unrelated lines). */
-function busyRequest(r: Router, s: MuxClient): string | undefined {
+function busyRequest(r: RoutingCore, s: MuxClient): string | undefined {
   let found: string | undefined;
   for (const [key, muxId] of s.inflight) if (muxId !== 0 && r.pending.has(muxId)) found = key;
   return found;
@@ -358,41 +301,41 @@ function requestIdKey(msg: NotificationMessage): string | undefined {
  * by default (`ambiguousRoute: "error"`), or sent to the most recently active candidate.
  */
 function routeToClient(
-  r: Router,
+  r: RoutingCore,
   msg: RequestMessage,
   capable: (s: MuxClient) => boolean,
   elicitationId?: string,
 ): void {
-  const refuse = (why: string): void => r.answerChildUnrouted(msg.rawId, msg.method, why);
-  const taskOwner = relatedTaskOwner(r, msg.params);
+  const refuse = (why: string): void => r.serverRequests.answerUnrouted(msg.rawId, msg.method, why);
+  const taskOwner = r.tasks.relatedOwner(msg.params);
   if (taskOwner)
     return capable(taskOwner)
-      ? r.sendToClient(taskOwner, msg, elicitationId, causalRequest(r, taskOwner))
+      ? r.serverRequests.send(taskOwner, msg, elicitationId, causalRequest(r, taskOwner))
       : refuse("the task owner lacks the capability");
   const live = [...r.clients].filter((s) => s.operational);
   const busy = live.filter((s) => causalRequest(r, s) !== undefined);
   if (busy.length === 1) {
     const only = busy[0] as MuxClient;
     return capable(only)
-      ? r.sendToClient(only, msg, elicitationId, causalRequest(r, only))
+      ? r.serverRequests.send(only, msg, elicitationId, causalRequest(r, only))
       : refuse("the calling client did not declare the capability");
   }
   const candidates = (busy.length === 0 ? live : busy).filter(capable);
   if (candidates.length === 0) return refuse("no connected client declared the capability");
   if (busy.length === 0 && candidates.length === 1)
-    return r.sendToClient(candidates[0] as MuxClient, msg, elicitationId);
+    return r.serverRequests.send(candidates[0] as MuxClient, msg, elicitationId);
   if (r.options.ambiguousRoute === "most-recent") {
     candidates.sort((a, b) => b.lastRequestAt - a.lastRequestAt);
     const chosen = candidates[0] as MuxClient;
     r.logger.warn(`${msg.method}: ambiguous origin; sending to the most recently active client ${chosen.id}`);
-    return r.sendToClient(chosen, msg, elicitationId, causalRequest(r, chosen));
+    return r.serverRequests.send(chosen, msg, elicitationId, causalRequest(r, chosen));
   }
   refuse("several clients could have caused it (set ambiguous_route to most-recent to pick one)");
 }
 
-function refreshRoots(r: Router, s: MuxClient): void {
+function refreshRoots(r: RoutingCore, s: MuxClient): void {
   if (r.options.rootsPolicy === "none" || !isObject(s.capabilities.roots) || !s.operational) return;
-  r.askClient(s, "roots/list", (res) => {
+  r.serverRequests.ask(s, "roots/list", (res) => {
     const roots = isObject(res.result) && Array.isArray(res.result.roots) ? (res.result.roots as Root[]) : [];
     const changed = JSON.stringify(roots) !== JSON.stringify(s.roots);
     s.roots = roots;
@@ -405,8 +348,8 @@ function refreshRoots(r: Router, s: MuxClient): void {
  * `roots`, the answer is always a valid list (empty when no connected client exposes roots);
  * only a child that was never told about roots gets -32601.
  */
-function answerRoots(r: Router, msg: RequestMessage, deadline: number): void {
-  const declared = isObject(r.handshake.declared?.roots);
+function answerRoots(r: RoutingCore, msg: RequestMessage, deadline: number): void {
+  const declared = isObject(r.declaredCapabilities?.roots);
   if (r.options.rootsPolicy === "none" || !declared) {
     r.host.writeChild(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: roots are not shared"));
     return;

@@ -6,14 +6,11 @@
  * @module
  */
 
-import type { RequestMessage } from "../protocol/message.ts";
 import type { MuxClient } from "./client.ts";
+import { HeldQueue, type HeldRequest } from "./routing/held.ts";
 
 /** A client request waiting for the child to be ready or for an active-client slot. */
-export interface Held {
-  client: MuxClient;
-  msg: RequestMessage;
-  timer: ReturnType<typeof setTimeout>;
+export interface Held extends HeldRequest {
   /** Forward it (called once it may go). */
   run: () => void;
   /** Answer it without forwarding (shutdown, failure). */
@@ -24,7 +21,7 @@ export interface Held {
 export class Slots {
   private readonly active = new Set<MuxClient>();
   private readonly atChild = new Map<MuxClient, number>();
-  private held: Held[] = [];
+  private readonly held = new HeldQueue<Held>();
   /** Counted requests at the child. */
   private running = 0;
 
@@ -45,7 +42,7 @@ export class Slots {
 
   /** Requests waiting. */
   get queued(): number {
-    return this.held.length;
+    return this.held.size;
   }
 
   /** May `client` send a request (`method`) to the child now? */
@@ -68,7 +65,7 @@ export class Slots {
     let freed = false;
     if (counted) {
       this.running--;
-      freed = this.maxRequests > 0 && this.held.length > 0;
+      freed = this.maxRequests > 0 && this.held.size > 0;
     }
     const left = (this.atChild.get(client) ?? 1) - 1;
     if (left > 0) {
@@ -79,67 +76,36 @@ export class Slots {
     return this.active.delete(client) || freed;
   }
 
-  /** Queue a request. */
-  hold(entry: Held): void {
-    this.held.push(entry);
+  /** Hold a request until it may go, or `timeoutMs` passes (then `expired` answers it). */
+  hold(entry: Held, timeoutMs: number, expired: (entry: Held) => void): void {
+    this.held.hold(entry, timeoutMs, expired);
   }
 
   /** Forward held requests, oldest first, that may go now (and pass `only`, when given). */
   pump(only?: (entry: Held) => boolean): void {
-    if (this.held.length === 0) return;
-    const still: Held[] = [];
-    for (const h of this.held) {
-      if (h.client.closed) {
-        clearTimeout(h.timer);
-        continue;
-      }
-      if ((!only || only(h)) && this.admits(h.client, h.msg.method)) {
-        clearTimeout(h.timer);
-        h.client.inflight.delete(h.msg.key);
-        h.run();
-      } else still.push(h);
-    }
-    this.held = still;
-  }
-
-  /** Forget the held entry with this timer (it expired). */
-  expire(timer: ReturnType<typeof setTimeout>): Held | undefined {
-    const i = this.held.findIndex((h) => h.timer === timer);
-    return i < 0 ? undefined : this.held.splice(i, 1)[0];
+    this.held.release(
+      (h) => (!only || only(h)) && this.admits(h.client, h.msg.method),
+      (h) => h.run(),
+    );
   }
 
   /** The client cancelled a held request: forget it, answer nothing. */
   cancel(client: MuxClient, key: string): boolean {
-    const before = this.held.length;
-    this.held = this.held.filter((h) => {
-      if (h.client !== client || h.msg.key !== key) return true;
-      clearTimeout(h.timer);
-      return false;
-    });
+    const found = this.held.forget((h) => h.client === client && h.msg.key === key);
     client.inflight.delete(key);
-    return this.held.length !== before;
+    return found;
   }
 
   /** The client left: forget its held requests and its slot. */
   drop(client: MuxClient): void {
-    this.held = this.held.filter((h) => {
-      if (h.client !== client) return true;
-      clearTimeout(h.timer);
-      return false;
-    });
+    this.held.forget((h) => h.client === client);
     this.active.delete(client);
     this.atChild.delete(client);
   }
 
   /** Answer every held request with `line(rawId)` (failure, shutdown). */
   refuseAll(line: (rawId: string) => string): void {
-    const held = this.held;
-    this.held = [];
-    for (const h of held) {
-      clearTimeout(h.timer);
-      h.client.inflight.delete(h.msg.key);
-      h.refuse(line(h.msg.rawId));
-    }
+    for (const h of this.held.takeAll()) h.refuse(line(h.msg.rawId));
   }
 
   // --- internal ---

@@ -10,7 +10,7 @@
 import type { Socket } from "bun";
 import { createLineSplitter, type LineSplitter, type OversizedLine } from "../protocol/framing.ts";
 import { BIG_MESSAGE_BYTES, parseMessage, type WireLine } from "../protocol/message.ts";
-import { type ClientLimits, type ClientPort, MuxClient, type SendKind } from "./client.ts";
+import type { ClientPort, MuxClient, SendKind } from "./client.ts";
 import { RELEASE_AFTER_BYTES, releaseBigMessage } from "./memory.ts";
 
 /** What a socket client reports to its service. */
@@ -26,10 +26,10 @@ export interface SocketClientHandlers {
 
 /** Options of {@link SocketClient}. */
 export interface SocketClientOptions {
-  id: number;
+  /** Open this connection's client at its service (the service's door makes the `MuxClient`). */
+  open: (port: ClientPort) => MuxClient;
   socket: Socket<SocketClient>;
   maxRequestBytes: number;
-  limits: ClientLimits;
   /** A client that takes none of its queued bytes for this long is disconnected. */
   stallTimeoutMs: number;
   handlers: SocketClientHandlers;
@@ -63,7 +63,7 @@ export class SocketClient implements ClientPort {
     this.handlers = options.handlers;
     this.stallTimeoutMs = options.stallTimeoutMs;
     this.queueBound = Math.max(2 * options.maxRequestBytes, 1_048_576);
-    this.client = new MuxClient(options.id, "socket", this, options.limits);
+    this.client = options.open(this);
     this.splitter = createLineSplitter(
       {
         line: (text) => this.accept({ text, bytes: text.length }),

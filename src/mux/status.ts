@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import type { StatusSettingsOf } from "./option-table.ts";
-import type { ChildState } from "./router.ts";
+import type { ChildState } from "./routing/types.ts";
 
 /** What `--status-file`, `mux status` and `mcp-mux/status` report. */
 export interface StatusSnapshot {

@@ -1,0 +1,31 @@
+/**
+ * `ServiceDoor`: the one way a transport reaches a service. A transport (the Unix socket, the
+ * HTTP front, a future one) makes each of its clients a `ClientPort`, opens it at the door,
+ * hands its lines in (text, or bytes when big), says when it ended or went away, and asks
+ * whether to keep reading. Nothing else of the service is a transport's business.
+ * @module
+ */
+
+import type { OversizedLine } from "../protocol/framing.ts";
+import type { WorkspaceHint } from "../protocol/hello.ts";
+import type { ClientPort, MuxClient } from "./client.ts";
+
+/** A service as its transports see it. */
+export interface ServiceDoor {
+  /** The per-client limits a transport applies itself. */
+  readonly options: { readonly maxRequestBytes: number; readonly clientStallTimeoutMs: number };
+  /** True once the service is shutting down (a transport refuses new clients). */
+  readonly shuttingDown: boolean;
+  /** A new client of `transport` ("socket", "http"); `workspace` is its untrusted hint, if any. */
+  openClient(port: ClientPort, transport: string, workspace?: WorkspaceHint): MuxClient;
+  /** One line from the client (text, or the bytes of a big one). */
+  clientLine(client: MuxClient, line: string | Uint8Array): void;
+  /** A line over `max_request_bytes` (never read whole): answered by its guessed id, if a request. */
+  clientOversized(client: MuxClient, info: OversizedLine): void;
+  /** The client finished sending: close it once what it asked is answered. */
+  clientEnded(client: MuxClient): void;
+  /** The client is gone: release everything it held (once, however often it is said). */
+  closeClient(client: MuxClient, reason: string): void;
+  /** True while no new line of `client` should be taken (its server's stdin is behind). */
+  clientBusy(client: MuxClient): boolean;
+}
