@@ -235,8 +235,24 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     }
     const requests = messages.filter((m) => m.key !== undefined);
     const headers: Record<string, string> = { "mcp-session-id": session.id };
+    // The same backpressure as a socket: nothing more of this client goes in while it has its
+    // limit of requests in flight, is behind on its streams, or its server's stdin is behind.
+    const client = session.client;
+    const free = (): boolean => !client.saturated && !service.clientBusy(client);
+    // Answers to the server's questions always go in, as on a socket: a client is never stuck
+    // behind its own requests.
+    const handIn = (m: Incoming): Promise<void> | undefined => {
+      if (m.method === undefined) {
+        service.clientLine(client, m.text); // an answer (or no message at all: refused at once)
+        return undefined;
+      }
+      return session.admit(free, () => service.clientLine(client, m.text));
+    };
     if (requests.length === 0) {
-      for (const m of messages) service.clientLine(session.client, m.text);
+      for (const m of messages) {
+        const held = handIn(m);
+        if (held) await held;
+      }
       return new Response(null, { status: 202, headers });
     }
     // A request id already waiting on another stream of this session, or twice in this batch,
@@ -265,7 +281,8 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
         );
         continue;
       }
-      service.clientLine(session.client, m.text);
+      const held = handIn(m);
+      if (held) await held;
     }
     // One request whose answer is the first thing back: plain JSON, no stream (the client
     // accepts both); anything before it (progress, a server request, a slow answer): SSE.

@@ -69,6 +69,8 @@ export class HttpSession {
   /** Messages for the standalone stream while none is open (bounded). */
   private waiting: Uint8Array[] = [];
   private waitingBytes = 0;
+  /** Messages of POSTs held until the client may send again (see {@link admit}). */
+  private held: { free: () => boolean; go: () => void; done: () => void }[] = [];
   /** Stored events (for resumption) from `storeHead` on; the head moves instead of shifting. */
   private store: { seq: number; stream: number; bytes: Uint8Array }[] = [];
   private storeHead = 0;
@@ -203,13 +205,37 @@ export class HttpSession {
     return n;
   }
 
-  /** ClientPort: nothing to resume (HTTP requests are not read in the background). */
-  wake(): void {}
+  /**
+   * Hand one message in with `go` once `free()` holds: at once when nothing is held before it,
+   * else in arrival order, each time the router wakes this client (an answer, a released slot,
+   * the server's stdin drained, a stream taken). Resolves once it went in, or the session ended
+   * (then it never goes in); undefined when settled at once. The front holds a POST's messages here, as a socket is not read.
+   */
+  admit(free: () => boolean, go: () => void): Promise<void> | undefined {
+    if (this.held.length === 0 && free()) {
+      go();
+      return undefined; // went in now: the caller goes on without a turn of the event loop
+    }
+    if (this.ended) return undefined;
+    return new Promise((done) => this.held.push({ free, go, done }));
+  }
+
+  /** ClientPort: something was released; held messages go in while their client is free. */
+  wake(): void {
+    while (this.held.length > 0) {
+      const first = this.held[0] as (typeof this.held)[number];
+      if (!this.ended && !first.free()) return;
+      this.held.shift();
+      if (!this.ended) first.go();
+      first.done();
+    }
+  }
 
   /** ClientPort / DELETE / expiry: end the session and every stream. */
   close(reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.wake();
     for (const s of this.streams.values()) s.end();
     this.streams.clear();
     this.requestStream.clear();

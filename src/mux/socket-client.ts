@@ -183,6 +183,9 @@ export class SocketClient implements ClientPort {
     if (this.inbox.length > 0 || this.blocked()) {
       this.inbox.push(item);
       this.inboxBytes += item.bytes;
+      // An answer to the server's question goes in now, even while the client is held: its
+      // requests in flight may be waiting for exactly that answer (nothing else would wake it).
+      if (this.client.outbound.size > 0) this.deliverResponses();
       this.updatePause();
       return;
     }

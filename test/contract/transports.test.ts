@@ -10,6 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { CreateMessageRequestSchema, ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { MuxOptions } from "../../src/index.ts";
 import { fakeServer, type Json, recorded, sdkClient, type Target, testScope, textOf, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
@@ -40,11 +41,12 @@ const TRANSPORTS: Transport[] = [
   },
 ];
 
-async function serve(): Promise<{ t: Target; dir: string }> {
+async function serve(extra: Partial<MuxOptions> = {}): Promise<{ t: Target; dir: string }> {
   const dir = scope.dir();
   const t = await scope.target({
     socket: join(dir, "c.sock"),
     ...fakeServer(dir),
+    ...extra,
     // A vanished HTTP client is told by its session going idle (no stream, no request): 1 s here.
     http: { listen: "127.0.0.1:0", auth: "none", sessionIdleMs: 1000 },
   });
@@ -133,6 +135,27 @@ for (const transport of TRANSPORTS) {
       await gone.close(); // the socket closes; an HTTP client just stops (no DELETE): its session idles out
       await waitFor(() => atChild(dir, "notifications/cancelled").length > 0, 10_000, "the cancel to reach the child");
       expect(JSON.parse(textOf(await call(other, "echo", { still: true })))).toEqual({ still: true });
+    });
+
+    test("backpressure: past max_client_inflight a client's requests wait in the transport, never at the server", async () => {
+      const { t } = await serve({ maxClientInflight: 2 });
+      const c = await transport.connect(t);
+      const calls = Array.from({ length: 6 }, (_, i) => call(c, "slow", { ms: 150, i }));
+      const answers = (await Promise.all(calls)).map((r) => (JSON.parse(textOf(r)) as { i: number }).i);
+      expect(answers).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(JSON.parse(textOf(await call(c, "peak"))).peak).toBeLessThanOrEqual(2);
+    });
+
+    test("backpressure: a client at its in-flight limit still answers the server's questions", async () => {
+      const { t } = await serve({ maxClientInflight: 1 });
+      const c = await transport.connect(t, { sampling: {} });
+      c.setRequestHandler(CreateMessageRequestSchema, async () => ({
+        role: "assistant",
+        content: { type: "text", text: "answered while saturated" },
+        model: "m",
+      }));
+      const answer = JSON.parse(textOf(await call(c, "sample"))) as { result: { content: { text: string } } };
+      expect(answer.result.content.text).toBe("answered while saturated");
     });
 
     test("a big message both ways (over the byte-path threshold) arrives whole", async () => {
