@@ -13,9 +13,10 @@ import { type DaemonHandle, type DaemonOverrides, httpFront, startDaemon } from 
 import { findConfig } from "../config/load.ts";
 import { defaultSocketPath } from "../config/paths.ts";
 import { isMuxError } from "../errors.ts";
+import { controlPathOf, startControl } from "../mux/control.ts";
 import { raiseDescriptorLimit } from "../mux/descriptors.ts";
 import type { ServiceOptions } from "../mux/options.ts";
-import { startMux } from "../mux/serve.ts";
+import { serviceOf, startMux } from "../mux/serve.ts";
 import { list, optionFlags, parseFlags, parseServiceFlags } from "./flags.ts";
 import { createCliLogger, fail } from "./logger.ts";
 
@@ -71,6 +72,17 @@ export const serveCommand = defineCommand({
       fail(isMuxError(error) ? error.message : String(error));
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
+    // Its control socket (mux logs --socket, status): 0600 beside the service's socket.
+    const recorder = serviceOf(handle)?.recorder;
+    const control = await startControl(controlPathOf(handle.socket), {
+      status: () => handle.status(),
+      reload: () => Promise.reject(new Error("a single service has no config to reload")),
+      records: () => new Map(recorder ? [[handle.serviceName, recorder]] : []),
+    }).catch((error: unknown) => {
+      logger.warn(`control socket unavailable (mux logs --socket will not reach this service): ${String(error)}`);
+      return undefined;
+    });
+    void handle.closed.then(() => control?.close());
     if (handle.httpUrl) logger.info(`Streamable HTTP: ${handle.httpUrl}`);
     const tray = daemon.tray ? await showTray(() => [handle.status()], stop, logger) : undefined;
     // A single service has nothing to reload: SIGHUP (a closed terminal or SSH session) stops it cleanly.

@@ -25,7 +25,8 @@ import {
 } from "../mux/multi.ts";
 import type { FieldsOf } from "../mux/option-table.ts";
 import type { HttpOptions, ServiceOptions } from "../mux/options.ts";
-import type { MuxHandle } from "../mux/serve.ts";
+import type { Recorder } from "../mux/record.ts";
+import { type MuxHandle, serviceOf } from "../mux/serve.ts";
 import { loadConfig, type MuxConfig } from "./load.ts";
 import { controlSocketPath, daemonFiles, defaultTokenFile } from "./paths.ts";
 import type { HttpSettings } from "./schema.ts";
@@ -181,6 +182,8 @@ export async function startDaemon(path: string, options: DaemonOptions = {}): Pr
     if (result.needsRestart)
       for (const [k, why] of Object.entries(result.needsRestart)) log.warn(`reload: ${k}: ${why}`);
     log.info(`reloaded ${path}: ${JSON.stringify(result)}`);
+    for (const h of services.services.values())
+      serviceOf(h)?.recorder.event(`config reloaded: ${JSON.stringify(result)}`);
     if (result.applied?.includes("http"))
       log.info(
         services.httpUrl
@@ -190,11 +193,12 @@ export async function startDaemon(path: string, options: DaemonOptions = {}): Pr
     return next.warnings.length > 0 ? { ...result, warnings: next.warnings } : result;
   };
   const status = (): DaemonStatus => ({ config: path, muxPid: process.pid, services: services.status() });
+  const records = (): Map<string, Recorder> => recordsOf(services.services);
 
   const controlPath = controlSocketPath(path, env);
   let control: Listener<undefined> | undefined;
   try {
-    control = await startControl(controlPath, { status, reload });
+    control = await startControl(controlPath, { status, reload, records });
   } catch (error) {
     log.warn(`control socket unavailable (mux reload/status --config will not reach this daemon): ${String(error)}`);
   }
@@ -276,6 +280,16 @@ export function httpFront(
     log?.info(`HTTP requests need Authorization: Bearer <the token in ${tokenFile}>`);
   }
   return { ...rest, listen, token, auth: noAuth ? "none" : "token" };
+}
+
+/** The records of running services, by name. */
+export function recordsOf(handles: ReadonlyMap<string, MuxHandle>): Map<string, Recorder> {
+  const out = new Map<string, Recorder>();
+  for (const [name, h] of handles) {
+    const r = serviceOf(h)?.recorder;
+    if (r) out.set(name, r);
+  }
+  return out;
 }
 
 // --- internal ---

@@ -15,6 +15,10 @@ import { spawnUpstream, type Upstream } from "./upstream.ts";
 export interface EngineHooks {
   changed(): void;
   status(): unknown;
+  /** A line the child wrote to stderr (it is logged as well). */
+  stderr?(text: string): void;
+  /** A lifecycle event: started, exited and why, restarting, failed, waiting for a first request. */
+  event?(text: string): void;
 }
 
 /** A supervised child and its router. */
@@ -67,6 +71,7 @@ export class Engine {
   start(lazy: boolean): void {
     if (lazy) {
       this.router.state = "lazy";
+      this.hooks.event?.("dormant: the child starts with the first request");
       this.hooks.changed();
     } else this.spawn();
   }
@@ -105,6 +110,7 @@ export class Engine {
           drained: () => this.childDrained(),
           // The request being written is one of them: more than one means others are waiting.
           busy: () => this.router.pending.size > 1,
+          stderr: this.hooks.stderr,
         },
         this.logger,
       );
@@ -112,12 +118,14 @@ export class Engine {
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error(message);
       this.lastRestartReason = message;
+      this.hooks.event?.(`failed to start: ${message}`);
       this.router.fail(message);
       return;
     }
     this.upstream = up;
     this.childStartedAt = Date.now();
     this.logger.info(`started ${this.options.cmd} (pid ${up.pid})`);
+    this.hooks.event?.(`started ${this.options.cmd} (pid ${up.pid})`);
     this.router.childStarted();
   }
 
@@ -133,6 +141,7 @@ export class Engine {
     this.childDrained();
     void up.stop(this.options.killGraceMs);
     if (this.closing) return;
+    this.hooks.event?.(`child exited: ${reason}`);
     if (Date.now() - this.childStartedAt >= this.options.healthyAfterMs) {
       this.failures = 0;
       this.backoff = this.options.restartBackoffMs;
@@ -143,6 +152,7 @@ export class Engine {
     if (limit > 0 && this.failures > limit) {
       const why = `restart limit reached (${limit}); last failure: ${reason}`;
       this.logger.error(`service ${this.options.serviceName} failed: ${why}`);
+      this.hooks.event?.(`failed: ${why}`);
       this.router.fail(why);
       return;
     }
@@ -151,6 +161,7 @@ export class Engine {
     this.backoff = Math.min(this.backoff * 2, this.options.restartBackoffMaxMs);
     this.restarts++;
     this.logger.warn(`${reason}; restarting in ${delay} ms`);
+    this.hooks.event?.(`restart ${this.restarts}: ${reason}; restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => this.spawn(), delay);
     this.hooks.changed();
   }
@@ -166,5 +177,6 @@ export class Engine {
     this.upstream = undefined;
     await up?.stop(this.options.killGraceMs);
     this.router.state = "stopped";
+    this.hooks.event?.("stopped");
   }
 }

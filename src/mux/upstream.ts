@@ -37,6 +37,8 @@ export interface UpstreamHandlers {
   bytes?(line: Uint8Array): void;
   /** True while other requests wait at the child (more lines are likely to follow soon). */
   busy?(): boolean;
+  /** A line the child wrote to stderr (after it is logged). */
+  stderr?(text: string): void;
 }
 
 /** One running child process. */
@@ -148,7 +150,11 @@ export function spawnUpstream(spec: UpstreamSpec, handlers: UpstreamHandlers, lo
     () => stdoutEnded("server closed its stdout"),
     (error) => stdoutEnded(`reading server stdout failed: ${String(error)}`),
   );
-  void pumpLines(proc.stderr, (text) => logger.info(`[stderr] ${text}`)).catch(() => {});
+  const onStderr = handlers.stderr;
+  void pumpLines(proc.stderr, (text) => {
+    logger.info(`[stderr] ${text}`);
+    onStderr?.(text);
+  }).catch(() => {});
   const exited = proc.exited.then(
     (code) => {
       const signal = proc.signalCode;
