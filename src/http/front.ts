@@ -24,6 +24,13 @@ import { idKeyOf, isObject } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { scanArray, scanObject } from "../protocol/scan.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import {
+  type DashboardSource,
+  dashboardNeedsToken,
+  isDashboardPath,
+  serveDashboard,
+  stopDashboard,
+} from "./dashboard.ts";
 import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
 
 /** Options of {@link startHttpFront}: the front's settings (option table, scope `http`; listen default `127.0.0.1:0`). */
@@ -31,6 +38,8 @@ export interface HttpFrontOptions extends Partial<HttpOptions> {
   /** The services by path (`/mcp` or `/mcp/<name>`), looked up per request (reloads change them). */
   routes: () => ReadonlyMap<string, MuxService>;
   logger: MuxLogger;
+  /** Serve the dashboard at `/dashboard` from this source (same Host/Origin and token rules). */
+  dashboard?: DashboardSource;
 }
 
 /** A running HTTP front. */
@@ -115,9 +124,15 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   });
 
   async function handle(req: Request, srv: Bun.Server<undefined>): Promise<Response> {
+    const url = new URL(req.url);
+    if (options.dashboard && isDashboardPath(url.pathname)) {
+      // The page holds no data (it takes the token from its URL fragment); its data needs the token.
+      const token = dashboardNeedsToken(url.pathname) ? options.token : undefined;
+      const refused = checkRequest(req, allowed, token, port === 0 ? undefined : port, srv.port);
+      return refused ?? serveDashboard(req, url, options.dashboard, srv);
+    }
     const refused = checkRequest(req, allowed, options.token, port === 0 ? undefined : port, srv.port);
     if (refused) return refused;
-    const url = new URL(req.url);
     const service = options.routes().get(url.pathname.replace(/\/+$/, "") || "/");
     if (!service) return text(404, `no MCP service at ${url.pathname}`);
     if (service.shuttingDown) return text(503, "the service is shutting down");
@@ -307,6 +322,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
         if (s === service) session.close("the service stopped");
     },
     async close() {
+      if (options.dashboard) stopDashboard(options.dashboard);
       clearInterval(sweep);
       for (const { session } of [...sessions.values()]) session.close("the mux is shutting down");
       await server.stop(true);
@@ -362,7 +378,7 @@ function split(body: string): Incoming[] | undefined {
  * site), or be listed whole in `allowed` (`http://localhost:6274`); `Origin: null` (sandboxed
  * frames, files) is refused.
  */
-function checkRequest(
+export function checkRequest(
   req: Request,
   allowed: Set<string>,
   token: string | undefined,

@@ -25,6 +25,8 @@ export interface ControlHandlers {
   reload(): Promise<unknown>;
   /** The records of the running services, by name. */
   records?(): ReadonlyMap<string, Recorder>;
+  /** The dashboard's address and token (`mux dashboard`), when it is served. */
+  dashboard?(): { url: string; token: string | null } | undefined;
 }
 
 /** The control socket of a single service listening on `socket`. */
@@ -85,6 +87,17 @@ export async function startControl(path: string, handlers: ControlHandlers): Pro
                 (e: unknown) =>
                   answer(errorLine(msg.rawId, RpcErrorCode.InvalidParams, e instanceof Error ? e.message : String(e))),
               );
+            } else if (msg.method === "mcp-mux/dashboard") {
+              const d = handlers.dashboard?.();
+              if (d) answer(resultLine(msg.rawId, d));
+              else
+                answer(
+                  errorLine(
+                    msg.rawId,
+                    RpcErrorCode.InvalidRequest,
+                    'this daemon serves no dashboard (give it --dashboard HOST:PORT or dashboard = "127.0.0.1:0", or the HTTP front)',
+                  ),
+                );
             } else if (msg.method === "mcp-mux/logs" && handlers.records) {
               const q = readQuery(msg.params);
               if (typeof q === "string") return answer(errorLine(msg.rawId, RpcErrorCode.InvalidParams, q));

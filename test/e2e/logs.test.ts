@@ -191,7 +191,7 @@ describe("mux logs", () => {
     const config = join(dir, "mux.json");
     writeFileSync(
       config,
-      JSON.stringify({ servers: { a: { command: BUN, args: [FAKE_SERVER], socket: join(dir, "a.sock") } } }),
+      JSON.stringify({ servers: { a: { cmd: BUN, args: [FAKE_SERVER], socket: join(dir, "a.sock") } } }),
     );
     const down = await logs(["--config", config]);
     expect(down.code).toBe(1);
