@@ -94,15 +94,16 @@ export const serveCommand = defineCommand({
         );
       }
     }
+    const dashboardInfo = (): { url: string; token: string | null } | undefined => {
+      if (dashboard) return { url: dashboard.url, token: dashboardToken ?? null };
+      if (handle.httpUrl) return { url: handle.httpUrl.replace(/\/mcp$/, "/dashboard"), token: http?.token ?? null };
+      return undefined;
+    };
     const control = await startControl(controlPathOf(handle.socket), {
       status: () => handle.status(),
       reload: () => Promise.reject(new Error("a single service has no config to reload")),
       records,
-      dashboard: () => {
-        if (dashboard) return { url: dashboard.url, token: dashboardToken ?? null };
-        if (handle.httpUrl) return { url: handle.httpUrl.replace(/\/mcp$/, "/dashboard"), token: http?.token ?? null };
-        return undefined;
-      },
+      dashboard: dashboardInfo,
     }).catch((error: unknown) => {
       logger.warn(`control socket unavailable (mux logs --socket will not reach this service): ${String(error)}`);
       return undefined;
@@ -112,7 +113,13 @@ export const serveCommand = defineCommand({
       void dashboard?.close();
     });
     if (handle.httpUrl) logger.info(`Streamable HTTP: ${handle.httpUrl}`);
-    const tray = daemon.tray ? await showTray(() => [handle.status()], stop, logger) : undefined;
+    const openDashboard = (): void => {
+      const d = dashboardInfo();
+      if (d) openInBrowser(d.token ? `${d.url}#token=${encodeURIComponent(d.token)}` : d.url, logger);
+    };
+    const tray = daemon.tray
+      ? await showTray(() => [handle.status()], stop, logger, dashboardInfo() ? openDashboard : undefined)
+      : undefined;
     // A single service has nothing to reload: SIGHUP (a closed terminal or SSH session) stops it cleanly.
     stop.ready(async () => {
       await tray?.close();
