@@ -134,7 +134,7 @@ export class Recorder {
       if (map.size >= MAX_WAITING) map.delete(map.keys().next().value as string);
       map.set(s.id, { t: Date.now(), method: s.method });
     }
-    this.push({ type: "message", dir: "in", client: this.who(client), ...s, ...this.payloadOf(line) });
+    this.push(this.message("in", client, s, s.method, undefined, line));
   }
 
   /** A line sent to a client. */
@@ -152,19 +152,19 @@ export class Recorder {
         method = asked.method;
       }
     }
-    this.push({ type: "message", dir: "out", client: this.who(client), ...s, method, ms, ...this.payloadOf(line) });
+    this.push(this.message("out", client, s, method, ms, line));
   }
 
   /** A line the child wrote to stderr. */
   stderr(text: string): void {
     if (!this.enabled) return;
-    this.push({ type: "stderr", text: text.slice(0, MAX_TEXT) });
+    this.push(this.other("stderr", text));
   }
 
   /** A lifecycle event (start, exit and why, restart, failure, dormancy, reload). */
   event(text: string): void {
     if (!this.enabled) return;
-    this.push({ type: "event", text: text.slice(0, MAX_TEXT) });
+    this.push(this.other("event", text));
   }
 
   /** Entries held, oldest first, that pass `filter`. */
@@ -200,15 +200,14 @@ export class Recorder {
     return c;
   }
 
-  private payloadOf(line: WireLine): { payload?: unknown } {
-    if (!this.options.payloads) return {};
+  private payloadOf(line: WireLine): unknown {
     const bytes = lengthOf(line);
-    if (bytes > MAX_PAYLOAD_BYTES) return { payload: `[${bytes} bytes: too big to keep]` };
+    if (bytes > MAX_PAYLOAD_BYTES) return `[${bytes} bytes: too big to keep]`;
     try {
       const text = typeof line === "string" ? line : textOf(line);
-      return { payload: this.redactValue(JSON.parse(text), 0) };
+      return this.redactValue(JSON.parse(text), 0);
     } catch {
-      return { payload: "[not JSON]" };
+      return "[not JSON]";
     }
   }
 
@@ -238,22 +237,68 @@ export class Recorder {
     return value;
   }
 
-  private push(partial: Omit<RecordEntry, "seq" | "t" | "service">): void {
-    const e = { seq: ++this.seq, t: Date.now(), service: this.options.service, ...partial } as RecordEntry;
-    for (const k of Object.keys(e) as (keyof RecordEntry)[]) if (e[k] === undefined) delete e[k];
+  /** A message entry; every entry has the same shape (absent fields undefined, left out of JSON). */
+  private message(
+    dir: "in" | "out",
+    client: RecordedClient,
+    s: Summary,
+    method: string | undefined,
+    ms: number | undefined,
+    line: WireLine,
+  ): RecordEntry {
+    return {
+      seq: 0,
+      t: 0,
+      service: this.options.service,
+      type: "message",
+      dir,
+      kind: s.kind,
+      client: this.who(client),
+      method,
+      id: s.id,
+      ms,
+      code: s.code,
+      bytes: s.bytes,
+      text: undefined,
+      payload: this.options.payloads ? this.payloadOf(line) : undefined,
+    };
+  }
+
+  private other(type: "stderr" | "event", text: string): RecordEntry {
+    return {
+      seq: 0,
+      t: 0,
+      service: this.options.service,
+      type,
+      dir: undefined,
+      kind: undefined,
+      client: undefined,
+      method: undefined,
+      id: undefined,
+      ms: undefined,
+      code: undefined,
+      bytes: undefined,
+      text: text.slice(0, MAX_TEXT),
+      payload: undefined,
+    };
+  }
+
+  private push(e: RecordEntry): void {
+    e.seq = ++this.seq;
+    e.t = Date.now();
     const size = sizeOf(e);
     const { maxEntries, maxBytes } = this.options;
     while (this.count > 0 && (this.count >= maxEntries || this.bytesHeld + size > maxBytes)) this.dropOldest();
     if (size > maxBytes) {
       // Bigger than the whole record: keep its summary only.
-      delete e.payload;
-      delete e.text;
+      e.payload = undefined;
+      e.text = undefined;
     }
     this.ring.push(e);
     this.sizes.push(size);
     this.count++;
     this.bytesHeld += size;
-    for (const f of this.followers) f(e);
+    if (this.followers.size > 0) for (const f of this.followers) f(e);
   }
 
   private dropOldest(): void {
@@ -270,10 +315,16 @@ export class Recorder {
 }
 
 /** The summary of one line: kind, method, id, error code, bytes. */
-export function summarise(
-  line: WireLine,
-  idAtEnd = false,
-): { kind: string; method?: string; id?: string; code?: number; bytes: number } {
+/** What the record keeps of a line. */
+export interface Summary {
+  kind: string;
+  method?: string;
+  id?: string;
+  code?: number;
+  bytes: number;
+}
+
+export function summarise(line: WireLine, idAtEnd = false): Summary {
   const bytes = lengthOf(line);
   const top = scanTop(headOf(line));
   let id = top.id;
@@ -333,6 +384,7 @@ function escapeRe(s: string): string {
 }
 
 function jsonUnescape(s: string): string {
+  if (!s.includes("\\")) return s;
   try {
     return JSON.parse(`"${s}"`) as string;
   } catch {
@@ -352,74 +404,81 @@ function sizeOf(e: RecordEntry): number {
  * The top-level `method`, `id`, `error.code` and whether `result`/`error` appear, from the
  * first bytes of a line: a bounded walk that tracks strings and depth, no parse.
  */
-function scanTop(s: string): {
+function scanTop(s: string): Top {
+  const out: Top = {};
+  let i = 0;
+  const n = s.length;
+  while (i < n && s.charCodeAt(i) <= 32) i++;
+  const first = s.charCodeAt(i);
+  if (first === 91 /* [ */) {
+    out.batch = true;
+    return out;
+  }
+  if (first !== 123 /* { */) return out;
+  let depth = 0;
+  let key: string | undefined;
+  let inError = false;
+  let expectKey = false;
+  for (; i < n; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch === 34 /* " */) {
+      const end = stringEnd(s, i);
+      if (end < 0) return out;
+      if (expectKey) {
+        key = s.slice(i + 1, end);
+        expectKey = false;
+      } else if (depth === 1 && key === "method") out.method = jsonUnescape(s.slice(i + 1, end)).slice(0, 200);
+      else if (depth === 1 && key === "id") out.id = s.slice(i, end + 1);
+      i = end;
+      continue;
+    }
+    if (ch === 123 || ch === 91 /* { [ */) {
+      if (depth === 1 && key === "error") {
+        out.error = true;
+        inError = ch === 123;
+      } else if (depth === 1 && key === "result") out.result = true;
+      depth++;
+      expectKey = ch === 123;
+      continue;
+    }
+    if (ch === 125 || ch === 93 /* } ] */) {
+      depth--;
+      if (depth === 1) inError = false;
+      if (depth === 0) return out;
+      continue;
+    }
+    if (ch === 44 /* , */) {
+      expectKey = isObjectLevel(depth, inError);
+      continue;
+    }
+    if (ch === 58 || ch <= 32 /* : and blanks */) continue;
+    // A bare value (number, true, false, null).
+    let j = i;
+    while (j < n) {
+      const c = s.charCodeAt(j);
+      if (c === 44 || c === 125 || c === 93 || c <= 32) break;
+      j++;
+    }
+    if (depth === 1 && key === "id") {
+      const word = s.slice(i, j);
+      if (word !== "null") out.id = word;
+    } else if (depth === 1 && key === "result") out.result = true;
+    else if (depth === 2 && inError && key === "code") {
+      const code = Number(s.slice(i, j));
+      if (Number.isInteger(code)) out.code = code;
+    }
+    i = j - 1;
+  }
+  return out;
+}
+
+interface Top {
   method?: string;
   id?: string;
   code?: number;
   error?: boolean;
   result?: boolean;
   batch?: boolean;
-} {
-  const out: { method?: string; id?: string; code?: number; error?: boolean; result?: boolean; batch?: boolean } = {};
-  let i = 0;
-  const n = s.length;
-  while (i < n && s.charCodeAt(i) <= 32) i++;
-  if (s[i] === "[") {
-    out.batch = true;
-    return out;
-  }
-  if (s[i] !== "{") return out;
-  let depth = 0;
-  let key: string | undefined;
-  let inError = false;
-  let expectKey = false;
-  for (; i < n; i++) {
-    const ch = s[i];
-    if (ch === '"') {
-      const end = stringEnd(s, i);
-      if (end < 0) return out;
-      const text = s.slice(i + 1, end);
-      i = end;
-      if (expectKey) {
-        key = text;
-        expectKey = false;
-      } else if (depth === 1 && key === "method") out.method = jsonUnescape(text).slice(0, 200);
-      else if (depth === 1 && key === "id") out.id = s.slice(end - text.length - 1, end + 1);
-      continue;
-    }
-    if (ch === "{" || ch === "[") {
-      if (depth === 1 && key === "error") {
-        out.error = true;
-        inError = ch === "{";
-      } else if (depth === 1 && key === "result") out.result = true;
-      depth++;
-      expectKey = ch === "{";
-      continue;
-    }
-    if (ch === "}" || ch === "]") {
-      depth--;
-      if (depth === 1) inError = false;
-      if (depth === 0) return out;
-      continue;
-    }
-    if (ch === ",") {
-      expectKey = s[i] === "," && isObjectLevel(depth, inError);
-      continue;
-    }
-    if (ch === ":" || ch === " " || ch === "\n" || ch === "\t" || ch === "\r") continue;
-    // A bare value (number, true, false, null).
-    let j = i;
-    while (j < n && !",}] \n\r\t".includes(s[j] as string)) j++;
-    const word = s.slice(i, j);
-    if (depth === 1 && key === "id" && word !== "null") out.id = word;
-    else if (depth === 1 && key === "result") out.result = true;
-    else if (depth === 2 && inError && key === "code") {
-      const code = Number(word);
-      if (Number.isInteger(code)) out.code = code;
-    }
-    i = j - 1;
-  }
-  return out;
 }
 
 /** Commas separate keys only inside objects; arrays are skipped by depth (keys below top are ignored). */
