@@ -113,6 +113,7 @@ input, select { background:#11161c; color:var(--fg); border:1px solid var(--line
     var svg = document.createElementNS(NS, "svg");
     svg.setAttribute("viewBox", "0 0 300 70");
     svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("data-points", String(points.length));
     var vals = points.map(function (p) { return p[idx] == null ? 0 : p[idx]; });
     var max = Math.max(1, Math.max.apply(null, vals.concat([0])));
     var n = Math.max(vals.length, 2);

@@ -81,7 +81,7 @@ async function link(config: string, env: Record<string, string>): Promise<string
 
 /** The page's document as page functions see it (the tests compile without DOM types). */
 interface Doc {
-  querySelector(s: string): { textContent: string | null } | null;
+  querySelector(s: string): { textContent: string | null; getAttribute(name: string): string | null } | null;
   querySelectorAll(s: string): Iterable<{ textContent: string | null }> & { length: number };
 }
 
@@ -162,12 +162,26 @@ describe("dashboard", () => {
       expect(rows.length).toBeGreaterThan(0);
       expect(rows.every((r) => r.includes("cursor"))).toBe(true);
       await page.fill("#f-client", "");
-      // One more second of samples, so the charts have a line.
+      // Some seconds of traffic, so the charts have a line to show.
+      let calling = true;
+      const load = (async () => {
+        for (let i = 0; calling; i++) {
+          await claude.callTool({ name: "echo", arguments: { i } });
+          await cursor.callTool({ name: "slow", arguments: { ms: 5 + (i % 7) * 5 } });
+        }
+      })();
       await page.waitForFunction(
-        () => (globalThis as unknown as { document: Doc }).document.querySelectorAll("polyline").length >= 2,
+        () =>
+          Number(
+            (globalThis as unknown as { document: Doc }).document
+              .querySelector("svg[data-points]")
+              ?.getAttribute("data-points"),
+          ) >= 6,
         null,
-        { timeout: 15_000 },
+        { timeout: 20_000 },
       );
+      calling = false;
+      await load;
       const shot =
         process.env.UPDATE_SCREENSHOT === "1" ? join(ROOT, "docs/dashboard.png") : join(scope.dir(), "dashboard.png");
       await page.screenshot({ path: shot, fullPage: true });
