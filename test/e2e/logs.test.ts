@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { controlSocketPath } from "../../src/config/paths.ts";
 import { BUN, FAKE_SERVER, MUX_BIN, sdkClient, testScope, textOf, waitFor } from "../helpers.ts";
 
 const scope = testScope();
@@ -55,6 +56,54 @@ async function client(socket: string, name: string): Promise<Client> {
 }
 
 describe("mux logs", () => {
+  test("a config daemon: --service picks one service, an unknown one is named with the running ones (exit 2)", async () => {
+    const dir = scope.dir();
+    const env = { ...(process.env as Record<string, string>), MUX_RUNTIME_DIR: join(dir, "run"), NO_COLOR: "1" };
+    const config = join(dir, "mux.json");
+    const socket = (n: string) => join(dir, `${n}.sock`);
+    writeFileSync(
+      config,
+      JSON.stringify({
+        servers: {
+          one: { cmd: BUN, args: [FAKE_SERVER], socket: socket("one") },
+          two: { cmd: BUN, args: [FAKE_SERVER], socket: socket("two") },
+        },
+      }),
+    );
+    const p = Bun.spawn([MUX_BIN, "serve", "--config", config], { stdout: "ignore", stderr: "ignore", env });
+    procs.push(p);
+    const control = controlSocketPath(config, env);
+    await waitFor(
+      () => existsSync(socket("one")) && existsSync(socket("two")) && existsSync(control),
+      10_000,
+      "sockets",
+    );
+    const a = await client(socket("one"), "alpha-host");
+    const b = await client(socket("two"), "beta-host");
+    await a.callTool({ name: "echo", arguments: {} });
+    await b.callTool({ name: "echo", arguments: {} });
+    const run = async (args: string[]) => {
+      const q = Bun.spawn([MUX_BIN, "logs", "--config", config, ...args], { stdout: "pipe", stderr: "pipe", env });
+      const [stdout, stderr, code] = await Promise.all([
+        new Response(q.stdout).text(),
+        new Response(q.stderr).text(),
+        q.exited,
+      ]);
+      return { stdout, stderr, code };
+    };
+    const all = await run([]);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/ one alpha-host#\d+ → request tools\/call/);
+    expect(all.stdout).toMatch(/ two beta-host#\d+ → request tools\/call/);
+    const one = await run(["--service", "one"]);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toContain("alpha-host");
+    expect(one.stdout).not.toContain("beta-host");
+    const nope = await run(["--service", "nope"]);
+    expect(nope.code).toBe(2);
+    expect(nope.stderr).toContain('unknown service "nope" (running: one, two)');
+  });
+
   test("shows both clients' calls with their names, methods and durations; --follow shows a third as it happens", async () => {
     const socket = await serve();
     const alpha = await client(socket, "alpha-host");
