@@ -204,6 +204,21 @@ describe("mux logs", () => {
     raw.close();
   });
 
+  test("restarts with their reasons, and error answers with their codes", async () => {
+    const socket = await serve(["--restart-backoff-ms", "10"]);
+    const raw = await scope.raw(socket);
+    await raw.handshake();
+    raw.request(3, "tools/call", { name: "crash", arguments: {} });
+    expect(((await raw.response(3)).error as { code: number }).code).toBe(-32030);
+    const starts = async () => ((await logs(["--socket", socket])).stdout.match(/event +started /g) ?? []).length;
+    await waitFor(async () => (await starts()) >= 2, 10_000, "the restarted child");
+    const out = await logs(["--socket", socket]);
+    expect(out.stdout).toMatch(/event +child exited: .*exit/);
+    expect(out.stdout).toMatch(/event +restart 1: .*restarting in \d+ ms/);
+    expect(out.stdout).toMatch(/raw#\d+ ← error tools\/call id=3 \d+ms error -32030/);
+    raw.close();
+  });
+
   test("a client cannot read the record through MCP", async () => {
     const socket = await serve();
     const raw = await scope.raw(socket);
