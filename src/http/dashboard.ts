@@ -63,23 +63,26 @@ export function serveDashboard(
     server?.timeout(req, 0);
     const encoder = new TextEncoder();
     let stop: (() => void) | undefined;
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(encoder.encode(": mcp-mux dashboard\n\n"));
-        stop = sampler.subscribe((state) => {
-          // A reader that does not keep up is ended (memory stays flat); the page reconnects.
-          if ((controller.desiredSize ?? 0) < -MAX_SSE_BACKLOG) {
-            stop?.();
-            controller.close();
-            return;
-          }
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(state)}\n\n`));
-        });
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          controller.enqueue(encoder.encode(": mcp-mux dashboard\n\n"));
+          stop = sampler.subscribe((state) => {
+            // A reader that does not keep up is ended (memory stays flat); the page reconnects.
+            if ((controller.desiredSize ?? 0) < -MAX_SSE_BACKLOG) {
+              stop?.();
+              controller.close();
+              return;
+            }
+            controller.enqueue(encoder.encode(`data: ${JSON.stringify(state)}\n\n`));
+          });
+        },
+        cancel() {
+          stop?.();
+        },
       },
-      cancel() {
-        stop?.();
-      },
-    });
+      new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
+    );
     req.signal.addEventListener("abort", () => stop?.(), { once: true });
     return new Response(body, {
       headers: {
