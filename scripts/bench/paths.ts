@@ -140,6 +140,22 @@ export function paths(ctx: PathContext): PathSpec[] {
   add("raw", "mux", "raw-mux", "raw JSON-RPC connections, 1 call in flight each → mux", (n) =>
     rawSocket(ctx, n, "mux"),
   );
+  // The record's cost: the row above records (the default, payloads off); these turn it off,
+  // and turn payload capture on.
+  add(
+    "raw",
+    "mux",
+    "raw-mux-record-off",
+    "raw JSON-RPC connections, 1 call in flight each → mux, record off (`--record-max-entries 0`)",
+    (n) => rawSocket(ctx, n, "mux", RECORD_OFF),
+  );
+  add(
+    "raw",
+    "mux",
+    "raw-mux-payloads",
+    "raw JSON-RPC connections, 1 call in flight each → mux, payload capture on (`--record-payloads`)",
+    (n) => rawSocket(ctx, n, "mux", RECORD_PAYLOADS),
+  );
   add("raw", "mux", "proxy", "SDK clients → mux-proxy → mux", (n) =>
     viaBridge(ctx, "raw", n, PROXY, (s) => ["--socket", s]),
   );
@@ -374,8 +390,12 @@ async function rawDirect(_n: number): Promise<Running> {
   };
 }
 
-async function rawSocket(ctx: PathContext, n: number, to: "forwarder" | "mux"): Promise<Running> {
-  const server = to === "mux" ? await startMux(ctx, "raw", ECHO) : await startForwarder(ctx, ECHO);
+/** `mux serve` flags of the record rows (see {@link paths}). */
+export const RECORD_OFF = ["--record-max-entries", "0"];
+export const RECORD_PAYLOADS = ["--record-payloads"];
+
+async function rawSocket(ctx: PathContext, n: number, to: "forwarder" | "mux", extra?: string[]): Promise<Running> {
+  const server = to === "mux" ? await startMux(ctx, "raw", ECHO, { extra }) : await startForwarder(ctx, ECHO);
   const conns = await Promise.all(Array.from({ length: n }, () => RawConn.socket(server.socket)));
   await Promise.all(conns.map((c) => checkedHandshake(c)));
   return {

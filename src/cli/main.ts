@@ -25,6 +25,8 @@ export const main = defineCommand({
     restore: () => import("./hosts.ts").then((m) => m.restoreCommand),
     wizard: () => import("./wizard.ts").then((m) => m.wizardCommand),
     service: () => import("./service.ts").then((m) => m.serviceCommand),
+    logs: () => import("./logs.ts").then((m) => m.logsCommand),
+    dashboard: () => import("./dashboard.ts").then((m) => m.dashboardCommand),
   },
 });
 

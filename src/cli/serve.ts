@@ -12,11 +12,14 @@ import { defineCommand } from "citty";
 import { ensurePrivateDir } from "../client/safe-path.ts";
 import { type DaemonHandle, type DaemonOverrides, httpFront, startDaemon } from "../config/daemon.ts";
 import { findConfig } from "../config/load.ts";
-import { daemonFiles, defaultSocketPath } from "../config/paths.ts";
+import { daemonFiles, defaultSocketPath, defaultTokenFile } from "../config/paths.ts";
 import { isMuxError } from "../errors.ts";
+import { type DashboardServer, startDashboard } from "../http/dashboard.ts";
+import { loadOrCreateToken } from "../http/token.ts";
+import { controlPathOf, startControl } from "../mux/control.ts";
 import { raiseDescriptorLimit } from "../mux/descriptors.ts";
 import type { ServiceOptions } from "../mux/options.ts";
-import { startMux } from "../mux/serve.ts";
+import { serviceOf, startMux } from "../mux/serve.ts";
 import { list, optionFlags, parseFlags, parseServiceFlags } from "./flags.ts";
 import { createCliLogger, fail } from "./logger.ts";
 
@@ -72,8 +75,52 @@ export const serveCommand = defineCommand({
       fail(isMuxError(error) ? error.message : String(error));
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
+    // Its control socket (mux logs --socket, status): 0600 beside the service's socket.
+    const recorder = serviceOf(handle)?.recorder;
+    const records = () => new Map(recorder ? [[handle.serviceName, recorder]] : []);
+    let dashboard: DashboardServer | undefined;
+    let dashboardToken: string | undefined;
+    if (daemon.dashboard) {
+      try {
+        dashboardToken = http?.auth === "none" ? undefined : (http?.token ?? loadOrCreateToken(defaultTokenFile()));
+        dashboard = startDashboard({
+          listen: daemon.dashboard,
+          token: dashboardToken,
+          source: { status: () => [handle.status()], records },
+        });
+        logger.info(`dashboard at ${dashboard.url} (open it with: mux dashboard --socket ${handle.socket})`);
+      } catch (error) {
+        logger.error(
+          `cannot serve the dashboard on ${daemon.dashboard}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    const dashboardInfo = (): { url: string; token: string | null } | undefined => {
+      if (dashboard) return { url: dashboard.url, token: dashboardToken ?? null };
+      if (handle.httpUrl) return { url: handle.httpUrl.replace(/\/mcp$/, "/dashboard"), token: http?.token ?? null };
+      return undefined;
+    };
+    const control = await startControl(controlPathOf(handle.socket), {
+      status: () => handle.status(),
+      reload: () => Promise.reject(new Error("a single service has no config to reload")),
+      records,
+      dashboard: dashboardInfo,
+    }).catch((error: unknown) => {
+      logger.warn(`control socket unavailable (mux logs --socket will not reach this service): ${String(error)}`);
+      return undefined;
+    });
+    void handle.closed.then(() => {
+      control?.close();
+      void dashboard?.close();
+    });
     if (handle.httpUrl) logger.info(`Streamable HTTP: ${handle.httpUrl}`);
-    const tray = daemon.tray ? await showTray(() => [handle.status()], stop, logger) : undefined;
+    const openDashboard = (): void => {
+      const d = dashboardInfo();
+      if (d) openInBrowser(d.token ? `${d.url}#token=${encodeURIComponent(d.token)}` : d.url, logger);
+    };
+    const tray = daemon.tray
+      ? await showTray(() => [handle.status()], stop, logger, dashboardInfo() ? openDashboard : undefined)
+      : undefined;
     // A single service has nothing to reload: SIGHUP (a closed terminal or SSH session) stops it cleanly.
     stop.ready(async () => {
       await tray?.close();
@@ -130,10 +177,24 @@ async function serveConfig(
     log.info(`auto-started (PATH=${process.env.PATH ?? ""}); exits after ${handle.idleExitMs} ms without clients`);
   for (const [name, s] of handle.services)
     log.info(`${name}: listening on ${s.socket}${handle.httpUrl ? ` and ${handle.httpUrl}/${name}` : ""}`);
+  if (handle.dashboardUrl)
+    log.info(`dashboard: ${handle.dashboardUrl} (the link with its token: mux dashboard --config ${path})`);
   reloadNow = () => {
     handle.reload().catch(() => {});
   };
-  const tray = handle.tray ? await showTray(() => handle.status().services, stop, log) : undefined;
+  const tray = handle.tray
+    ? await showTray(
+        () => handle.status().services,
+        stop,
+        log,
+        handle.dashboardUrl
+          ? () => {
+              const link = handle.dashboardLink();
+              if (link) openInBrowser(link, log);
+            }
+          : undefined,
+      )
+    : undefined;
   stop.ready(async () => {
     await tray?.close();
     await handle.close();
@@ -162,9 +223,20 @@ async function showTray(
   status: () => import("../tray/menu.ts").TrayService[],
   stop: Stopper,
   logger: ReturnType<typeof createCliLogger>,
+  onDashboard?: () => void,
 ): Promise<import("../tray/tray.ts").TrayHandle> {
   const { startTray } = await import("../tray/tray.ts");
-  return startTray({ status, onQuit: () => stop.request("tray Quit"), logger });
+  return startTray({ status, onQuit: () => stop.request("tray Quit"), onDashboard, logger });
+}
+
+/** Open a link with the desktop's opener (the tray's "Open dashboard"). */
+function openInBrowser(link: string, logger: ReturnType<typeof createCliLogger>): void {
+  const opener = process.platform === "darwin" ? "open" : "xdg-open";
+  try {
+    Bun.spawn([opener, link], { stdout: "ignore", stderr: "ignore" }).unref();
+  } catch (error) {
+    logger.warn(`tray: cannot run ${opener} to open the dashboard: ${String(error)}`);
+  }
 }
 
 /** Shutting down once, by signal or by request (the tray's Quit). */

@@ -11,7 +11,8 @@ import { dirname } from "node:path";
 import { type HeldLock, tryLock } from "../client/lock.ts";
 import { ensurePrivateDir } from "../client/safe-path.ts";
 import { isMuxError, MuxError } from "../errors.ts";
-import { isLoopback } from "../http/front.ts";
+import { isLoopback } from "../http/checks.ts";
+import { type DashboardServer, startDashboard } from "../http/dashboard.ts";
 import { loadOrCreateToken } from "../http/token.ts";
 import { startControl } from "../mux/control.ts";
 import type { Listener } from "../mux/listener.ts";
@@ -25,7 +26,8 @@ import {
 } from "../mux/multi.ts";
 import type { FieldsOf } from "../mux/option-table.ts";
 import type { HttpOptions, ServiceOptions } from "../mux/options.ts";
-import type { MuxHandle } from "../mux/serve.ts";
+import type { Recorder } from "../mux/record.ts";
+import { type MuxHandle, recordsOf, serviceOf } from "../mux/serve.ts";
 import { loadConfig, type MuxConfig } from "./load.ts";
 import { controlSocketPath, daemonFiles, defaultTokenFile } from "./paths.ts";
 import type { HttpSettings } from "./schema.ts";
@@ -69,6 +71,8 @@ export interface DaemonOptions {
 export interface DaemonStatus {
   config: string;
   muxPid: number;
+  /** The dashboard page (its own listener, else the HTTP front's `/dashboard`), when served. */
+  dashboard?: string;
   services: ServiceStatus[];
 }
 
@@ -103,6 +107,12 @@ export interface DaemonHandle extends AsyncDisposable {
   readonly idleExitMs: number;
   /** The control socket, when it listens. */
   readonly controlSocket?: string;
+  /** The dashboard page (its own listener, else the HTTP front's `/dashboard`), when served. */
+  readonly dashboardUrl?: string;
+  /** Why the dashboard's own listener is not serving, when it was asked for. */
+  readonly dashboardError?: string;
+  /** The dashboard link with its token in the fragment (what `mux dashboard` prints), when served. */
+  dashboardLink(): string | undefined;
   /** Stop everything, remove the sockets and release the config's lock. */
   close(): Promise<void>;
   /** Resolves once the daemon has closed (by `close()`, the signal or idleness). */
@@ -181,6 +191,8 @@ export async function startDaemon(path: string, options: DaemonOptions = {}): Pr
     if (result.needsRestart)
       for (const [k, why] of Object.entries(result.needsRestart)) log.warn(`reload: ${k}: ${why}`);
     log.info(`reloaded ${path}: ${JSON.stringify(result)}`);
+    for (const h of services.services.values())
+      serviceOf(h)?.recorder.event(`config reloaded: ${JSON.stringify(result)}`);
     if (result.applied?.includes("http"))
       log.info(
         services.httpUrl
@@ -189,17 +201,59 @@ export async function startDaemon(path: string, options: DaemonOptions = {}): Pr
       );
     return next.warnings.length > 0 ? { ...result, warnings: next.warnings } : result;
   };
-  const status = (): DaemonStatus => ({ config: path, muxPid: process.pid, services: services.status() });
+  // The dashboard on its own loopback port (the HTTP front, when on, serves it at /dashboard too).
+  let dashboard: DashboardServer | undefined;
+  let dashboardError: string | undefined;
+  let dashboardToken: string | undefined;
+  const dashboardListen = overrides.dashboard ?? config.daemon.dashboard;
+  if (dashboardListen) {
+    try {
+      const front = httpFor(config, true);
+      const token = front?.auth === "none" ? undefined : (front?.token ?? loadOrCreateToken(defaultTokenFile(env)));
+      dashboardToken = token;
+      dashboard = startDashboard({
+        listen: dashboardListen,
+        token,
+        source: { status: () => services.status(), records: () => recordsOf(services.services) },
+      });
+    } catch (error) {
+      dashboardError = `cannot serve the dashboard on ${dashboardListen}: ${error instanceof Error ? error.message : String(error)}`;
+      log.error(dashboardError);
+    }
+  }
+  const dashboardUrl = (): string | undefined =>
+    dashboard?.url ?? (services.httpUrl ? `${services.httpUrl.replace(/\/mcp$/, "")}/dashboard` : undefined);
+  if (dashboardUrl())
+    log.info(`dashboard at ${dashboardUrl()} (the link with its token: mux dashboard --config ${path})`);
+  const dashboardInfo = (): { url: string; token: string | null } | undefined => {
+    const url = dashboardUrl();
+    if (!url) return undefined;
+    const token = dashboard ? dashboardToken : services.httpToken;
+    return { url, token: token ?? null };
+  };
+  const status = (): DaemonStatus => ({
+    config: path,
+    muxPid: process.pid,
+    ...(dashboardUrl() ? { dashboard: dashboardUrl() } : {}),
+    services: services.status(),
+  });
+  const records = (): Map<string, Recorder> => recordsOf(services.services);
 
   const controlPath = controlSocketPath(path, env);
   let control: Listener<undefined> | undefined;
   try {
-    control = await startControl(controlPath, { status, reload });
+    control = await startControl(controlPath, {
+      status,
+      reload,
+      records,
+      dashboard: dashboardInfo,
+    });
   } catch (error) {
     log.warn(`control socket unavailable (mux reload/status --config will not reach this daemon): ${String(error)}`);
   }
 
-  const closed = services.closed.then(() => {
+  const closed = services.closed.then(async () => {
+    await dashboard?.close();
     control?.close();
     lock?.release();
   });
@@ -233,6 +287,14 @@ export async function startDaemon(path: string, options: DaemonOptions = {}): Pr
       return idleExitMs;
     },
     controlSocket: control ? controlPath : undefined,
+    get dashboardUrl() {
+      return dashboardUrl();
+    },
+    dashboardError,
+    dashboardLink() {
+      const d = dashboardInfo();
+      return d && (d.token ? `${d.url}#token=${encodeURIComponent(d.token)}` : d.url);
+    },
     close,
     closed,
     [Symbol.asyncDispose]: close,

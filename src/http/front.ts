@@ -14,7 +14,7 @@
  * @module
  */
 
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { MuxError } from "../errors.ts";
 import { descriptorPressure } from "../mux/descriptors.ts";
 import type { ServiceDoor } from "../mux/door.ts";
@@ -24,6 +24,14 @@ import { idKeyOf, isObject } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { scanArray, scanObject } from "../protocol/scan.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import { checkRequest, isLoopback, text } from "./checks.ts";
+import {
+  type DashboardSource,
+  dashboardNeedsToken,
+  isDashboardPath,
+  serveDashboard,
+  stopDashboard,
+} from "./dashboard.ts";
 import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
 
 /** Options of {@link startHttpFront}: the front's settings (option table, scope `http`; listen default `127.0.0.1:0`). */
@@ -31,6 +39,8 @@ export interface HttpFrontOptions extends Partial<HttpOptions> {
   /** The services by path (`/mcp` or `/mcp/<name>`), looked up per request (reloads change them). */
   routes: () => ReadonlyMap<string, ServiceDoor>;
   logger: MuxLogger;
+  /** Serve the dashboard at `/dashboard` from this source (same Host/Origin and token rules). */
+  dashboard?: DashboardSource;
 }
 
 /** A running HTTP front. */
@@ -119,9 +129,20 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   });
 
   async function handle(req: Request, srv: Bun.Server<undefined>): Promise<Response> {
+    let url: URL;
+    try {
+      url = new URL(req.url); // built from the Host header: a broken one cannot be read
+    } catch {
+      return text(400, "Bad Request: missing or unreadable Host header");
+    }
+    if (options.dashboard && isDashboardPath(url.pathname)) {
+      // The page holds no data (it takes the token from its URL fragment); its data needs the token.
+      const token = dashboardNeedsToken(url.pathname) ? options.token : undefined;
+      const refused = checkRequest(req, allowed, token, port === 0 ? undefined : port, srv.port);
+      return refused ?? serveDashboard(req, url, options.dashboard, srv);
+    }
     const refused = checkRequest(req, allowed, options.token, port === 0 ? undefined : port, srv.port);
     if (refused) return refused;
-    const url = new URL(req.url);
     const service = options.routes().get(url.pathname.replace(/\/+$/, "") || "/");
     if (!service) return text(404, `no MCP service at ${url.pathname}`);
     if (service.shuttingDown) return text(503, "the service is shutting down");
@@ -328,6 +349,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
         if (s === service) session.close("the service stopped");
     },
     async close() {
+      if (options.dashboard) stopDashboard(options.dashboard);
       clearInterval(sweep);
       for (const { session } of [...sessions.values()]) session.close("the mux is shutting down");
       await server.stop(true);
@@ -377,58 +399,6 @@ function split(body: string): Incoming[] | undefined {
   });
 }
 
-/**
- * The 4xx answer for a request that fails the Host/Origin or token checks. An `Origin` must
- * name an allowed host on this front's own port (a page on another local port is another
- * site), or be listed whole in `allowed` (`http://localhost:6274`); `Origin: null` (sandboxed
- * frames, files) is refused.
- */
-function checkRequest(
-  req: Request,
-  allowed: Set<string>,
-  token: string | undefined,
-  fixedPort: number | undefined,
-  boundPort: number | undefined,
-): Response | undefined {
-  const rawHost = req.headers.get("host");
-  if (!rawHost || !HOST_HEADER.test(rawHost.trim())) return text(400, "Bad Request: missing or unreadable Host header");
-  const host = hostOf(rawHost);
-  if (!allowed.has(host)) return text(403, "Forbidden: Host not allowed (DNS rebinding protection)");
-  const origin = req.headers.get("origin");
-  if (origin !== null) {
-    if (origin === "null") return text(403, "Forbidden: Origin null is not allowed");
-    let url: URL;
-    try {
-      url = new URL(origin);
-    } catch {
-      return text(403, "Forbidden: unreadable Origin");
-    }
-    const name = url.hostname.toLowerCase();
-    const ourPort = fixedPort ?? boundPort;
-    const originPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-    const listed = allowed.has(url.origin.toLowerCase());
-    const sameSite = (allowed.has(name) || allowed.has(`[${name}]`)) && originPort === ourPort;
-    if (!listed && !sameSite) return text(403, "Forbidden: Origin not allowed (DNS rebinding protection)");
-  }
-  if (token) {
-    const given = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "")?.[1]?.trim() ?? "";
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    if (a.length !== b.length || !timingSafeEqual(a, b))
-      return text(401, "Unauthorized: a valid bearer token is required", {
-        "www-authenticate": 'Bearer realm="mcp-mux"',
-      });
-  }
-  return undefined;
-}
-
-/** The host name of a Host header (`localhost:8080` → `localhost`, `[::1]:80` → `[::1]`). */
-function hostOf(header: string): string {
-  const h = header.trim().toLowerCase();
-  if (h.startsWith("[")) return h.slice(0, h.indexOf("]") + 1);
-  return h.replace(/:\d+$/, "");
-}
-
 function accepts(accept: string, type: string): boolean {
   const parts = accept
     .toLowerCase()
@@ -436,9 +406,6 @@ function accepts(accept: string, type: string): boolean {
     .map((p) => p.split(";")[0]?.trim());
   return parts.includes(type) || parts.includes("*/*") || parts.includes(`${type.split("/")[0]}/*`);
 }
-
-/** `Host` header syntax: a name or an IPv4 address, or a bracketed IPv6 address, with an optional port. */
-const HOST_HEADER = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/;
 
 /** A session opened and never used is ended after this long (not the 30-minute idle time). */
 const ABANDONED_MS = 60_000;
@@ -498,10 +465,6 @@ async function readBody(
   return new TextDecoder().decode(Buffer.concat(parts));
 }
 
-function text(status: number, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(message, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
-}
-
 /** A JSON-RPC error body with an HTTP status (what SDK clients show to the user). */
 function rpcError(
   status: number,
@@ -523,10 +486,4 @@ function parseListen(listen: string): { hostname: string; port: number } {
   if (m.length === 2) return { hostname: "127.0.0.1", port: Number(m[1]) };
   const host = (m[1] as string).replace(/^\[|\]$/g, "") || "127.0.0.1";
   return { hostname: host, port: Number(m[2]) };
-}
-
-/** True for loopback addresses and localhost. */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }

@@ -106,6 +106,9 @@ export class MuxClient {
   /** The error code every request of a refused client gets (default -32035, a refused env). */
   refusalCode: number | undefined;
 
+  /** Sees every line written to the client (the service's record), when set. */
+  tap: ((line: WireLine, kind: SendKind) => void) | undefined;
+
   private readonly port: ClientPort;
   private readonly limits: ClientLimits;
   /** Idempotent notifications held back while the client is behind: key → line. */
@@ -132,6 +135,7 @@ export class MuxClient {
       }
     }
     if (kind === "response") this.answered++;
+    this.tap?.(line, kind);
     this.port.write(line, kind, related);
   }
 

@@ -23,6 +23,10 @@ import { spawnUpstream, type Upstream } from "./upstream.ts";
 export interface EngineHooks {
   changed(): void;
   status(): unknown;
+  /** A line the child wrote to stderr (it is logged as well). */
+  stderr?(text: string): void;
+  /** A lifecycle event: started, exited and why, restarting, failed, waiting for a first request. */
+  event?(text: string): void;
 }
 
 /** A supervised child and its router. */
@@ -80,6 +84,7 @@ export class Engine {
   start(lazy: boolean): void {
     if (lazy) {
       this.router.state = "lazy";
+      this.hooks.event?.("dormant: the child starts with the first request");
       this.hooks.changed();
     } else this.spawn();
   }
@@ -128,6 +133,7 @@ export class Engine {
           stderr: (text) => {
             tail.push(text.length > STDERR_LINE_CHARS ? `${text.slice(0, STDERR_LINE_CHARS)}…` : text);
             if (tail.length > STDERR_TAIL_LINES) tail.shift();
+            this.hooks.stderr?.(text);
           },
         },
         this.logger,
@@ -140,11 +146,13 @@ export class Engine {
         const delay = this.resourceBackoff;
         this.resourceBackoff = Math.min(this.resourceBackoff * 2, this.options.restartBackoffMaxMs);
         this.logger.warn(`${message}; out of resources: retrying in ${delay} ms (not counted as a server failure)`);
+        this.hooks.event?.(`failed to start: ${message}; out of resources, retrying in ${delay} ms`);
         this.router.childGone(message, "restarting");
         this.restartTimer = setTimeout(() => this.spawn(), delay);
         return;
       }
       this.logger.error(message);
+      this.hooks.event?.(`failed to start: ${message}`);
       this.router.fail(message);
       return;
     }
@@ -152,6 +160,7 @@ export class Engine {
     this.upstream = up;
     this.childStartedAt = Date.now();
     this.logger.info(`started ${this.options.cmd} (pid ${up.pid})`);
+    this.hooks.event?.(`started ${this.options.cmd} (pid ${up.pid})`);
     this.router.childStarted();
   }
 
@@ -171,6 +180,7 @@ export class Engine {
     const startFailed = BEFORE_READY.has(this.router.state);
     const tail = this.stderrTail;
     const stderr = [...tail];
+    this.hooks.event?.(`child exited: ${reason}`);
     if (Date.now() - this.childStartedAt >= this.options.healthyAfterMs) {
       this.failures = 0;
       this.backoff = this.options.restartBackoffMs;
@@ -181,6 +191,7 @@ export class Engine {
     if (limit > 0 && this.failures > limit) {
       const why = `restart limit reached (${limit}); last failure: ${withLastLine(reason, stderr)}`;
       this.logger.error(`service ${this.options.serviceName} failed: ${why}`);
+      this.hooks.event?.(`failed: ${why}`);
       this.router.fail(why);
       return;
     }
@@ -189,6 +200,7 @@ export class Engine {
     this.backoff = Math.min(this.backoff * 2, this.options.restartBackoffMaxMs);
     this.restarts++;
     this.logger.warn(`${reason}; restarting in ${delay} ms`);
+    this.hooks.event?.(`restart ${this.restarts}: ${reason}; restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => this.spawn(), delay);
     if (startFailed) void this.reportStartFailure(up, tail, reason, delay);
     this.hooks.changed();
@@ -226,6 +238,7 @@ export class Engine {
     this.upstream = undefined;
     await up?.stop(this.options.killGraceMs);
     this.router.state = "stopped";
+    this.hooks.event?.("stopped");
   }
 }
 

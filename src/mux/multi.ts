@@ -8,7 +8,7 @@ import { isMuxError, MuxError } from "../errors.ts";
 import { type HttpFront, startHttpFront } from "../http/front.ts";
 import { defaultLogger, type MuxLogger } from "./logger.ts";
 import type { HttpOptions, ServiceOptions } from "./options.ts";
-import { httpUnavailable, type MuxHandle, serviceOf, startMux } from "./serve.ts";
+import { httpUnavailable, type MuxHandle, recordsOf, serviceOf, startMux } from "./serve.ts";
 import type { MuxService } from "./service.ts";
 import type { StatusSnapshot } from "./status.ts";
 
@@ -83,6 +83,8 @@ export interface ServicesHandle extends AsyncDisposable {
   readonly httpUrl?: string;
   /** Why the HTTP front is not serving (the port is taken, ...), when it was asked for and could not start. */
   readonly httpError?: string;
+  /** The HTTP front's bearer token, while it serves with one (`mux dashboard` links). */
+  readonly httpToken?: string;
   close(): Promise<void>;
   readonly closed: Promise<void>;
 }
@@ -119,16 +121,23 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
     return out;
   };
   const httpLogger = options.httpLogger ?? defaultLogger("http");
+  const dashboard = {
+    status: () => [...running.values()].map((r) => r.handle.status()),
+    records: () => recordsOf(new Map([...running].map(([name, r]) => [name, r.handle]))),
+  };
   let front: HttpFront | undefined;
   let httpError: string | undefined;
+  let httpToken: string | undefined;
   let httpKey = identity(options.http ?? null);
   // A front that cannot start (its port is taken) is an error of its own: the socket services
   // run on, and status and the log say why HTTP is missing.
   const openFront = (http: HttpOptions | undefined): void => {
     httpError = undefined;
+    httpToken = undefined;
     if (!http) return;
     try {
-      front = startHttpFront({ ...http, routes, logger: httpLogger });
+      front = startHttpFront({ ...http, routes, logger: httpLogger, dashboard });
+      httpToken = http.auth === "none" ? undefined : http.token;
     } catch (error) {
       if (isMuxError(error)) throw error;
       httpError = httpUnavailable(http.listen, error);
@@ -189,6 +198,9 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
     },
     get httpError() {
       return httpError;
+    },
+    get httpToken() {
+      return front ? httpToken : undefined;
     },
     get services() {
       return new Map([...running].map(([n, r]) => [n, r.handle]));

@@ -7,6 +7,7 @@ import { isMuxError } from "../errors.ts";
 import { type HttpFront, startHttpFront } from "../http/front.ts";
 import { defaultLogger } from "./logger.ts";
 import { type MuxOptions, resolveServiceOptions } from "./options.ts";
+import type { Recorder } from "./record.ts";
 import { MuxService } from "./service.ts";
 import type { StatusSnapshot } from "./status.ts";
 
@@ -32,6 +33,16 @@ export function serviceOf(handle: MuxHandle): MuxService | undefined {
   return services.get(handle);
 }
 
+/** The records of running services, by name (the control socket's `mcp-mux/logs`, the dashboard). */
+export function recordsOf(handles: ReadonlyMap<string, MuxHandle>): Map<string, Recorder> {
+  const out = new Map<string, Recorder>();
+  for (const [name, h] of handles) {
+    const r = services.get(h)?.recorder;
+    if (r) out.set(name, r);
+  }
+  return out;
+}
+
 /** Start one mux service: bind its socket and (unless lazy) start its child. */
 export async function startMux(options: MuxOptions): Promise<MuxHandle> {
   const resolved = resolveServiceOptions(options);
@@ -44,7 +55,15 @@ export async function startMux(options: MuxOptions): Promise<MuxHandle> {
     // A front that cannot start (its port is taken) is an error of its own: the socket serves
     // on, and `httpError` and the log say why HTTP is missing.
     try {
-      front = startHttpFront({ ...options.http, routes: () => new Map([["/mcp", service]]), logger });
+      front = startHttpFront({
+        ...options.http,
+        routes: () => new Map([["/mcp", service]]),
+        logger,
+        dashboard: {
+          status: () => [service.status()],
+          records: () => new Map([[resolved.serviceName, service.recorder]]),
+        },
+      });
       logger.info(`serving Streamable HTTP at ${front.url}/mcp`);
     } catch (error) {
       if (isMuxError(error)) {

@@ -19,6 +19,7 @@ import { checkSocketPath, type Listener } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
 import { statusSettingsOf } from "./option-table.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
+import { Recorder } from "./record.ts";
 import type { SocketClient } from "./socket-client.ts";
 import { listenSocket } from "./socket-transport.ts";
 import { createStatusWriter, redactStatus, type StatusSnapshot, type StatusWriter } from "./status.ts";
@@ -56,10 +57,20 @@ export class MuxService implements ServiceDoor {
   private pastRestarts = 0;
   /** Requests served by children that are gone (isolated and forwarded-env children). */
   private pastRequests = 0;
+  /** What flowed: messages, the children's stderr, lifecycle events (`mux logs`, the dashboard). */
+  readonly recorder: Recorder;
 
   constructor(options: ResolvedServiceOptions, logger: MuxLogger) {
     this.options = options;
     this.logger = logger;
+    this.recorder = new Recorder({
+      service: options.serviceName,
+      maxEntries: options.recordMaxEntries,
+      maxBytes: options.recordMaxBytes,
+      payloads: options.recordPayloads,
+      redactKeys: options.recordRedact,
+      secrets: Object.values(options.env ?? {}),
+    });
     if (options.statusFile)
       this.statusWriter = createStatusWriter(options.statusFile, () => this.status(), { warn: (m) => logger.warn(m) });
     if (options.share === "global") this.shared = this.newEngine();
@@ -214,9 +225,13 @@ export class MuxService implements ServiceDoor {
   private newEngine(env?: Record<string, string>, workspace?: string): Engine {
     let options = env ? { ...this.options, env: { ...(this.options.env ?? {}), ...env } } : this.options;
     if (workspace !== undefined) options = inWorkspace(options, workspace);
+    const rec = this.recorder;
+    const where = workspace !== undefined ? ` (workspace ${workspace})` : env ? " (forwarded env)" : "";
     return new Engine(options, this.logger, {
       changed: () => this.statusWriter?.touch(),
       status: () => this.status(),
+      stderr: rec.enabled ? (text) => rec.stderr(text) : undefined,
+      event: rec.enabled ? (text) => rec.event(`${text}${where}`) : undefined,
     });
   }
 
@@ -233,6 +248,7 @@ export class MuxService implements ServiceDoor {
       if (hello && "refusal" in hello) return this.refuse(client, hello.refusal);
       if (hello) return this.hello(client, hello);
     }
+    if (this.recorder.enabled) this.recorder.inbound(client, line);
     let engine = this.engineOf(client);
     if (!engine && !client.refusal) {
       const probe = typeof line === "string" ? this.probe(client, line) : false;
@@ -400,6 +416,10 @@ export class MuxService implements ServiceDoor {
   }
 
   private attach(client: MuxClient): void {
+    if (this.recorder.enabled) {
+      const rec = this.recorder;
+      client.tap = (line, kind) => rec.outbound(client, line, kind);
+    }
     // Isolated mode: a client gets its child with its first request that needs one (status
     // and health probes never start a server, and never count against the cap).
     if (this.shared) this.shared.router.attach(client);

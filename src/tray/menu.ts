@@ -1,6 +1,7 @@
 /**
  * The tray menu from status snapshots: a section per service (state, clients, requests,
- * initialize cache, restarts with the last reason, server pid), then "Quit mux". Items are
+ * initialize cache, restarts with the last reason, server pid), then "Open dashboard" (when the
+ * daemon serves one) and "Quit mux". Items are
  * a flat list with stable ids, so a refresh only sends the lines that changed.
  * @module
  */
@@ -27,17 +28,20 @@ export interface TrayItem {
 export const SEPARATOR = "<SEPARATOR>";
 /** The title of the item that stops the daemon. */
 export const QUIT_TITLE = "Quit mux";
+/** The title of the item that opens the dashboard in the browser. */
+export const DASHBOARD_TITLE = "Open dashboard";
 
 /** Lines per service section (header, five details, up to four workspace children, separator). */
 const SECTION = 11;
 
-/** The items for these services, ids from 1 in order; the last one is Quit. */
-export function menuItems(services: TrayService[]): TrayItem[] {
+/** The items for these services, ids from 1 in order; then "Open dashboard" (when served) and Quit. */
+export function menuItems(services: TrayService[], dashboard = false): TrayItem[] {
   const titles: [string, boolean][] = [];
   for (const s of services) {
     const lines = serviceLines(s);
     titles.push(...lines.map((t) => [t, false] as [string, boolean]), [SEPARATOR, false]);
   }
+  if (dashboard) titles.push([DASHBOARD_TITLE, true]);
   titles.push([QUIT_TITLE, true]);
   return titles.map(([title, enabled], i) => ({
     title,

@@ -11,7 +11,15 @@ import type { Subprocess } from "bun";
 import type { MuxLogger } from "../mux/logger.ts";
 import { type ExtractedHelper, trayHelper } from "./helper.ts";
 import { trayIcon } from "./icon.ts";
-import { menuItems, QUIT_TITLE, type TrayItem, type TrayService, trayLevel, traySummary } from "./menu.ts";
+import {
+  DASHBOARD_TITLE,
+  menuItems,
+  QUIT_TITLE,
+  type TrayItem,
+  type TrayService,
+  trayLevel,
+  traySummary,
+} from "./menu.ts";
 
 /** Options of {@link startTray}. */
 export interface TrayOptions {
@@ -19,6 +27,8 @@ export interface TrayOptions {
   status: () => TrayService[];
   /** "Quit mux" was clicked: shut the daemon down (as SIGTERM would). */
   onQuit: () => void;
+  /** "Open dashboard" was clicked (the item is shown only with this). */
+  onDashboard?: () => void;
   logger: MuxLogger;
   env?: Record<string, string | undefined>;
   /** Refresh period (default 1000 ms). */
@@ -53,6 +63,7 @@ class Tray implements TrayHandle {
   private level = "";
   private names = "";
   private quitId = 0;
+  private dashboardId = 0;
   private closing = false;
   private warned = false;
   private stderrTail = "";
@@ -143,8 +154,9 @@ class Tray implements TrayHandle {
       return false;
     }
     const services = this.options.status();
-    const items = menuItems(services);
+    const items = menuItems(services, this.options.onDashboard !== undefined);
     this.quitId = items.find((i) => i.title === QUIT_TITLE)?.__id ?? 0;
+    this.dashboardId = items.find((i) => i.title === DASHBOARD_TITLE)?.__id ?? 0;
     this.names = services.map((s) => s.service).join("\n");
     this.level = trayLevel(services);
     this.sent = new Map(items.map((i) => [i.__id, JSON.stringify(i)]));
@@ -161,7 +173,7 @@ class Tray implements TrayHandle {
       void this.rebuild();
       return;
     }
-    for (const item of menuItems(services)) this.updateItem(item);
+    for (const item of menuItems(services, this.options.onDashboard !== undefined)) this.updateItem(item);
     const level = trayLevel(services);
     if (level !== this.level) {
       this.level = level;
@@ -226,6 +238,9 @@ class Tray implements TrayHandle {
     else if (msg.type === "clicked" && (msg.__id ?? msg.item?.__id) === this.quitId && this.quitId > 0) {
       this.options.logger.info("tray: Quit mux");
       this.options.onQuit();
+    } else if (msg.type === "clicked" && (msg.__id ?? msg.item?.__id) === this.dashboardId && this.dashboardId > 0) {
+      this.options.logger.info("tray: Open dashboard");
+      this.options.onDashboard?.();
     }
   }
 

@@ -558,10 +558,9 @@ test("entries in the hosts' default scopes (claude mcp add: local, gemini mcp ad
 
 test("two projects' `fs: mcp-server-filesystem .` entries, rewired from each project: each host sees its own project, never HOME", async () => {
   const home = scope.dir();
-  const env = {
-    ...homeEnv(home),
-    PATH: `${join(import.meta.dir, "..", "..", "node_modules", ".bin")}:${process.env.PATH}`,
-  };
+  const path = `${join(import.meta.dir, "..", "..", "node_modules", ".bin")}:${process.env.PATH}`;
+  // The auto-started daemon's PATH is its own (stable whichever host starts it): give it the server's folder.
+  const env = { ...homeEnv(home), PATH: path, MUX_DAEMON_PATH: path };
   const projects = ["projA", "projB"].map((p) => join(home, p));
   for (const p of projects) {
     mkdirSync(p);
