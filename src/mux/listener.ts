@@ -4,8 +4,9 @@
  * @module
  */
 
-import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
-import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, lstatSync, renameSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { SocketHandler, TCPSocketListener, UnixSocketListener } from "bun";
 import { withFileLock } from "../client/lock.ts";
 import { connectRpc } from "../client/rpc.ts";
@@ -45,10 +46,20 @@ export async function listenUnix<T>(path: string, handlers: SocketHandler<T>): P
   ensurePrivateDir(dirname(path));
   const server = await withFileLock(`${path}.lock`, async () => {
     if (existsSync(path)) await takeOverStale(path);
+    // Bound under a temporary name and renamed into place once listening: a client that sees
+    // the socket file can connect (bind creates the file before listen, and a connect in
+    // between is refused: clients that wait for the file would race it).
+    const temp = join(dirname(path), `.${randomBytes(4).toString("hex")}`);
+    const staged = Buffer.byteLength(temp) <= MAX_SOCKET_PATH_BYTES ? temp : path;
     const previous = process.umask(0o177);
     try {
-      return Bun.listen<T>({ unix: path, socket: handlers, allowHalfOpen: true });
+      const listening = Bun.listen<T>({ unix: staged, socket: handlers, allowHalfOpen: true });
+      if (staged !== path) renameSync(staged, path);
+      return listening;
     } catch (error) {
+      try {
+        if (staged !== path) unlinkSync(staged);
+      } catch {}
       throw new MuxError("SOCKET_IN_USE", `cannot listen on ${path}: ${String(error)}`, { cause: error });
     } finally {
       process.umask(previous);
