@@ -9,14 +9,21 @@
  * restarts go on in the background. A spawn that fails for lack of resources (descriptors,
  * processes, memory) is retried with backoff and does not count towards the failure limit:
  * the service recovers once the resources are back.
+ *
+ * With `dormantAfterMs`, a ready child that nothing depends on (see `dormancy.ts`) for that
+ * long is stopped while its clients stay connected (`dormant`); initialize is answered from
+ * the last child's result meanwhile, and the next request that needs the server starts it
+ * again (`waking`), held until the child is initialized with the same parameters, its log
+ * level and subscriptions restored.
  * @module
  */
 
 import { isMuxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { dormancyBlocker } from "./dormancy.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
-import { Router } from "./router.ts";
+import { type ChildState, Router } from "./router.ts";
 import { spawnUpstream, type Upstream } from "./upstream.ts";
 
 /** What an engine reports to its service. */
@@ -42,6 +49,13 @@ export class Engine {
   private closing: Promise<void> | undefined;
   /** A client found the child's stdin behind: wake the clients once it drains. */
   private busyReported = false;
+  /** Dormancy: the timer (armed while the child is ready), since when nothing depends on the child. */
+  private dormantTimer: ReturnType<typeof setTimeout> | undefined;
+  private quietSince: number | undefined;
+  /** A dormant child is being started again (status `waking` until it is ready). */
+  private waking = false;
+  /** Times the child went dormant. */
+  dormancies = 0;
 
   constructor(
     private readonly options: ResolvedServiceOptions,
@@ -64,13 +78,21 @@ export class Engine {
       {
         writeChild: (line) => this.upstream?.write(line) ?? false,
         ensureChild: () => {
-          if (this.router.state === "lazy" && !this.closing) this.spawn();
+          if (this.closing) return;
+          if (this.router.state === "dormant") {
+            this.waking = true;
+            this.logger.info("waking the dormant server for a request");
+            this.spawn();
+          } else if (this.router.state === "lazy") this.spawn();
         },
         childUnusable: (reason) => {
           const up = this.upstream;
           if (up) this.childGone(up, reason);
         },
-        changed: () => hooks.changed(),
+        changed: () => {
+          this.checkDormancy();
+          hooks.changed();
+        },
         status: () => hooks.status(),
       },
     );
@@ -82,6 +104,11 @@ export class Engine {
       this.router.state = "lazy";
       this.hooks.changed();
     } else this.spawn();
+  }
+
+  /** The state status shows: the router's, `waking` while a dormant child starts again. */
+  get state(): ChildState {
+    return this.waking && WAKING_STATES.has(this.router.state) ? "waking" : this.router.state;
   }
 
   /** True while the child's stdin is so far behind that no client should be read. */
@@ -108,6 +135,40 @@ export class Engine {
   }
 
   // --- internal ---
+
+  /** After every change: note when the child became quiet, keep the dormancy timer armed while it is ready. */
+  private checkDormancy(): void {
+    if (this.waking && !WAKING_STATES.has(this.router.state) && this.router.state !== "restarting") this.waking = false;
+    const ms = this.options.dormantAfterMs;
+    if (ms <= 0 || this.closing) return;
+    if (dormancyBlocker(this.router) !== undefined) this.quietSince = undefined;
+    else this.quietSince ??= Date.now();
+    if (this.router.state === "ready") this.dormantTimer ??= setTimeout(() => this.dormancyTick(), ms);
+  }
+
+  private dormancyTick(): void {
+    this.dormantTimer = undefined;
+    if (this.closing || this.router.state !== "ready") return;
+    const ms = this.options.dormantAfterMs;
+    const blocked = dormancyBlocker(this.router) !== undefined;
+    if (blocked) this.quietSince = undefined;
+    else this.quietSince ??= Date.now();
+    const quietFor = this.quietSince === undefined ? 0 : Date.now() - this.quietSince;
+    if (blocked || quietFor < ms) {
+      this.dormantTimer = setTimeout(() => this.dormancyTick(), blocked ? ms : ms - quietFor);
+      return;
+    }
+    const up = this.upstream;
+    if (!up) return;
+    this.upstream = undefined;
+    this.quietSince = undefined;
+    this.dormancies++;
+    this.logger.info(`server idle for ${ms} ms: stopping it until a request needs it (dormant)`);
+    this.router.childGone("dormant after being idle", "dormant");
+    this.router.handshake.sleep();
+    void up.stop(this.options.killGraceMs);
+    this.hooks.changed();
+  }
 
   private spawn(): void {
     this.restartTimer = undefined;
@@ -217,6 +278,7 @@ export class Engine {
 
   private async shutdown(): Promise<void> {
     clearTimeout(this.restartTimer);
+    clearTimeout(this.dormantTimer);
     this.router.closing = true;
     const until = Date.now() + this.options.shutdownGraceMs;
     while (this.router.pending.size > 0 && Date.now() < until) await Bun.sleep(10);
@@ -231,6 +293,8 @@ export class Engine {
 
 // --- internal ---
 
+/** Router states of a dormant child starting again (shown as `waking`). */
+const WAKING_STATES = new Set<ChildState>(["starting", "waiting", "initializing"]);
 /** Child states before its handshake is done: a child gone in one of them could not start. */
 const BEFORE_READY = new Set(["starting", "initializing", "waiting"]);
 /** Stderr lines kept of the current child, and the most shown in a start failure's message. */

@@ -61,6 +61,8 @@ export class Handshake {
    * waiting for retries that keep failing.
    */
   failure: { message: string; data: JsonObject } | undefined;
+  /** The child was stopped while idle (dormant): a next child with the same result is no news to clients. */
+  private asleep = false;
   /** The parameters the child is (or will be) initialized with; kept across restarts. */
   private params: JsonObject | undefined;
 
@@ -129,6 +131,11 @@ export class Handshake {
     this.initializing = false;
   }
 
+  /** The child was stopped for being idle (after `childGone`): its result stands for the next one. */
+  sleep(): void {
+    this.asleep = true;
+  }
+
   // --- internal ---
 
   private send(client: MuxClient | undefined): void {
@@ -169,7 +176,10 @@ export class Handshake {
     this.r.host.writeChild('{"jsonrpc":"2.0","method":"notifications/initialized"}');
     this.r.state = "ready";
     this.r.logger.info(`server ready (protocol ${String(result.protocolVersion)})`);
-    if (previous) this.afterRestart(previous, result);
+    const woke = this.asleep;
+    this.asleep = false;
+    // A woken child that says the same as before is the same server: clients are not told to re-list.
+    if (previous && !(woke && JSON.stringify(previous) === JSON.stringify(result))) this.afterRestart(previous, result);
     this.r.childReady();
     for (const w of this.waiters.takeAll()) {
       this.r.answerInitialize(w.client, w.msg, w.reply);

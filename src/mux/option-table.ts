@@ -153,6 +153,15 @@ export const OPTIONS = {
     key: "lazy_start",
     help: "Start the server on the first client request",
   },
+  dormantAfterMs: {
+    scope: "service",
+    kind: "int",
+    default: 0,
+    min: 0,
+    flag: "dormant-after-ms",
+    key: "dormant_after_ms",
+    help: "Stop an idle server after this long with nothing depending on it; the next request wakes it (0: never)",
+  },
   maxRequestBytes: {
     scope: "service",
     kind: "int",

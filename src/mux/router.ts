@@ -78,9 +78,9 @@ export class Router implements RoutingCore {
     this.serverRequests = new ServerRequests(this);
   }
 
-  /** The child's cached initialize result. */
+  /** The child's cached initialize result (a dormant child's last one while it sleeps). */
   get initResult(): JsonObject | undefined {
-    return this.handshake.result;
+    return this.handshake.result ?? (this.state === "dormant" ? this.handshake.previous : undefined);
   }
 
   get declaredCapabilities(): JsonObject | undefined {

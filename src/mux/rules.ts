@@ -35,7 +35,8 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
       s.capabilities = isObject(params.capabilities) ? params.capabilities : {};
       s.clientInfo = isObject(params.clientInfo) ? params.clientInfo : undefined;
     }
-    if (r.state !== "ready" || !r.initResult) return r.waitInitialize(s, msg, reply);
+    // A dormant child's last result answers at once: the child starts for a request that needs it.
+    if ((r.state !== "ready" && r.state !== "dormant") || !r.initResult) return r.waitInitialize(s, msg, reply);
     const version = negotiateVersion(params.protocolVersion, String(r.initResult.protocolVersion));
     s.protocolVersion = version;
     s.initialized = true;
@@ -55,9 +56,13 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
    * A ping is the server's to answer (so `mux health` tells the truth): forwarded to the child,
    * past the active-client slots; while the child starts, it waits for it like any request.
    * Before the deferred handshake (`waiting`) the child answers it uninitialized, as MCP allows.
+   * While the server is dormant the mux answers it, so hosts' keep-alives do not wake it
+   * (unless its `_meta` says `"mcp-mux/wake": true`, as `mux health --wake` sends).
    */
   ping(r, s, msg, reply) {
     if (r.state === "failed") return reply(r.failedError(msg.rawId));
+    // A dormant server is not woken for a keep-alive: the mux answers (`mux health` reads the state).
+    if (r.state === "dormant" && !wakeAsked(msg)) return reply(resultLine(msg.rawId, {}));
     if ((r.state === "ready" || r.state === "waiting") && !s.inflight.has(msg.key)) {
       r.forward(s, msg, reply);
       return;
@@ -245,6 +250,12 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
 };
 
 // --- internal ---
+
+/** A ping whose `_meta` asks for a dormant server to be woken (`mux health --wake`). */
+function wakeAsked(msg: RequestMessage): boolean {
+  const meta = msg.params?._meta;
+  return isObject(meta) && meta["mcp-mux/wake"] === true;
+}
 
 function notHere(msg: RequestMessage): string {
   const why =

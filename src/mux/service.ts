@@ -147,7 +147,7 @@ export class MuxService implements ServiceDoor {
     const r = main?.router;
     const init = r?.initResult ?? routers.find((x) => x.initResult)?.initResult;
     const info = init?.serverInfo as { name?: string; version?: string } | undefined;
-    const state = r ? r.state : this.closing ? "stopped" : "ready";
+    const state = main ? main.state : this.closing ? "stopped" : "ready";
     const now = Date.now();
     const all = main ? [...main.router.clients, ...this.moved.keys()] : [...this.isolated.keys(), ...this.moved.keys()];
     const sessions = all.filter((c) => c.session);
@@ -180,7 +180,7 @@ export class MuxService implements ServiceDoor {
         dir: w.dir,
         source: w.source,
         pid: w.engine.childPid,
-        state: w.engine.router.state,
+        state: w.engine.state,
         clients: [...w.engine.router.clients].filter((c) => c.session).length,
         requests: w.engine.router.requestsForwarded,
         idleMs: now - Math.max(w.engine.childStartedAt, ...[...w.engine.router.clients].map((c) => c.lastRequestAt)),
