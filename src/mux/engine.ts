@@ -15,12 +15,19 @@
  * the last child's result meanwhile, and the next request that needs the server starts it
  * again (`waking`), held until the child is initialized with the same parameters, its log
  * level and subscriptions restored.
+ *
+ * With a handshake cache file (a shared service of a daemon with a state folder), a service
+ * whose cache is there starts dormant: no child until a request needs one, initialize and the
+ * first list pages answered from the cache. Once a child is ready its lists are asked again and
+ * the cache rewritten when anything differs; clients get `list_changed` for a list that changed.
  * @module
  */
 
 import { isMuxError } from "../errors.ts";
+import { isObject, type JsonObject } from "../protocol/message.ts";
 import { VERSION } from "../version.ts";
 import { dormancyBlocker } from "./dormancy.ts";
+import { CACHED_LISTS, type CachedHandshake, readCache, writeCache } from "./handshake-cache.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import { type ChildState, Router } from "./router.ts";
@@ -56,11 +63,17 @@ export class Engine {
   private waking = false;
   /** Times the child went dormant. */
   dormancies = 0;
+  /** The initialize result whose lists were last asked for (once per child). */
+  private listedFor: JsonObject | undefined;
+  /** A cache write failed once (warned once). */
+  private cacheWarned = false;
 
   constructor(
     private readonly options: ResolvedServiceOptions,
     private readonly logger: MuxLogger,
     private readonly hooks: EngineHooks,
+    /** The persisted handshake cache of this child (none: not persisted). */
+    private readonly cacheFile?: string,
   ) {
     this.backoff = options.restartBackoffMs;
     this.resourceBackoff = options.restartBackoffMs;
@@ -98,9 +111,15 @@ export class Engine {
     );
   }
 
-  /** Start the child now, or wait for the first request when `lazy`. */
+  /** Start the child now, or wait for the first request when `lazy` (or dormant, from its cache). */
   start(lazy: boolean): void {
-    if (lazy) {
+    const cached = this.cacheFile ? readCache(this.cacheFile) : undefined;
+    if (cached) {
+      this.router.handshake.restore(cached.params, cached.result, cached.lists);
+      this.router.state = "dormant";
+      this.logger.info("answering from the handshake cache; the server starts for the first request that needs it");
+      this.hooks.changed();
+    } else if (lazy) {
       this.router.state = "lazy";
       this.hooks.changed();
     } else this.spawn();
@@ -138,12 +157,60 @@ export class Engine {
 
   /** After every change: note when the child became quiet, keep the dormancy timer armed while it is ready. */
   private checkDormancy(): void {
+    const result = this.router.handshake.result;
+    if (result && result !== this.listedFor && this.router.state === "ready") this.refreshLists(result);
     if (this.waking && !WAKING_STATES.has(this.router.state) && this.router.state !== "restarting") this.waking = false;
     const ms = this.options.dormantAfterMs;
     if (ms <= 0 || this.closing) return;
     if (dormancyBlocker(this.router) !== undefined) this.quietSince = undefined;
     else this.quietSince ??= Date.now();
     if (this.router.state === "ready") this.dormantTimer ??= setTimeout(() => this.dormancyTick(), ms);
+  }
+
+  /**
+   * The child is ready: ask its lists (first pages), tell clients of a list that differs from
+   * the cached one, keep them for dormancy and write the cache.
+   */
+  private refreshLists(result: JsonObject): void {
+    this.listedFor = result;
+    if (!this.cacheFile && this.options.dormantAfterMs <= 0) return;
+    const caps = isObject(result.capabilities) ? result.capabilities : {};
+    const lists = this.router.handshake.lists;
+    const methods = CACHED_LISTS.filter((m) => isObject(caps[m.split("/")[0] as string]));
+    const got: CachedHandshake["lists"] = {};
+    let left = methods.length;
+    const done = (): void => {
+      if (this.router.handshake.result !== result || this.closing) return;
+      for (const m of CACHED_LISTS) {
+        const page = got[m];
+        const before = lists.get(m);
+        if (!page) lists.delete(m);
+        else {
+          if (before && JSON.stringify(before) !== JSON.stringify(page))
+            this.router.broadcast(`{"jsonrpc":"2.0","method":"notifications/${m.split("/")[0]}/list_changed"}`);
+          lists.set(m, page);
+        }
+      }
+      this.saveCache(result, got);
+    };
+    if (left === 0) return done();
+    for (const m of methods) {
+      this.router.request(m, undefined, (msg) => {
+        // A page with more after it is not cached (only whole lists are answered from the cache).
+        if (!msg.error && isObject(msg.result) && msg.result.nextCursor === undefined) got[m] = msg.result;
+        if (--left === 0) done();
+      });
+    }
+  }
+
+  private saveCache(result: JsonObject, lists: CachedHandshake["lists"]): void {
+    const params = this.router.handshake.initializeParams;
+    if (!this.cacheFile || !params) return;
+    const error = writeCache(this.cacheFile, { params, result, lists });
+    if (error && !this.cacheWarned) {
+      this.cacheWarned = true;
+      this.logger.warn(`handshake cache not written (${this.cacheFile}): ${error}`);
+    }
   }
 
   private dormancyTick(): void {

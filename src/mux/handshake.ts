@@ -63,8 +63,19 @@ export class Handshake {
   failure: { message: string; data: JsonObject } | undefined;
   /** The child was stopped while idle (dormant): a next child with the same result is no news to clients. */
   private asleep = false;
+  /**
+   * First pages of the child's `tools/list`, `prompts/list` and `resources/list` (from the
+   * persisted cache or asked by the engine once the child is ready): a dormant child's lists
+   * are answered from them. A child's `list_changed` drops its kind.
+   */
+  readonly lists = new Map<string, JsonObject>();
   /** The parameters the child is (or will be) initialized with; kept across restarts. */
   private params: JsonObject | undefined;
+
+  /** The parameters the child was initialized with (for the persisted cache). */
+  get initializeParams(): JsonObject | undefined {
+    return this.params;
+  }
 
   /** The client capabilities declared to the child (undefined before its first initialize). */
   get declared(): JsonObject | undefined {
@@ -129,6 +140,18 @@ export class Handshake {
     if (this.result) this.previous = this.result;
     this.result = undefined;
     this.initializing = false;
+  }
+
+  /**
+   * A persisted handshake (a service started from its cache, no child yet): its result answers
+   * initialize while dormant, its parameters initialize the next child, its lists answer lists.
+   */
+  restore(params: JsonObject, result: JsonObject, lists: Record<string, JsonObject>): void {
+    this.params = params;
+    this.previous = result;
+    this.lists.clear();
+    for (const [method, page] of Object.entries(lists)) this.lists.set(method, page);
+    this.asleep = true;
   }
 
   /** The child was stopped for being idle (after `childGone`): its result stands for the next one. */

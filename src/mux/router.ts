@@ -83,6 +83,10 @@ export class Router implements RoutingCore {
     return this.handshake.result ?? (this.state === "dormant" ? this.handshake.previous : undefined);
   }
 
+  get cachedLists(): Map<string, JsonObject> {
+    return this.handshake.lists;
+  }
+
   get declaredCapabilities(): JsonObject | undefined {
     return this.handshake.declared;
   }

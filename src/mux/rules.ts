@@ -117,6 +117,10 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
     r.subscriptions.unsubscribe(s, msg, uri, reply);
   },
 
+  "tools/list": listFromCache,
+  "prompts/list": listFromCache,
+  "resources/list": listFromCache,
+
   "tasks/get": ownTaskOnly,
   "tasks/result": ownTaskOnly,
   "tasks/cancel": ownTaskOnly,
@@ -208,6 +212,10 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
 
 /** Server (child) → client notifications. */
 export const childNotificationRules: Record<string, ChildNotificationRule> = {
+  "notifications/tools/list_changed": listChanged("tools/list"),
+  "notifications/prompts/list_changed": listChanged("prompts/list"),
+  "notifications/resources/list_changed": listChanged("resources/list"),
+
   "notifications/progress"(r, msg) {
     const token = msg.params?.progressToken;
     const owner = typeof token === "number" ? r.progress.owner(token) : undefined;
@@ -250,6 +258,25 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
 };
 
 // --- internal ---
+
+/**
+ * A list request: while the server is dormant, its first page is answered from the last one the
+ * server gave (persisted across daemon restarts), without waking it; otherwise the server's.
+ */
+function listFromCache(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+  const page = r.state === "dormant" && s.initialized && msg.params?.cursor === undefined;
+  const cached = page ? r.cachedLists.get(msg.method) : undefined;
+  if (cached) return reply(resultLine(msg.rawId, cached));
+  r.submit(s, msg, reply);
+}
+
+/** The child says a list changed: the cached page is stale; clients are told as always. */
+function listChanged(method: string): ChildNotificationRule {
+  return (r, msg) => {
+    r.cachedLists.delete(method);
+    r.broadcast(msg.text);
+  };
+}
 
 /** A ping whose `_meta` asks for a dormant server to be woken (`mux health --wake`). */
 function wakeAsked(msg: RequestMessage): boolean {

@@ -36,7 +36,7 @@ export function serviceOf(handle: MuxHandle): MuxService | undefined {
 export async function startMux(options: MuxOptions): Promise<MuxHandle> {
   const resolved = resolveServiceOptions(options);
   const logger = options.logger ?? defaultLogger(resolved.serviceName);
-  const service = new MuxService(resolved, logger);
+  const service = new MuxService(resolved, logger, options.stateDir);
   await service.start();
   let front: HttpFront | undefined;
   let httpError: string | undefined;

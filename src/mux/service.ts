@@ -15,6 +15,7 @@ import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
 import type { ServiceDoor } from "./door.ts";
 import { Engine } from "./engine.ts";
+import { cacheFile } from "./handshake-cache.ts";
 import { checkSocketPath, type Listener } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
 import { statusSettingsOf } from "./option-table.ts";
@@ -57,12 +58,16 @@ export class MuxService implements ServiceDoor {
   /** Requests served by children that are gone (isolated and forwarded-env children). */
   private pastRequests = 0;
 
-  constructor(options: ResolvedServiceOptions, logger: MuxLogger) {
+  constructor(
+    options: ResolvedServiceOptions,
+    logger: MuxLogger,
+    private readonly stateDir?: string,
+  ) {
     this.options = options;
     this.logger = logger;
     if (options.statusFile)
       this.statusWriter = createStatusWriter(options.statusFile, () => this.status(), { warn: (m) => logger.warn(m) });
-    if (options.share === "global") this.shared = this.newEngine();
+    if (options.share === "global") this.shared = this.newEngine(undefined, undefined, this.cacheFile());
   }
 
   /** Bind the socket and (unless lazy or isolated) start the child. */
@@ -211,13 +216,26 @@ export class MuxService implements ServiceDoor {
     return [...this.isolated.values(), ...[...this.byWorkspace.values()].map((w) => w.engine)];
   }
 
-  private newEngine(env?: Record<string, string>, workspace?: string): Engine {
+  /** The shared child's handshake cache file (none without a state folder or with `handshake_cache` off). */
+  private cacheFile(): string | undefined {
+    const o = this.options;
+    if (!this.stateDir || !o.handshakeCache) return undefined;
+    const spec = { service: o.serviceName, socket: o.socket, cmd: o.cmd, args: o.args, cwd: o.cwd, env: o.env };
+    return cacheFile(this.stateDir, spec);
+  }
+
+  private newEngine(env?: Record<string, string>, workspace?: string, cache?: string): Engine {
     let options = env ? { ...this.options, env: { ...(this.options.env ?? {}), ...env } } : this.options;
     if (workspace !== undefined) options = inWorkspace(options, workspace);
-    return new Engine(options, this.logger, {
-      changed: () => this.statusWriter?.touch(),
-      status: () => this.status(),
-    });
+    return new Engine(
+      options,
+      this.logger,
+      {
+        changed: () => this.statusWriter?.touch(),
+        status: () => this.status(),
+      },
+      cache,
+    );
   }
 
   private engineOf(client: MuxClient): Engine | undefined {
