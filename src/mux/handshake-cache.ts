@@ -48,6 +48,8 @@ export interface LaunchSpec {
   args: readonly string[];
   cwd?: string;
   env?: Record<string, string>;
+  /** Settings that shape the child's initialize (capability and roots policies): another value, another cache. */
+  policy?: unknown;
 }
 
 /** The cache file of a launch under `stateDir`. */
@@ -56,7 +58,8 @@ export function cacheFile(stateDir: string, spec: LaunchSpec): string {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => [k, sha256(v)]);
   const { service, socket, cmd, args } = spec;
-  const key = sha256(JSON.stringify({ service, socket, cmd, args, cwd: spec.cwd ?? null, env }));
+  const policy = spec.policy ?? null;
+  const key = sha256(JSON.stringify({ service, socket, cmd, args, cwd: spec.cwd ?? null, env, policy }));
   return join(stateDir, "handshake-cache", `${key.slice(0, 32)}.json`);
 }
 

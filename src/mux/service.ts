@@ -220,7 +220,8 @@ export class MuxService implements ServiceDoor {
   private cacheFile(): string | undefined {
     const o = this.options;
     if (!this.stateDir || !o.handshakeCache) return undefined;
-    const spec = { service: o.serviceName, socket: o.socket, cmd: o.cmd, args: o.args, cwd: o.cwd, env: o.env };
+    const policy = [o.childCapabilities, o.rootsPolicy];
+    const spec = { service: o.serviceName, socket: o.socket, cmd: o.cmd, args: o.args, cwd: o.cwd, env: o.env, policy };
     return cacheFile(this.stateDir, spec);
   }
 
