@@ -62,10 +62,12 @@ import {
   sdkHttp,
   sdkStdio,
   socat,
+  spawnBg,
   statusField,
   stopAll,
   throughput,
   treeMem,
+  treeRss,
   uncache,
   until,
 } from "./bench/util.ts";
@@ -883,6 +885,143 @@ async function workspaces(): Promise<void> {
   await stopAll();
 }
 
+/**
+ * Dormancy and the handshake cache (issue 25): one config daemon with ten server-memory
+ * services (`dormant_after_ms`), a host connected to each and idle: RSS of the whole process
+ * tree with the servers up and once they are dormant; a host's connect (initialize +
+ * tools/list) to a dormant service, answered with no server running; the first tool call to a
+ * dormant service (time to wake) beside a cold start (a host's first call to a fresh service).
+ */
+async function dormancy(): Promise<void> {
+  log("dormancy: ten idle services, connect from cache, time to wake");
+  const n = 10;
+  const afterMs = quick ? 1500 : 3000;
+  const base = join(dir, "dormancy");
+  mkdirSync(base, { recursive: true });
+  const env = { MUX_STATE_DIR: join(base, "state"), MUX_RUNTIME_DIR: join(base, "run") };
+  const sockets = Array.from({ length: n }, (_, i) => join(base, `s${i}.sock`));
+  const config = join(base, "mux.toml");
+  writeFileSync(
+    config,
+    sockets
+      .map(
+        (socket, i) =>
+          `[servers.m${i}]\nsocket = "${socket}"\ncmd = "${MEMORY}"\ndormant_after_ms = ${afterMs}\nenv = { MEMORY_FILE_PATH = "${join(base, `m${i}.jsonl`)}" }\n`,
+      )
+      .join(""),
+  );
+  const daemon = spawnBg([MUX, "serve", "--config", config, "--log-level", "error"], env);
+  await until(() => sockets.every((s) => existsSync(s)), 30_000, "the dormancy daemon's sockets");
+  const call = async (c: RawConn, name: string): Promise<void> => {
+    const r = await c.request("tools/call", { name, arguments: {} });
+    if (r.error) {
+      checks.errors++;
+      throw new Error(`dormancy bench: ${name} answered ${JSON.stringify(r).slice(0, 200)}`);
+    }
+  };
+  const state = async (socket: string): Promise<{ state: string; childPids: number[] }> => {
+    const c = await RawConn.socket(socket);
+    const s = (await c.request("mcp-mux/status")).result as { state: string; childPids: number[] };
+    c.end();
+    return s;
+  };
+  const hosts: RawConn[] = [];
+  for (const socket of sockets) {
+    const c = await RawConn.socket(socket);
+    await checkedHandshake(c);
+    await c.request("tools/list");
+    await call(c, "read_graph");
+    hosts.push(c);
+  }
+  await Bun.sleep(300);
+  const up = treeRss([daemon.pid]);
+  await until(
+    async () => (await Promise.all(sockets.map(state))).every((s) => s.state === "dormant"),
+    afterMs * 4 + 10_000,
+    "every service dormant",
+  );
+  await Bun.sleep(300);
+  const down = treeRss([daemon.pid]);
+  const daemonAlone = statusField(daemon.pid, "VmRSS") ?? 0;
+
+  // A host's connect to a dormant service: initialize + tools/list, no server started.
+  const connects: number[] = [];
+  for (let i = 0; i < (quick ? 30 : 200); i++) {
+    const socket = sockets[i % n] as string;
+    const c = await RawConn.socket(socket);
+    const t0 = performance.now();
+    await checkedHandshake(c);
+    const list = await c.request("tools/list");
+    connects.push(performance.now() - t0);
+    if (!JSON.stringify(list.result ?? {}).includes("read_graph")) checks.errors++;
+    c.end();
+  }
+  const stillDormant = (await Promise.all(sockets.map(state))).filter((s) => s.state === "dormant").length;
+
+  // Time to wake: the first tool call of a connected host to a dormant service.
+  const wakes: number[] = [];
+  for (const c of hosts) {
+    const t0 = performance.now();
+    await call(c, "read_graph");
+    wakes.push(performance.now() - t0);
+  }
+  for (const c of hosts) c.end();
+  process.kill(daemon.pid, "SIGTERM");
+  await daemon.exited;
+
+  // After a daemon restart: initialize + tools/list from the persisted cache, no server.
+  const again = spawnBg([MUX, "serve", "--config", config, "--log-level", "error"], env);
+  await until(() => sockets.every((s) => existsSync(s)), 30_000, "the restarted daemon's sockets");
+  const fromCache: number[] = [];
+  for (let i = 0; i < (quick ? 30 : 200); i++) {
+    const c = await RawConn.socket(sockets[i % n] as string);
+    const t0 = performance.now();
+    await checkedHandshake(c);
+    await c.request("tools/list");
+    fromCache.push(performance.now() - t0);
+    c.end();
+  }
+  const afterRestart = treeRss([again.pid]);
+  const cachedDormant = (await Promise.all(sockets.map(state))).filter((s) => s.state === "dormant").length;
+  process.kill(again.pid, "SIGTERM");
+  await again.exited;
+
+  // Cold start: a host's connect and first tool call to a fresh service (no cache, lazy start).
+  const colds: number[] = [];
+  for (let i = 0; i < (quick ? 2 : 5); i++) {
+    const mux = await startMux(`cold${i}`, [MEMORY], { extra: ["--lazy-start"] });
+    const c = await RawConn.socket(mux.socket);
+    const t0 = performance.now();
+    await checkedHandshake(c);
+    await call(c, "read_graph");
+    colds.push(performance.now() - t0);
+    c.end();
+    process.kill(mux.pid, "SIGTERM");
+  }
+  report.dormancy = {
+    services: n,
+    dormantAfterMs: afterMs,
+    treeUpKb: up.rssKb,
+    treeUpProcesses: up.processes,
+    treeDormantKb: down.rssKb,
+    treeDormantProcesses: down.processes,
+    daemonAloneKb: daemonAlone,
+    connectP50Ms: Math.round(percentile(connects, 50) * 100) / 100,
+    connectP99Ms: Math.round(percentile(connects, 99) * 100) / 100,
+    connectStillDormant: stillDormant,
+    cacheConnectP50Ms: Math.round(percentile(fromCache, 50) * 100) / 100,
+    cacheConnectP99Ms: Math.round(percentile(fromCache, 99) * 100) / 100,
+    cacheDormant: cachedDormant,
+    treeAfterRestartKb: afterRestart.rssKb,
+    treeAfterRestartProcesses: afterRestart.processes,
+    wakeP50Ms: Math.round(percentile(wakes, 50)),
+    wakeMaxMs: Math.round(Math.max(...wakes)),
+    coldP50Ms: Math.round(percentile(colds, 50)),
+    coldMaxMs: Math.round(Math.max(...colds)),
+  };
+  await stopAll();
+}
+
 /** One echo call through `c`, its answer checked. */
 async function checkedEcho(c: Client, tag: string): Promise<void> {
   const r = await c.callTool({ name: "echo", arguments: { text: tag } });
@@ -1322,6 +1461,25 @@ function render(): string {
       "",
     );
   }
+  const dm = report.dormancy as Record<string, number> | undefined;
+  if (dm) {
+    const mib = (kb: number | undefined): string => f((kb ?? 0) / 1024, 1);
+    lines.push(
+      "## 8d. Dormant servers and the handshake cache",
+      "",
+      `One \`mux serve --config\` daemon with ${dm.services} server-memory services (\`dormant_after_ms = ${dm.dormantAfterMs}\`), one raw host connected to each (initialize, tools/list, one read_graph call), then idle.`,
+      "",
+      "| Figure | value | target |",
+      "| --- | --- | --- |",
+      `| RSS of the process tree, servers up | ${mib(dm.treeUpKb)} MiB (${dm.treeUpProcesses} processes) | |`,
+      `| RSS of the process tree, every service dormant | ${mib(dm.treeDormantKb)} MiB (${dm.treeDormantProcesses} processes) | the daemon alone: ${mib(dm.daemonAloneKb)} MiB |`,
+      `| A host's connect (initialize + tools/list) to a dormant service, p50 / p99 | ${dm.connectP50Ms} / ${dm.connectP99Ms} ms (${dm.connectStillDormant} of ${dm.services} still dormant after) | p50 ≤ 5 ms |`,
+      `| The same after a daemon restart, from the persisted cache, p50 / p99 | ${dm.cacheConnectP50Ms} / ${dm.cacheConnectP99Ms} ms (${dm.cacheDormant} of ${dm.services} dormant, tree ${mib(dm.treeAfterRestartKb)} MiB, ${dm.treeAfterRestartProcesses} processes) | p50 ≤ 5 ms |`,
+      `| First tool call to a dormant service (time to wake), p50 / max | ${dm.wakeP50Ms} / ${dm.wakeMaxMs} ms | |`,
+      `| Cold start: a host's initialize + first tool call to a fresh service, p50 / max | ${dm.coldP50Ms} / ${dm.coldMaxMs} ms | |`,
+      "",
+    );
+  }
   const eo = report.exactlyOnce as { passed: boolean; runs: Record<string, number>[] } | undefined;
   if (eo) {
     lines.push(
@@ -1412,6 +1570,7 @@ try {
   if (want("hostile")) await hostile();
   if (want("floods")) await floods();
   if (want("workspaces")) await workspaces();
+  if (want("dormancy")) await dormancy();
   if (want("exactly-once")) await exactlyOnce();
   if (want("release")) await releaseSizes();
   report.checks = { ...checks };

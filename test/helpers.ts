@@ -142,6 +142,7 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
     ["maxClientInflight", "--max-client-inflight"],
     ["clientStallTimeoutMs", "--client-stall-timeout-ms"],
     ["maxConcurrentRequests", "--max-concurrent-requests"],
+    ["dormantAfterMs", "--dormant-after-ms"],
   ];
   for (const [key, flag] of map) if (options[key] !== undefined) flags.push(flag, String(options[key]));
   if (options.childCapabilities !== undefined)

@@ -70,9 +70,9 @@ export const statusCommand = defineCommand({
 });
 
 /**
- * 0: every service answers and its server is ready (or idle: lazy, waiting for a client);
+ * 0: every service answers and its server is ready (or idle: lazy, waiting for a client, dormant);
  * 1: one is failed, cannot start, or does not answer; 2: none answers; 6: one's server has not
- * answered yet (starting, initializing, restarting: `mux health` says 6 for it too).
+ * answered yet (starting, initializing, restarting, waking: `mux health` says 6 for it too).
  */
 export function statusExitCode(rows: StatusRow[]): number {
   if (rows.every((r) => r.state === "down")) return 2;
@@ -81,7 +81,7 @@ export function statusExitCode(rows: StatusRow[]): number {
 }
 
 /** States in which the service's server has not answered yet (health's `starting`). */
-const NOT_ANSWERED_YET = new Set(["starting", "initializing", "restarting"]);
+const NOT_ANSWERED_YET = new Set(["starting", "initializing", "restarting", "waking"]);
 
 /** Status rows of every service of a config: from its daemon, else probed socket by socket. */
 export async function configStatus(path: string): Promise<StatusRow[]> {
@@ -227,6 +227,8 @@ const STATE_COLORS: Record<string, number> = {
   ready: 32,
   waiting: 36,
   lazy: 36,
+  dormant: 36,
+  waking: 33,
   starting: 33,
   initializing: 33,
   restarting: 33,

@@ -29,7 +29,7 @@ import type { HttpOptions, ServiceOptions } from "../mux/options.ts";
 import type { Recorder } from "../mux/record.ts";
 import { type MuxHandle, recordsOf, serviceOf } from "../mux/serve.ts";
 import { loadConfig, type MuxConfig } from "./load.ts";
-import { controlSocketPath, daemonFiles, defaultTokenFile } from "./paths.ts";
+import { controlSocketPath, daemonFiles, defaultTokenFile, stateDir } from "./paths.ts";
 import type { HttpSettings } from "./schema.ts";
 
 /** How long an auto-started daemon stays without clients before it closes, unless the config says. */
@@ -159,6 +159,7 @@ export async function startDaemon(path: string, options: DaemonOptions = {}): Pr
       onIdle: () => options.onIdle?.(idleExitMs),
       http: httpFor(config, false),
       httpLogger: options.httpLogger,
+      stateDir: stateDir(env),
     });
   } catch (error) {
     lock?.release();

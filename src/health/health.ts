@@ -13,14 +13,18 @@ export interface HealthOptions {
   socket: string;
   /** Deadline for connecting and for the ping answer (default 3000 ms). */
   timeoutMs?: number;
+  /** Ping a dormant service too (which wakes its server); by default it is reported `dormant`. */
+  wake?: boolean;
 }
 
 /**
  * The outcome kinds, each with its own CLI exit code (see `HEALTH_EXIT_CODES`). `healthy`
  * means the MCP server itself answered the ping (the mux forwards it); `starting` means the
- * daemon answers but its server is still starting, initializing or restarting.
+ * daemon answers but its server is still starting, initializing, restarting or waking;
+ * `dormant` means the daemon answers and its server is stopped while idle (not pinged, so not
+ * woken, unless `wake`).
  */
-export type HealthState = "healthy" | "failed" | "no-socket" | "refused" | "timeout" | "error" | "starting";
+export type HealthState = "healthy" | "failed" | "no-socket" | "refused" | "timeout" | "error" | "starting" | "dormant";
 
 /** Exit codes of `mux health` per outcome (`failed` also when its server cannot start: it exits before `initialize`). */
 export const HEALTH_EXIT_CODES: Record<HealthState, number> = {
@@ -31,10 +35,11 @@ export const HEALTH_EXIT_CODES: Record<HealthState, number> = {
   timeout: 4,
   error: 5,
   starting: 6,
+  dormant: 7,
 };
 
 /** Child states in which the server has not answered yet but may soon. */
-const STARTING_STATES = new Set(["lazy", "starting", "waiting", "initializing", "restarting"]);
+const STARTING_STATES = new Set(["lazy", "starting", "waiting", "initializing", "restarting", "waking"]);
 
 /** Result of a health check. */
 export interface HealthResult {
@@ -79,8 +84,15 @@ export async function checkHealth(options: HealthOptions): Promise<HealthResult>
         status,
       };
     }
+    if (status?.state === "dormant" && !options.wake) {
+      const name = ` (service "${String(status.service)}")`;
+      const message = `dormant: the server is stopped while idle and the next request wakes it${name}; --wake pings it`;
+      return { ok: true, state: "dormant", socket, message, status };
+    }
     const pinged = performance.now();
-    const pong = await conn.request("ping", undefined, timeoutMs);
+    // A dormant server is woken only when asked (the mux answers a plain ping for it).
+    const params = options.wake ? { _meta: { "mcp-mux/wake": true } } : undefined;
+    const pong = await conn.request("ping", params, timeoutMs);
     const latencyMs = Math.round((performance.now() - pinged) * 10) / 10;
     const error = isObject(pong.error) ? pong.error : undefined;
     if (error?.code === RpcErrorCode.ServiceFailed || status?.state === "failed") {

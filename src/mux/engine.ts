@@ -9,14 +9,28 @@
  * restarts go on in the background. A spawn that fails for lack of resources (descriptors,
  * processes, memory) is retried with backoff and does not count towards the failure limit:
  * the service recovers once the resources are back.
+ *
+ * With `dormantAfterMs`, a ready child that nothing depends on (see `dormancy.ts`) for that
+ * long is stopped while its clients stay connected (`dormant`); initialize is answered from
+ * the last child's result meanwhile, and the next request that needs the server starts it
+ * again (`waking`), held until the child is initialized with the same parameters, its log
+ * level and subscriptions restored.
+ *
+ * With a handshake cache file (a shared service of a daemon with a state folder), a service
+ * whose cache is there starts dormant: no child until a request needs one, initialize and the
+ * first list pages answered from the cache. Once a child is ready its lists are asked again and
+ * the cache rewritten when anything differs; clients get `list_changed` for a list that changed.
  * @module
  */
 
 import { isMuxError } from "../errors.ts";
+import { isObject, type JsonObject } from "../protocol/message.ts";
 import { VERSION } from "../version.ts";
+import { dormancyBlocker } from "./dormancy.ts";
+import { CACHED_LISTS, type CachedHandshake, readCache, writeCache } from "./handshake-cache.ts";
 import type { MuxLogger } from "./logger.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
-import { Router } from "./router.ts";
+import { type ChildState, Router } from "./router.ts";
 import { spawnUpstream, type Upstream } from "./upstream.ts";
 
 /** What an engine reports to its service. */
@@ -46,11 +60,24 @@ export class Engine {
   private closing: Promise<void> | undefined;
   /** A client found the child's stdin behind: wake the clients once it drains. */
   private busyReported = false;
+  /** Dormancy: the timer (armed while the child is ready), since when nothing depends on the child. */
+  private dormantTimer: ReturnType<typeof setTimeout> | undefined;
+  private quietSince: number | undefined;
+  /** A dormant child is being started again (status `waking` until it is ready). */
+  private waking = false;
+  /** Times the child went dormant. */
+  dormancies = 0;
+  /** The initialize result whose lists were last asked for (once per child). */
+  private listedFor: JsonObject | undefined;
+  /** A cache write failed once (warned once). */
+  private cacheWarned = false;
 
   constructor(
     private readonly options: ResolvedServiceOptions,
     private readonly logger: MuxLogger,
     private readonly hooks: EngineHooks,
+    /** The persisted handshake cache of this child (none: not persisted). */
+    private readonly cacheFile?: string,
   ) {
     this.backoff = options.restartBackoffMs;
     this.resourceBackoff = options.restartBackoffMs;
@@ -68,25 +95,44 @@ export class Engine {
       {
         writeChild: (line) => this.upstream?.write(line) ?? false,
         ensureChild: () => {
-          if (this.router.state === "lazy" && !this.closing) this.spawn();
+          if (this.closing) return;
+          if (this.router.state === "dormant") {
+            this.waking = true;
+            this.logger.info("waking the dormant server for a request");
+            this.spawn();
+          } else if (this.router.state === "lazy") this.spawn();
         },
         childUnusable: (reason) => {
           const up = this.upstream;
           if (up) this.childGone(up, reason);
         },
-        changed: () => hooks.changed(),
+        changed: () => {
+          this.checkDormancy();
+          hooks.changed();
+        },
         status: () => hooks.status(),
       },
     );
   }
 
-  /** Start the child now, or wait for the first request when `lazy`. */
+  /** Start the child now, or wait for the first request when `lazy` (or dormant, from its cache). */
   start(lazy: boolean): void {
-    if (lazy) {
+    const cached = this.cacheFile ? readCache(this.cacheFile) : undefined;
+    if (cached) {
+      this.router.handshake.restore(cached.params, cached.result, cached.lists);
+      this.router.state = "dormant";
+      this.logger.info("answering from the handshake cache; the server starts for the first request that needs it");
+      this.hooks.changed();
+    } else if (lazy) {
       this.router.state = "lazy";
       this.hooks.event?.("dormant: the child starts with the first request");
       this.hooks.changed();
     } else this.spawn();
+  }
+
+  /** The state status shows: the router's, `waking` while a dormant child starts again. */
+  get state(): ChildState {
+    return this.waking && WAKING_STATES.has(this.router.state) ? "waking" : this.router.state;
   }
 
   /** True while the child's stdin is so far behind that no client should be read. */
@@ -113,6 +159,88 @@ export class Engine {
   }
 
   // --- internal ---
+
+  /** After every change: note when the child became quiet, keep the dormancy timer armed while it is ready. */
+  private checkDormancy(): void {
+    const result = this.router.handshake.result;
+    if (result && result !== this.listedFor && this.router.state === "ready") this.refreshLists(result);
+    if (this.waking && !WAKING_STATES.has(this.router.state) && this.router.state !== "restarting") this.waking = false;
+    const ms = this.options.dormantAfterMs;
+    if (ms <= 0 || this.closing) return;
+    if (dormancyBlocker(this.router) !== undefined) this.quietSince = undefined;
+    else this.quietSince ??= Date.now();
+    if (this.router.state === "ready") this.dormantTimer ??= setTimeout(() => this.dormancyTick(), ms);
+  }
+
+  /**
+   * The child is ready: ask its lists (first pages), tell clients of a list that differs from
+   * the cached one, keep them for dormancy and write the cache.
+   */
+  private refreshLists(result: JsonObject): void {
+    this.listedFor = result;
+    if (!this.cacheFile && this.options.dormantAfterMs <= 0) return;
+    const caps = isObject(result.capabilities) ? result.capabilities : {};
+    const lists = this.router.handshake.lists;
+    const methods = CACHED_LISTS.filter((m) => isObject(caps[m.split("/")[0] as string]));
+    const got: CachedHandshake["lists"] = {};
+    let left = methods.length;
+    const done = (): void => {
+      if (this.router.handshake.result !== result || this.closing) return;
+      for (const m of CACHED_LISTS) {
+        const page = got[m];
+        const before = lists.get(m);
+        if (!page) lists.delete(m);
+        else {
+          if (before && JSON.stringify(before) !== JSON.stringify(page))
+            this.router.broadcast(`{"jsonrpc":"2.0","method":"notifications/${m.split("/")[0]}/list_changed"}`);
+          lists.set(m, page);
+        }
+      }
+      this.saveCache(result, got);
+    };
+    if (left === 0) return done();
+    for (const m of methods) {
+      this.router.request(m, undefined, (msg) => {
+        // A page with more after it is not cached (only whole lists are answered from the cache).
+        if (!msg.error && isObject(msg.result) && msg.result.nextCursor === undefined) got[m] = msg.result;
+        if (--left === 0) done();
+      });
+    }
+  }
+
+  private saveCache(result: JsonObject, lists: CachedHandshake["lists"]): void {
+    const params = this.router.handshake.initializeParams;
+    if (!this.cacheFile || !params) return;
+    const error = writeCache(this.cacheFile, { params, result, lists });
+    if (error && !this.cacheWarned) {
+      this.cacheWarned = true;
+      this.logger.warn(`handshake cache not written (${this.cacheFile}): ${error}`);
+    }
+  }
+
+  private dormancyTick(): void {
+    this.dormantTimer = undefined;
+    if (this.closing || this.router.state !== "ready") return;
+    const ms = this.options.dormantAfterMs;
+    const blocked = dormancyBlocker(this.router) !== undefined;
+    if (blocked) this.quietSince = undefined;
+    else this.quietSince ??= Date.now();
+    const quietFor = this.quietSince === undefined ? 0 : Date.now() - this.quietSince;
+    if (blocked || quietFor < ms) {
+      this.dormantTimer = setTimeout(() => this.dormancyTick(), blocked ? ms : ms - quietFor);
+      return;
+    }
+    const up = this.upstream;
+    if (!up) return;
+    this.upstream = undefined;
+    this.quietSince = undefined;
+    this.dormancies++;
+    this.logger.info(`server idle for ${ms} ms: stopping it until a request needs it (dormant)`);
+    this.router.childGone("dormant after being idle", "dormant");
+    this.router.handshake.sleep();
+    void up.stop(this.options.killGraceMs);
+    this.hooks.changed();
+  }
 
   private spawn(): void {
     this.restartTimer = undefined;
@@ -229,6 +357,7 @@ export class Engine {
 
   private async shutdown(): Promise<void> {
     clearTimeout(this.restartTimer);
+    clearTimeout(this.dormantTimer);
     this.router.closing = true;
     const until = Date.now() + this.options.shutdownGraceMs;
     while (this.router.pending.size > 0 && Date.now() < until) await Bun.sleep(10);
@@ -244,6 +373,8 @@ export class Engine {
 
 // --- internal ---
 
+/** Router states of a dormant child starting again (shown as `waking`). */
+const WAKING_STATES = new Set<ChildState>(["starting", "waiting", "initializing"]);
 /** Child states before its handshake is done: a child gone in one of them could not start. */
 const BEFORE_READY = new Set(["starting", "initializing", "waiting"]);
 /** Stderr lines kept of the current child, and the most shown in a start failure's message. */

@@ -61,8 +61,21 @@ export class Handshake {
    * waiting for retries that keep failing.
    */
   failure: { message: string; data: JsonObject } | undefined;
+  /** The child was stopped while idle (dormant): a next child with the same result is no news to clients. */
+  private asleep = false;
+  /**
+   * First pages of the child's `tools/list`, `prompts/list` and `resources/list` (from the
+   * persisted cache or asked by the engine once the child is ready): a dormant child's lists
+   * are answered from them. A child's `list_changed` drops its kind.
+   */
+  readonly lists = new Map<string, JsonObject>();
   /** The parameters the child is (or will be) initialized with; kept across restarts. */
   private params: JsonObject | undefined;
+
+  /** The parameters the child was initialized with (for the persisted cache). */
+  get initializeParams(): JsonObject | undefined {
+    return this.params;
+  }
 
   /** The client capabilities declared to the child (undefined before its first initialize). */
   get declared(): JsonObject | undefined {
@@ -129,6 +142,23 @@ export class Handshake {
     this.initializing = false;
   }
 
+  /**
+   * A persisted handshake (a service started from its cache, no child yet): its result answers
+   * initialize while dormant, its parameters initialize the next child, its lists answer lists.
+   */
+  restore(params: JsonObject, result: JsonObject, lists: Record<string, JsonObject>): void {
+    this.params = params;
+    this.previous = result;
+    this.lists.clear();
+    for (const [method, page] of Object.entries(lists)) this.lists.set(method, page);
+    this.asleep = true;
+  }
+
+  /** The child was stopped for being idle (after `childGone`): its result stands for the next one. */
+  sleep(): void {
+    this.asleep = true;
+  }
+
   // --- internal ---
 
   private send(client: MuxClient | undefined): void {
@@ -169,7 +199,10 @@ export class Handshake {
     this.r.host.writeChild('{"jsonrpc":"2.0","method":"notifications/initialized"}');
     this.r.state = "ready";
     this.r.logger.info(`server ready (protocol ${String(result.protocolVersion)})`);
-    if (previous) this.afterRestart(previous, result);
+    const woke = this.asleep;
+    this.asleep = false;
+    // A woken child that says the same as before is the same server: clients are not told to re-list.
+    if (previous && !(woke && JSON.stringify(previous) === JSON.stringify(result))) this.afterRestart(previous, result);
     this.r.childReady();
     for (const w of this.waiters.takeAll()) {
       this.r.answerInitialize(w.client, w.msg, w.reply);

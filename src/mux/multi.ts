@@ -39,6 +39,8 @@ export interface ServicesOptions {
   http?: HttpOptions;
   /** Logger of the HTTP front (default: warnings to stderr). */
   httpLogger?: MuxLogger;
+  /** The per-user state folder, for the services' handshake caches (see `MuxOptions.stateDir`). */
+  stateDir?: string;
 }
 
 /** What a reload did. */
@@ -99,7 +101,7 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
     const { logLevel: _l, ...opts } = svc as ConfiguredService;
     const logger = options.logger?.(name, svc as ConfiguredService) ?? defaultLogger(name);
     try {
-      const handle = await startMux({ ...opts, logger });
+      const handle = await startMux({ ...opts, logger, stateDir: options.stateDir });
       running.set(name, { handle, key: identity(svc), socket: svc.socket });
       failures.delete(name);
     } catch (error) {

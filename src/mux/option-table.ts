@@ -153,6 +153,23 @@ export const OPTIONS = {
     key: "lazy_start",
     help: "Start the server on the first client request",
   },
+  dormantAfterMs: {
+    scope: "service",
+    kind: "int",
+    default: 0,
+    min: 0,
+    flag: "dormant-after-ms",
+    key: "dormant_after_ms",
+    help: "Stop an idle server after this long with nothing depending on it; the next request wakes it (0: never)",
+  },
+  handshakeCache: {
+    scope: "service",
+    kind: "bool",
+    default: true,
+    flag: "handshake-cache",
+    key: "handshake_cache",
+    help: "Keep the server's initialize result and lists in the state folder; after a restart hosts are answered from it and the server starts at the first request that needs it (config daemons)",
+  },
   maxRequestBytes: {
     scope: "service",
     kind: "int",

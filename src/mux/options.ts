@@ -32,6 +32,11 @@ export interface MuxOptions extends ServiceOptions {
   signal?: AbortSignal;
   /** Also serve the service over Streamable HTTP at `/mcp`. */
   http?: HttpOptions;
+  /**
+   * The per-user state folder (the config layer's `stateDir()`): where the handshake cache is
+   * kept. None: no persisted cache (the library never picks a folder itself).
+   */
+  stateDir?: string;
 }
 
 /** Options with every default applied. */

@@ -78,9 +78,13 @@ export class Router implements RoutingCore {
     this.serverRequests = new ServerRequests(this);
   }
 
-  /** The child's cached initialize result. */
+  /** The child's cached initialize result (a dormant child's last one while it sleeps). */
   get initResult(): JsonObject | undefined {
-    return this.handshake.result;
+    return this.handshake.result ?? (this.state === "dormant" ? this.handshake.previous : undefined);
+  }
+
+  get cachedLists(): Map<string, JsonObject> {
+    return this.handshake.lists;
   }
 
   get declaredCapabilities(): JsonObject | undefined {

@@ -35,7 +35,8 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
       s.capabilities = isObject(params.capabilities) ? params.capabilities : {};
       s.clientInfo = isObject(params.clientInfo) ? params.clientInfo : undefined;
     }
-    if (r.state !== "ready" || !r.initResult) return r.waitInitialize(s, msg, reply);
+    // A dormant child's last result answers at once: the child starts for a request that needs it.
+    if ((r.state !== "ready" && r.state !== "dormant") || !r.initResult) return r.waitInitialize(s, msg, reply);
     const version = negotiateVersion(params.protocolVersion, String(r.initResult.protocolVersion));
     s.protocolVersion = version;
     s.initialized = true;
@@ -55,9 +56,13 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
    * A ping is the server's to answer (so `mux health` tells the truth): forwarded to the child,
    * past the active-client slots; while the child starts, it waits for it like any request.
    * Before the deferred handshake (`waiting`) the child answers it uninitialized, as MCP allows.
+   * While the server is dormant the mux answers it, so hosts' keep-alives do not wake it
+   * (unless its `_meta` says `"mcp-mux/wake": true`, as `mux health --wake` sends).
    */
   ping(r, s, msg, reply) {
     if (r.state === "failed") return reply(r.failedError(msg.rawId));
+    // A dormant server is not woken for a keep-alive: the mux answers (`mux health` reads the state).
+    if (r.state === "dormant" && !wakeAsked(msg)) return reply(resultLine(msg.rawId, {}));
     if ((r.state === "ready" || r.state === "waiting") && !s.inflight.has(msg.key)) {
       r.forward(s, msg, reply);
       return;
@@ -111,6 +116,10 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
       return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: uri required"));
     r.subscriptions.unsubscribe(s, msg, uri, reply);
   },
+
+  "tools/list": listFromCache,
+  "prompts/list": listFromCache,
+  "resources/list": listFromCache,
 
   "tasks/get": ownTaskOnly,
   "tasks/result": ownTaskOnly,
@@ -203,6 +212,10 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
 
 /** Server (child) → client notifications. */
 export const childNotificationRules: Record<string, ChildNotificationRule> = {
+  "notifications/tools/list_changed": listChanged("tools/list"),
+  "notifications/prompts/list_changed": listChanged("prompts/list"),
+  "notifications/resources/list_changed": listChanged("resources/list"),
+
   "notifications/progress"(r, msg) {
     const token = msg.params?.progressToken;
     const owner = typeof token === "number" ? r.progress.owner(token) : undefined;
@@ -245,6 +258,31 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
 };
 
 // --- internal ---
+
+/**
+ * A list request: while the server is dormant, its first page is answered from the last one the
+ * server gave (persisted across daemon restarts), without waking it; otherwise the server's.
+ */
+function listFromCache(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+  const page = r.state === "dormant" && s.initialized && msg.params?.cursor === undefined;
+  const cached = page ? r.cachedLists.get(msg.method) : undefined;
+  if (cached) return reply(resultLine(msg.rawId, cached));
+  r.submit(s, msg, reply);
+}
+
+/** The child says a list changed: the cached page is stale; clients are told as always. */
+function listChanged(method: string): ChildNotificationRule {
+  return (r, msg) => {
+    r.cachedLists.delete(method);
+    r.broadcast(msg.text);
+  };
+}
+
+/** A ping whose `_meta` asks for a dormant server to be woken (`mux health --wake`). */
+function wakeAsked(msg: RequestMessage): boolean {
+  const meta = msg.params?._meta;
+  return isObject(meta) && meta["mcp-mux/wake"] === true;
+}
 
 function notHere(msg: RequestMessage): string {
   const why =

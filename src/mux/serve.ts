@@ -47,7 +47,7 @@ export function recordsOf(handles: ReadonlyMap<string, MuxHandle>): Map<string, 
 export async function startMux(options: MuxOptions): Promise<MuxHandle> {
   const resolved = resolveServiceOptions(options);
   const logger = options.logger ?? defaultLogger(resolved.serviceName);
-  const service = new MuxService(resolved, logger);
+  const service = new MuxService(resolved, logger, options.stateDir);
   await service.start();
   let front: HttpFront | undefined;
   let httpError: string | undefined;

@@ -15,6 +15,7 @@ import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
 import type { ServiceDoor } from "./door.ts";
 import { Engine } from "./engine.ts";
+import { cacheFile } from "./handshake-cache.ts";
 import { checkSocketPath, type Listener } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
 import { statusSettingsOf } from "./option-table.ts";
@@ -60,7 +61,11 @@ export class MuxService implements ServiceDoor {
   /** What flowed: messages, the children's stderr, lifecycle events (`mux logs`, the dashboard). */
   readonly recorder: Recorder;
 
-  constructor(options: ResolvedServiceOptions, logger: MuxLogger) {
+  constructor(
+    options: ResolvedServiceOptions,
+    logger: MuxLogger,
+    private readonly stateDir?: string,
+  ) {
     this.options = options;
     this.logger = logger;
     this.recorder = new Recorder({
@@ -73,7 +78,7 @@ export class MuxService implements ServiceDoor {
     });
     if (options.statusFile)
       this.statusWriter = createStatusWriter(options.statusFile, () => this.status(), { warn: (m) => logger.warn(m) });
-    if (options.share === "global") this.shared = this.newEngine();
+    if (options.share === "global") this.shared = this.newEngine(undefined, undefined, this.cacheFile());
   }
 
   /** Bind the socket and (unless lazy or isolated) start the child. */
@@ -158,7 +163,7 @@ export class MuxService implements ServiceDoor {
     const r = main?.router;
     const init = r?.initResult ?? routers.find((x) => x.initResult)?.initResult;
     const info = init?.serverInfo as { name?: string; version?: string } | undefined;
-    const state = r ? r.state : this.closing ? "stopped" : "ready";
+    const state = main ? main.state : this.closing ? "stopped" : "ready";
     const now = Date.now();
     const all = main ? [...main.router.clients, ...this.moved.keys()] : [...this.isolated.keys(), ...this.moved.keys()];
     const sessions = all.filter((c) => c.session);
@@ -191,7 +196,7 @@ export class MuxService implements ServiceDoor {
         dir: w.dir,
         source: w.source,
         pid: w.engine.childPid,
-        state: w.engine.router.state,
+        state: w.engine.state,
         clients: [...w.engine.router.clients].filter((c) => c.session).length,
         requests: w.engine.router.requestsForwarded,
         idleMs: now - Math.max(w.engine.childStartedAt, ...[...w.engine.router.clients].map((c) => c.lastRequestAt)),
@@ -222,17 +227,31 @@ export class MuxService implements ServiceDoor {
     return [...this.isolated.values(), ...[...this.byWorkspace.values()].map((w) => w.engine)];
   }
 
-  private newEngine(env?: Record<string, string>, workspace?: string): Engine {
+  /** The shared child's handshake cache file (none without a state folder or with `handshake_cache` off). */
+  private cacheFile(): string | undefined {
+    const o = this.options;
+    if (!this.stateDir || !o.handshakeCache) return undefined;
+    const policy = [o.childCapabilities, o.rootsPolicy];
+    const spec = { service: o.serviceName, socket: o.socket, cmd: o.cmd, args: o.args, cwd: o.cwd, env: o.env, policy };
+    return cacheFile(this.stateDir, spec);
+  }
+
+  private newEngine(env?: Record<string, string>, workspace?: string, cache?: string): Engine {
     let options = env ? { ...this.options, env: { ...(this.options.env ?? {}), ...env } } : this.options;
     if (workspace !== undefined) options = inWorkspace(options, workspace);
     const rec = this.recorder;
     const where = workspace !== undefined ? ` (workspace ${workspace})` : env ? " (forwarded env)" : "";
-    return new Engine(options, this.logger, {
-      changed: () => this.statusWriter?.touch(),
-      status: () => this.status(),
-      stderr: rec.enabled ? (text) => rec.stderr(text) : undefined,
-      event: rec.enabled ? (text) => rec.event(`${text}${where}`) : undefined,
-    });
+    return new Engine(
+      options,
+      this.logger,
+      {
+        changed: () => this.statusWriter?.touch(),
+        status: () => this.status(),
+        stderr: rec.enabled ? (text) => rec.stderr(text) : undefined,
+        event: rec.enabled ? (text) => rec.event(`${text}${where}`) : undefined,
+      },
+      cache,
+    );
   }
 
   private engineOf(client: MuxClient): Engine | undefined {

@@ -74,12 +74,14 @@ export function serviceLines(s: TrayService): string[] {
   return lines.map((l) => (l.length > 90 ? `${l.slice(0, 89)}…` : l)).slice(0, SECTION - 1);
 }
 
+/** States in which a server is on its way up (a dormant one waking included): the icon is busy. */
+const BUSY_STATES = new Set(["starting", "initializing", "restarting", "waking"]);
+
 /** The icon's level: failed beats busy beats ok; nothing running is stopped. */
 export function trayLevel(services: TrayService[]): TrayLevel {
   if (services.length === 0 || services.every((s) => s.state === "stopped")) return "stopped";
   if (services.some((s) => s.state === "failed")) return "failed";
-  if (services.some((s) => s.state === "starting" || s.state === "initializing" || s.state === "restarting"))
-    return "busy";
+  if (services.some((s) => BUSY_STATES.has(s.state))) return "busy";
   return "ok";
 }
 

@@ -510,7 +510,12 @@ describe("hosts survive a daemon restart", () => {
     writeFileSync(versionFile, "2025-06-18");
     const [pid] = daemons(h.config);
     process.kill(pid as number, "SIGTERM");
+    // The new daemon answers the replayed initialize from its handshake cache (no server yet):
+    // the change shows once a request starts the server.
+    await waitFor(() => daemons(h.config).some((p) => p !== pid), 20_000, "the new daemon");
+    const call = echo(c, 3).catch(() => undefined);
     await waitFor(() => closed, 20_000, "the session to end");
+    await call;
     // Ended for that reason (not a crash of the proxy or the daemon) …
     expect(c.proxyStderr()).toContain("the server changed while the daemon was away; ending the session");
     // … and the host's new session works, on the daemon the proxy started again.

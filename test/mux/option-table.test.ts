@@ -102,7 +102,7 @@ describe("every option reaches the service", () => {
     const d = scope.dir();
     const { flags, expected } = everyOption(d);
     const argv = Object.entries(flags).flatMap(([flag, value]) =>
-      value === true ? [`--${flag}`] : [`--${flag}`, String(value)],
+      value === true ? [`--${flag}`] : value === false ? [`--no-${flag}`] : [`--${flag}`, String(value)],
     );
     const proc = Bun.spawn({
       cmd: [MUX_BIN, "serve", "--socket", join(d, "b.sock"), "--cmd", BUN, ...argv, "--", FAKE_SERVER],

@@ -29,6 +29,8 @@ export interface RoutingCore {
   readonly initResult: JsonObject | undefined;
   /** The client capabilities declared to the child (undefined before its first initialize). */
   readonly declaredCapabilities: JsonObject | undefined;
+  /** The child's list results by method (answered from while the child is dormant). */
+  readonly cachedLists: Map<string, JsonObject>;
   readonly pending: PendingRequests;
   readonly progress: ProgressTokens;
   readonly subscriptions: Subscriptions;

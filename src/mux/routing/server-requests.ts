@@ -30,6 +30,11 @@ export class ServerRequests {
 
   constructor(private readonly core: ServerRequestsHost) {}
 
+  /** Server→client requests not answered yet, URL elicitations not completed, the mux's own questions. */
+  get size(): number {
+    return this.open.size + this.elicitations.size + this.own.size;
+  }
+
   /** Send a child request to one client under a mux-owned id; its answer goes back with the child's id. */
   send(client: MuxClient, msg: RequestMessage, elicitationId?: string, related?: string): void {
     const muxKeyText = `"mux-${this.next++}"`;

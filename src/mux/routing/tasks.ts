@@ -16,6 +16,11 @@ export class TaskOwners {
     this.owners.set(taskId, client);
   }
 
+  /** Tasks with a known owner (none: nothing keeps the child awake for a task). */
+  get size(): number {
+    return this.owners.size;
+  }
+
   owner(taskId: string): MuxClient | undefined {
     return this.owners.get(taskId);
   }

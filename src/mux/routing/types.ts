@@ -11,9 +11,15 @@ import type { MuxClient } from "../client.ts";
 import type { MuxLogger } from "../logger.ts";
 import type { RootsPolicy } from "../roots.ts";
 
-/** Lifecycle state of a child, as reported in status (`waiting`: up, initialized at the first client). */
+/**
+ * Lifecycle state of a child, as reported in status (`waiting`: up, initialized at the first
+ * client; `dormant`: stopped while idle, woken by the next request; `waking`: a dormant child
+ * starting again, requests held).
+ */
 export type ChildState =
   | "lazy"
+  | "dormant"
+  | "waking"
   | "starting"
   | "waiting"
   | "initializing"

@@ -1,0 +1,61 @@
+/** What keeps a child awake (`dormancyBlocker`), through the real `Router` with a fake child and clients. */
+
+import { describe, expect, test } from "bun:test";
+import { dormancyBlocker } from "../../src/mux/dormancy.ts";
+import { makeRouter, ready, session } from "./fakes.ts";
+
+describe("dormancy blockers", () => {
+  test("a ready child with nothing open may sleep; a request at the child keeps it until answered", () => {
+    const { router, child } = makeRouter();
+    expect(dormancyBlocker(router)).toBe("it is starting");
+    ready(router, child);
+    const a = session(router);
+    expect(dormancyBlocker(router)).toBeUndefined();
+    a.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t" } });
+    expect(dormancyBlocker(router)).toBe("a request is at the server");
+    child.answer(child.last("tools/call").id, { content: [] });
+    expect(dormancyBlocker(router)).toBeUndefined();
+  });
+
+  test("a subscription keeps it until the last unsubscribe", () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const a = session(router);
+    a.send({ jsonrpc: "2.0", id: 1, method: "resources/subscribe", params: { uri: "file:///x" } });
+    child.answer(child.last("resources/subscribe").id, {});
+    expect(dormancyBlocker(router)).toBe("a client is subscribed to a resource");
+    a.send({ jsonrpc: "2.0", id: 2, method: "resources/unsubscribe", params: { uri: "file:///x" } });
+    child.answer(child.last("resources/unsubscribe").id, {});
+    expect(dormancyBlocker(router)).toBeUndefined();
+  });
+
+  test("a server→client request keeps it until the client answers", () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const a = session(router, { sampling: {} });
+    child.say({ jsonrpc: "2.0", id: 77, method: "sampling/createMessage", params: { messages: [], maxTokens: 1 } });
+    expect(dormancyBlocker(router)).toBe("a server→client request is open");
+    const ask = a.port.messages.find((m) => m.method === "sampling/createMessage") as { id: number };
+    a.send({
+      jsonrpc: "2.0",
+      id: ask.id,
+      result: { role: "assistant", content: { type: "text", text: "x" }, model: "m" },
+    });
+    expect(dormancyBlocker(router)).toBeUndefined();
+  });
+
+  test("a task keeps it; a long-lived listen keeps it", () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const a = session(router);
+    a.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", task: {} } });
+    const call = child.last("tools/call");
+    child.say({ jsonrpc: "2.0", id: call.id, result: { task: { taskId: "t1", status: "working" } } });
+    expect(dormancyBlocker(router)).toBe("a task is open");
+    const b = makeRouter();
+    ready(b.router, b.child);
+    const c = session(b.router);
+    c.send({ jsonrpc: "2.0", id: 9, method: "subscriptions/listen", params: {} });
+    expect(dormancyBlocker(b.router)).toBe("a request is at the server");
+  });
+});
