@@ -1,0 +1,245 @@
+/**
+ * Modern (2026-07-28) requests in front of a legacy child (protocol-2026 §3.1): the per-request
+ * envelope checked (version, capabilities, client info, log level), `server/discover` answered
+ * from the child's cached initialize, removed methods refused, the reserved keys taken out of
+ * what the child sees, and every result stamped (`resultType`, server info, caching hints).
+ * Each request's envelope is kept while it is in flight, so server→client requests and log
+ * lines it causes are judged by what *that* request declared.
+ * @module
+ */
+
+import {
+  isObject,
+  type JsonObject,
+  parseMessage,
+  type RequestMessage,
+  type ResponseMessage,
+} from "../../protocol/message.ts";
+import { errorLine, RpcErrorCode, resultLine } from "../../protocol/rpc-error.ts";
+import { isModernVersion, META, MODERN_VERSIONS } from "../../protocol/versions.ts";
+import type { MuxClient } from "../client.ts";
+import { isLogLevel } from "../levels.ts";
+import type { RoutingCore } from "../routing/core.ts";
+import type { Pending, Reply } from "../routing/types.ts";
+
+/** What one modern request declared about itself. */
+export interface Envelope {
+  version: string;
+  capabilities: JsonObject;
+  clientInfo: JsonObject | undefined;
+  logLevel: string | undefined;
+}
+
+/** A modern request at the child, with its envelope. */
+export interface ModernCause {
+  client: MuxClient;
+  key: string;
+  envelope: Envelope;
+  pending: Pending;
+}
+
+/** Serve one request whose `_meta` claims a modern protocol version. */
+export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+  const envelope = readEnvelope(msg, reply);
+  if (!envelope) return;
+  if (REMOVED_METHODS.has(msg.method)) {
+    const why = `Method not found: ${msg.method} (removed in ${envelope.version})`;
+    return reply(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, why));
+  }
+  // A connection that never opened a legacy session: the deferred handshake (`auto`) declares
+  // to the child what this request declared.
+  if (!s.session) s.capabilities = envelope.capabilities;
+  if (msg.method === "server/discover") return discover(r, s, msg, reply);
+  const out = childView(msg);
+  if (!out) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unreadable request"));
+  r.submit(s, msg, reply, () => {
+    track(s, msg.key, envelope);
+    r.forward(s, out, reply, (res) => {
+      untrack(s, msg.key);
+      reply(stampResponse(r, msg, res));
+    });
+  });
+}
+
+/** The modern requests at the child now (whose method is in `methods`, when given). */
+export function modernCauses(r: RoutingCore, methods?: ReadonlySet<string>): ModernCause[] {
+  const found: ModernCause[] = [];
+  for (const client of r.clients) {
+    const map = envelopes.get(client);
+    if (!map) continue;
+    for (const [key, envelope] of map) {
+      const muxId = client.inflight.get(key);
+      const pending = muxId ? r.pending.get(muxId) : undefined;
+      if (pending && (!methods || methods.has(pending.method))) found.push({ client, key, envelope, pending });
+    }
+  }
+  return found;
+}
+
+/**
+ * The one modern request a child log line (which names no request) can be pinned to: the only
+ * request at the child, across all clients, and a modern one (protocol-2026 §3.1 "logLevel").
+ */
+export function modernLogTarget(r: RoutingCore): ModernCause | undefined {
+  if (r.pending.ofClients !== 1) return undefined;
+  const all = modernCauses(r);
+  return all.length === 1 ? all[0] : undefined;
+}
+
+/** Answer a modern request at the child with `line` now, and stop the child's work on it. */
+export function failModern(r: RoutingCore, cause: ModernCause, line: string, reason: string): void {
+  untrack(cause.client, cause.key);
+  r.dropPending(cause.pending);
+  r.cancelAtChild(cause.pending.muxId, reason);
+  cause.pending.reply(line);
+  r.host.changed();
+}
+
+// --- internal ---
+
+/** Methods a modern client must not send (protocol-2026 §1.11). */
+const REMOVED_METHODS = new Set([
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  "tasks/result",
+  "tasks/list",
+]);
+
+/** Results that carry caching hints (protocol-2026 §1.2). */
+const CACHEABLE = new Set([
+  "server/discover",
+  "tools/list",
+  "prompts/list",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+]);
+
+/** Params members of a modern request the legacy child never sees. */
+const MODERN_PARAMS = ["inputResponses", "requestState"];
+
+const RESERVED_PREFIX = "io.modelcontextprotocol/";
+
+const textDecoder = new TextDecoder();
+
+/** Per client, its modern requests in flight: id key → envelope. */
+const envelopes = new WeakMap<MuxClient, Map<string, Envelope>>();
+
+function track(client: MuxClient, key: string, envelope: Envelope): void {
+  let map = envelopes.get(client);
+  if (!map) {
+    map = new Map();
+    envelopes.set(client, map);
+  }
+  // Entries of requests that ended without an answer through us (timeout, cancel) are swept here.
+  if (map.size >= 64) for (const k of map.keys()) if (!client.inflight.has(k)) map.delete(k);
+  map.set(key, envelope);
+}
+
+function untrack(client: MuxClient, key: string): void {
+  envelopes.get(client)?.delete(key);
+}
+
+/** The request's envelope, or undefined once `reply` has been given why it is refused. */
+function readEnvelope(msg: RequestMessage, reply: Reply): Envelope | undefined {
+  const meta = isObject(msg.params?._meta) ? msg.params._meta : {};
+  const version = meta[META.protocolVersion];
+  const refuse = (why: string): undefined => {
+    reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid params: ${why}`));
+    return undefined;
+  };
+  if (version === undefined) return refuse(`_meta["${META.protocolVersion}"] is required`);
+  if (!isModernVersion(version)) {
+    const supported = [...MODERN_VERSIONS];
+    const why = `Unsupported protocol version: ${typeof version === "string" ? version.slice(0, 64) : typeof version} (supported: ${supported.join(", ")})`;
+    reply(errorLine(msg.rawId, RpcErrorCode.UnsupportedProtocolVersion, why, { supported, requested: version }));
+    return undefined;
+  }
+  const capabilities = meta[META.clientCapabilities];
+  if (!isObject(capabilities)) return refuse(`_meta["${META.clientCapabilities}"] must be an object`);
+  const clientInfo = meta[META.clientInfo];
+  if (clientInfo !== undefined && !isObject(clientInfo)) return refuse(`_meta["${META.clientInfo}"] must be an object`);
+  const logLevel = meta[META.logLevel];
+  if (logLevel !== undefined && !isLogLevel(logLevel)) return refuse(`unknown log level ${JSON.stringify(logLevel)}`);
+  return { version: String(version), capabilities, clientInfo, logLevel };
+}
+
+/** The request as the legacy child gets it: the reserved `_meta` keys and the MRTR members removed. */
+function childView(msg: RequestMessage): RequestMessage | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(msg.bytes ? textDecoder.decode(msg.bytes) : msg.text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(body)) return undefined;
+  const params = isObject(body.params) ? { ...body.params } : {};
+  for (const k of MODERN_PARAMS) delete params[k];
+  if (isObject(params._meta)) {
+    const meta: JsonObject = {};
+    for (const [k, v] of Object.entries(params._meta)) if (!k.startsWith(RESERVED_PREFIX)) meta[k] = v;
+    if (Object.keys(meta).length > 0) params._meta = meta;
+    else delete params._meta;
+  }
+  const parsed = parseMessage(JSON.stringify({ ...body, params }));
+  if (parsed.kind !== "request") return undefined;
+  // The client's id stays the exact text it sent (a big integer survives the round trip).
+  return { ...parsed, rawId: msg.rawId, key: msg.key };
+}
+
+function serverInfoOf(r: RoutingCore): unknown {
+  return r.initResult?.serverInfo;
+}
+
+function discover(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+  const answer = (): void => {
+    const init = r.initResult;
+    if (!init)
+      return reply(errorLine(msg.rawId, RpcErrorCode.InternalError, "Internal error: the server is not ready"));
+    const caps = isObject(init.capabilities) ? { ...init.capabilities } : {};
+    delete caps.tasks; // legacy tasks have no modern counterpart without the extension bridge
+    const result: JsonObject = {
+      resultType: "complete",
+      supportedVersions: [...MODERN_VERSIONS],
+      capabilities: caps,
+      ...(typeof init.instructions === "string" ? { instructions: init.instructions } : {}),
+      ttlMs: 0,
+      cacheScope: "private",
+      _meta: { [META.serverInfo]: init.serverInfo },
+    };
+    reply(resultLine(msg.rawId, result));
+  };
+  if (r.state === "ready" && r.initResult) return answer();
+  r.submit(s, msg, reply, answer);
+}
+
+/** A child's response to a modern request, as the modern client gets it. */
+function stampResponse(r: RoutingCore, msg: RequestMessage, res: ResponseMessage): string {
+  if (res.error) {
+    const { code, message, data } = res.error;
+    if (msg.method === "resources/read" && code === -32002) {
+      const uri = msg.params?.uri;
+      return errorLine(msg.rawId, RpcErrorCode.InvalidParams, message, { ...(isObject(data) ? data : {}), uri });
+    }
+    return errorLine(msg.rawId, code, message, data);
+  }
+  const result = isObject(res.result) ? res.result : {};
+  if (msg.method === "resources/read" && !(Array.isArray(result.contents) && result.contents.length > 0)) {
+    const uri = msg.params?.uri;
+    return errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Resource not found", { uri });
+  }
+  const meta = isObject(result._meta) ? result._meta : {};
+  const stamped: JsonObject = {
+    ...result,
+    resultType: "complete",
+    _meta: { ...meta, [META.serverInfo]: serverInfoOf(r) },
+  };
+  if (CACHEABLE.has(msg.method)) {
+    stamped.ttlMs = typeof result.ttlMs === "number" ? result.ttlMs : 0;
+    stamped.cacheScope = result.cacheScope === "public" ? "public" : "private";
+  }
+  return resultLine(msg.rawId, stamped);
+}
