@@ -61,6 +61,32 @@ export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage,
   });
 }
 
+/** Why a modern request's envelope is refused (-32022 unsupported version, -32602 missing or malformed), if it is. */
+export function envelopeProblem(
+  params: JsonObject | undefined,
+): { code: number; message: string; data?: unknown } | undefined {
+  const meta = isObject(params?._meta) ? params._meta : {};
+  const version = meta[META.protocolVersion];
+  const invalid = (why: string) => ({ code: RpcErrorCode.InvalidParams, message: `Invalid params: ${why}` });
+  if (version === undefined) return invalid(`_meta["${META.protocolVersion}"] is required`);
+  if (!isModernVersion(version)) {
+    const supported = [...MODERN_VERSIONS];
+    const shown = typeof version === "string" ? version.slice(0, 64) : typeof version;
+    return {
+      code: RpcErrorCode.UnsupportedProtocolVersion,
+      message: `Unsupported protocol version: ${shown} (supported: ${supported.join(", ")})`,
+      data: { supported, requested: version },
+    };
+  }
+  if (!isObject(meta[META.clientCapabilities])) return invalid(`_meta["${META.clientCapabilities}"] must be an object`);
+  const clientInfo = meta[META.clientInfo];
+  if (clientInfo !== undefined && !isObject(clientInfo))
+    return invalid(`_meta["${META.clientInfo}"] must be an object`);
+  const logLevel = meta[META.logLevel];
+  if (logLevel !== undefined && !isLogLevel(logLevel)) return invalid(`unknown log level ${JSON.stringify(logLevel)}`);
+  return undefined;
+}
+
 /** The modern requests at the child now (whose method is in `methods`, when given). */
 export function modernCauses(r: RoutingCore, methods?: ReadonlySet<string>): ModernCause[] {
   const found: ModernCause[] = [];
@@ -145,26 +171,18 @@ function untrack(client: MuxClient, key: string): void {
 
 /** The request's envelope, or undefined once `reply` has been given why it is refused. */
 function readEnvelope(msg: RequestMessage, reply: Reply): Envelope | undefined {
-  const meta = isObject(msg.params?._meta) ? msg.params._meta : {};
-  const version = meta[META.protocolVersion];
-  const refuse = (why: string): undefined => {
-    reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid params: ${why}`));
-    return undefined;
-  };
-  if (version === undefined) return refuse(`_meta["${META.protocolVersion}"] is required`);
-  if (!isModernVersion(version)) {
-    const supported = [...MODERN_VERSIONS];
-    const why = `Unsupported protocol version: ${typeof version === "string" ? version.slice(0, 64) : typeof version} (supported: ${supported.join(", ")})`;
-    reply(errorLine(msg.rawId, RpcErrorCode.UnsupportedProtocolVersion, why, { supported, requested: version }));
+  const problem = envelopeProblem(msg.params);
+  if (problem) {
+    reply(errorLine(msg.rawId, problem.code, problem.message, problem.data));
     return undefined;
   }
-  const capabilities = meta[META.clientCapabilities];
-  if (!isObject(capabilities)) return refuse(`_meta["${META.clientCapabilities}"] must be an object`);
-  const clientInfo = meta[META.clientInfo];
-  if (clientInfo !== undefined && !isObject(clientInfo)) return refuse(`_meta["${META.clientInfo}"] must be an object`);
-  const logLevel = meta[META.logLevel];
-  if (logLevel !== undefined && !isLogLevel(logLevel)) return refuse(`unknown log level ${JSON.stringify(logLevel)}`);
-  return { version: String(version), capabilities, clientInfo, logLevel };
+  const meta = (msg.params?._meta ?? {}) as JsonObject;
+  return {
+    version: String(meta[META.protocolVersion]),
+    capabilities: meta[META.clientCapabilities] as JsonObject,
+    clientInfo: meta[META.clientInfo] as JsonObject | undefined,
+    logLevel: meta[META.logLevel] as string | undefined,
+  };
 }
 
 /** The request as the legacy child gets it: the reserved `_meta` keys and the MRTR members removed. */
