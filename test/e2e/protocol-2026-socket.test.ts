@@ -9,9 +9,11 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
+  BUN,
   fakeServer,
   type Json,
   type RawClient,
+  ROOT,
   recorded,
   type Target,
   testScope,
@@ -20,6 +22,7 @@ import {
 } from "../helpers.ts";
 
 const scope = testScope("bin");
+const SDK_FIXTURE = join(ROOT, "test/fixtures/conformance-server.ts");
 const MODERN = "2026-07-28";
 const V = "io.modelcontextprotocol/protocolVersion";
 const CAPS = "io.modelcontextprotocol/clientCapabilities";
@@ -140,6 +143,23 @@ describe("2026-07-28 clients on the socket", () => {
     c.request("after", "tools/call", { name: "echo", arguments: { x: 1 }, _meta: envelope() });
     await c.response("after");
     expect(c.received.filter((m) => m.method !== undefined)).toEqual([]);
+  });
+
+  test("a modern client that starts the child has it told every routable capability, so -32021 answers what a request lacks", async () => {
+    const { d, t } = await fake();
+    const c = await scope.raw(t.socket);
+    c.request(1, "tools/list", { _meta: envelope() });
+    await c.response(1, 15_000);
+    const init = recorded(d).find((m) => m.method === "initialize") as Json;
+    const declared = (init.params as Json).capabilities as Json;
+    expect(Object.keys(declared).sort()).toEqual(["elicitation", "roots", "sampling"]);
+    // The SDK fixture's tool that needs sampling: the child asks, the request that lacked it gets -32021.
+    const d2 = scope.dir();
+    const t2 = await scope.target({ socket: join(d2, "s.sock"), cmd: BUN, args: [SDK_FIXTURE] });
+    const c2 = await scope.raw(t2.socket);
+    c2.request(1, "tools/call", { name: "test_missing_capability", arguments: {}, _meta: envelope() });
+    const res = await c2.response(1, 15_000);
+    expect(errorOf(res)).toMatchObject({ code: -32021, data: { requiredCapabilities: { sampling: {} } } });
   });
 
   test("log lines go only to the modern request that asked for them, at or above its level", async () => {

@@ -46,9 +46,10 @@ export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage,
     const why = `Method not found: ${msg.method} (removed in ${envelope.version})`;
     return reply(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, why));
   }
-  // A connection that never opened a legacy session: the deferred handshake (`auto`) declares
-  // to the child what this request declared.
-  if (!s.session) s.capabilities = envelope.capabilities;
+  // A connection that never opened a legacy session: if it is the one that starts the deferred
+  // handshake (`auto`), the child is told everything the mux can route (protocol-2026 §3.1), as
+  // each later modern request is judged by its own capabilities (-32021).
+  if (!s.session) s.capabilities = ROUTABLE_ALL;
   if (msg.method === "server/discover") return discover(r, s, msg, reply);
   const out = childView(msg);
   if (!out) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unreadable request"));
@@ -122,6 +123,9 @@ export function failModern(r: RoutingCore, cause: ModernCause, line: string, rea
 }
 
 // --- internal ---
+
+/** What a modern client stands for in the `auto` handshake: every capability the mux can route. */
+const ROUTABLE_ALL: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
 
 /** Methods a modern client must not send (protocol-2026 §1.11). */
 const REMOVED_METHODS = new Set([
