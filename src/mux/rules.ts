@@ -17,7 +17,14 @@ import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
 import type { MuxClient } from "./client.ts";
-import { failModern, modernCauses, modernLogTarget, modernRequest } from "./era2026/modern.ts";
+import {
+  endListen,
+  failModern,
+  modernCauses,
+  modernLogTarget,
+  modernRequest,
+  notifyListens,
+} from "./era2026/modern.ts";
 import { isLogLevel, passesLevel } from "./levels.ts";
 import { combineRoots, type Root } from "./roots.ts";
 import type { RoutingCore } from "./routing/core.ts";
@@ -156,6 +163,7 @@ export const clientNotificationRules: Record<string, ClientNotificationRule> = {
   "notifications/cancelled"(r, s, msg) {
     const key = requestIdKey(msg);
     if (key === undefined) return;
+    if (endListen(s, key)) return;
     const muxId = s.inflight.get(key);
     if (muxId === undefined) return;
     if (muxId === 0) {
@@ -215,6 +223,21 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
 
 /** Server (child) → client notifications. */
 export const childNotificationRules: Record<string, ChildNotificationRule> = {
+  "notifications/tools/list_changed"(r, msg) {
+    r.broadcast(msg.text);
+    notifyListens(r, "toolsListChanged", msg.method, msg.params);
+  },
+
+  "notifications/prompts/list_changed"(r, msg) {
+    r.broadcast(msg.text);
+    notifyListens(r, "promptsListChanged", msg.method, msg.params);
+  },
+
+  "notifications/resources/list_changed"(r, msg) {
+    r.broadcast(msg.text);
+    notifyListens(r, "resourcesListChanged", msg.method, msg.params);
+  },
+
   "notifications/progress"(r, msg) {
     const token = msg.params?.progressToken;
     const owner = typeof token === "number" ? r.progress.owner(token) : undefined;

@@ -16,6 +16,7 @@ const FIXTURE = join(ROOT, "test/fixtures/conformance-server.ts");
 
 /** Scenarios of the 2026-07-28 set that pass with a 2025-era child today. */
 const PASSING = [
+  "server-stateless",
   "completion-complete",
   "tools-list",
   "tools-call-simple-text",

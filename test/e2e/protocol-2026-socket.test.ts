@@ -162,6 +162,34 @@ describe("2026-07-28 clients on the socket", () => {
     expect(errorOf(res)).toMatchObject({ code: -32021, data: { requiredCapabilities: { sampling: {} } } });
   });
 
+  test("subscriptions/listen: acknowledged first with the honored subset and the client's own id, list changes tagged, cancel ends it", async () => {
+    const { t } = await fake();
+    const c = await scope.raw(t.socket, "proxy");
+    const SUB = "io.modelcontextprotocol/subscriptionId";
+    const from = c.mark();
+    c.request("L", "subscriptions/listen", {
+      notifications: { toolsListChanged: true, promptsListChanged: true },
+      _meta: envelope(),
+    });
+    const ack = await c.next((m) => m.method === "notifications/subscriptions/acknowledged", 15_000, from);
+    expect(ack.params).toEqual({ notifications: { toolsListChanged: true }, _meta: { [SUB]: "L" } });
+    const notify = { name: "notify", arguments: { method: "notifications/tools/list_changed" }, _meta: envelope() };
+    let mark = c.mark();
+    c.request(1, "tools/call", notify);
+    await c.response(1);
+    const changed = c.received.slice(mark).filter((m) => m.method === "notifications/tools/list_changed");
+    expect(changed.map((m) => ((m.params as Json)._meta as Json)[SUB])).toEqual(["L"]);
+    c.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "L" } });
+    mark = c.mark();
+    c.request(2, "tools/call", notify);
+    await c.response(2);
+    expect(c.received.slice(mark).filter((m) => m.method === "notifications/tools/list_changed")).toEqual([]);
+    // Nothing the child can honor: acknowledged and completed at once.
+    c.request("N", "subscriptions/listen", { notifications: { promptsListChanged: true }, _meta: envelope() });
+    const done = await c.response("N");
+    expect(done.result).toEqual({ resultType: "complete", _meta: { [SUB]: "N" } });
+  });
+
   test("log lines go only to the modern request that asked for them, at or above its level", async () => {
     const { t } = await fake();
     const c = await scope.raw(t.socket);

@@ -51,6 +51,7 @@ export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage,
   // each later modern request is judged by its own capabilities (-32021).
   if (!s.session) s.capabilities = ROUTABLE_ALL;
   if (msg.method === "server/discover") return discover(r, s, msg, reply);
+  if (msg.method === "subscriptions/listen") return listen(r, s, msg, reply);
   const out = childView(msg);
   if (!out) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unreadable request"));
   r.submit(s, msg, reply, () => {
@@ -113,6 +114,40 @@ export function modernLogTarget(r: RoutingCore): ModernCause | undefined {
   return all.length === 1 ? all[0] : undefined;
 }
 
+/**
+ * A child notification for the listens that asked for it (`filter`: `toolsListChanged`, …), each
+ * copy tagged with that listen's own `subscriptionId` (the client's id of its listen request).
+ */
+export function notifyListens(
+  r: RoutingCore,
+  filter: keyof ListenFilter,
+  method: string,
+  params: JsonObject | undefined,
+): void {
+  let base: string | undefined;
+  for (const client of r.clients) {
+    const mine = listens.get(client);
+    if (!mine) continue;
+    for (const [key, l] of mine) {
+      if (!l.honored[filter]) continue;
+      base ??= JSON.stringify({
+        jsonrpc: "2.0",
+        method,
+        params: {
+          ...(params ?? {}),
+          _meta: { ...(isObject(params?._meta) ? params._meta : {}), [SUBSCRIPTION_ID]: SUB_MARK },
+        },
+      });
+      client.send(base.replace(`"${SUB_MARK}"`, l.rawId), "signal", key);
+    }
+  }
+}
+
+/** A client cancelled request `key`: true when it was one of its listens (now ended). */
+export function endListen(client: MuxClient, key: string): boolean {
+  return listens.get(client)?.delete(key) === true;
+}
+
 /** Answer a modern request at the child with `line` now, and stop the child's work on it. */
 export function failModern(r: RoutingCore, cause: ModernCause, line: string, reason: string): void {
   untrack(cause.client, cause.key);
@@ -123,6 +158,62 @@ export function failModern(r: RoutingCore, cause: ModernCause, line: string, rea
 }
 
 // --- internal ---
+
+/** What a listen asks for (protocol-2026 §1.5); resource subscriptions are not honored yet. */
+export interface ListenFilter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+}
+
+const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
+
+/** Stands for a listen's id in a notification's text until the id's exact JSON is spliced in. */
+const SUB_MARK = `mux-subscription-${Math.random().toString(36).slice(2)}`;
+
+/** Per client, its open listens: id key → the listen's raw id and honored filter. */
+const listens = new WeakMap<MuxClient, Map<string, { rawId: string; honored: ListenFilter }>>();
+
+/**
+ * `subscriptions/listen` onto the mux's own fan-out (protocol-2026 §3.3): the acknowledgement
+ * first, naming the subset the child can honor (its `listChanged` capabilities), tagged with
+ * the client's own id; then the matching list changes, until the client cancels it or goes.
+ * Nothing honorable: acknowledged and completed at once.
+ */
+function listen(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+  const run = (): void => {
+    const caps = isObject(r.initResult?.capabilities) ? r.initResult.capabilities : {};
+    const want = isObject(msg.params?.notifications) ? msg.params.notifications : {};
+    const honored: ListenFilter = {};
+    const can = (kind: string): boolean => isObject(caps[kind]) && caps[kind].listChanged === true;
+    if (want.toolsListChanged === true && can("tools")) honored.toolsListChanged = true;
+    if (want.promptsListChanged === true && can("prompts")) honored.promptsListChanged = true;
+    if (want.resourcesListChanged === true && can("resources")) honored.resourcesListChanged = true;
+    const meta = `{"${SUBSCRIPTION_ID}":${msg.rawId}}`;
+    s.send(
+      `{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":${JSON.stringify(honored)},"_meta":${meta}}}`,
+      "notification",
+      msg.key,
+    );
+    if (Object.keys(honored).length === 0)
+      return reply(`{"jsonrpc":"2.0","id":${msg.rawId},"result":{"resultType":"complete","_meta":${meta}}}`);
+    let mine = listens.get(s);
+    if (!mine) {
+      mine = new Map();
+      listens.set(s, mine);
+    }
+    if (mine.size >= MAX_LISTENS)
+      return reply(
+        errorLine(msg.rawId, RpcErrorCode.InvalidRequest, `Invalid Request: at most ${MAX_LISTENS} listens per client`),
+      );
+    mine.set(msg.key, { rawId: msg.rawId, honored });
+  };
+  if (r.state === "ready" && r.initResult) return run();
+  r.submit(s, msg, reply, run);
+}
+
+/** Open listens one client may hold. */
+const MAX_LISTENS = 64;
 
 /** What a modern client stands for in the `auto` handshake: every capability the mux can route. */
 const ROUTABLE_ALL: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
