@@ -23,7 +23,7 @@ import { HTTP_DEFAULTS, type HttpOptions } from "../mux/options.ts";
 import { idKeyOf, isObject } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { scanArray, scanObject } from "../protocol/scan.ts";
-import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import { claimsModern, isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { checkRequest, isLoopback, text } from "./checks.ts";
 import {
   type DashboardSource,
@@ -32,6 +32,7 @@ import {
   serveDashboard,
   stopDashboard,
 } from "./dashboard.ts";
+import { modernHeaderProblem } from "./modern.ts";
 import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
 
 /** Options of {@link startHttpFront}: the front's settings (option table, scope `http`; listen default `127.0.0.1:0`). */
@@ -79,6 +80,8 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   );
   if (!isLoopback(hostname) && hostname !== "0.0.0.0" && hostname !== "::") allowed.add(hostname.toLowerCase());
   const sessions = new Map<string, { session: HttpSession; service: ServiceDoor }>();
+  /** Stateless 2026-07-28 requests being served (each its own short-lived client). */
+  const statelessSessions = new Set<HttpSession>();
   const idleMs = options.sessionIdleMs ?? HTTP_DEFAULTS.sessionIdleMs;
   const maxSessions = options.maxSessions ?? HTTP_DEFAULTS.maxSessions;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs;
@@ -147,6 +150,13 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     if (!service) return text(404, `no MCP service at ${url.pathname}`);
     if (service.shuttingDown) return text(503, "the service is shutting down");
     if (req.method === "POST") return post(req, service, srv);
+    // 2026-07-28 has no standalone stream and no DELETE: only the legacy leg serves them.
+    if (
+      (req.method === "GET" || req.method === "DELETE") &&
+      !req.headers.has("mcp-session-id") &&
+      isModernVersion(req.headers.get("mcp-protocol-version")?.trim())
+    )
+      return text(405, "2026-07-28 is POST only", { Allow: "POST" });
     if (req.method === "GET") return get(req, service, srv);
     if (req.method === "DELETE") {
       const found = lookup(req, service);
@@ -206,9 +216,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     const type = req.headers.get("content-type") ?? "";
     if (!/^application\/json\b/i.test(type))
       return rpcError(415, "Unsupported Media Type: Content-Type must be application/json");
-    const version = req.headers.get("mcp-protocol-version");
-    if (version && !(SUPPORTED_VERSIONS as readonly string[]).includes(version))
-      return rpcError(400, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+    const version = req.headers.get("mcp-protocol-version")?.trim();
     const limit = service.options.maxRequestBytes;
     const body = await readBody(req, limit, bodyTimeoutMs, arriving);
     if (body === "shed") return shed();
@@ -225,6 +233,11 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     if (body === undefined) return rpcError(413, `Payload Too Large: the limit is ${limit} bytes`, { limit });
     const messages = split(body);
     if (!messages) return rpcError(400, "Parse error: the body is not JSON", undefined, RpcErrorCode.ParseError);
+    // The body decides the era (protocol-2026 §2.2); a 2026-07-28 header on a body without the
+    // envelope is a malformed modern request, not legacy traffic.
+    if (messages.some((m) => m.modern) || isModernVersion(version)) return stateless(req, messages, service, srv);
+    if (version && !(SUPPORTED_VERSIONS as readonly string[]).includes(version))
+      return rpcError(400, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
     const init = messages.find((m) => m.method === "initialize");
     let session: HttpSession;
     if (init) {
@@ -317,6 +330,56 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     });
   }
 
+  /**
+   * One stateless 2026-07-28 POST (protocol-2026 §1.7): headers checked against the body
+   * (-32020), one request served through a client of its own that ends with its answer (no
+   * session id, no event ids, a closed stream cancels it), a notification taken (202).
+   */
+  async function stateless(
+    req: Request,
+    messages: Incoming[],
+    service: ServiceDoor,
+    srv: Bun.Server<undefined>,
+  ): Promise<Response> {
+    if (messages.length !== 1)
+      return rpcError(
+        400,
+        "Invalid Request: 2026-07-28 requests are not batched",
+        undefined,
+        RpcErrorCode.InvalidRequest,
+      );
+    const m = messages[0] as Incoming;
+    if (m.key === undefined) return new Response(null, { status: 202 }); // notifications and answers: nothing to do on HTTP
+    const problem = modernHeaderProblem(req.headers, m);
+    if (problem) return rpcError(400, problem.message, problem.data, problem.code, {}, m.rawId);
+    const session = new HttpSession(
+      { id: randomBytes(16).toString("hex"), stallTimeoutMs: service.options.clientStallTimeoutMs, stateless: true },
+      (s, reason) => {
+        statelessSessions.delete(s);
+        if (s.client) service.closeClient(s.client, reason);
+      },
+    );
+    session.version = "2026-07-28";
+    statelessSessions.add(session);
+    session.client = service.openClient(session, "http");
+    const stream = session.openPostStream([m.key], true);
+    // The client going away before the answer is a cancel (2026-07-28 has no notifications/cancelled on HTTP).
+    req.signal.addEventListener("abort", () => session.close("the client closed the stream"), { once: true });
+    service.clientLine(session.client, m.text);
+    const json = await stream.first;
+    if (json !== undefined)
+      return new Response(json, { status: modernStatus(json), headers: { "content-type": "application/json" } });
+    srv.timeout(req, 0);
+    return new Response(stream.body, {
+      status: 200,
+      headers: {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache, no-transform",
+        "x-accel-buffering": "no",
+      },
+    });
+  }
+
   function get(req: Request, service: ServiceDoor, srv: Bun.Server<undefined>): Response {
     if (!accepts(req.headers.get("accept") ?? "", "text/event-stream"))
       return rpcError(406, "Not Acceptable: Accept must include text/event-stream");
@@ -352,6 +415,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       if (options.dashboard) stopDashboard(options.dashboard);
       clearInterval(sweep);
       for (const { session } of [...sessions.values()]) session.close("the mux is shutting down");
+      for (const session of [...statelessSessions]) session.close("the mux is shutting down");
       await server.stop(true);
     },
   };
@@ -367,6 +431,10 @@ interface Incoming {
   rawId?: string;
   /** The protocol version an initialize asks for. */
   version?: unknown;
+  /** The request's `params._meta` claims a modern era (2026-07-28). */
+  modern?: boolean;
+  /** Its params, when an object (for the 2026-07-28 header checks). */
+  params?: Record<string, unknown>;
 }
 
 /** Split a body into messages (a batch into its elements); undefined when it is not JSON. */
@@ -389,6 +457,8 @@ function split(body: string): Incoming[] | undefined {
       rawId,
       key: rawId !== undefined && (typeof v.id === "string" || typeof v.id === "number") ? idKeyOf(rawId) : undefined,
       version: method === "initialize" ? params.protocolVersion : undefined,
+      modern: claimsModern(params),
+      params,
     };
   };
   if (!Array.isArray(value)) return [one(body, value)];
@@ -465,6 +535,15 @@ async function readBody(
   return new TextDecoder().decode(Buffer.concat(parts));
 }
 
+/** The HTTP status of a 2026-07-28 answer (protocol-2026 §1.8): 400 for envelope and capability faults, 404 for unknown methods. */
+function modernStatus(json: string): number {
+  const code = /^\{"jsonrpc":"2\.0","id":(?:"(?:[^"\\]|\\.)*"|[^,]*),"error":\{"code":(-?\d+)/.exec(json)?.[1];
+  if (code === undefined) return 200;
+  if (code === "-32601") return 404;
+  if (code === "-32020" || code === "-32021" || code === "-32022") return 400;
+  return 200;
+}
+
 /** A JSON-RPC error body with an HTTP status (what SDK clients show to the user). */
 function rpcError(
   status: number,
@@ -472,8 +551,9 @@ function rpcError(
   data?: unknown,
   code: number = RpcErrorCode.InvalidRequest,
   headers: Record<string, string> = {},
+  rawId = "null",
 ): Response {
-  return new Response(errorLine("null", code, message, data), {
+  return new Response(errorLine(rawId, code, message, data), {
     status,
     headers: { "content-type": "application/json", ...headers },
   });

@@ -29,6 +29,12 @@ export interface HttpSessionOptions {
   budget?: StoreBudget;
   /** Without a stream or a request for this long the session counts as idle (default {@link IDLE_AFTER_MS}). */
   idleAfterMs?: number;
+  /**
+   * One stateless (2026-07-28) request, not a session: events carry no ids and nothing is
+   * stored (no resumption), the session ends once the request is answered, and a stream the
+   * client closes ends it too (the request is cancelled at the child).
+   */
+  stateless?: boolean;
 }
 
 /** Bytes of stored events across the sessions of one front. */
@@ -169,6 +175,7 @@ export class HttpSession {
           this.requestStream.delete(related);
           this.streams.delete(target.id);
           target.answerFirst(typeof line === "string" ? line : decoder.decode(data));
+          if (this.options.stateless) this.close("answered");
           return;
         }
         target.useStream();
@@ -181,6 +188,7 @@ export class HttpSession {
           target.end();
           // Done with: its events stay stored for a resume, which needs nothing else of it.
           if (this.standalone !== target) this.streams.delete(target.id);
+          if (this.options.stateless) this.close("answered");
         }
       }
       return;
@@ -270,13 +278,16 @@ export class HttpSession {
   // --- internal ---
 
   private newStream(pending: Set<string>, id = this.nextStream++): Stream {
-    const stream = new Stream(id, pending, () => this.client?.drained());
+    const cancelled = this.options.stateless ? () => this.close("the client closed the stream") : undefined;
+    const stream = new Stream(id, pending, () => this.client?.drained(), cancelled);
     this.streams.set(id, stream);
     return stream;
   }
 
   /** SEP-1699: a first event with an id and empty data, and how soon to reconnect. */
   private prime(stream: Stream): void {
+    // A stateless stream has no event ids: a comment line opens it (so the headers go out now).
+    if (this.options.stateless) return stream.enqueue(OPEN_COMMENT);
     if ((this.version ?? "") < "2025-11-25") return;
     const seq = this.nextSeq++;
     stream.enqueue(encoder.encode(`retry: ${RETRY_MS}\nid: ${seq}\ndata: \n\n`));
@@ -284,6 +295,10 @@ export class HttpSession {
   }
 
   private emit(stream: Stream, data: Uint8Array): void {
+    if (this.options.stateless) {
+      if (stream.open) stream.enqueue(concatBytes([STATELESS_HEAD, data, END]));
+      return;
+    }
     const seq = this.nextSeq++;
     const event = concatBytes([encoder.encode(`id: ${seq}\nevent: message\ndata: `), data, END]);
     this.keep(seq, stream.id, event);
@@ -324,6 +339,12 @@ export class HttpSession {
 // --- internal ---
 
 const RETRY_MS = 1000;
+
+/** The first line of a stateless stream: an SSE comment. */
+const OPEN_COMMENT = new TextEncoder().encode(": stream\n\n");
+
+/** A stateless stream's event: no id (2026-07-28 has no resumption). */
+const STATELESS_HEAD = new TextEncoder().encode("event: message\ndata: ");
 const WAITING_LIMIT = 1_048_576;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -347,6 +368,7 @@ class Stream implements SseStream {
     readonly id: number,
     readonly pending: Set<string>,
     private readonly pulled: () => void,
+    private readonly cancelled?: () => void,
   ) {}
 
   /** The Response body, made on first use (a POST answered as JSON never makes one). */
@@ -362,6 +384,7 @@ class Stream implements SseStream {
         },
         cancel: () => {
           this.open = false;
+          this.cancelled?.();
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),

@@ -6,11 +6,26 @@
  * @module
  */
 
-import { idKeyOf, isObject, type NotificationMessage, type RequestMessage } from "../protocol/message.ts";
+import {
+  idKeyOf,
+  isObject,
+  type JsonObject,
+  type NotificationMessage,
+  type RequestMessage,
+} from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
 import type { MuxClient } from "./client.ts";
+import {
+  endListen,
+  failModern,
+  type ListenFilter,
+  modernCauses,
+  modernLogTarget,
+  modernRequest,
+  notifyListens,
+} from "./era2026/modern.ts";
 import { isLogLevel, passesLevel } from "./levels.ts";
 import { combineRoots, type Root } from "./roots.ts";
 import type { RoutingCore } from "./routing/core.ts";
@@ -70,8 +85,13 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
     r.submit(s, msg, reply);
   },
 
-  "server/discover"(_r, _s, msg, reply) {
-    reply(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, "Method not found: server/discover (use initialize)"));
+  /**
+   * The modern era probe (protocol-2026 §1.3, §2.1), answered from the child's cached
+   * initialize; a probe without the modern envelope is malformed (-32602), an unsupported
+   * version gets -32022 with the supported list: either sends a dual-era client to initialize.
+   */
+  "server/discover"(r, s, msg, reply) {
+    modernRequest(r, s, msg, reply);
   },
 
   "mcp-mux/status"(r, s, msg, reply) {
@@ -153,6 +173,7 @@ export const clientNotificationRules: Record<string, ClientNotificationRule> = {
   "notifications/cancelled"(r, s, msg) {
     const key = requestIdKey(msg);
     if (key === undefined) return;
+    if (endListen(s, key)) return;
     const muxId = s.inflight.get(key);
     if (muxId === undefined) return;
     if (muxId === 0) {
@@ -184,8 +205,8 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
 
   "sampling/createMessage"(r, msg) {
     const p = msg.params ?? {};
-    routeToClient(r, msg, (s) => {
-      const cap = s.capabilities.sampling;
+    routeToClient(r, msg, (caps) => {
+      const cap = caps.sampling;
       if (!isObject(cap)) return false;
       if ((p.tools !== undefined || p.toolChoice !== undefined) && !isObject(cap.tools)) return false;
       if (p.includeContext !== undefined && p.includeContext !== "none" && !isObject(cap.context)) return false;
@@ -199,8 +220,8 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
     routeToClient(
       r,
       msg,
-      (s) => {
-        const cap = s.capabilities.elicitation;
+      (caps) => {
+        const cap = caps.elicitation;
         if (!isObject(cap)) return false;
         if (mode === "url") return isObject(cap.url);
         return isObject(cap.form) || Object.keys(cap).length === 0;
@@ -212,9 +233,9 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
 
 /** Server (child) → client notifications. */
 export const childNotificationRules: Record<string, ChildNotificationRule> = {
-  "notifications/tools/list_changed": listChanged("tools/list"),
-  "notifications/prompts/list_changed": listChanged("prompts/list"),
-  "notifications/resources/list_changed": listChanged("resources/list"),
+  "notifications/tools/list_changed": listChanged("tools/list", "toolsListChanged"),
+  "notifications/prompts/list_changed": listChanged("prompts/list", "promptsListChanged"),
+  "notifications/resources/list_changed": listChanged("resources/list", "resourcesListChanged"),
 
   "notifications/progress"(r, msg) {
     const token = msg.params?.progressToken;
@@ -227,6 +248,12 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
   "notifications/message"(r, msg) {
     const owner = r.tasks.relatedOwner(msg.params);
     const level = msg.params?.level;
+    if (!owner) {
+      // A modern request's log lines: only to the one request at the child that asked for them.
+      const target = modernLogTarget(r);
+      if (target?.envelope.logLevel && passesLevel(level, target.envelope.logLevel))
+        target.client.send(msg.text, "log", target.key);
+    }
     for (const s of owner ? [owner] : r.clients)
       if (s.operational && passesLevel(level, s.logLevel)) s.send(msg.text, "log", busyRequest(r, s));
   },
@@ -271,10 +298,12 @@ function listFromCache(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply:
 }
 
 /** The child says a list changed: the cached page is stale; clients are told as always. */
-function listChanged(method: string): ChildNotificationRule {
+/** A list changed: the cached page goes, every client hears it, and so do the listens asking for `listen`. */
+function listChanged(method: string, listen: keyof ListenFilter): ChildNotificationRule {
   return (r, msg) => {
     r.cachedLists.delete(method);
     r.broadcast(msg.text);
+    notifyListens(r, listen, msg.method, msg.params);
   };
 }
 
@@ -341,11 +370,13 @@ function requestIdKey(msg: NotificationMessage): string | undefined {
 function routeToClient(
   r: RoutingCore,
   msg: RequestMessage,
-  capable: (s: MuxClient) => boolean,
+  capableOf: (caps: JsonObject) => boolean,
   elicitationId?: string,
 ): void {
+  const capable = (s: MuxClient): boolean => capableOf(s.capabilities);
   const refuse = (why: string): void => r.serverRequests.answerUnrouted(msg.rawId, msg.method, why);
   const taskOwner = r.tasks.relatedOwner(msg.params);
+  if (!taskOwner && modernRoute(r, msg, capableOf, refuse)) return;
   if (taskOwner)
     return capable(taskOwner)
       ? r.serverRequests.send(taskOwner, msg, elicitationId, causalRequest(r, taskOwner))
@@ -369,6 +400,50 @@ function routeToClient(
     return r.serverRequests.send(chosen, msg, elicitationId, causalRequest(r, chosen));
   }
   refuse("several clients could have caused it (set ambiguous_route to most-recent to pick one)");
+}
+
+/**
+ * A server→client request while exactly one modern request (and no legacy one) could have
+ * caused it (protocol-2026 §3.2 step 2): the modern client cannot be asked directly. Without
+ * the capability in that request's own envelope, the request is answered -32021 naming it,
+ * the child's question refused and its call cancelled; with it, only the question is refused
+ * (the input_required bridge is not built yet). False when the question is not a modern one's.
+ */
+function modernRoute(
+  r: RoutingCore,
+  msg: RequestMessage,
+  capableOf: (caps: JsonObject) => boolean,
+  refuse: (why: string) => void,
+): boolean {
+  const causes = modernCauses(r, CAUSAL_METHODS);
+  if (causes.length !== 1) return false;
+  if ([...r.clients].some((s) => s.operational && causalRequest(r, s) !== undefined)) return false;
+  const cause = causes[0] as (typeof causes)[number];
+  if (capableOf(cause.envelope.capabilities)) {
+    refuse("the calling client speaks 2026-07-28, and input_required is not bridged yet");
+    return true;
+  }
+  const required = requiredCapability(msg);
+  const why = `Missing required client capability: ${Object.keys(required).join(", ")} (needed by ${msg.method})`;
+  refuse("the calling client did not declare the capability");
+  failModern(
+    r,
+    cause,
+    errorLine(cause.pending.rawId, RpcErrorCode.MissingRequiredClientCapability, why, {
+      requiredCapabilities: required,
+    }),
+    "the client lacks a required capability",
+  );
+  return true;
+}
+
+/** The `ClientCapabilities` a server→client request needs (for -32021's `requiredCapabilities`). */
+function requiredCapability(msg: RequestMessage): JsonObject {
+  const p = msg.params ?? {};
+  if (msg.method === "sampling/createMessage")
+    return { sampling: p.tools !== undefined || p.toolChoice !== undefined ? { tools: {} } : {} };
+  if (msg.method === "elicitation/create") return { elicitation: p.mode === "url" ? { url: {} } : { form: {} } };
+  return { roots: {} };
 }
 
 function refreshRoots(r: RoutingCore, s: MuxClient): void {

@@ -52,6 +52,12 @@ export const RpcErrorCode = {
    * `data` holds `reason`, `stderr` (lines) and `retrying` (the mux keeps trying).
    */
   ServerStartFailed: -32040,
+  /** (2026-07-28) A standard HTTP header is missing, malformed or differs from the body (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`). */
+  HeaderMismatch: -32020,
+  /** (2026-07-28) Handling the request needs a client capability this request did not declare; `data.requiredCapabilities` names it. */
+  MissingRequiredClientCapability: -32021,
+  /** (2026-07-28) The request's protocol version is not served; `data` holds `supported` and `requested`. */
+  UnsupportedProtocolVersion: -32022,
 } as const;
 
 /** One of the codes above. */

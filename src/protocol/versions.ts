@@ -29,3 +29,27 @@ export function capabilitiesFor(version: string, caps: Record<string, unknown>):
   if (version < "2025-03-26") delete out.completions;
   return out;
 }
+
+/** Modern (stateless, per-request `_meta`) revisions the mux serves, newest first. */
+export const MODERN_VERSIONS = ["2026-07-28"] as const;
+
+/** The reserved `_meta` keys of a modern request's envelope (protocol-2026 §1.1). */
+export const META = {
+  protocolVersion: "io.modelcontextprotocol/protocolVersion",
+  clientCapabilities: "io.modelcontextprotocol/clientCapabilities",
+  clientInfo: "io.modelcontextprotocol/clientInfo",
+  logLevel: "io.modelcontextprotocol/logLevel",
+  serverInfo: "io.modelcontextprotocol/serverInfo",
+} as const;
+
+/** True when a request's params claim a modern era (its `_meta` names a protocol version). */
+export function claimsModern(params: unknown): boolean {
+  if (typeof params !== "object" || params === null) return false;
+  const meta = (params as Record<string, unknown>)._meta;
+  return typeof meta === "object" && meta !== null && META.protocolVersion in meta;
+}
+
+/** True for a modern version the mux serves. */
+export function isModernVersion(version: unknown): boolean {
+  return typeof version === "string" && (MODERN_VERSIONS as readonly string[]).includes(version);
+}

@@ -194,7 +194,7 @@ for (const mode of MODES) {
       expect(bad.received.every((m) => "error" in m || "batch" in m)).toBe(true);
     });
 
-    test("before its initialize a client gets ping answered and server/discover refused at once", async () => {
+    test("before its initialize a client gets ping answered and a server/discover without the 2026 envelope refused at once", async () => {
       const d = dir();
       const t = await use({ socket: join(d, "p.sock"), ...fakeServer(d, { FAKE_INIT_DELAY_MS: "1500" }) });
       const c = await raw(t.socket);
@@ -203,7 +203,7 @@ for (const mode of MODES) {
       c.request(2, "server/discover");
       c.request(3, "some/unknown");
       expect((await c.response(1, 1000)).result).toEqual({});
-      expect(((await c.response(2, 1000)).error as Json).code).toBe(-32601);
+      expect(((await c.response(2, 1000)).error as Json).code).toBe(-32602);
       expect(((await c.response(3, 1000)).error as Json).code).toBe(-32601);
       expect(Date.now() - started).toBeLessThan(1000);
       // initialize waits for the slow child and then succeeds

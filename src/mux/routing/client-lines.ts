@@ -8,7 +8,9 @@
 
 import { type Message, parseMessage, parseMessageBytes, type WireLine } from "../../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../../protocol/rpc-error.ts";
+import { claimsModern } from "../../protocol/versions.ts";
 import type { MuxClient } from "../client.ts";
+import { modernRequest } from "../era2026/modern.ts";
 import { clientNotificationRules, clientRequestRules } from "../rules.ts";
 import type { RoutingCore } from "./core.ts";
 import type { Reply } from "./types.ts";
@@ -36,6 +38,11 @@ export function clientMessage(r: RoutingCore, client: MuxClient, msg: Message, r
       if (client.refusal)
         return out(errorLine(msg.rawId, client.refusalCode ?? RpcErrorCode.EnvRefused, client.refusal));
       if (r.closing) return out(shuttingDown(msg.rawId));
+      // The first request decides a connection's era (protocol-2026 §2.1): a client that opened a
+      // legacy session stays legacy (its `_meta` passes through); any other request claiming a
+      // modern version is served on its own envelope.
+      if (!client.session && claimsModern(msg.params) && !msg.method.startsWith("mcp-mux/"))
+        return modernRequest(r, client, msg, out);
       const rule = clientRequestRules[msg.method];
       if (rule) return rule(r, client, msg, out);
       if (!client.initialized && !KNOWN_CLIENT_METHODS.has(msg.method)) {

@@ -1,0 +1,358 @@
+/**
+ * Modern (2026-07-28) requests in front of a legacy child (protocol-2026 §3.1): the per-request
+ * envelope checked (version, capabilities, client info, log level), `server/discover` answered
+ * from the child's cached initialize, removed methods refused, the reserved keys taken out of
+ * what the child sees, and every result stamped (`resultType`, server info, caching hints).
+ * Each request's envelope is kept while it is in flight, so server→client requests and log
+ * lines it causes are judged by what *that* request declared.
+ * @module
+ */
+
+import {
+  isObject,
+  type JsonObject,
+  parseMessage,
+  type RequestMessage,
+  type ResponseMessage,
+} from "../../protocol/message.ts";
+import { errorLine, RpcErrorCode, resultLine } from "../../protocol/rpc-error.ts";
+import { isModernVersion, META, MODERN_VERSIONS } from "../../protocol/versions.ts";
+import type { MuxClient } from "../client.ts";
+import { isLogLevel } from "../levels.ts";
+import type { RoutingCore } from "../routing/core.ts";
+import type { Pending, Reply } from "../routing/types.ts";
+
+/** What one modern request declared about itself. */
+export interface Envelope {
+  version: string;
+  capabilities: JsonObject;
+  clientInfo: JsonObject | undefined;
+  logLevel: string | undefined;
+}
+
+/** A modern request at the child, with its envelope. */
+export interface ModernCause {
+  client: MuxClient;
+  key: string;
+  envelope: Envelope;
+  pending: Pending;
+}
+
+/** Serve one request whose `_meta` claims a modern protocol version. */
+export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+  const envelope = readEnvelope(msg, reply);
+  if (!envelope) return;
+  if (REMOVED_METHODS.has(msg.method)) {
+    const why = `Method not found: ${msg.method} (removed in ${envelope.version})`;
+    return reply(errorLine(msg.rawId, RpcErrorCode.MethodNotFound, why));
+  }
+  // A connection that never opened a legacy session: if it is the one that starts the deferred
+  // handshake (`auto`), the child is told everything the mux can route (protocol-2026 §3.1), as
+  // each later modern request is judged by its own capabilities (-32021).
+  if (!s.session) s.capabilities = ROUTABLE_ALL;
+  if (msg.method === "server/discover") return discover(r, s, msg, reply);
+  if (msg.method === "subscriptions/listen") return listen(r, s, msg, reply);
+  const out = childView(msg);
+  if (!out) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unreadable request"));
+  r.submit(s, msg, reply, () => {
+    track(s, msg.key, envelope);
+    r.forward(s, out, reply, (res) => {
+      untrack(s, msg.key);
+      reply(stampResponse(r, msg, res));
+    });
+  });
+}
+
+/** Why a modern request's envelope is refused (-32022 unsupported version, -32602 missing or malformed), if it is. */
+export function envelopeProblem(
+  params: JsonObject | undefined,
+): { code: number; message: string; data?: unknown } | undefined {
+  const meta = isObject(params?._meta) ? params._meta : {};
+  const version = meta[META.protocolVersion];
+  const invalid = (why: string) => ({ code: RpcErrorCode.InvalidParams, message: `Invalid params: ${why}` });
+  if (version === undefined) return invalid(`_meta["${META.protocolVersion}"] is required`);
+  if (!isModernVersion(version)) {
+    const supported = [...MODERN_VERSIONS];
+    const shown = typeof version === "string" ? version.slice(0, 64) : typeof version;
+    return {
+      code: RpcErrorCode.UnsupportedProtocolVersion,
+      message: `Unsupported protocol version: ${shown} (supported: ${supported.join(", ")})`,
+      data: { supported, requested: version },
+    };
+  }
+  if (!isObject(meta[META.clientCapabilities])) return invalid(`_meta["${META.clientCapabilities}"] must be an object`);
+  const clientInfo = meta[META.clientInfo];
+  if (clientInfo !== undefined && !isObject(clientInfo))
+    return invalid(`_meta["${META.clientInfo}"] must be an object`);
+  const logLevel = meta[META.logLevel];
+  if (logLevel !== undefined && !isLogLevel(logLevel)) return invalid(`unknown log level ${JSON.stringify(logLevel)}`);
+  return undefined;
+}
+
+/** The modern requests at the child now (whose method is in `methods`, when given). */
+export function modernCauses(r: RoutingCore, methods?: ReadonlySet<string>): ModernCause[] {
+  const found: ModernCause[] = [];
+  for (const client of r.clients) {
+    const map = envelopes.get(client);
+    if (!map) continue;
+    for (const [key, envelope] of map) {
+      const muxId = client.inflight.get(key);
+      const pending = muxId ? r.pending.get(muxId) : undefined;
+      if (pending && (!methods || methods.has(pending.method))) found.push({ client, key, envelope, pending });
+    }
+  }
+  return found;
+}
+
+/**
+ * The one modern request a child log line (which names no request) can be pinned to: the only
+ * request at the child, across all clients, and a modern one (protocol-2026 §3.1 "logLevel").
+ */
+export function modernLogTarget(r: RoutingCore): ModernCause | undefined {
+  if (r.pending.ofClients !== 1) return undefined;
+  const all = modernCauses(r);
+  return all.length === 1 ? all[0] : undefined;
+}
+
+/**
+ * A child notification for the listens that asked for it (`filter`: `toolsListChanged`, …), each
+ * copy tagged with that listen's own `subscriptionId` (the client's id of its listen request).
+ */
+export function notifyListens(
+  r: RoutingCore,
+  filter: keyof ListenFilter,
+  method: string,
+  params: JsonObject | undefined,
+): void {
+  let base: string | undefined;
+  for (const client of r.clients) {
+    const mine = listens.get(client);
+    if (!mine) continue;
+    for (const [key, l] of mine) {
+      if (!l.honored[filter]) continue;
+      base ??= JSON.stringify({
+        jsonrpc: "2.0",
+        method,
+        params: {
+          ...(params ?? {}),
+          _meta: { ...(isObject(params?._meta) ? params._meta : {}), [SUBSCRIPTION_ID]: SUB_MARK },
+        },
+      });
+      client.send(base.replace(`"${SUB_MARK}"`, l.rawId), "signal", key);
+    }
+  }
+}
+
+/** A client cancelled request `key`: true when it was one of its listens (now ended). */
+export function endListen(client: MuxClient, key: string): boolean {
+  return listens.get(client)?.delete(key) === true;
+}
+
+/** Answer a modern request at the child with `line` now, and stop the child's work on it. */
+export function failModern(r: RoutingCore, cause: ModernCause, line: string, reason: string): void {
+  untrack(cause.client, cause.key);
+  r.dropPending(cause.pending);
+  r.cancelAtChild(cause.pending.muxId, reason);
+  cause.pending.reply(line);
+  r.host.changed();
+}
+
+// --- internal ---
+
+/** What a listen asks for (protocol-2026 §1.5); resource subscriptions are not honored yet. */
+export interface ListenFilter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+}
+
+const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
+
+/** Stands for a listen's id in a notification's text until the id's exact JSON is spliced in. */
+const SUB_MARK = `mux-subscription-${Math.random().toString(36).slice(2)}`;
+
+/** Per client, its open listens: id key → the listen's raw id and honored filter. */
+const listens = new WeakMap<MuxClient, Map<string, { rawId: string; honored: ListenFilter }>>();
+
+/**
+ * `subscriptions/listen` onto the mux's own fan-out (protocol-2026 §3.3): the acknowledgement
+ * first, naming the subset the child can honor (its `listChanged` capabilities), tagged with
+ * the client's own id; then the matching list changes, until the client cancels it or goes.
+ * Nothing honorable: acknowledged and completed at once.
+ */
+function listen(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+  const run = (): void => {
+    const caps = isObject(r.initResult?.capabilities) ? r.initResult.capabilities : {};
+    const want = isObject(msg.params?.notifications) ? msg.params.notifications : {};
+    const honored: ListenFilter = {};
+    const can = (kind: string): boolean => isObject(caps[kind]) && caps[kind].listChanged === true;
+    if (want.toolsListChanged === true && can("tools")) honored.toolsListChanged = true;
+    if (want.promptsListChanged === true && can("prompts")) honored.promptsListChanged = true;
+    if (want.resourcesListChanged === true && can("resources")) honored.resourcesListChanged = true;
+    const meta = `{"${SUBSCRIPTION_ID}":${msg.rawId}}`;
+    s.send(
+      `{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":${JSON.stringify(honored)},"_meta":${meta}}}`,
+      "notification",
+      msg.key,
+    );
+    if (Object.keys(honored).length === 0)
+      return reply(`{"jsonrpc":"2.0","id":${msg.rawId},"result":{"resultType":"complete","_meta":${meta}}}`);
+    let mine = listens.get(s);
+    if (!mine) {
+      mine = new Map();
+      listens.set(s, mine);
+    }
+    if (mine.size >= MAX_LISTENS)
+      return reply(
+        errorLine(msg.rawId, RpcErrorCode.InvalidRequest, `Invalid Request: at most ${MAX_LISTENS} listens per client`),
+      );
+    mine.set(msg.key, { rawId: msg.rawId, honored });
+  };
+  if (r.state === "ready" && r.initResult) return run();
+  r.submit(s, msg, reply, run);
+}
+
+/** Open listens one client may hold. */
+const MAX_LISTENS = 64;
+
+/** What a modern client stands for in the `auto` handshake: every capability the mux can route. */
+const ROUTABLE_ALL: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
+
+/** Methods a modern client must not send (protocol-2026 §1.11). */
+const REMOVED_METHODS = new Set([
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  "tasks/result",
+  "tasks/list",
+]);
+
+/** Results that carry caching hints (protocol-2026 §1.2). */
+const CACHEABLE = new Set([
+  "server/discover",
+  "tools/list",
+  "prompts/list",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+]);
+
+/** Params members of a modern request the legacy child never sees. */
+const MODERN_PARAMS = ["inputResponses", "requestState"];
+
+const RESERVED_PREFIX = "io.modelcontextprotocol/";
+
+const textDecoder = new TextDecoder();
+
+/** Per client, its modern requests in flight: id key → envelope. */
+const envelopes = new WeakMap<MuxClient, Map<string, Envelope>>();
+
+function track(client: MuxClient, key: string, envelope: Envelope): void {
+  let map = envelopes.get(client);
+  if (!map) {
+    map = new Map();
+    envelopes.set(client, map);
+  }
+  // Entries of requests that ended without an answer through us (timeout, cancel) are swept here.
+  if (map.size >= 64) for (const k of map.keys()) if (!client.inflight.has(k)) map.delete(k);
+  map.set(key, envelope);
+}
+
+function untrack(client: MuxClient, key: string): void {
+  envelopes.get(client)?.delete(key);
+}
+
+/** The request's envelope, or undefined once `reply` has been given why it is refused. */
+function readEnvelope(msg: RequestMessage, reply: Reply): Envelope | undefined {
+  const problem = envelopeProblem(msg.params);
+  if (problem) {
+    reply(errorLine(msg.rawId, problem.code, problem.message, problem.data));
+    return undefined;
+  }
+  const meta = (msg.params?._meta ?? {}) as JsonObject;
+  return {
+    version: String(meta[META.protocolVersion]),
+    capabilities: meta[META.clientCapabilities] as JsonObject,
+    clientInfo: meta[META.clientInfo] as JsonObject | undefined,
+    logLevel: meta[META.logLevel] as string | undefined,
+  };
+}
+
+/** The request as the legacy child gets it: the reserved `_meta` keys and the MRTR members removed. */
+function childView(msg: RequestMessage): RequestMessage | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(msg.bytes ? textDecoder.decode(msg.bytes) : msg.text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(body)) return undefined;
+  const params = isObject(body.params) ? { ...body.params } : {};
+  for (const k of MODERN_PARAMS) delete params[k];
+  if (isObject(params._meta)) {
+    const meta: JsonObject = {};
+    for (const [k, v] of Object.entries(params._meta)) if (!k.startsWith(RESERVED_PREFIX)) meta[k] = v;
+    if (Object.keys(meta).length > 0) params._meta = meta;
+    else delete params._meta;
+  }
+  const parsed = parseMessage(JSON.stringify({ ...body, params }));
+  if (parsed.kind !== "request") return undefined;
+  // The client's id stays the exact text it sent (a big integer survives the round trip).
+  return { ...parsed, rawId: msg.rawId, key: msg.key };
+}
+
+function serverInfoOf(r: RoutingCore): unknown {
+  return r.initResult?.serverInfo;
+}
+
+function discover(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
+  const answer = (): void => {
+    const init = r.initResult;
+    if (!init)
+      return reply(errorLine(msg.rawId, RpcErrorCode.InternalError, "Internal error: the server is not ready"));
+    const caps = isObject(init.capabilities) ? { ...init.capabilities } : {};
+    delete caps.tasks; // legacy tasks have no modern counterpart without the extension bridge
+    const result: JsonObject = {
+      resultType: "complete",
+      supportedVersions: [...MODERN_VERSIONS],
+      capabilities: caps,
+      ...(typeof init.instructions === "string" ? { instructions: init.instructions } : {}),
+      ttlMs: 0,
+      cacheScope: "private",
+      _meta: { [META.serverInfo]: init.serverInfo },
+    };
+    reply(resultLine(msg.rawId, result));
+  };
+  if (r.state === "ready" && r.initResult) return answer();
+  r.submit(s, msg, reply, answer);
+}
+
+/** A child's response to a modern request, as the modern client gets it. */
+function stampResponse(r: RoutingCore, msg: RequestMessage, res: ResponseMessage): string {
+  if (res.error) {
+    const { code, message, data } = res.error;
+    if (msg.method === "resources/read" && code === -32002) {
+      const uri = msg.params?.uri;
+      return errorLine(msg.rawId, RpcErrorCode.InvalidParams, message, { ...(isObject(data) ? data : {}), uri });
+    }
+    return errorLine(msg.rawId, code, message, data);
+  }
+  const result = isObject(res.result) ? res.result : {};
+  if (msg.method === "resources/read" && !(Array.isArray(result.contents) && result.contents.length > 0)) {
+    const uri = msg.params?.uri;
+    return errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Resource not found", { uri });
+  }
+  const meta = isObject(result._meta) ? result._meta : {};
+  const stamped: JsonObject = {
+    ...result,
+    resultType: "complete",
+    _meta: { ...meta, [META.serverInfo]: serverInfoOf(r) },
+  };
+  if (CACHEABLE.has(msg.method)) {
+    stamped.ttlMs = typeof result.ttlMs === "number" ? result.ttlMs : 0;
+    stamped.cacheScope = result.cacheScope === "public" ? "public" : "private";
+  }
+  return resultLine(msg.rawId, stamped);
+}

@@ -1,0 +1,83 @@
+/**
+ * The official suite's 2026-07-28 requirement set (`@modelcontextprotocol/conformance`
+ * 0.2.0-alpha.12, installed as `conformance2026`) against `dist/mux serve --http … --http-no-auth`
+ * with the SDK-based 2025-era fixture (`test/fixtures/conformance-server.ts`) as the child. The
+ * number of scenarios that pass must not drop below what the mux reaches today (README
+ * "Streamable HTTP" lists them and why the rest fail).
+ */
+
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { BUN, ROOT, testScope } from "../helpers.ts";
+
+const scope = testScope("bin");
+const CONFORMANCE_2026 = join(ROOT, "node_modules/conformance2026/dist/index.js");
+const FIXTURE = join(ROOT, "test/fixtures/conformance-server.ts");
+
+/** Scenarios of the 2026-07-28 set that pass with a 2025-era child today. */
+const PASSING = [
+  "server-stateless",
+  "completion-complete",
+  "tools-list",
+  "tools-call-simple-text",
+  "tools-call-image",
+  "tools-call-audio",
+  "tools-call-embedded-resource",
+  "tools-call-mixed-content",
+  "tools-call-error",
+  "tools-call-with-progress",
+  "server-sse-multiple-streams",
+  "resources-list",
+  "resources-read-text",
+  "resources-read-binary",
+  "resources-templates-read",
+  "sep-2164-resource-not-found",
+  "prompts-list",
+  "prompts-get-simple",
+  "prompts-get-with-args",
+  "prompts-get-embedded-resource",
+  "prompts-get-with-image",
+  "dns-rebinding-protection",
+  "caching",
+  "input-required-result-missing-input-response",
+  "input-required-result-unsupported-methods",
+  "input-required-result-ignore-extra-params",
+  "input-required-result-validate-input",
+  "tasks-status-notifications",
+  "http-header-validation",
+];
+
+test(
+  "the 2026-07-28 requirement set: at least the scenarios that pass today still pass",
+  async () => {
+    const d = scope.dir();
+    const t = await scope.target({
+      socket: join(d, "c.sock"),
+      cmd: BUN,
+      args: [FIXTURE],
+      http: { listen: "127.0.0.1:0", auth: "none" },
+    });
+    const p = Bun.spawn({
+      cmd: [
+        BUN,
+        CONFORMANCE_2026,
+        "server",
+        "--url",
+        t.httpUrl as string,
+        "--requirements",
+        "2026-07-28",
+        "--timeout",
+        "8000",
+      ],
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    const passed = [...(out + err).matchAll(/^✓ (\S+):/gm)].map((m) => m[1] as string);
+    const ran = [...(out + err).matchAll(/^[✓✗] (\S+):/gm)].length;
+    console.log(`conformance 2026-07-28: ${passed.length} of ${ran} scenarios passed`);
+    expect(ran).toBe(50);
+    expect(PASSING.filter((s) => !passed.includes(s))).toEqual([]);
+  },
+  { timeout: 600_000 },
+);

@@ -1,0 +1,202 @@
+/**
+ * Stateless 2026-07-28 requests on the HTTP front (`dist/mux serve --http … --http-no-auth`)
+ * beside legacy sessions on the same endpoint, in front of a legacy child: the headers checked
+ * against the body (-32020), the envelope (-32602, -32022) with the request's id, no session,
+ * no SSE event ids, removed methods 404, GET 405, and a legacy session unchanged.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { fakeServer, type Json, recorded, type Target, testScope, waitFor } from "../helpers.ts";
+
+const scope = testScope("bin");
+const MODERN = "2026-07-28";
+const V = "io.modelcontextprotocol/protocolVersion";
+const CAPS = "io.modelcontextprotocol/clientCapabilities";
+const ACCEPT = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
+const serve = (): Promise<Target> => {
+  const d = scope.dir();
+  return scope.target({ socket: join(d, "h.sock"), ...fakeServer(d), http: { listen: "127.0.0.1:0", auth: "none" } });
+};
+
+const envelope = (extra: Json = {}): Json => ({ [V]: MODERN, [CAPS]: {}, ...extra });
+
+/** POST one modern request with the standard headers (`headers` overrides them; null removes one). */
+async function post(
+  url: string,
+  body: Json,
+  headers: Record<string, string | null> = {},
+): Promise<{ status: number; type: string; session: string | null; text: string }> {
+  const params = (body.params ?? {}) as Json;
+  const name = params.name ?? params.uri;
+  const all: Record<string, string | null> = {
+    ...ACCEPT,
+    "mcp-protocol-version": MODERN,
+    "mcp-method": String(body.method),
+    ...(typeof name === "string" ? { "mcp-name": name } : {}),
+    ...headers,
+  };
+  const sent: Record<string, string> = {};
+  for (const [k, v] of Object.entries(all)) if (v !== null) sent[k] = v;
+  const res = await fetch(url, { method: "POST", headers: sent, body: JSON.stringify({ jsonrpc: "2.0", ...body }) });
+  return {
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    session: res.headers.get("mcp-session-id"),
+    text: await res.text(),
+  };
+}
+
+/** The JSON-RPC messages of a JSON or SSE answer. */
+function messagesOf(text: string): Json[] {
+  if (text.startsWith("{")) return [JSON.parse(text) as Json];
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("data: ") && l.length > 6)
+    .map((l) => JSON.parse(l.slice(6)) as Json);
+}
+
+describe("2026-07-28 on the HTTP front", () => {
+  test("a stateless request is served without a session; results stamped; Mcp-Session-Id ignored", async () => {
+    const t = await serve();
+    const url = t.httpUrl as string;
+    const list = await post(url, { id: "l-1", method: "tools/list", params: { _meta: envelope() } });
+    expect(list.status).toBe(200);
+    expect(list.session).toBeNull();
+    const res = messagesOf(list.text)[0] as Json;
+    expect(res.id).toBe("l-1");
+    const result = res.result as Json;
+    expect(result.resultType).toBe("complete");
+    expect(result.ttlMs).toBe(0);
+    expect(result.cacheScope).toBe("private");
+    const discover = await post(
+      url,
+      { id: 2, method: "server/discover", params: { _meta: envelope() } },
+      { "mcp-session-id": "not-a-session" },
+    );
+    expect(discover.status).toBe(200);
+    expect(((messagesOf(discover.text)[0] as Json).result as Json).supportedVersions).toEqual([MODERN]);
+  });
+
+  test("closing a stateless request's stream cancels it at the child", async () => {
+    const d = scope.dir();
+    const t = await scope.target({
+      socket: join(d, "c.sock"),
+      ...fakeServer(d),
+      http: { listen: "127.0.0.1:0", auth: "none" },
+    });
+    const res = await fetch(t.httpUrl as string, {
+      method: "POST",
+      headers: { ...ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "hang" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "hang", arguments: {}, _meta: envelope() },
+      }),
+    });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const call = (): Json | undefined => recorded(d).find((m) => m.method === "tools/call");
+    await waitFor(() => call() !== undefined, 5000, "the call at the child");
+    await res.body?.cancel();
+    const id = (call() as Json).id;
+    await waitFor(
+      () => recorded(d).some((m) => m.method === "notifications/cancelled" && (m.params as Json).requestId === id),
+      5000,
+      "the cancel at the child",
+    );
+  });
+
+  test("headers are checked against the body (-32020), the envelope too (-32602, -32022), with the request's id, HTTP 400", async () => {
+    const t = await serve();
+    const url = t.httpUrl as string;
+    const call = { method: "tools/call", params: { name: "echo", arguments: {}, _meta: envelope() } };
+    const cases: [string, Json, Record<string, string | null>, number][] = [
+      ["no-method", { id: "a", ...call }, { "mcp-method": null }, -32020],
+      ["wrong-method", { id: "b", ...call }, { "mcp-method": "tools/list" }, -32020],
+      ["no-name", { id: "c", ...call }, { "mcp-name": null }, -32020],
+      ["wrong-name", { id: "d", ...call }, { "mcp-name": "other" }, -32020],
+      ["no-version", { id: "e", ...call }, { "mcp-protocol-version": null }, -32020],
+      ["other-version", { id: "f", ...call }, { "mcp-protocol-version": "2025-11-25" }, -32020],
+      ["no-envelope", { id: "g", method: "tools/list", params: {} }, {}, -32602],
+      [
+        "unsupported",
+        { id: "h", method: "tools/list", params: { _meta: { [V]: "2099-01-01", [CAPS]: {} } } },
+        { "mcp-protocol-version": "2099-01-01" },
+        -32022,
+      ],
+    ];
+    for (const [label, body, headers, code] of cases) {
+      const res = await post(url, body, headers);
+      const msg = JSON.parse(res.text) as Json;
+      expect({ label, status: res.status, id: msg.id, code: (msg.error as Json).code }).toEqual({
+        label,
+        status: 400,
+        id: body.id,
+        code,
+      });
+    }
+    // A base64-sentinel Mcp-Name is decoded before it is compared.
+    const b64 = `=?base64?${Buffer.from("echo").toString("base64")}?=`;
+    const ok = await post(url, { id: "i", ...call }, { "mcp-name": b64 });
+    expect(ok.status).toBe(200);
+    expect(((messagesOf(ok.text)[0] as Json).result as Json).resultType).toBe("complete");
+  });
+
+  test("removed methods get 404 -32601; GET and DELETE without a session get 405", async () => {
+    const t = await serve();
+    const url = t.httpUrl as string;
+    const ping = await post(url, { id: 7, method: "ping", params: { _meta: envelope() } });
+    expect(ping.status).toBe(404);
+    expect((JSON.parse(ping.text) as Json).error).toMatchObject({ code: -32601 });
+    for (const method of ["GET", "DELETE"]) {
+      const res = await fetch(url, {
+        method,
+        headers: { accept: "text/event-stream", "mcp-protocol-version": MODERN },
+      });
+      expect({ method, status: res.status }).toEqual({ method, status: 405 });
+    }
+  });
+
+  test("a streamed answer (progress first) has no event ids; the final result is stamped", async () => {
+    const t = await serve();
+    const res = await post(t.httpUrl as string, {
+      id: 9,
+      method: "tools/call",
+      params: { name: "progress", arguments: { steps: 3 }, _meta: { ...envelope(), progressToken: "p" } },
+    });
+    expect(res.status).toBe(200);
+    expect(res.type).toContain("text/event-stream");
+    expect(res.text).not.toMatch(/^id:/m);
+    const messages = messagesOf(res.text);
+    expect(messages.filter((m) => m.method === "notifications/progress").length).toBe(3);
+    expect(((messages.at(-1) as Json).result as Json).resultType).toBe("complete");
+  });
+
+  test("a legacy session on the same endpoint is unchanged", async () => {
+    const t = await serve();
+    const url = t.httpUrl as string;
+    const init = await fetch(url, {
+      method: "POST",
+      headers: ACCEPT,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "legacy", version: "1" } },
+      }),
+    });
+    const session = init.headers.get("mcp-session-id") as string;
+    expect(session).toBeTruthy();
+    await init.text();
+    const list = await fetch(url, {
+      method: "POST",
+      headers: { ...ACCEPT, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
+    });
+    const result = (messagesOf(await list.text())[0] as Json).result as Json;
+    expect(Array.isArray(result.tools)).toBe(true);
+    expect(result.resultType).toBeUndefined();
+  });
+});
