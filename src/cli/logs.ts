@@ -125,6 +125,7 @@ export function renderEntry(e: RecordEntry, color: boolean): string {
   if (e.code !== undefined) parts.push(paint("31", `error ${e.code}`));
   if (e.bytes !== undefined) parts.push(`${e.bytes}B`);
   if (e.client?.workspace) parts.push(paint("2", `[${safe(e.client.workspace)}]`));
+  if (e.client?.pid) parts.push(paint("2", `(pid ${e.client.pid})`));
   let line = parts.join(" ");
   if (e.payload !== undefined) line += ` ${safe(JSON.stringify(e.payload))}`;
   return line;

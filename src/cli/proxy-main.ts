@@ -84,6 +84,7 @@ export async function proxyMain(argv: string[] = process.argv.slice(2)): Promise
       autostart,
       reconnect,
       workspace: workspaceHint(),
+      hostPid: process.ppid > 1 ? process.ppid : undefined,
       config: config && resolve(expandHome(config)),
     });
   } catch (error) {

@@ -99,6 +99,8 @@ export class MuxClient {
   ending = false;
   /** Where the client says it works (its proxy's hello, an HTTP entry's URL): untrusted. */
   workspaceHint: WorkspaceHint | undefined;
+  /** The pid of its host, as its mux-proxy's hello says (untrusted; for logs and status). */
+  hostPid: number | undefined;
   /** The folder of the workspace child serving it (`share = "workspace"`). */
   workspace: string | undefined;
   /** Why the client may not use the service (a refused forwarded env or workspace, a limit), if it may not. */

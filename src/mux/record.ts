@@ -23,6 +23,8 @@ export interface RecordClient {
   name: string | null;
   transport: string;
   workspace: string | null;
+  /** The host's pid, when its mux-proxy said (untrusted). */
+  pid: number | null;
 }
 
 /** One entry of the record. */
@@ -75,6 +77,7 @@ export interface RecordedClient {
   readonly transport: string;
   clientInfo: { name?: unknown } | undefined;
   workspace: string | undefined;
+  hostPid?: number;
 }
 
 /** A service's record. */
@@ -188,7 +191,7 @@ export class Recorder {
   private who(client: RecordedClient): RecordClient {
     let c = this.clients.get(client);
     if (!c) {
-      c = { id: client.id, name: null, transport: client.transport, workspace: null };
+      c = { id: client.id, name: null, transport: client.transport, workspace: null, pid: client.hostPid ?? null };
       this.clients.set(client, c);
     }
     if (c.name === null) {
@@ -197,6 +200,7 @@ export class Recorder {
       if (name) c.name = name.slice(0, 100);
     }
     if (c.workspace === null && client.workspace) c.workspace = client.workspace;
+    if (c.pid === null && client.hostPid) c.pid = client.hostPid;
     return c;
   }
 

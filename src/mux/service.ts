@@ -191,6 +191,7 @@ export class MuxService implements ServiceDoor {
         idleMs: now - c.lastSeenAt,
         idle: c.idle,
         workspace: c.workspace ?? null,
+        hostPid: c.hostPid ?? null,
       })),
       workspaces: [...this.byWorkspace.values()].map((w) => ({
         dir: w.dir,
@@ -295,6 +296,7 @@ export class MuxService implements ServiceDoor {
    */
   private hello(client: MuxClient, hello: Hello): void {
     const { env } = hello;
+    client.hostPid = hello.hostPid;
     if (this.options.share === "workspace") {
       client.workspaceHint = client.workspaceHint ?? hello.workspace;
       if (Object.keys(env).length > 0) {

@@ -87,6 +87,8 @@ export interface ClientRow {
   idle: boolean;
   /** Its workspace folder, for a `share = "workspace"` service. */
   workspace: string | null;
+  /** Its host's pid, when its mux-proxy said (untrusted). */
+  hostPid: number | null;
 }
 
 /**

@@ -32,6 +32,8 @@ export interface WorkspaceHint {
 export interface Hello {
   env: Record<string, string>;
   workspace: WorkspaceHint | undefined;
+  /** The pid of the process that started the proxy (its host), for logs and status: untrusted. */
+  hostPid?: number;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface Hello {
  */
 export function readHello(line: string): Hello | { refusal: string } | undefined {
   if (!line.includes(HELLO_METHOD)) return undefined;
-  let msg: { method?: unknown; id?: unknown; params?: { env?: unknown; workspace?: unknown } };
+  let msg: { method?: unknown; id?: unknown; params?: { env?: unknown; workspace?: unknown; hostPid?: unknown } };
   try {
     msg = JSON.parse(line) as typeof msg;
   } catch {
@@ -49,8 +51,10 @@ export function readHello(line: string): Hello | { refusal: string } | undefined
   }
   if (typeof msg !== "object" || msg === null || msg.method !== HELLO_METHOD || msg.id !== undefined) return undefined;
   const workspace = hint(msg.params?.workspace);
+  const pid = (msg.params as { hostPid?: unknown } | undefined)?.hostPid;
+  const hostPid = typeof pid === "number" && Number.isInteger(pid) && pid > 0 && pid < 2 ** 31 ? pid : undefined;
   const env = msg.params?.env;
-  if (typeof env !== "object" || env === null || Array.isArray(env)) return { env: {}, workspace };
+  if (typeof env !== "object" || env === null || Array.isArray(env)) return { env: {}, workspace, hostPid };
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     const shown = JSON.stringify(name.slice(0, 64));
@@ -64,7 +68,7 @@ export function readHello(line: string): Hello | { refusal: string } | undefined
       };
     out[name] = value;
   }
-  return { env: out, workspace };
+  return { env: out, workspace, hostPid };
 }
 
 /**

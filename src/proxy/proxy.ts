@@ -44,6 +44,8 @@ export interface ProxyOptions {
    * the hello line: a `share = "workspace"` service serves it from that workspace's child.
    */
   workspace?: WorkspaceHint;
+  /** The pid of this proxy's host (its parent), sent in the hello line for logs and status. */
+  hostPid?: number;
   /** Start the daemon when nothing listens on the socket. */
   autostart?: AutostartOptions;
   /** The config the daemon runs (named in the message when there is no daemon and no autostart). */
@@ -199,10 +201,11 @@ class Bridge {
         typeof Bun.connect
       >[0])) as unknown as Conn;
     } else sock = await Bun.connect({ unix: this.o.socket, allowHalfOpen: true, socket: handlers });
-    if (forwarding || this.o.workspace) {
+    if (forwarding || this.o.workspace || this.o.hostPid) {
       const params = {
         ...(forwarding ? { env: this.o.env } : {}),
         ...(this.o.workspace ? { workspace: this.o.workspace } : {}),
+        ...(this.o.hostPid ? { hostPid: this.o.hostPid } : {}),
       };
       sock.write(`${JSON.stringify({ jsonrpc: "2.0", method: HELLO_METHOD, params })}\n`);
     }

@@ -132,6 +132,9 @@ describe("mux logs", () => {
       .map((l) => JSON.parse(l));
     expect(entries.length).toBeGreaterThan(0);
     expect(entries.every((e) => e.client?.name === "beta-host")).toBe(true);
+    // The host that started the mux-proxy: this test process.
+    expect(entries.every((e) => e.client?.pid === process.pid)).toBe(true);
+    expect(plain.stdout).toContain(`(pid ${process.pid})`);
     const answer = entries.find((e) => e.dir === "out" && e.method === "tools/call");
     expect(typeof answer.ms).toBe("number");
     expect(answer.payload).toBeUndefined(); // payloads are off by default
