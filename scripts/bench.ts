@@ -18,6 +18,7 @@
 import { execFileSync } from "node:child_process";
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -817,6 +818,7 @@ async function releaseSizes(): Promise<void> {
   const rows = [];
   for (const line of readFileSync(join(out, "SHA256SUMS"), "utf8").trim().split("\n")) {
     const name = line.split(/\s+/)[1] as string;
+    if (!name.endsWith(".tar.gz")) continue; // install.sh is a release file too
     const listing = execFileSync("tar", ["-tzvf", join(out, name)], { encoding: "utf8", maxBuffer: 1 << 20 });
     const unpacked = listing
       .trim()
@@ -829,6 +831,14 @@ async function releaseSizes(): Promise<void> {
     });
   }
   report.release = rows;
+  // Installed: what install.sh lays out, the one executable and mux-proxy as a link to it.
+  const proxyLink = existsSync(PROXY) && lstatSync(PROXY).isSymbolicLink();
+  report.installed = {
+    muxMb: statSync(MUX).size / 1_048_576,
+    proxy: proxyLink
+      ? "a symbolic link to mux (no second copy)"
+      : `${(statSync(PROXY).size / 1_048_576).toFixed(1)} MiB`,
+  };
 }
 
 // ---- 8. HTTP floods ----
@@ -1503,6 +1513,12 @@ function render(): string {
     for (const r of report.release as { archive: string; compressedMb: number; unpackedMb: number }[])
       lines.push(`| ${r.archive} | ${f(r.compressedMb, 1)} | ${f(r.unpackedMb, 1)} |`);
   } else lines.push(`- ${String(report.release ?? "not measured in this run")}.`);
+  const inst = report.installed as { muxMb: number; proxy: string } | undefined;
+  if (inst)
+    lines.push(
+      "",
+      `Installed (install.sh): \`mux\` ${f(inst.muxMb, 1)} MiB, \`mux-proxy\` ${inst.proxy}; an idle mux-proxy's memory is in the memory section (marginal PSS per proxy).`,
+    );
   lines.push("");
   return lines.join("\n");
 }
