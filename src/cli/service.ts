@@ -21,6 +21,7 @@ import {
 } from "../service/login.ts";
 import { findInstalled } from "./installed.ts";
 import { fail } from "./logger.ts";
+import { alive } from "./stop.ts";
 
 const COMMON = {
   config: { type: "string", description: "The config the daemon runs (default: the per-user one)" },
@@ -155,19 +156,4 @@ async function stopRunningDaemon(config: string): Promise<void> {
   }
   const until = Date.now() + 5000;
   while (Date.now() < until && alive(pid)) await Bun.sleep(50);
-}
-
-/** A process that exists and is not a zombie (an exited daemon its parent has not reaped yet). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true;
-  }
 }

@@ -136,8 +136,8 @@ function configOf(pid: number): string | undefined {
   return value ? resolve(value) : undefined;
 }
 
-/** A process that exists and is not a zombie. */
-function alive(pid: number): boolean {
+/** A process that exists and is not a zombie (an exited daemon its parent has not reaped yet). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch {
