@@ -318,8 +318,7 @@ export class Recorder {
   }
 }
 
-/** The summary of one line: kind, method, id, error code, bytes. */
-/** What the record keeps of a line. */
+/** What the record keeps of a line: kind, method, id, error code, bytes. */
 export interface Summary {
   kind: string;
   method?: string;
