@@ -6,6 +6,7 @@
  * @module
  */
 
+import { KNOWN_SERVERS, type KnownServer, knownServer } from "../mux/known-servers.ts";
 import type { SharePolicy } from "../mux/options.ts";
 
 /** The policy of one entry and why (`args contain "."`, `unknown server: per project to be safe`). */
@@ -16,68 +17,11 @@ export interface ShareChoice {
   source: "launch" | "known" | "unknown" | "override";
 }
 
-/** A server known not to depend on the folder it runs in (see README "Share policy"). */
-export interface KnownGlobal {
-  /** The name shown in reasons. */
-  name: string;
-  /** Matches a command or argument naming the server's package, binary or image. */
-  match: RegExp;
-  /** Why one process can serve every project. */
-  why: string;
-  /** Where that was read. */
-  evidence: string;
-}
+/** A server known not to depend on the folder it runs in (the table lives in mux/known-servers.ts). */
+export type KnownGlobal = KnownServer;
 
-/**
- * Servers one process can serve for every project: none reads its working directory or the
- * client's roots. Keep in step with the README table.
- */
-export const KNOWN_GLOBAL: readonly KnownGlobal[] = [
-  {
-    name: "server-memory",
-    match: segment("(@modelcontextprotocol/)?(mcp-)?server-memory|mcp/memory"),
-    why: "server-memory keeps one graph",
-    evidence:
-      "modelcontextprotocol/servers src/memory/index.ts: the default memory.jsonl sits beside the package and a relative MEMORY_FILE_PATH resolves against the package folder, never the cwd",
-  },
-  {
-    name: "sequential-thinking",
-    match: segment("(@modelcontextprotocol/)?server-sequential-thinking|mcp/sequentialthinking"),
-    why: "sequential-thinking keeps its history in memory",
-    evidence: "modelcontextprotocol/servers src/sequentialthinking/lib.ts: no file or roots access",
-  },
-  {
-    name: "time",
-    match: segment("mcp-server-time|mcp/time"),
-    why: "time reads the clock only",
-    evidence: "modelcontextprotocol/servers src/time/src/mcp_server_time/server.py: no file or roots access",
-  },
-  {
-    name: "fetch",
-    match: segment("mcp-server-fetch|mcp/fetch"),
-    why: "fetch reads URLs only",
-    evidence: "modelcontextprotocol/servers src/fetch/src/mcp_server_fetch/server.py: no file or roots access",
-  },
-  {
-    name: "context7",
-    match: segment("(@upstash/)?context7-mcp"),
-    why: "context7 looks documentation up remotely",
-    evidence: "upstash/context7: a remote API client with no local state",
-  },
-  {
-    name: "server-everything",
-    match: segment("(@modelcontextprotocol/)?server-everything|mcp/everything"),
-    why: "server-everything is a test server that reads only its own package",
-    evidence:
-      "@modelcontextprotocol/server-everything dist/resources/files.js reads its package's docs folder; no process.cwd",
-  },
-  {
-    name: "github",
-    match: segment("github-mcp-server|(@modelcontextprotocol/)?server-github"),
-    why: "github talks to the GitHub API with one token",
-    evidence: "github/github-mcp-server: a remote API client; one child per distinct token (forwarded env)",
-  },
-];
+/** Servers one process can serve for every project (see README "Share policy"). */
+export const KNOWN_GLOBAL: readonly KnownGlobal[] = KNOWN_SERVERS;
 
 /**
  * The policy for a launch, given the workspace signals found in it (`args contain "."`),
@@ -100,7 +44,7 @@ export function listReasons(signals: string[]): string {
 
 /** The known-global server a command or argument names, if any. */
 export function knownGlobal(tokens: string[]): KnownGlobal | undefined {
-  return KNOWN_GLOBAL.find((k) => tokens.some((t) => k.match.test(t)));
+  return knownServer(tokens);
 }
 
 /**
@@ -127,11 +71,6 @@ export function relativePathArg(arg: string): boolean {
 }
 
 // --- internal ---
-
-/** A whole path segment (of a command, a package spec with a version, or an image with a tag). */
-function segment(names: string): RegExp {
-  return new RegExp(`(^|[/\\\\])(${names})(@[^/\\s]*|==[^/\\s]*|:[^/\\s]*)?([/\\\\]|$)`);
-}
 
 /** First folders that make `x/y` a path rather than a package or an image. */
 const COMMON_DIRS = new Set([

@@ -119,7 +119,7 @@ export class Engine {
   start(lazy: boolean): void {
     const cached = this.cacheFile ? readCache(this.cacheFile) : undefined;
     if (cached) {
-      this.router.handshake.restore(cached.params, cached.result, cached.lists);
+      this.router.handshake.restore(cached.params, cached.result, cached.lists, cached.listedAt);
       this.router.state = "dormant";
       this.logger.info("answering from the handshake cache; the server starts for the first request that needs it");
       this.hooks.changed();
@@ -167,7 +167,7 @@ export class Engine {
     if (this.waking && !WAKING_STATES.has(this.router.state) && this.router.state !== "restarting") this.waking = false;
     const ms = this.options.dormantAfterMs;
     if (ms <= 0 || this.closing) return;
-    if (dormancyBlocker(this.router) !== undefined) this.quietSince = undefined;
+    if (dormancyBlocker(this.router, this.options.keepsState) !== undefined) this.quietSince = undefined;
     else this.quietSince ??= Date.now();
     if (this.router.state === "ready") this.dormantTimer ??= setTimeout(() => this.dormancyTick(), ms);
   }
@@ -196,6 +196,7 @@ export class Engine {
           lists.set(m, page);
         }
       }
+      this.router.handshake.listedAt = Date.now();
       this.saveCache(result, got);
     };
     if (left === 0) return done();
@@ -211,7 +212,7 @@ export class Engine {
   private saveCache(result: JsonObject, lists: CachedHandshake["lists"]): void {
     const params = this.router.handshake.initializeParams;
     if (!this.cacheFile || !params) return;
-    const error = writeCache(this.cacheFile, { params, result, lists });
+    const error = writeCache(this.cacheFile, { params, result, lists, listedAt: this.router.handshake.listedAt });
     if (error && !this.cacheWarned) {
       this.cacheWarned = true;
       this.logger.warn(`handshake cache not written (${this.cacheFile}): ${error}`);
@@ -222,7 +223,7 @@ export class Engine {
     this.dormantTimer = undefined;
     if (this.closing || this.router.state !== "ready") return;
     const ms = this.options.dormantAfterMs;
-    const blocked = dormancyBlocker(this.router) !== undefined;
+    const blocked = dormancyBlocker(this.router, this.options.keepsState) !== undefined;
     if (blocked) this.quietSince = undefined;
     else this.quietSince ??= Date.now();
     const quietFor = this.quietSince === undefined ? 0 : Date.now() - this.quietSince;

@@ -38,6 +38,8 @@ export interface CachedHandshake {
   result: JsonObject;
   /** First pages of the list methods the child answered. */
   lists: Partial<Record<CachedList, JsonObject>>;
+  /** When the lists were asked (ms since the epoch): a page's `ttlMs` counts from it. */
+  listedAt?: number;
 }
 
 /** What identifies a service's launch. */
@@ -119,6 +121,7 @@ function parseCache(data: unknown): CachedHandshake | undefined {
   if (!isObject(params) || !isObject(result) || !isObject(lists)) return undefined;
   if (typeof result.protocolVersion !== "string" || !isObject(result.capabilities)) return undefined;
   const out: CachedHandshake = { params, result, lists: {} };
+  if (typeof data.listedAt === "number" && Number.isFinite(data.listedAt)) out.listedAt = data.listedAt;
   for (const method of CACHED_LISTS) {
     const page = lists[method];
     if (isObject(page)) out.lists[method] = page;

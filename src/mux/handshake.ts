@@ -69,6 +69,8 @@ export class Handshake {
    * are answered from them. A child's `list_changed` drops its kind.
    */
   readonly lists = new Map<string, JsonObject>();
+  /** When `lists` were asked of the child (ms since the epoch; 0: unknown, as in an older cache). */
+  listedAt = 0;
   /** The parameters the child is (or will be) initialized with; kept across restarts. */
   private params: JsonObject | undefined;
 
@@ -146,12 +148,26 @@ export class Handshake {
    * A persisted handshake (a service started from its cache, no child yet): its result answers
    * initialize while dormant, its parameters initialize the next child, its lists answer lists.
    */
-  restore(params: JsonObject, result: JsonObject, lists: Record<string, JsonObject>): void {
+  restore(params: JsonObject, result: JsonObject, lists: Record<string, JsonObject>, listedAt = 0): void {
     this.params = params;
+    this.listedAt = listedAt;
     this.previous = result;
     this.lists.clear();
     for (const [method, page] of Object.entries(lists)) this.lists.set(method, page);
     this.asleep = true;
+  }
+
+  /**
+   * A cached page of `method`, unless its caching hint rules it out: a page carrying `ttlMs` (a
+   * 2026-07-28 server's) is served only within that many milliseconds of when it was asked
+   * (`ttlMs: 0` never; a page of unknown age never).
+   */
+  freshList(method: string): JsonObject | undefined {
+    const page = this.lists.get(method);
+    if (!page || page.ttlMs === undefined) return page;
+    const ttl = page.ttlMs;
+    if (typeof ttl !== "number" || !(ttl > 0) || this.listedAt <= 0) return undefined;
+    return Date.now() - this.listedAt < ttl ? page : undefined;
   }
 
   /** The child was stopped for being idle (after `childGone`): its result stands for the next one. */

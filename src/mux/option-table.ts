@@ -156,11 +156,20 @@ export const OPTIONS = {
   dormantAfterMs: {
     scope: "service",
     kind: "int",
-    default: 0,
+    defaultText: "auto: 600000 for servers known to keep nothing in memory, else 0",
     min: 0,
     flag: "dormant-after-ms",
     key: "dormant_after_ms",
     help: "Stop an idle server after this long with nothing depending on it; the next request wakes it (0: never)",
+    docs: 'See "Dormant servers".',
+  },
+  keepsState: {
+    scope: "service",
+    kind: "bool",
+    default: false,
+    flag: "keeps-state",
+    key: "keeps_state",
+    help: "The server keeps state in memory between requests: never stop it while idle, whatever dormant_after_ms says",
   },
   handshakeCache: {
     scope: "service",

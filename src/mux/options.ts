@@ -3,6 +3,7 @@
  * @module
  */
 
+import { autoDormancy } from "./known-servers.ts";
 import type { MuxLogger } from "./logger.ts";
 import { defaultsOf, type FieldsOf, type NamesOf, type OPTIONS, type ValueOf } from "./option-table.ts";
 
@@ -56,7 +57,11 @@ export const SHARE_POLICIES: readonly SharePolicy[] = ["global", "workspace", "c
 /** See {@link ServiceOptions.workspaceKey}. */
 export type WorkspaceKeyMode = ValueOf<"workspaceKey">;
 
-/** Apply defaults. `share: client` and `isolated` are one setting: either sets both. */
+/**
+ * Apply defaults. `share: client` and `isolated` are one setting: either sets both. An unset
+ * `dormantAfterMs` is chosen from the launch (known-servers.ts): 10 minutes for a server known
+ * to keep nothing in memory between requests, else 0 (never).
+ */
 export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions {
   const out = {
     ...defaultsOf("service"),
@@ -64,6 +69,8 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
     ...withoutUndefined(options),
   } as ResolvedServiceOptions;
   if (options.share === undefined) out.share = out.isolated ? "client" : "global";
+  if (options.dormantAfterMs === undefined)
+    out.dormantAfterMs = out.keepsState ? 0 : autoDormancy([options.cmd, ...(options.args ?? [])]).ms;
   out.isolated = out.share === "client";
   return out;
 }

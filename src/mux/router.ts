@@ -87,6 +87,10 @@ export class Router implements RoutingCore {
     return this.handshake.lists;
   }
 
+  freshList(method: string): JsonObject | undefined {
+    return this.handshake.freshList(method);
+  }
+
   get declaredCapabilities(): JsonObject | undefined {
     return this.handshake.declared;
   }

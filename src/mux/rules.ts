@@ -288,11 +288,12 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
 
 /**
  * A list request: while the server is dormant, its first page is answered from the last one the
- * server gave (persisted across daemon restarts), without waking it; otherwise the server's.
+ * server gave (persisted across daemon restarts), without waking it, unless the page's own
+ * caching hint (`ttlMs`, from a 2026-07-28 server) says it is stale; otherwise the server's.
  */
 function listFromCache(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply): void {
   const page = r.state === "dormant" && s.initialized && msg.params?.cursor === undefined;
-  const cached = page ? r.cachedLists.get(msg.method) : undefined;
+  const cached = page ? r.freshList(msg.method) : undefined;
   if (cached) return reply(resultLine(msg.rawId, cached));
   r.submit(s, msg, reply);
 }

@@ -97,6 +97,33 @@ describe("persisted handshake cache", () => {
     expect((((await late.handshake()).result as Json).serverInfo as Json).version).toBe("2.0.0");
   });
 
+  test("a cached page's own caching hint rules: ttlMs 0 wakes the server, a long ttlMs is answered from the cache", async () => {
+    for (const [ttl, fromCache] of [
+      ["0", false],
+      ["3600000", true],
+    ] as const) {
+      const d = dir();
+      const state = join(d, "state");
+      const options: MuxOptions = {
+        socket: join(d, "c.sock"),
+        ...fakeServer(d, { FAKE_LIST_TTL_MS: ttl }),
+        stateDir: state,
+      };
+      await warm(options, state);
+      expect(typeof cached(state).listedAt).toBe("number");
+      const t = await scope.target(options);
+      const c = await scope.raw(t.socket);
+      await c.handshake();
+      const tools = await ask(c, "tools/list");
+      expect((tools.result as Json).ttlMs).toBe(Number(ttl));
+      await c.settle();
+      expect((await status(c)).state).toBe(fromCache ? "dormant" : "ready");
+      expect(initializes(d)).toBe(fromCache ? 1 : 2);
+      c.close();
+      await t.close();
+    }
+  });
+
   test("another launch (an env value changed) does not read the cache", async () => {
     const d = dir();
     const state = join(d, "state");

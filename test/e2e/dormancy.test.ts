@@ -241,4 +241,35 @@ describe("dormancy", () => {
     const read = await call(c, "read_graph", {}, 20_000);
     expect(JSON.stringify(read.result)).toContain("kept");
   });
+
+  test("keeps_state keeps an idle server up whatever dormant_after_ms says", async () => {
+    const d = dir();
+    const t = await use("lib", { socket: join(d, "k.sock"), ...fakeServer(d), dormantAfterMs: 100, keepsState: true });
+    const c = await scope.raw(t.socket);
+    await c.handshake();
+    const pid = (await status(c)).childPid as number;
+    await Bun.sleep(800);
+    await c.settle();
+    const s = await status(c);
+    expect(s.state).toBe("ready");
+    expect(s.childPid).toBe(pid);
+    expect(initializes(d)).toBe(1);
+  });
+
+  test("by default server-memory sleeps after 10 idle minutes and an unknown server never (status shows it)", async () => {
+    const d = dir();
+    const memory = await use("lib", {
+      socket: join(d, "m.sock"),
+      cmd: MEMORY_BIN,
+      args: [],
+      env: { MEMORY_FILE_PATH: join(d, "memory.jsonl") },
+    });
+    const unknown = await use("lib", { socket: join(d, "u.sock"), ...fakeServer(d) });
+    const m = await scope.raw(memory.socket);
+    await m.handshake();
+    const u = await scope.raw(unknown.socket);
+    await u.handshake();
+    expect(((await status(m)).settings as Json).dormantAfterMs).toBe(600_000);
+    expect(((await status(u)).settings as Json).dormantAfterMs).toBe(0);
+  });
 });

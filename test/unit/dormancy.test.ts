@@ -2,6 +2,8 @@
 
 import { describe, expect, test } from "bun:test";
 import { dormancyBlocker } from "../../src/mux/dormancy.ts";
+import { AUTO_DORMANT_MS, autoDormancy } from "../../src/mux/known-servers.ts";
+import { resolveServiceOptions, type ServiceOptions } from "../../src/mux/options.ts";
 import { makeRouter, ready, session } from "./fakes.ts";
 
 describe("dormancy blockers", () => {
@@ -57,5 +59,43 @@ describe("dormancy blockers", () => {
     const c = session(b.router);
     c.send({ jsonrpc: "2.0", id: 9, method: "subscriptions/listen", params: {} });
     expect(dormancyBlocker(b.router)).toBe("a request is at the server");
+  });
+});
+
+describe("the default dormant_after_ms, from the launch", () => {
+  const resolve = (cmd: string, args: string[], extra: Partial<ServiceOptions> = {}) =>
+    resolveServiceOptions({ socket: "/tmp/x.sock", cmd, args, ...extra }).dormantAfterMs;
+
+  test("10 minutes for servers known to keep nothing in memory, in the spellings hosts use", () => {
+    expect(resolve("npx", ["-y", "@modelcontextprotocol/server-memory"])).toBe(AUTO_DORMANT_MS);
+    expect(resolve("npx", ["-y", "@modelcontextprotocol/server-memory@2026.8.31"])).toBe(AUTO_DORMANT_MS);
+    expect(resolve("/p/node_modules/.bin/mcp-server-memory", [])).toBe(AUTO_DORMANT_MS);
+    expect(resolve("docker", ["run", "-i", "--rm", "mcp/time"])).toBe(AUTO_DORMANT_MS);
+    expect(resolve("uvx", ["mcp-server-fetch"])).toBe(AUTO_DORMANT_MS);
+    expect(resolve("github-mcp-server", ["stdio"])).toBe(AUTO_DORMANT_MS);
+    expect(AUTO_DORMANT_MS).toBe(600_000);
+  });
+
+  test("never for servers that keep state in memory, unknown servers, or a mode that keeps state", () => {
+    expect(resolve("npx", ["-y", "@modelcontextprotocol/server-sequential-thinking"])).toBe(0);
+    expect(resolve("npx", ["-y", "@modelcontextprotocol/server-everything"])).toBe(0);
+    expect(resolve("uvx", ["mcp-server-git"])).toBe(0);
+    expect(resolve("node", ["my-server-memory-fork.js"])).toBe(0); // not the package's own name
+    expect(resolve("github-mcp-server", ["stdio", "--dynamic-toolsets"])).toBe(0);
+    expect(autoDormancy(["github-mcp-server", "--dynamic-toolsets"]).reason).toContain("--dynamic-toolsets");
+  });
+
+  test("what the user sets wins; keeps_state turns the automatic value off", () => {
+    expect(resolve("npx", ["@modelcontextprotocol/server-memory"], { dormantAfterMs: 0 })).toBe(0);
+    expect(resolve("uvx", ["mcp-server-git"], { dormantAfterMs: 5000 })).toBe(5000);
+    expect(resolve("npx", ["@modelcontextprotocol/server-memory"], { keepsState: true })).toBe(0);
+  });
+
+  test("keeps_state blocks dormancy of a ready, idle child", () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    session(router);
+    expect(dormancyBlocker(router)).toBeUndefined();
+    expect(dormancyBlocker(router, true)).toContain("keeps_state");
   });
 });

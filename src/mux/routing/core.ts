@@ -31,6 +31,8 @@ export interface RoutingCore {
   readonly declaredCapabilities: JsonObject | undefined;
   /** The child's list results by method (answered from while the child is dormant). */
   readonly cachedLists: Map<string, JsonObject>;
+  /** A cached list page still fresh by its own caching hint (`ttlMs`, a 2026-07-28 child's), if any. */
+  freshList(method: string): JsonObject | undefined;
   readonly pending: PendingRequests;
   readonly progress: ProgressTokens;
   readonly subscriptions: Subscriptions;
