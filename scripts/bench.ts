@@ -298,7 +298,9 @@ const spread = (xs: number[]): Spread => ({ median: median(xs), min: Math.min(..
 
 /** Every path, P.reps times, interleaved: each repetition runs every path once, in alternating order. */
 async function sideBySide(before: PathContext["before"]): Promise<void> {
-  const specs = paths({ ...ctx, before });
+  // BENCH_PATHS=sdk:http-legacy,sdk:http-modern: only those rows (a try-out, never the report).
+  const only = process.env.BENCH_PATHS?.split(",");
+  const specs = paths({ ...ctx, before }).filter((s) => !only || only.includes(s.id));
   log(`side by side: ${specs.length} paths × ${P.reps} repetitions, ${P.clients} clients`);
   const runs = new Map<string, Run[]>(specs.map((s) => [s.id, []]));
   for (let rep = 0; rep < P.reps; rep++) {
@@ -1164,6 +1166,18 @@ function verdicts(): Verdict[] {
       target: `${name}: HTTP front p50 at one call in flight ≤ 1/3 of mcp-proxy's`,
       value: `${sp(get("http")?.summary.p50c1, ms)} vs ${sp(get("mcp-proxy")?.summary.p50c1, ms)} ms (${(h / m).toFixed(2)}×)`,
       met: h <= m / 3,
+    });
+  }
+  const legacy = sdk("http-legacy");
+  const modern = sdk("http-modern");
+  if (legacy && modern) {
+    const cost = (r: typeof legacy) => r.summary.cpu.daemon ?? Number.NaN;
+    list.push({
+      target:
+        "a 2026-07-28 (stateless) client's call costs no more than a 2025-11-25 session's through the same HTTP front: daemon CPU per call and p50 within 10 %",
+      value: `daemon ${cost(modern)} vs ${cost(legacy)} µs/call; p50 ${sp(modern.summary.p50c1, ms)} vs ${sp(legacy.summary.p50c1, ms)} ms; ${sp(modern.summary.callsPerSec)} vs ${sp(legacy.summary.callsPerSec)} calls/s`,
+      met: cost(modern) <= 1.1 * cost(legacy) && modern.summary.p50c1.median <= 1.1 * legacy.summary.p50c1.median,
+      why: "A modern request carries its envelope (`_meta`, three headers) in every request and the mux checks it; a legacy one names its session.",
     });
   }
   const mem = (report.memory ?? []) as { sessions: number; setup: string; rssMb: number; pssMb: number }[];

@@ -123,6 +123,15 @@ export function paths(ctx: PathContext): PathSpec[] {
       );
     }
     add(child, "mux", "http", "SDK clients → mux HTTP front", (n) => viaHttp(ctx, child, n, "mux"));
+    if (child === "sdk") {
+      // The two eras through the same front and child: raw fetch clients, one call in flight each.
+      add(child, "mux", "http-legacy", "raw HTTP clients, a 2025-11-25 session each → mux HTTP front", (n) =>
+        viaHttpEra(ctx, n, "legacy"),
+      );
+      add(child, "mux", "http-modern", "raw HTTP clients, stateless 2026-07-28 requests → mux HTTP front", (n) =>
+        viaHttpEra(ctx, n, "modern"),
+      );
+    }
     add(child, "peer", "mcp-proxy", "SDK clients → mcp-proxy (Streamable HTTP)", (n) =>
       viaHttp(ctx, child, n, "mcp-proxy"),
     );
@@ -375,6 +384,76 @@ async function viaHttp(
     },
   };
 }
+
+/**
+ * `n` fetch clients of the mux HTTP front calling the SDK child's echo tool: `legacy` ones
+ * each open a 2025-11-25 session (initialize, initialized) and send their calls in it;
+ * `modern` ones send stateless 2026-07-28 requests (the headers and `_meta` envelope each
+ * request carries). Both ask for JSON answers, so the two differ only in the era.
+ */
+async function viaHttpEra(ctx: PathContext, n: number, era: "legacy" | "modern"): Promise<Running> {
+  const mux = await startMux(ctx, `http-${era}`, childCommand("sdk"), { http: true });
+  const url = mux.httpUrl as string;
+  const base = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+  const sessions: Record<string, string>[] = [];
+  for (let w = 0; w < n; w++) {
+    if (era === "modern") {
+      sessions.push({ ...base, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "echo" });
+      continue;
+    }
+    const init = await fetch(url, {
+      method: "POST",
+      headers: base,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: `bench-${w}`, version: "1" } },
+      }),
+    });
+    await init.text();
+    const id = init.headers.get("mcp-session-id") ?? "";
+    if (!id) checks.errors++;
+    const headers = { ...base, "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" };
+    await (
+      await fetch(url, { method: "POST", headers, body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' })
+    ).text();
+    sessions.push(headers);
+  }
+  const meta = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1" },
+  };
+  let next = 1;
+  const caller: Caller = async (w, i) => {
+    const args = { w, i };
+    const params =
+      era === "modern" ? { name: "echo", arguments: args, _meta: meta } : { name: "echo", arguments: args };
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: sessions[w % sessions.length] as Record<string, string>,
+        body: JSON.stringify({ jsonrpc: "2.0", id: next++, method: "tools/call", params }),
+      });
+      const body = await res.text();
+      const msg = JSON.parse(body.startsWith("{") ? body : (/^data: (.*)$/m.exec(body)?.[1] ?? "{}")) as {
+        result?: { content?: { text?: string }[] };
+      };
+      if (!msg.result) checks.errors++;
+      else if (msg.result.content?.[0]?.text !== JSON.stringify(args)) checks.mismatches++;
+    } catch {
+      checks.errors++;
+    }
+  };
+  return {
+    callers: Array.from({ length: n }, () => caller),
+    groups: { daemon: () => [mux.pid], child: kids(mux.pid), bench: self },
+    close: async () => {},
+  };
+}
+
+const MODERN = "2026-07-28";
 
 async function rawDirect(_n: number): Promise<Running> {
   const echo = Bun.spawn({ cmd: ECHO, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
