@@ -1,11 +1,10 @@
 /**
- * One service: its socket, its client sessions, and its engine(s): one shared child, or one
- * child per client in isolated mode. Aggregates status.
+ * One service: its socket, its clients (their hello lines, refusals and status probes), the
+ * engines they are served by (an `EnginePool`), its record, and its status.
  * @module
  */
 
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { MuxError } from "../errors.ts";
 import type { OversizedLine } from "../protocol/framing.ts";
@@ -15,6 +14,7 @@ import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
 import type { ServiceDoor } from "./door.ts";
 import { Engine } from "./engine.ts";
+import { EnginePool } from "./engine-pool.ts";
 import { cacheFile } from "./handshake-cache.ts";
 import { checkSocketPath, type Listener } from "./listener.ts";
 import type { MuxLogger } from "./logger.ts";
@@ -24,13 +24,10 @@ import { Recorder } from "./record.ts";
 import type { SocketClient } from "./socket-client.ts";
 import { listenSocket } from "./socket-transport.ts";
 import { createStatusWriter, redactStatus, type StatusSnapshot, type StatusWriter } from "./status.ts";
-import { resolveWorkspace } from "./workspace.ts";
 
 /**
- * A running service. Built by `startMux`; not exported from the package.
- * Over 300 lines (about 420): it still picks the engine of each client for all four sharing
- * modes (global, forwarded env, workspace, isolated) and aggregates their status; that engine
- * choice is the next unit to move out (its transport already did, to `socket-transport.ts`).
+ * A running service, the door its transports use (`ServiceDoor`). Built by `startMux`; not
+ * exported from the package. Which engine serves a client is the pool's (engine-pool.ts).
  */
 export class MuxService implements ServiceDoor {
   readonly options: ResolvedServiceOptions;
@@ -42,22 +39,8 @@ export class MuxService implements ServiceDoor {
   private readonly startedAt = Date.now();
   private closing: Promise<void> | undefined;
   private readonly statusWriter: StatusWriter | undefined;
-  /** The shared engine (undefined in isolated mode). */
-  private readonly shared: Engine | undefined;
-  /** Per-client engines in isolated mode. */
-  private readonly isolated = new Map<MuxClient, Engine>();
-  /** Shared mode: one engine per distinct env forwarded by clients' proxies (`mcp-mux/hello`). */
-  private readonly byEnv = new Map<string, Engine>();
-  /** Sessions served by an env or workspace engine instead of the shared one. */
-  private readonly moved = new Map<MuxClient, Engine>();
-  /** `share = "workspace"`: one child per workspace (and forwarded env), by key. */
-  private readonly byWorkspace = new Map<string, WorkspaceChild>();
-  /** The private empty folder the no-workspace child runs in (made on first use). */
-  private noWorkspaceDir: string | undefined;
-  /** Restarts of isolated and env engines that have already closed. */
-  private pastRestarts = 0;
-  /** Requests served by children that are gone (isolated and forwarded-env children). */
-  private pastRequests = 0;
+  /** The engines and which client each serves (shared, forwarded env, workspace, isolated). */
+  private readonly pool: EnginePool;
   /** What flowed: messages, the children's stderr, lifecycle events (`mux logs`, the dashboard). */
   readonly recorder: Recorder;
 
@@ -78,7 +61,13 @@ export class MuxService implements ServiceDoor {
     });
     if (options.statusFile)
       this.statusWriter = createStatusWriter(options.statusFile, () => this.status(), { warn: (m) => logger.warn(m) });
-    if (options.share === "global") this.shared = this.newEngine(undefined, undefined, this.cacheFile());
+    this.pool = new EnginePool(
+      options,
+      logger,
+      (env, workspace, cache) => this.newEngine(env, workspace, cache),
+      () => this.statusWriter?.touch(),
+      options.share === "global" ? this.cacheFile() : undefined,
+    );
   }
 
   /** Bind the socket and (unless lazy or isolated) start the child. */
@@ -86,7 +75,7 @@ export class MuxService implements ServiceDoor {
     checkSocketPath(this.options.socket);
     checkCommand(this.options);
     this.listener = await listenSocket(this.options.socket, this);
-    this.shared?.start(this.options.lazyStart);
+    this.pool.shared?.start(this.options.lazyStart);
     this.statusWriter?.touch();
   }
 
@@ -159,14 +148,13 @@ export class MuxService implements ServiceDoor {
   status(): StatusSnapshot {
     const engines = this.engines();
     const routers = engines.map((e) => e.router);
-    const main = this.shared;
+    const main = this.pool.shared;
     const r = main?.router;
     const init = r?.initResult ?? routers.find((x) => x.initResult)?.initResult;
     const info = init?.serverInfo as { name?: string; version?: string } | undefined;
     const state = main ? main.state : this.closing ? "stopped" : "ready";
     const now = Date.now();
-    const all = main ? [...main.router.clients, ...this.moved.keys()] : [...this.isolated.keys(), ...this.moved.keys()];
-    const sessions = all.filter((c) => c.session);
+    const sessions = this.pool.clients().filter((c) => c.session);
     return {
       service: this.options.serviceName,
       socket: this.options.socket,
@@ -177,7 +165,7 @@ export class MuxService implements ServiceDoor {
       state,
       failReason: r?.state === "failed" ? (r.failReason ?? null) : null,
       startFailure: main ? main.startFailure : (engines.find((e) => e.startFailure)?.startFailure ?? null),
-      restarts: this.pastRestarts + engines.reduce((n, e) => n + e.restarts, 0),
+      restarts: this.pool.pastRestarts + engines.reduce((n, e) => n + e.restarts, 0),
       lastRestartReason: main
         ? main.lastRestartReason
         : (engines.find((e) => e.lastRestartReason)?.lastRestartReason ?? null),
@@ -193,7 +181,7 @@ export class MuxService implements ServiceDoor {
         workspace: c.workspace ?? null,
         hostPid: c.hostPid ?? null,
       })),
-      workspaces: [...this.byWorkspace.values()].map((w) => ({
+      workspaces: [...this.pool.workspaces()].map((w) => ({
         dir: w.dir,
         source: w.source,
         pid: w.engine.childPid,
@@ -206,7 +194,7 @@ export class MuxService implements ServiceDoor {
       maxActiveClients: this.options.maxActiveClients,
       queuedRequests: routers.reduce((n, x) => n + x.slots.queued, 0),
       pendingRequests: routers.reduce((n, x) => n + x.pending.ofClients, 0),
-      requestsTotal: this.pastRequests + routers.reduce((n, x) => n + x.requestsForwarded, 0),
+      requestsTotal: this.pool.pastRequests + routers.reduce((n, x) => n + x.requestsForwarded, 0),
       initializeCached: init !== undefined,
       protocolVersion: typeof init?.protocolVersion === "string" ? init.protocolVersion : null,
       serverInfo: info ? { name: info.name, version: info.version } : null,
@@ -224,8 +212,7 @@ export class MuxService implements ServiceDoor {
   }
 
   private engines(): Engine[] {
-    if (this.shared) return [this.shared, ...this.byEnv.values()];
-    return [...this.isolated.values(), ...[...this.byWorkspace.values()].map((w) => w.engine)];
+    return this.pool.all();
   }
 
   /** The shared child's handshake cache file (none without a state folder or with `handshake_cache` off). */
@@ -256,7 +243,7 @@ export class MuxService implements ServiceDoor {
   }
 
   private engineOf(client: MuxClient): Engine | undefined {
-    return this.moved.get(client) ?? this.shared ?? this.isolated.get(client);
+    return this.pool.of(client);
   }
 
   /** One line of a client: its first may be a proxy's hello with forwarded env. */
@@ -274,7 +261,9 @@ export class MuxService implements ServiceDoor {
       const probe = typeof line === "string" ? this.probe(client, line) : false;
       if (probe) return;
       engine =
-        this.options.share === "workspace" ? this.joinWorkspace(client, client.workspaceHint) : this.ownEngine(client);
+        this.options.share === "workspace"
+          ? this.pool.joinWorkspace(client, client.workspaceHint)
+          : this.pool.own(client);
     }
     if (engine) engine.router.clientLine(client, line);
     else if (client.refusal) refuse(client, line, client.refusal);
@@ -307,120 +296,13 @@ export class MuxService implements ServiceDoor {
           return;
         }
       }
-      this.joinWorkspace(client, client.workspaceHint, env);
+      this.pool.joinWorkspace(client, client.workspaceHint, env);
       return;
     }
     if (Object.keys(env).length === 0) return;
     const refusal = refuseEnv(this.options, Object.keys(env));
     if (refusal) return this.refuse(client, refusal);
-    if (!this.shared) {
-      const old = this.isolated.get(client);
-      if (old) {
-        old.router.detach(client, "restarting with the forwarded env");
-        this.isolated.delete(client);
-        this.retire(old);
-        void old.close();
-      }
-      this.ownEngine(client, env);
-      return;
-    }
-    const key = envKeyOf(env);
-    let engine = this.byEnv.get(key);
-    if (!engine && this.byEnv.size >= this.options.maxEnvChildren) {
-      client.refusal = `too many distinct forwarded environments for service "${this.options.serviceName}" (max_env_children = ${this.options.maxEnvChildren})`;
-      this.logger.warn(`client ${client.id}: ${client.refusal}`);
-      return;
-    }
-    if (!engine) {
-      engine = this.newEngine(env);
-      this.byEnv.set(key, engine);
-      engine.start(this.options.lazyStart);
-      this.logger.info(`starting a child for a client with forwarded env (${Object.keys(env).join(", ")})`);
-    }
-    this.shared.router.detach(client, "served by the child with its forwarded env");
-    engine.router.attach(client);
-    this.moved.set(client, engine);
-  }
-
-  /**
-   * `share = "workspace"`: serve this client from its workspace's child (started in that
-   * folder, shared by every client from it, with the same forwarded env), starting one if
-   * none runs and fewer than `max_workspaces` do. A folder that is not usable is refused for
-   * this client only.
-   */
-  private joinWorkspace(
-    client: MuxClient,
-    hint: WorkspaceHint | undefined,
-    env: Record<string, string> = {},
-  ): Engine | undefined {
-    const o = this.options;
-    const ws = resolveWorkspace(hint, o.workspaceKey);
-    if (ws && "error" in ws) {
-      client.refusal = ws.error;
-      client.refusalCode = RpcErrorCode.WorkspaceRefused;
-      this.logger.warn(`client ${client.id}: ${ws.error}`);
-      return undefined;
-    }
-    const dir = ws ? (o.workspaceKey === "git-root" ? ws.key : ws.dir) : this.scratch();
-    const envKey = Object.keys(env).length > 0 ? envKeyOf(env) : "";
-    const key = `${ws ? ws.key : ""}\u0000${envKey}`;
-    let child = this.byWorkspace.get(key);
-    if (!child) {
-      if (this.byWorkspace.size >= o.maxWorkspaces) this.dropIdleWorkspace();
-      if (this.byWorkspace.size >= o.maxWorkspaces) {
-        client.refusalCode = RpcErrorCode.LimitReached;
-        client.refusal = `too many workspaces for service "${o.serviceName}" (max_workspaces = ${o.maxWorkspaces}); ${dir} gets a server when another workspace's last client leaves`;
-        this.logger.warn(`client ${client.id}: ${client.refusal}`);
-        return undefined;
-      }
-      const engine = this.newEngine(envKey ? env : undefined, dir);
-      child = { engine, dir, key, source: ws?.source ?? "none", timer: undefined };
-      this.byWorkspace.set(key, child);
-      engine.start(o.lazyStart);
-      this.logger.info(`starting a child in ${dir} (workspace from ${child.source})`);
-    }
-    if (child.timer) {
-      clearTimeout(child.timer);
-      child.timer = undefined;
-    }
-    client.workspace = dir;
-    child.engine.router.attach(client);
-    this.moved.set(client, child.engine);
-    this.statusWriter?.touch();
-    return child.engine;
-  }
-
-  /** A workspace child with no client left: stopped after the grace period, unless one comes. */
-  private workspaceEmptied(child: WorkspaceChild): void {
-    if (child.timer) clearTimeout(child.timer);
-    child.timer = setTimeout(() => {
-      if (child.engine.router.clients.size > 0 || this.byWorkspace.get(child.key) !== child) return;
-      this.byWorkspace.delete(child.key);
-      this.retire(child.engine);
-      this.logger.info(`stopping the child in ${child.dir}: no client for ${this.options.workspaceGraceMs} ms`);
-      void child.engine.close().then(() => this.statusWriter?.touch());
-    }, this.options.workspaceGraceMs);
-    child.timer.unref?.();
-  }
-
-  /** At the cap: stop one workspace child that has no client now (waiting out its grace). */
-  private dropIdleWorkspace(): void {
-    for (const child of this.byWorkspace.values()) {
-      if (child.engine.router.clients.size > 0) continue;
-      if (child.timer) clearTimeout(child.timer);
-      this.byWorkspace.delete(child.key);
-      this.retire(child.engine);
-      void child.engine.close();
-      return;
-    }
-  }
-
-  /** The private empty folder for clients without a workspace (never HOME). */
-  private scratch(): string {
-    this.noWorkspaceDir ??= mkdtempSync(
-      join(tmpdir(), `mux-no-workspace-${this.options.serviceName.replace(/[^\w-]/g, "_")}-`),
-    );
-    return this.noWorkspaceDir;
+    this.pool.forwardEnv(client, env);
   }
 
   /** Every request of this client gets -32035 with `reason`; nothing is started for it. */
@@ -430,12 +312,6 @@ export class MuxService implements ServiceDoor {
     this.logger.warn(`client ${client.id}: ${reason}`);
   }
 
-  /** An engine goes away: keep its counts in the service's totals. */
-  private retire(engine: Engine): void {
-    this.pastRestarts += engine.restarts;
-    this.pastRequests += engine.router.requestsForwarded;
-  }
-
   private attach(client: MuxClient): void {
     if (this.recorder.enabled) {
       const rec = this.recorder;
@@ -443,50 +319,16 @@ export class MuxService implements ServiceDoor {
     }
     // Isolated mode: a client gets its child with its first request that needs one (status
     // and health probes never start a server, and never count against the cap).
-    if (this.shared) this.shared.router.attach(client);
-  }
-
-  /** Isolated mode: start this client's own child, unless `max_isolated_children` are running. */
-  private ownEngine(client: MuxClient, env?: Record<string, string>): Engine | undefined {
-    if (this.isolated.size >= this.options.maxIsolatedChildren) {
-      client.refusalCode = RpcErrorCode.LimitReached;
-      client.refusal = `too many isolated servers for service "${this.options.serviceName}" (max_isolated_children = ${this.options.maxIsolatedChildren}); try again when a client leaves`;
-      this.logger.warn(`client ${client.id}: ${client.refusal}`);
-      return undefined;
-    }
-    const engine = this.newEngine(env);
-    this.isolated.set(client, engine);
-    engine.router.attach(client);
-    engine.start(this.options.lazyStart);
-    return engine;
+    this.pool.attach(client);
   }
 
   private detach(client: MuxClient, reason: string): void {
-    const moved = this.moved.get(client);
-    if (moved) {
-      moved.router.detach(client, reason);
-      this.moved.delete(client);
-      if (moved.router.clients.size > 0) return;
-      const child = [...this.byWorkspace.values()].find((w) => w.engine === moved);
-      if (child) return this.workspaceEmptied(child);
-      for (const [key, e] of this.byEnv) if (e === moved) this.byEnv.delete(key);
-      this.retire(moved);
-      void moved.close().then(() => this.statusWriter?.touch());
-      return;
-    }
-    const engine = this.engineOf(client);
-    engine?.router.detach(client, reason);
-    if (this.shared || !engine) return;
-    this.isolated.delete(client);
-    this.retire(engine);
-    void engine.close().then(() => this.statusWriter?.touch());
+    this.pool.release(client, reason);
   }
 
   private async shutdown(): Promise<void> {
     this.listener?.server.stop(false);
-    for (const w of this.byWorkspace.values()) if (w.timer) clearTimeout(w.timer);
-    const engines = this.engines();
-    await Promise.all(engines.map((e) => e.close()));
+    await this.pool.close();
     this.listener?.close();
     this.statusWriter?.flush();
   }
@@ -498,26 +340,6 @@ const STATUS_METHOD = "mcp-mux/status";
 
 /** The host variable naming the project folder, replaced per workspace child. */
 export const WORKSPACE_FOLDER = ["$", "{workspaceFolder}"].join("");
-
-/** A workspace's child. */
-interface WorkspaceChild {
-  engine: Engine;
-  /** The folder it runs in. */
-  dir: string;
-  key: string;
-  source: string;
-  /** Set while it has no client: ends it after the grace period. */
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
-/** The key of a forwarded env: its names and values, sorted. */
-function envKeyOf(env: Record<string, string>): string {
-  return JSON.stringify(
-    Object.keys(env)
-      .sort()
-      .map((k) => [k, env[k]]),
-  );
-}
 
 /**
  * The options of a child in `dir`: it runs there (a relative `cwd` is taken from there), and
