@@ -45,6 +45,7 @@ const PASSING = [
   "input-required-result-validate-input",
   "tasks-status-notifications",
   "http-header-validation",
+  "json-schema-2020-12",
 ];
 
 test(
