@@ -33,6 +33,7 @@ import {
   stopDashboard,
 } from "./dashboard.ts";
 import { modernHeaderProblem } from "./modern.ts";
+import { paramHeaderProblem, ToolHeaderBook } from "./param-headers.ts";
 import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
 
 /** Options of {@link startHttpFront}: the front's settings (option table, scope `http`; listen default `127.0.0.1:0`). */
@@ -82,6 +83,15 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
   const sessions = new Map<string, { session: HttpSession; service: ServiceDoor }>();
   /** Stateless 2026-07-28 requests being served (each its own short-lived client). */
   const statelessSessions = new Set<HttpSession>();
+  /** Per service: the `x-mcp-header` annotations of the tools its modern clients were listed. */
+  const books = new WeakMap<ServiceDoor, ToolHeaderBook>();
+  const toolHeaders = (service: ServiceDoor): ToolHeaderBook => {
+    const known = books.get(service);
+    if (known) return known;
+    const book = new ToolHeaderBook();
+    books.set(service, book);
+    return book;
+  };
   const idleMs = options.sessionIdleMs ?? HTTP_DEFAULTS.sessionIdleMs;
   const maxSessions = options.maxSessions ?? HTTP_DEFAULTS.maxSessions;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs;
@@ -352,6 +362,12 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     if (m.key === undefined) return new Response(null, { status: 202 }); // notifications and answers: nothing to do on HTTP
     const problem = modernHeaderProblem(req.headers, m);
     if (problem) return rpcError(400, problem.message, problem.data, problem.code, {}, m.rawId);
+    const book = toolHeaders(service);
+    if (m.method === "tools/call" && typeof m.params?.name === "string") {
+      const annotated = book.of(m.params.name);
+      const bad = annotated && paramHeaderProblem(req.headers, annotated, m.params.arguments);
+      if (bad) return rpcError(400, `Header mismatch: ${bad}`, undefined, RpcErrorCode.HeaderMismatch, {}, m.rawId);
+    }
     const session = new HttpSession(
       { id: randomBytes(16).toString("hex"), stallTimeoutMs: service.options.clientStallTimeoutMs, stateless: true },
       (s, reason) => {
@@ -367,6 +383,7 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     req.signal.addEventListener("abort", () => session.close("the client closed the stream"), { once: true });
     service.clientLine(session.client, m.text);
     const json = await stream.first;
+    if (json !== undefined && m.method === "tools/list") learnTools(book, json);
     if (json !== undefined)
       return new Response(json, { status: modernStatus(json), headers: { "content-type": "application/json" } });
     srv.timeout(req, 0);
@@ -467,6 +484,13 @@ function split(body: string): Incoming[] | undefined {
     const span = spans[i];
     return one(span ? body.slice(span[0], span[1]) : JSON.stringify(v), v);
   });
+}
+
+/** A modern `tools/list` answer teaches the book its tools' `x-mcp-header` annotations. */
+function learnTools(book: ToolHeaderBook, json: string): void {
+  try {
+    book.learn((JSON.parse(json) as { result?: unknown }).result);
+  } catch {}
 }
 
 function accepts(accept: string, type: string): boolean {

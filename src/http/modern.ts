@@ -10,6 +10,7 @@ import { envelopeProblem } from "../mux/era2026/modern.ts";
 import { isObject } from "../protocol/message.ts";
 import { RpcErrorCode } from "../protocol/rpc-error.ts";
 import { META } from "../protocol/versions.ts";
+import { decodeHeaderValue } from "./param-headers.ts";
 
 /** One request of a modern POST, as the front split it. */
 export interface ModernIncoming {
@@ -62,18 +63,10 @@ const NAME_KEYS: Record<string, string> = {
   "tasks/cancel": "taskId",
 };
 
-const SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/;
-
 /** A header's value, whitespace around it removed and a base64 sentinel decoded; undefined when absent or unreadable. */
 function headerValue(headers: Headers, name: string): string | undefined {
   const raw = headers.get(name);
   if (raw === null) return undefined;
-  const value = raw.trim();
-  const b64 = SENTINEL.exec(value)?.[1];
-  if (b64 === undefined) return value;
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(b64, "base64"));
-  } catch {
-    return undefined;
-  }
+  const value = decodeHeaderValue(raw);
+  return typeof value === "string" ? value : undefined;
 }

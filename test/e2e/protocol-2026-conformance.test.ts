@@ -46,6 +46,7 @@ const PASSING = [
   "tasks-status-notifications",
   "http-header-validation",
   "json-schema-2020-12",
+  "http-custom-header-server-validation",
 ];
 
 test(

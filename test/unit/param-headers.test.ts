@@ -1,7 +1,13 @@
 /** `Mcp-Param-*` headers and the Base64 sentinel (2026-07-28 Streamable HTTP, SEP-2243), in process. */
 
 import { describe, expect, test } from "bun:test";
-import { decodeHeaderValue, paramHeaderProblem, paramHeadersOf, ToolHeaderBook } from "../../src/http/param-headers.ts";
+import {
+  decodeHeaderValue,
+  type ParamHeader,
+  paramHeaderProblem,
+  paramHeadersOf,
+  ToolHeaderBook,
+} from "../../src/http/param-headers.ts";
 
 const b64 = (s: string) => `=?base64?${Buffer.from(s).toString("base64")}?=`;
 const schema = {
@@ -67,7 +73,7 @@ describe("x-mcp-header annotations", () => {
 });
 
 describe("checking a call's headers against its arguments", () => {
-  const annotated = paramHeadersOf(schema) as NonNullable<ReturnType<typeof paramHeadersOf>> & unknown[];
+  const annotated = paramHeadersOf(schema) as ParamHeader[];
   const h = (o: Record<string, string>) => new Headers(o);
   const args = { region: "us-west1", count: 42, dry: false, nested: { tenant: "Hello, 世界" } };
   const all = { "Mcp-Param-Region": "us-west1", "Mcp-Param-Count": "42", "mcp-param-dry": "false" };
