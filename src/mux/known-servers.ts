@@ -21,6 +21,11 @@ export interface KnownServer {
   keepsInMemory?: string;
   /** An argument that makes it keep state in memory after all (e.g. a mode flag). */
   keepsInMemoryWith?: RegExp;
+  /**
+   * It keeps its state in a file of its own: run in a container with no volume, that file goes
+   * with the container (`docker run --rm mcp/memory`), so stopping it would lose the state.
+   */
+  stateInFile?: boolean;
 }
 
 /** The idle time after which a server known to keep nothing in memory goes dormant by default. */
@@ -37,6 +42,7 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
     why: "server-memory keeps one graph",
     evidence:
       "modelcontextprotocol/servers src/memory/index.ts: the default memory.jsonl sits beside the package and a relative MEMORY_FILE_PATH resolves against the package folder, never the cwd; every tool reads the graph from the file and writes it back (loadGraph/saveGraph)",
+    stateInFile: true,
   },
   {
     name: "sequential-thinking",
@@ -96,10 +102,21 @@ export function autoDormancy(tokens: readonly string[]): { ms: number; reason: s
   const flag = known.keepsInMemoryWith;
   const arg = flag ? tokens.find((t) => flag.test(t)) : undefined;
   if (arg !== undefined) return { ms: 0, reason: `${known.name} with ${arg.slice(0, 40)} keeps state in memory` };
+  if (known.stateInFile && inContainerWithoutVolume(tokens))
+    return { ms: 0, reason: `${known.name} in a container with no volume: its file goes with the container` };
   return { ms: AUTO_DORMANT_MS, reason: `${known.name} keeps nothing in memory between requests` };
 }
 
 // --- internal ---
+
+/** `docker|podman|nerdctl run …` with no `-v`/`--volume`/`--mount`: the container's files are its own. */
+function inContainerWithoutVolume(tokens: readonly string[]): boolean {
+  const tool = (tokens[0] ?? "").split(/[/\\]/).pop() ?? "";
+  if (!CONTAINER_TOOLS.has(tool) || !tokens.includes("run")) return false;
+  return !tokens.some((t) => /^(-v|--volume|--mount)(=|$)/.test(t) || /^-v./.test(t));
+}
+
+const CONTAINER_TOOLS = new Set(["docker", "podman", "nerdctl"]);
 
 /** A whole path segment (of a command, a package spec with a version, or an image with a tag). */
 function segment(names: string): RegExp {

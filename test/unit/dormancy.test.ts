@@ -70,7 +70,7 @@ describe("the default dormant_after_ms, from the launch", () => {
     expect(resolve("npx", ["-y", "@modelcontextprotocol/server-memory"])).toBe(AUTO_DORMANT_MS);
     expect(resolve("npx", ["-y", "@modelcontextprotocol/server-memory@2026.8.31"])).toBe(AUTO_DORMANT_MS);
     expect(resolve("/p/node_modules/.bin/mcp-server-memory", [])).toBe(AUTO_DORMANT_MS);
-    expect(resolve("docker", ["run", "-i", "--rm", "mcp/time"])).toBe(AUTO_DORMANT_MS);
+    expect(resolve("docker", ["run", "-i", "--rm", "mcp/time"])).toBe(AUTO_DORMANT_MS); // nothing kept at all
     expect(resolve("uvx", ["mcp-server-fetch"])).toBe(AUTO_DORMANT_MS);
     expect(resolve("github-mcp-server", ["stdio"])).toBe(AUTO_DORMANT_MS);
     expect(AUTO_DORMANT_MS).toBe(600_000);
@@ -82,6 +82,15 @@ describe("the default dormant_after_ms, from the launch", () => {
     expect(resolve("uvx", ["mcp-server-git"])).toBe(0);
     expect(resolve("node", ["my-server-memory-fork.js"])).toBe(0); // not the package's own name
     expect(resolve("github-mcp-server", ["stdio", "--dynamic-toolsets"])).toBe(0);
+    // A container with no volume takes server-memory's file with it when it stops.
+    expect(resolve("docker", ["run", "-i", "--rm", "mcp/memory"])).toBe(0);
+    expect(resolve("/usr/bin/podman", ["run", "-i", "--rm", "mcp/memory"])).toBe(0);
+    expect(resolve("docker", ["run", "-i", "-v", "claude-memory:/app/dist", "--rm", "mcp/memory"])).toBe(
+      AUTO_DORMANT_MS,
+    );
+    expect(resolve("docker", ["run", "-i", "--mount=type=volume,src=m,dst=/app/dist", "mcp/memory"])).toBe(
+      AUTO_DORMANT_MS,
+    );
     expect(autoDormancy(["github-mcp-server", "--dynamic-toolsets"]).reason).toContain("--dynamic-toolsets");
   });
 
