@@ -43,7 +43,13 @@ export interface EngineHooks {
   event?(text: string): void;
 }
 
-/** A supervised child and its router. */
+/**
+ * A supervised child and its router.
+ * Over 300 lines (about 330) on purpose: the child's one lifecycle (spawn, ready, exit,
+ * backoff and the failure limit, dormancy and waking, the cached lists it refreshes) is a
+ * single state machine over the same fields; what stands alone lives apart (upstream.ts,
+ * dormancy.ts, handshake-cache.ts, the router).
+ */
 export class Engine {
   readonly router: Router;
   restarts = 0;

@@ -85,6 +85,13 @@ export async function runProxy(options: ProxyOptions): Promise<ProxyResult> {
 
 type Conn = Socket<undefined>;
 
+/**
+ * The host's stdio and its daemon connection, across reconnects.
+ * Over 300 lines (about 330) on purpose: one state machine (held bytes, the line being cut,
+ * the replay of the host's session to a new daemon, exactly-once answers) whose every step
+ * reads the same fields; the parts that stand alone already live apart (session.ts,
+ * replay.ts, watch.ts, autostart.ts).
+ */
 class Bridge {
   private readonly o: ProxyOptions;
   private readonly stdout: ProxyOutput;
