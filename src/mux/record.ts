@@ -413,7 +413,7 @@ export class ClientRecord implements ClientTap {
       case "request": {
         const method = msg.method.length > MAX_METHOD ? msg.method.slice(0, MAX_METHOD) : msg.method;
         if (method === "initialize" && this.entry.name === null) this.nameFrom(msg.params?.clientInfo);
-        this.rec.message(t, IN_REQUEST, this.who(), method, msg.rawId, NaN, NaN, line.length, line);
+        this.rec.message(t, IN_REQUEST, this.who(), method, shownId(msg.rawId), NaN, NaN, line.length, line);
         return { method, rawId: msg.rawId, at: t };
       }
       case "notification": {
@@ -422,7 +422,7 @@ export class ClientRecord implements ClientTap {
         return undefined;
       }
       case "response": {
-        const id = msg.rawId === "null" ? undefined : msg.rawId;
+        const id = msg.rawId === "null" ? undefined : shownId(msg.rawId);
         const code = msg.error !== undefined && Number.isInteger(msg.error.code) ? msg.error.code : NaN;
         const info = msg.error !== undefined ? IN_ERROR : IN_RESPONSE;
         this.rec.message(t, info, this.who(), undefined, id, NaN, code, line.length, line);
@@ -445,12 +445,13 @@ export class ClientRecord implements ClientTap {
         if (!Number.isNaN(outcome)) {
           const info = outcome === RESULT ? OUT_RESPONSE : OUT_ERROR;
           const code = outcome === RESULT ? NaN : outcome;
-          this.rec.message(t, info, this.who(), asked.method, asked.rawId, t - asked.at, code, line.length, line);
+          const id = shownId(asked.rawId);
+          this.rec.message(t, info, this.who(), asked.method, id, t - asked.at, code, line.length, line);
           return;
         }
         const s = summarise(line, true);
         const info = DIR_OUT | (kindCode(s.kind) << KIND_SHIFT);
-        const id = s.id ?? asked.rawId;
+        const id = s.id ?? shownId(asked.rawId);
         this.rec.message(t, info, this.who(), asked.method, id, t - asked.at, s.code ?? NaN, s.bytes, line);
         return;
       }
@@ -563,6 +564,13 @@ const MAX_TEXT = 4096;
 const MAX_WAITING = 4096;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const MAX_METHOD = 200;
+/** Ids longer than this (hostile ones) are kept cut, with an ellipsis. */
+const MAX_ID = 256;
+
+function shownId(rawId: string): string {
+  return rawId.length > MAX_ID ? `${rawId.slice(0, MAX_ID)}…` : rawId;
+}
+
 /** Slots a ring starts with (it doubles up to `maxEntries`). */
 const MIN_SLOTS = 256;
 

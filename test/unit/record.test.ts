@@ -57,6 +57,20 @@ describe("the record fed by the router", () => {
     expect(rec.entries().map(shape)).toEqual(['in request tools/call "late"', 'out response tools/call "late" ms']);
   });
 
+  test("a hostile id of 10,000 characters is kept cut; the client still gets its exact id back", () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const rec = recorder();
+    const a = session(router);
+    a.client.tap = rec.tap(a.client);
+    const id = "i".repeat(10_000);
+    a.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "x" } });
+    child.answer(child.last("tools/call").id, {});
+    expect(a.port.messages[0]?.id).toBe(id);
+    const shown = `"${"i".repeat(255)}…`;
+    expect(rec.entries().map(shape)).toEqual([`in request tools/call ${shown}`, `out response tools/call ${shown} ms`]);
+  });
+
   test("a request held until the child is ready is timed from its arrival", () => {
     const { router, child } = makeRouter();
     const rec = recorder();
