@@ -6,7 +6,7 @@
  */
 
 import type { WorkspaceHint } from "../protocol/hello.ts";
-import type { JsonObject, WireLine } from "../protocol/message.ts";
+import type { JsonObject, Message, WireLine } from "../protocol/message.ts";
 
 /** What kind of line the router sends; transports and the outbound policy act on it. */
 export type SendKind =
@@ -51,6 +51,26 @@ export interface OutboundRequest {
   method: string;
   elicitationId?: string;
   timer?: ReturnType<typeof setTimeout>;
+}
+
+/** A client request the record timed, as its answer carries it back (no id matching on the way out). */
+export interface Asked {
+  readonly method: string;
+  /** The id as the client wrote it. */
+  readonly rawId: string;
+  /** When it arrived (milliseconds since the epoch). */
+  readonly at: number;
+}
+
+/**
+ * The service's record of one client (set by the service while its record is on): the router
+ * hands it each message as it parsed it, and the client each line it writes.
+ */
+export interface ClientTap {
+  /** A message from the client (`line` as it came); a request comes back as what its answer carries. */
+  received(msg: Message, line: string | Uint8Array): Asked | undefined;
+  /** A line written to the client; `asked`: the request it answers, when the sender knows it. */
+  sent(line: WireLine, kind: SendKind, asked: Asked | undefined): void;
 }
 
 /** Limits of one client's outbound queue. */
@@ -108,8 +128,8 @@ export class MuxClient {
   /** The error code every request of a refused client gets (default -32035, a refused env). */
   refusalCode: number | undefined;
 
-  /** Sees every line written to the client (the service's record), when set. */
-  tap: ((line: WireLine, kind: SendKind) => void) | undefined;
+  /** The service's record of this client's traffic, when the record is on. */
+  tap: ClientTap | undefined;
 
   private readonly port: ClientPort;
   private readonly limits: ClientLimits;
@@ -123,8 +143,11 @@ export class MuxClient {
     this.limits = limits;
   }
 
-  /** Send one line to the client, applying the outbound policy. */
-  send(line: WireLine, kind: SendKind = "notification", related?: string): void {
+  /**
+   * Send one line to the client, applying the outbound policy. `asked`: the request a
+   * response answers (from the record's `received`), so the record needs no id matching.
+   */
+  send(line: WireLine, kind: SendKind = "notification", related?: string, asked?: Asked): void {
     if (this.closed) return;
     if (this.port.backlog > this.limits.highWaterBytes) {
       if (kind === "progress" || kind === "log") {
@@ -137,7 +160,7 @@ export class MuxClient {
       }
     }
     if (kind === "response") this.answered++;
-    this.tap?.(line, kind);
+    if (this.tap !== undefined) this.tap.sent(line, kind, asked);
     this.port.write(line, kind, related);
   }
 

@@ -9,7 +9,7 @@ import { isAbsolute, join } from "node:path";
 import { MuxError } from "../errors.ts";
 import type { OversizedLine } from "../protocol/framing.ts";
 import { bigHelloRefusal, type Hello, readHello, type WorkspaceHint } from "../protocol/hello.ts";
-import { parseMessage, type RequestMessage } from "../protocol/message.ts";
+import { type Message, parseMessage, type RequestMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
 import type { ServiceDoor } from "./door.ts";
@@ -255,7 +255,8 @@ export class MuxService implements ServiceDoor {
       if (hello && "refusal" in hello) return this.refuse(client, hello.refusal);
       if (hello) return this.hello(client, hello);
     }
-    if (this.recorder.enabled) this.recorder.inbound(client, line);
+    // The record takes each line from whoever parses it: the router, or the probe and refusal
+    // below when no router gets the line.
     let engine = this.engineOf(client);
     if (!engine && !client.refusal) {
       const probe = typeof line === "string" ? this.probe(client, line) : false;
@@ -267,14 +268,16 @@ export class MuxService implements ServiceDoor {
     }
     if (engine) engine.router.clientLine(client, line);
     else if (client.refusal) refuse(client, line, client.refusal);
+    else client.tap?.received(parseLine(line), line);
   }
 
   /** Isolated mode, a client with no child yet: answer `ping` and `mcp-mux/status` here. */
   private probe(client: MuxClient, line: string): boolean {
     const msg = parseMessage(line);
     if (msg.kind !== "request" || (msg.method !== "ping" && msg.method !== STATUS_METHOD)) return false;
+    const asked = client.tap?.received(msg, line);
     const result = msg.method === "ping" ? {} : redactStatus(this.status(), client.transport);
-    client.send(resultLine(msg.rawId, result), "response", msg.key);
+    client.send(resultLine(msg.rawId, result), "response", msg.key, asked);
     return true;
   }
 
@@ -313,10 +316,7 @@ export class MuxService implements ServiceDoor {
   }
 
   private attach(client: MuxClient): void {
-    if (this.recorder.enabled) {
-      const rec = this.recorder;
-      client.tap = (line, kind) => rec.outbound(client, line, kind);
-    }
+    if (this.recorder.enabled) client.tap = this.recorder.tap(client);
     // Isolated mode: a client gets its child with its first request that needs one (status
     // and health probes never start a server, and never count against the cap).
     this.pool.attach(client);
@@ -381,13 +381,19 @@ function refuseEnv(options: ResolvedServiceOptions, names: string[]): string | u
 
 /** Answer every request of a client that has no engine (refused by a limit) with the reason. */
 function refuse(client: MuxClient, line: string | Uint8Array, reason: string): void {
-  const msg = parseMessage(typeof line === "string" ? line : new TextDecoder().decode(line));
+  const msg = parseLine(line);
+  const asked = client.tap?.received(msg, line);
   const requests = (msg.kind === "batch" ? msg.items : [msg]).filter((m): m is RequestMessage => m.kind === "request");
   const code = client.refusalCode ?? RpcErrorCode.LimitReached;
   const answers = requests.map((m) => errorLine(m.rawId, code, reason));
   if (answers.length === 0) return;
   if (msg.kind === "batch") client.send(`[${answers.join(",")}]`, "response");
-  else client.send(answers[0] as string, "response", requests[0]?.key);
+  else client.send(answers[0] as string, "response", requests[0]?.key, asked);
+}
+
+/** A line no router takes, parsed (as text: these are rare and small). */
+function parseLine(line: string | Uint8Array): Message {
+  return parseMessage(typeof line === "string" ? line : new TextDecoder().decode(line));
 }
 
 function checkCommand(options: ResolvedServiceOptions): void {

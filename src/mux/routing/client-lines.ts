@@ -9,7 +9,7 @@
 import { type Message, parseMessage, parseMessageBytes, type WireLine } from "../../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../../protocol/rpc-error.ts";
 import { claimsModern } from "../../protocol/versions.ts";
-import type { MuxClient } from "../client.ts";
+import type { Asked, MuxClient } from "../client.ts";
 import { modernRequest } from "../era2026/modern.ts";
 import { clientNotificationRules, clientRequestRules } from "../rules.ts";
 import type { RoutingCore } from "./core.ts";
@@ -19,13 +19,25 @@ import { guessRawId, shuttingDown, wireText } from "./wire.ts";
 /** One line from a client (text, or the bytes of a big one). */
 export function clientLine(r: RoutingCore, client: MuxClient, line: string | Uint8Array): void {
   const msg = typeof line === "string" ? parseMessage(line) : parseMessageBytes(line);
+  // The service's record takes the message as parsed here; a request's answer carries back
+  // what the record needs of it (method, id, arrival).
+  const asked = client.tap !== undefined ? client.tap.received(msg, line) : undefined;
   if (msg.kind === "batch") return clientBatch(r, client, msg.items);
-  clientMessage(r, client, msg, undefined);
+  clientMessage(r, client, msg, undefined, asked);
 }
 
-/** One parsed message from a client; `reply` collects answers of a batch element. */
-export function clientMessage(r: RoutingCore, client: MuxClient, msg: Message, reply: Reply | undefined): void {
-  const answer = reply ?? ((line: WireLine) => client.send(line, "response"));
+/**
+ * One parsed message from a client; `reply` collects answers of a batch element; `asked` is
+ * what the record keeps of the request, handed back with its answer.
+ */
+export function clientMessage(
+  r: RoutingCore,
+  client: MuxClient,
+  msg: Message,
+  reply: Reply | undefined,
+  asked?: Asked,
+): void {
+  const answer = reply ?? ((line: WireLine) => client.send(line, "response", undefined, asked));
   switch (msg.kind) {
     case "parse-error":
       return answer(errorLine("null", RpcErrorCode.ParseError, `Parse error: ${msg.reason}`));
@@ -34,7 +46,7 @@ export function clientMessage(r: RoutingCore, client: MuxClient, msg: Message, r
     case "batch":
       return answer(errorLine("null", RpcErrorCode.InvalidRequest, "Invalid Request: a batch inside a batch"));
     case "request": {
-      const out = reply ?? ((line: WireLine) => client.send(line, "response", msg.key));
+      const out = reply ?? ((line: WireLine) => client.send(line, "response", msg.key, asked));
       if (client.refusal)
         return out(errorLine(msg.rawId, client.refusalCode ?? RpcErrorCode.EnvRefused, client.refusal));
       if (r.closing) return out(shuttingDown(msg.rawId));
