@@ -18,7 +18,11 @@ import { guessRawId, shuttingDown, wireText } from "./wire.ts";
 
 /** One line from a client (text, or the bytes of a big one). */
 export function clientLine(r: RoutingCore, client: MuxClient, line: string | Uint8Array): void {
-  const msg = typeof line === "string" ? parseMessage(line) : parseMessageBytes(line);
+  clientParsed(r, client, typeof line === "string" ? parseMessage(line) : parseMessageBytes(line));
+}
+
+/** One message a transport already parsed (the HTTP front parses each body once): never parsed again. */
+export function clientParsed(r: RoutingCore, client: MuxClient, msg: Message): void {
   if (msg.kind === "batch") return clientBatch(r, client, msg.items);
   clientMessage(r, client, msg, undefined);
 }
