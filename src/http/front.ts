@@ -19,12 +19,10 @@
  * @module
  */
 
-import { randomBytes } from "node:crypto";
 import { MuxError } from "../errors.ts";
-import { BIG_MESSAGE_BYTES, type Message, parseMessage, parseMessageBytes } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
-import { type Span, scanArray } from "../protocol/scan.ts";
-import { claimsModern, isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import { isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import { type Incoming, parseBody, readBody } from "./body.ts";
 import { checkRequest, isLoopback, text } from "./checks.ts";
 import {
   type DashboardSource,
@@ -35,7 +33,8 @@ import {
 } from "./dashboard.ts";
 import type { EnvelopeCheck, HttpDoor, HttpLogger } from "./door.ts";
 import { modernHeaderProblem } from "./modern.ts";
-import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
+import type { HttpSession, StoreBudget } from "./session.ts";
+import { SessionTable } from "./sessions.ts";
 
 /** The front's settings (the option table's scope `http`, defaults applied by the caller). */
 export interface HttpFrontSettings {
@@ -110,9 +109,9 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       return front.sessions.size;
     },
     get storedBytes() {
-      return front.budget.used;
+      return front.sessions.budget.used;
     },
-    dropService: (service) => front.dropService(service),
+    dropService: (service) => front.sessions.dropService(service),
     async close() {
       front.close();
       await server.stop(true);
@@ -126,17 +125,13 @@ type Server = Bun.Server<undefined>;
 
 /** The listener's state (sessions, budgets, the sweep) and its request handlers, each one step. */
 class Front {
-  readonly sessions = new Map<string, { session: HttpSession; service: HttpDoor }>();
-  /** Stateless 2026-07-28 requests being served (each its own short-lived client). */
-  readonly statelessSessions = new Set<HttpSession>();
-  readonly budget: StoreBudget;
+  readonly sessions: SessionTable;
   /** Bytes of POST bodies being handed in (waiting for their client or server, or going in now). */
   readonly held: StoreBudget;
   readonly log: HttpLogger;
   /** Bodies still arriving: ended at once (503) when descriptors run short. */
   readonly arriving = new Set<() => void>();
   private readonly short: (active: number) => boolean;
-  private readonly sweepTimer: ReturnType<typeof setInterval>;
   private shedLogged = 0;
   /** Requests being handled (bodies still arriving, answers being waited for). */
   private active = 0;
@@ -147,11 +142,9 @@ class Front {
     private readonly port: number,
   ) {
     this.log = options.logger;
-    this.budget = { used: 0, max: options.storeBytesTotal };
+    this.sessions = new SessionTable(options, options.logger);
     this.held = { used: 0, max: options.heldBytesTotal ?? HELD_BYTES_TOTAL };
     this.short = options.pressure ?? (() => false);
-    const idleMs = options.sessionIdleMs;
-    this.sweepTimer = setInterval(() => this.sweep(), Math.min(10_000, Math.max(50, idleMs / 4)));
   }
 
   async fetch(req: Request, srv: Server): Promise<Response> {
@@ -173,23 +166,17 @@ class Front {
     }
   }
 
-  end(s: HttpSession, reason: string): void {
-    const entry = this.sessions.get(s.id);
-    this.sessions.delete(s.id);
-    if (entry && s.client) entry.service.closeClient(s.client, reason);
-    this.log.debug(`http session ${s.label} ended: ${reason}`);
-  }
-
-  dropService(service: HttpDoor): void {
-    for (const { session, service: s } of [...this.sessions.values()])
-      if (s === service) session.close("the service stopped");
-  }
-
   close(): void {
     if (this.options.dashboard) stopDashboard(this.options.dashboard);
-    clearInterval(this.sweepTimer);
-    for (const { session } of [...this.sessions.values()]) session.close("the mux is shutting down");
-    for (const session of [...this.statelessSessions]) session.close("the mux is shutting down");
+    this.sessions.close("the mux is shutting down");
+  }
+
+  /** The session a request names, or the error response (400 none, 404 unknown or ended). */
+  private lookup(req: Request, service: HttpDoor): HttpSession | Response {
+    const found = this.sessions.lookup(req.headers.get("mcp-session-id"), service);
+    if (found === "missing") return rpcError(400, "Bad Request: Mcp-Session-Id header is required");
+    if (found === "unknown") return rpcError(404, "Session not found");
+    return found;
   }
 
   /** Checks, then the method's handler. */
@@ -229,48 +216,6 @@ class Front {
       return new Response(null, { status: 200 });
     }
     return text(405, "use POST, GET or DELETE", { Allow: "POST, GET, DELETE" });
-  }
-
-  /** Cut stalled streams, expire idle and abandoned sessions. */
-  private sweep(): void {
-    const now = Date.now();
-    const idleMs = this.options.sessionIdleMs;
-    for (const { session } of [...this.sessions.values()]) {
-      if (session.sweep(now) > 0)
-        this.log.debug(`http session ${session.label}: a stream cut off (its client took nothing)`);
-      if (session.openStreams === 0 && now - session.lastActive > idleMs) session.close("idle session expired");
-      // Opened and never used (no `initialized`, nothing since): abandoned, not worth 30 minutes.
-      else if (
-        !session.client.operational &&
-        session.openStreams === 0 &&
-        now - session.lastActive > Math.min(idleMs, ABANDONED_MS)
-      )
-        session.close("abandoned session (never initialized) expired");
-    }
-  }
-
-  /** Make room for a new session: end the oldest idle one. False when every session is busy. */
-  private makeRoom(): boolean {
-    const max = this.options.maxSessions;
-    if (this.sessions.size < max) return true;
-    let oldest: HttpSession | undefined;
-    for (const { session } of this.sessions.values()) {
-      if (session.openStreams > 0 || session.client.inflight.size > 0) continue;
-      if (!oldest || session.lastActive < oldest.lastActive) oldest = session;
-    }
-    if (!oldest) return false;
-    oldest.close(`ended to make room: more than ${max} HTTP sessions`);
-    return true;
-  }
-
-  /** The session a request names, or the error response (400 none, 404 unknown or ended). */
-  private lookup(req: Request, service: HttpDoor): HttpSession | Response {
-    const id = req.headers.get("mcp-session-id");
-    if (!id) return rpcError(400, "Bad Request: Mcp-Session-Id header is required");
-    const entry = this.sessions.get(id);
-    if (!entry || entry.service !== service || entry.session.ended) return rpcError(404, "Session not found");
-    entry.session.lastActive = Date.now();
-    return entry.session;
   }
 
   /** A POST: headers, the body read as bytes and parsed once, then its era's handler. */
@@ -322,27 +267,15 @@ class Front {
     if (req.headers.get("mcp-session-id"))
       return rpcError(400, "Bad Request: initialize opens a session; send it without Mcp-Session-Id");
     if (messages.length > 1) return rpcError(400, "Bad Request: initialize must be sent alone");
-    if (!this.makeRoom())
-      return rpcError(
-        503,
-        `Service Unavailable: ${this.options.maxSessions} HTTP sessions are open and busy; retry later`,
-      );
-    const session = new HttpSession(
-      {
-        id: randomBytes(16).toString("hex"),
-        stallTimeoutMs: service.options.clientStallTimeoutMs,
-        budget: this.budget,
-        idleAfterMs: Math.min(IDLE_AFTER_MS, this.options.sessionIdleMs / 2),
-      },
-      (s, reason) => this.end(s, reason),
-    );
-    session.version = typeof init.version === "string" ? init.version : undefined;
     // A URL entry names its workspace (`?workspace=/abs/folder`): untrusted, checked by the service.
     const workspace = new URL(req.url).searchParams.get("workspace") ?? undefined;
-    session.client = service.openClient(session, "http", workspace ? { explicit: workspace } : undefined);
-    this.sessions.set(session.id, { session, service });
-    this.log.debug(`http session ${session.label} opened`);
-    return session;
+    const version = typeof init.version === "string" ? init.version : undefined;
+    const session = this.sessions.open(service, version, workspace);
+    if (session) return session;
+    return rpcError(
+      503,
+      `Service Unavailable: ${this.options.maxSessions} HTTP sessions are open and busy; retry later`,
+    );
   }
 
   /** A legacy POST on its session: its messages handed in (held while the client may not send), answers back. */
@@ -447,23 +380,14 @@ class Front {
     if (m.key === undefined) return new Response(null, { status: 202 }); // notifications and answers: nothing to do on HTTP
     const problem = modernHeaderProblem(req.headers, m, this.options.envelope);
     if (problem) return rpcError(400, problem.message, problem.data, problem.code, {}, m.rawId);
-    const session = new HttpSession(
-      { id: randomBytes(16).toString("hex"), stallTimeoutMs: service.options.clientStallTimeoutMs, stateless: true },
-      (s, reason) => {
-        this.statelessSessions.delete(s);
-        if (s.client) service.closeClient(s.client, reason);
-      },
-    );
-    session.version = "2026-07-28";
-    const client = service.openClient(session, "http");
-    session.client = client;
+    const session = this.sessions.openStateless(service);
+    const client = session.client;
     const free = (): boolean => !service.clientBusy(client);
     const hold = this.hold(post, session, free);
     if (hold instanceof Response) {
-      service.closeClient(client, "refused: its server is behind");
+      session.close("refused: its server is behind");
       return hold;
     }
-    this.statelessSessions.add(session);
     const stream = session.openPostStream([m.key], true);
     // The client going away before the answer is a cancel (2026-07-28 has no notifications/cancelled on HTTP).
     req.signal.addEventListener("abort", () => session.close("the client closed the stream"), { once: true });
@@ -512,59 +436,6 @@ interface Post {
   srv: Server;
   messages: Incoming[];
   size: number;
-}
-
-/** One message of a POST body: parsed once, with what the front routes it by. */
-interface Incoming {
-  /** Its text, or its bytes when the body was big (for the record; the message itself is `msg`). */
-  line: string | Uint8Array;
-  msg: Message;
-  method?: string;
-  key?: string;
-  rawId?: string;
-  /** The protocol version an initialize asks for. */
-  version?: unknown;
-  /** The request's `params._meta` claims a modern era (2026-07-28). */
-  modern?: boolean;
-  /** Its params, when an object (for the 2026-07-28 header checks). */
-  params?: Record<string, unknown>;
-}
-
-/**
- * Parse a body once: as text when small, as bytes when over the byte-path threshold (never
- * decoded whole, like a socket's big line); a batch into its elements. Undefined when it is not JSON.
- */
-function parseBody(body: Uint8Array): Incoming[] | undefined {
-  const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0; // a BOM, as TextDecoder drops it
-  const bytes = start > 0 ? body.subarray(start) : body;
-  const big = bytes.length >= BIG_MESSAGE_BYTES;
-  const line = big ? bytes : decoder.decode(bytes);
-  const msg = typeof line === "string" ? parseMessage(line) : parseMessageBytes(line);
-  if (msg.kind === "parse-error") return undefined;
-  if (msg.kind !== "batch") return [incoming(line, msg)];
-  let spans: Span[] | undefined;
-  return msg.items.map((item, i) => {
-    if (item.kind === "request" || item.kind === "notification" || item.kind === "response")
-      return incoming(item.text, item);
-    spans ??= scanArray(msg.text) ?? [];
-    const span = spans[i];
-    return incoming(span ? msg.text.slice(span[0], span[1]) : "", item);
-  });
-}
-
-function incoming(line: string | Uint8Array, msg: Message): Incoming {
-  if (msg.kind !== "request" && msg.kind !== "notification") return { line, msg };
-  const params = msg.params ?? {};
-  return {
-    line,
-    msg,
-    method: msg.method,
-    rawId: msg.kind === "request" ? msg.rawId : undefined,
-    key: msg.kind === "request" ? msg.key : undefined,
-    version: msg.method === "initialize" ? params.protocolVersion : undefined,
-    modern: claimsModern(params),
-    params,
-  };
 }
 
 /** The POST stream of a session's requests; a repeated id (in the batch, or in flight on another stream) is not fresh. */
@@ -621,8 +492,6 @@ function allowedHosts(options: HttpFrontSettings, hostname: string): Set<string>
   return allowed;
 }
 
-const decoder = new TextDecoder();
-
 function accepts(accept: string, type: string): boolean {
   const parts = accept
     .toLowerCase()
@@ -631,62 +500,12 @@ function accepts(accept: string, type: string): boolean {
   return parts.includes(type) || parts.includes("*/*") || parts.includes(`${type.split("/")[0]}/*`);
 }
 
-/** A session opened and never used is ended after this long (not the 30-minute idle time). */
-const ABANDONED_MS = 60_000;
-
 /** The answer to a request refused while descriptors run short (the connection is closed). */
 function shed(): Response {
   return text(503, "Service Unavailable: the mux is short of file descriptors; retry later", {
     connection: "close",
     "retry-after": "1",
   });
-}
-
-/**
- * Read a body's bytes (never decoded here) up to `limit` within `timeoutMs`: undefined when it is bigger, "slow" when
- * late, "shed" when ended through `arriving` (descriptors ran short).
- */
-async function readBody(
-  req: Request,
-  limit: number,
-  timeoutMs: number,
-  arriving: Set<() => void>,
-): Promise<Uint8Array | undefined | "slow" | "shed"> {
-  const declared = Number(req.headers.get("content-length") ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limit) return undefined;
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stop: (() => void) | undefined;
-  const late = new Promise<"slow" | "shed">((resolve) => {
-    timer = setTimeout(() => resolve("slow"), timeoutMs);
-    stop = () => resolve("shed");
-    arriving.add(stop);
-  });
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const next = await Promise.race([reader.read(), late]);
-      if (next === "slow" || next === "shed") {
-        reader.cancel().catch(() => {});
-        return next;
-      }
-      if (next.done) break;
-      size += next.value.length;
-      if (size > limit) {
-        reader.cancel().catch(() => {});
-        return undefined;
-      }
-      parts.push(next.value);
-    }
-  } catch {
-    return "slow";
-  } finally {
-    clearTimeout(timer);
-    if (stop) arriving.delete(stop);
-  }
-  return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
 }
 
 /** The HTTP status of a 2026-07-28 answer (protocol-2026 §1.8): 400 for envelope and capability faults, 404 for unknown methods. */
