@@ -295,7 +295,8 @@ class Front {
         service.clientMessage(client, m.line, m.msg); // an answer (or no message at all: refused at once)
         return undefined;
       }
-      return session.admit(free, () => service.clientMessage(client, m.line, m.msg));
+      // A POST whose client went away while it waited never goes in (like unread socket bytes).
+      return session.admit(free, () => req.signal.aborted || service.clientMessage(client, m.line, m.msg));
     };
     try {
       const requests = messages.filter((m) => m.key !== undefined);
@@ -338,7 +339,8 @@ class Front {
    */
   private hold(post: Post, session: HttpSession, free: () => boolean): { release(): void } | Response {
     const held = this.held;
-    if (session.wouldHold(free) && held.used > 0 && held.used + post.size > held.max) {
+    const waits = session.wouldHold(free);
+    if (waits && held.used > 0 && held.used + post.size > held.max) {
       const only = post.messages.length === 1 ? post.messages[0]?.rawId : undefined;
       this.log.debug(`http front: a POST refused while ${held.used} bytes of POSTs wait for their server`);
       return rpcError(
@@ -350,6 +352,9 @@ class Front {
         only,
       );
     }
+    // Waiting in the front is bounded by the budget, not by the connection's idle time: a POST
+    // cut off while it waits would still reach the server later, with nobody to answer.
+    if (waits) post.srv.timeout(post.req, 0);
     held.used += post.size;
     let counted = true;
     return {
