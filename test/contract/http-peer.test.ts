@@ -8,7 +8,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fakeServer, type Json, type Target, testScope, waitFor } from "../helpers.ts";
+import type { MuxOptions } from "../../src/index.ts";
+import { fakeServer, type Json, recorded, type Target, testScope, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
 const ACCEPT = { "content-type": "application/json", accept: "application/json, text/event-stream" };
@@ -19,7 +20,7 @@ const MODERN_META = {
   "io.modelcontextprotocol/clientCapabilities": {},
 };
 
-async function serve(dir: string, extra: { maxRequestBytes?: number } = {}): Promise<Target> {
+async function serve(dir: string, extra: Partial<MuxOptions> = {}): Promise<Target> {
   return scope.target({
     socket: join(dir, "p.sock"),
     ...fakeServer(dir, { FAKE_RAW_RECORD: join(dir, "raw.bin") }),
@@ -165,4 +166,43 @@ describe("the HTTP front as a transport peer", () => {
     expect((await a.response("after")).result).toEqual({});
     expect(a.closed || b.closed).toBe(false);
   }, 90_000);
+
+  test("a POST that waits in the front and whose client goes away never reaches the server", async () => {
+    const dir = scope.dir();
+    const t = await serve(dir, { maxClientInflight: 1, requestTimeoutMs: 1500 });
+    const url = t.httpUrl as string;
+    const h = await session(url);
+    const call = (id: string, name: string, args: Json) =>
+      JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+    // One call in flight (the client's limit): the next POST waits in the front.
+    const hang = fetch(url, { method: "POST", headers: h, body: call("h", "hang", {}) }).then((r) => r.text());
+    await waitFor(
+      () => recorded(dir).some((m) => (m.params as Json | undefined)?.name === "hang"),
+      10_000,
+      "the hanging call at the child",
+    );
+    const abort = new AbortController();
+    const gone = fetch(url, {
+      method: "POST",
+      headers: h,
+      body: call("g", "echo", { marker: "gone-away" }),
+      signal: abort.signal,
+    }).catch(() => "aborted");
+    // Settle: an answer (to no question) is taken at once, after the waiting POST was read.
+    const settle = await fetch(url, {
+      method: "POST",
+      headers: h,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 999, result: {} }),
+    });
+    expect(settle.status).toBe(202);
+    abort.abort();
+    expect(await gone).toBe("aborted");
+    // The hanging call times out, which frees the client's slot: what still waits goes in now.
+    expect(await hang).toContain("-32001");
+    const after = await fetch(url, { method: "POST", headers: h, body: call("a", "echo", { marker: "after" }) });
+    expect(await after.text()).toContain("after");
+    const seen = recorded(dir).map((m) => JSON.stringify(m));
+    expect(seen.some((m) => m.includes('"after"'))).toBe(true);
+    expect(seen.some((m) => m.includes("gone-away"))).toBe(false);
+  }, 60_000);
 });
