@@ -287,7 +287,11 @@ class Front {
     const client = session.client;
     const free = (): boolean => !client.saturated && !service.clientBusy(client);
     const hold = this.hold(post, session, free);
-    if (hold instanceof Response) return hold;
+    if (hold instanceof Response) {
+      // A session this initialize just opened is of no use to anyone: its id was never given.
+      if (messages.some((m) => m.method === "initialize")) session.close("refused: its server is behind");
+      return hold;
+    }
     // Answers to the server's questions always go in, as on a socket: a client is never stuck
     // behind its own requests.
     const handIn = (m: Incoming): Promise<void> | undefined => {
