@@ -39,12 +39,6 @@ const graph = new Map<string, string[]>(
  */
 const unitOf = (path: string): string => path.split("/")[0] as string;
 
-/** Folder pairs that still import each other, with the reason; the test fails once one is gone. */
-const KNOWN_FOLDER_CIRCLES: Record<string, string> = {
-  // mux/serve.ts and mux/multi.ts start the HTTP front, which uses mux types (issue 19 item 3).
-  "http ⇄ mux": "the HTTP front is not yet a transport peer behind the client-port seam",
-};
-
 /** Strongly connected components with more than one node (Tarjan). */
 function circles(edges: Map<string, Set<string>>): string[][] {
   let next = 0;
@@ -81,15 +75,14 @@ describe("architecture", () => {
     expect(circles(edges)).toEqual([]);
   });
 
-  test("no import circle between folders (except the known ones, each with its reason)", () => {
+  test("no import circle between folders", () => {
     const edges = new Map<string, Set<string>>();
     for (const [f, deps] of graph) {
       const from = unitOf(f);
       if (!edges.has(from)) edges.set(from, new Set());
       for (const d of deps) if (graph.has(d) && unitOf(d) !== from) edges.get(from)?.add(unitOf(d));
     }
-    const found = circles(edges).map((c) => c.join(" ⇄ "));
-    expect(found.sort()).toEqual(Object.keys(KNOWN_FOLDER_CIRCLES).sort());
+    expect(circles(edges).map((c) => c.join(" ⇄ "))).toEqual([]);
   });
 
   test("the circle check sees a circle (a two-file and a type-only one)", () => {

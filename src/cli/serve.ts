@@ -19,7 +19,7 @@ import { loadOrCreateToken } from "../http/token.ts";
 import { controlPathOf, startControl } from "../mux/control.ts";
 import { raiseDescriptorLimit } from "../mux/descriptors.ts";
 import type { ServiceOptions } from "../mux/options.ts";
-import { serviceOf, startMux } from "../mux/serve.ts";
+import { startMux } from "../mux/serve.ts";
 import { list, optionFlags, parseFlags, parseServiceFlags } from "./flags.ts";
 import { createCliLogger, fail } from "./logger.ts";
 
@@ -76,8 +76,7 @@ export const serveCommand = defineCommand({
     }
     logger.info(`listening on ${handle.socket}; connect hosts with: mux-proxy --socket ${handle.socket}`);
     // Its control socket (mux logs --socket, status): 0600 beside the service's socket.
-    const recorder = serviceOf(handle)?.recorder;
-    const records = () => new Map(recorder ? [[handle.serviceName, recorder]] : []);
+    const records = () => new Map([[handle.serviceName, handle.recorder]]);
     let dashboard: DashboardServer | undefined;
     let dashboardToken: string | undefined;
     if (daemon.dashboard) {

@@ -27,7 +27,7 @@ import {
 import type { FieldsOf } from "../mux/option-table.ts";
 import type { HttpOptions, ServiceOptions } from "../mux/options.ts";
 import type { Recorder } from "../mux/record.ts";
-import { type MuxHandle, recordsOf, serviceOf } from "../mux/serve.ts";
+import { type MuxHandle, recordsOf } from "../mux/serve.ts";
 import { loadConfig, type MuxConfig } from "./load.ts";
 import { controlSocketPath, daemonFiles, defaultTokenFile, stateDir } from "./paths.ts";
 import type { HttpSettings } from "./schema.ts";
@@ -192,8 +192,7 @@ export async function startDaemon(path: string, options: DaemonOptions = {}): Pr
     if (result.needsRestart)
       for (const [k, why] of Object.entries(result.needsRestart)) log.warn(`reload: ${k}: ${why}`);
     log.info(`reloaded ${path}: ${JSON.stringify(result)}`);
-    for (const h of services.services.values())
-      serviceOf(h)?.recorder.event(`config reloaded: ${JSON.stringify(result)}`);
+    for (const h of services.services.values()) h.recorder.event(`config reloaded: ${JSON.stringify(result)}`);
     if (result.applied?.includes("http"))
       log.info(
         services.httpUrl

@@ -15,9 +15,23 @@
  */
 
 import { MuxError } from "../errors.ts";
-import type { RecordEntry, Recorder } from "../mux/record.ts";
 import { checkRequest, isLoopback } from "./checks.ts";
 import { DASHBOARD_PAGE } from "./dashboard-page.ts";
+
+/** One entry of a service's record, as the dashboard reads it (mux's `RecordEntry`). */
+export interface RecordEntry {
+  type: string;
+  /** Milliseconds since the epoch. */
+  t: number;
+  /** A response's latency. */
+  ms?: number;
+}
+
+/** A service's record, as the dashboard reads it (mux's `Recorder`). */
+export interface Recorder {
+  entries(filter?: (e: RecordEntry) => boolean): RecordEntry[];
+  follow(fn: (e: RecordEntry) => void): () => void;
+}
 
 /** Where the dashboard's data comes from. */
 export interface DashboardSource {

@@ -11,19 +11,18 @@
  * `bodyTimeoutMs` are closed, sessions are capped (the oldest idle one makes room), stored
  * events of all sessions share one budget, and new requests are refused with 503 while the
  * process is short of descriptors (socket clients and child restarts keep a reserve).
+ *
+ * A transport peer of the Unix socket: each POST body is read as bytes and parsed once (a big
+ * one, over the byte-path threshold, never decoded whole: its ids are spliced into its bytes),
+ * each message handed to the service's door already parsed, and a POST whose client or server
+ * is behind waits in the front, as a socket is not read, within one budget of held bytes.
  * @module
  */
 
-import { randomBytes } from "node:crypto";
 import { MuxError } from "../errors.ts";
-import { descriptorPressure } from "../mux/descriptors.ts";
-import type { ServiceDoor } from "../mux/door.ts";
-import type { MuxLogger } from "../mux/logger.ts";
-import { HTTP_DEFAULTS, type HttpOptions } from "../mux/options.ts";
-import { idKeyOf, isObject } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
-import { scanArray, scanObject } from "../protocol/scan.ts";
-import { claimsModern, isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import { isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import { type Incoming, parseBody, readBody } from "./body.ts";
 import { checkRequest, isLoopback, text } from "./checks.ts";
 import {
   type DashboardSource,
@@ -32,17 +31,39 @@ import {
   serveDashboard,
   stopDashboard,
 } from "./dashboard.ts";
+import type { EnvelopeCheck, HttpDoor, HttpLogger } from "./door.ts";
 import { modernHeaderProblem } from "./modern.ts";
-import { paramHeaderProblem, ToolHeaderBook } from "./param-headers.ts";
-import { HttpSession, IDLE_AFTER_MS, type StoreBudget } from "./session.ts";
+import { ParamHeaderGuard } from "./param-headers.ts";
+import type { HttpSession, StoreBudget } from "./session.ts";
+import { SessionTable } from "./sessions.ts";
 
-/** Options of {@link startHttpFront}: the front's settings (option table, scope `http`; listen default `127.0.0.1:0`). */
-export interface HttpFrontOptions extends Partial<HttpOptions> {
+/** The front's settings (the option table's scope `http`, defaults applied by the caller). */
+export interface HttpFrontSettings {
+  /** `host:port` (default `127.0.0.1:0`). */
+  listen?: string;
+  auth?: "token" | "none";
+  token?: string;
+  allowedHosts?: string[];
+  sessionIdleMs: number;
+  maxSessions: number;
+  storeBytesTotal: number;
+  bodyTimeoutMs: number;
+  connectionIdleMs: number;
+}
+
+/** Options of {@link startHttpFront}: its settings, the services it serves and the hooks of its caller. */
+export interface HttpFrontOptions extends HttpFrontSettings {
   /** The services by path (`/mcp` or `/mcp/<name>`), looked up per request (reloads change them). */
-  routes: () => ReadonlyMap<string, ServiceDoor>;
-  logger: MuxLogger;
+  routes: () => ReadonlyMap<string, HttpDoor>;
+  logger: HttpLogger;
   /** Serve the dashboard at `/dashboard` from this source (same Host/Origin and token rules). */
   dashboard?: DashboardSource;
+  /** The 2026-07-28 envelope check of a stateless request (the mux's, shared with the socket path). */
+  envelope: EnvelopeCheck;
+  /** True while the process is short of descriptors with `active` requests open (then 503). Default: never. */
+  pressure?: (active: number) => boolean;
+  /** Bytes of POST bodies that may wait at once, across the front (default {@link HELD_BYTES_TOTAL}). */
+  heldBytesTotal?: number;
 }
 
 /** A running HTTP front. */
@@ -55,111 +76,134 @@ export interface HttpFront {
   /** Stored event bytes of all sessions. */
   readonly storedBytes: number;
   /** End every session of a service (it stops, or is removed by a reload). */
-  dropService(service: ServiceDoor): void;
+  dropService(service: HttpDoor): void;
   close(): Promise<void>;
 }
 
 /**
- * Start the HTTP front. Throws a plain Error when the address cannot be bound or is unsafe.
- * Over 120 lines as one closure (about 260) on purpose: the listener's state (sessions, budget,
- * sweep) is shared by its inner handlers (`post`, `get`, `lookup`, ...), each well under 120.
+ * POST bodies waiting for their client or its server, at most this many bytes across a front
+ * (one POST always may wait): past it a POST that would wait gets 503 with `Retry-After`.
  */
+export const HELD_BYTES_TOTAL = 32 * 1_048_576;
+
+/** Start the HTTP front. Throws a plain Error when the address cannot be bound or is unsafe. */
 export function startHttpFront(options: HttpFrontOptions): HttpFront {
   const { hostname, port } = parseListen(options.listen ?? "127.0.0.1:0");
-  if (options.auth === "none" && !isLoopback(hostname))
-    throw new MuxError(
-      "CONFIG_INVALID",
-      `listening on ${hostname} (not loopback) needs a bearer token: auth "none" is for loopback only`,
-    );
-  if (options.auth !== "none" && !options.token)
-    throw new MuxError(
-      "CONFIG_INVALID",
-      'the HTTP front needs a bearer token (token), or auth: "none" to serve loopback without one',
-    );
-  const allowed = new Set(
-    ["localhost", "127.0.0.1", "[::1]", "::1", ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()),
-  );
-  if (!isLoopback(hostname) && hostname !== "0.0.0.0" && hostname !== "::") allowed.add(hostname.toLowerCase());
-  const sessions = new Map<string, { session: HttpSession; service: ServiceDoor }>();
-  /** Stateless 2026-07-28 requests being served (each its own short-lived client). */
-  const statelessSessions = new Set<HttpSession>();
-  /** Per service: the `x-mcp-header` annotations of the tools its modern clients were listed. */
-  const books = new WeakMap<ServiceDoor, ToolHeaderBook>();
-  const toolHeaders = (service: ServiceDoor): ToolHeaderBook => {
-    const known = books.get(service);
-    if (known) return known;
-    const book = new ToolHeaderBook();
-    books.set(service, book);
-    return book;
-  };
-  const idleMs = options.sessionIdleMs ?? HTTP_DEFAULTS.sessionIdleMs;
-  const maxSessions = options.maxSessions ?? HTTP_DEFAULTS.maxSessions;
-  const bodyTimeoutMs = options.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs;
-  const budget: StoreBudget = { used: 0, max: options.storeBytesTotal ?? HTTP_DEFAULTS.storeBytesTotal };
-  const short = descriptorPressure();
-  const log = options.logger;
-  let shedLogged = 0;
-  /** Requests being handled (bodies still arriving, answers being waited for). */
-  let active = 0;
-  /** Bodies still arriving: ended at once (503) when descriptors run short. */
-  const arriving = new Set<() => void>();
-
-  const end = (s: HttpSession, reason: string): void => {
-    const entry = sessions.get(s.id);
-    sessions.delete(s.id);
-    if (entry && s.client) entry.service.closeClient(s.client, reason);
-    log.debug(`http session ${s.label} ended: ${reason}`);
-  };
-
+  checkAuth(options, hostname);
+  const front = new Front(options, allowedHosts(options, hostname), port);
   const server = Bun.serve({
     hostname,
     port,
     // Half-sent requests are closed after this long without a byte; SSE streams are exempted
     // per request (server.timeout(req, 0)) as long as their requests run.
-    idleTimeout: Math.max(1, Math.round((options.connectionIdleMs ?? HTTP_DEFAULTS.connectionIdleMs) / 1000)),
-    fetch: async (req, srv) => {
-      if (short(active)) {
-        if (Date.now() - shedLogged > 10_000) {
-          shedLogged = Date.now();
-          log.warn(
-            "http front: few file descriptors left; refusing new HTTP requests (503) and ending unfinished ones to keep a reserve",
-          );
-        }
-        for (const stop of [...arriving]) stop();
-        return shed();
-      }
-      active++;
-      try {
-        return await handle(req, srv);
-      } finally {
-        active--;
-      }
-    },
+    idleTimeout: Math.max(1, Math.round(options.connectionIdleMs / 1000)),
+    fetch: (req, srv) => front.fetch(req, srv),
     error: (error) => {
-      log.warn(`http front: ${error.message}`);
+      front.log.warn(`http front: ${error.message}`);
       return text(500, "internal error");
     },
   });
+  return {
+    url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`,
+    port: server.port as number,
+    get sessions() {
+      return front.sessions.size;
+    },
+    get storedBytes() {
+      return front.sessions.budget.used;
+    },
+    dropService: (service) => front.sessions.dropService(service),
+    async close() {
+      front.close();
+      await server.stop(true);
+    },
+  };
+}
 
-  async function handle(req: Request, srv: Bun.Server<undefined>): Promise<Response> {
+// --- internal ---
+
+type Server = Bun.Server<undefined>;
+
+/** The listener's state (sessions, budgets, the sweep) and its request handlers, each one step. */
+class Front {
+  readonly sessions: SessionTable;
+  /** Bytes of POST bodies being handed in (waiting for their client or server, or going in now). */
+  readonly held: StoreBudget;
+  readonly log: HttpLogger;
+  /** Bodies still arriving: ended at once (503) when descriptors run short. */
+  readonly arriving = new Set<() => void>();
+  private readonly short: (active: number) => boolean;
+  private shedLogged = 0;
+  /** Requests being handled (bodies still arriving, answers being waited for). */
+  private active = 0;
+  /** `Mcp-Param-*` checks, from what each service's 2026-07-28 clients were listed. */
+  private readonly paramHeaders = new ParamHeaderGuard<HttpDoor>();
+
+  constructor(
+    readonly options: HttpFrontOptions,
+    private readonly allowed: Set<string>,
+    private readonly port: number,
+  ) {
+    this.log = options.logger;
+    this.sessions = new SessionTable(options, options.logger);
+    this.held = { used: 0, max: options.heldBytesTotal ?? HELD_BYTES_TOTAL };
+    this.short = options.pressure ?? (() => false);
+  }
+
+  async fetch(req: Request, srv: Server): Promise<Response> {
+    if (this.short(this.active)) {
+      if (Date.now() - this.shedLogged > 10_000) {
+        this.shedLogged = Date.now();
+        this.log.warn(
+          "http front: few file descriptors left; refusing new HTTP requests (503) and ending unfinished ones to keep a reserve",
+        );
+      }
+      for (const stop of [...this.arriving]) stop();
+      return shed();
+    }
+    this.active++;
+    try {
+      return await this.handle(req, srv);
+    } finally {
+      this.active--;
+    }
+  }
+
+  close(): void {
+    if (this.options.dashboard) stopDashboard(this.options.dashboard);
+    this.sessions.close("the mux is shutting down");
+  }
+
+  /** The session a request names, or the error response (400 none, 404 unknown or ended). */
+  private lookup(req: Request, service: HttpDoor): HttpSession | Response {
+    const found = this.sessions.lookup(req.headers.get("mcp-session-id"), service);
+    if (found === "missing") return rpcError(400, "Bad Request: Mcp-Session-Id header is required");
+    if (found === "unknown") return rpcError(404, "Session not found");
+    return found;
+  }
+
+  /** Checks, then the method's handler. */
+  private async handle(req: Request, srv: Server): Promise<Response> {
     let url: URL;
     try {
       url = new URL(req.url); // built from the Host header: a broken one cannot be read
     } catch {
       return text(400, "Bad Request: missing or unreadable Host header");
     }
-    if (options.dashboard && isDashboardPath(url.pathname)) {
+    const fixedPort = this.port === 0 ? undefined : this.port;
+    const dashboard = this.options.dashboard;
+    if (dashboard && isDashboardPath(url.pathname)) {
       // The page holds no data (it takes the token from its URL fragment); its data needs the token.
-      const token = dashboardNeedsToken(url.pathname) ? options.token : undefined;
-      const refused = checkRequest(req, allowed, token, port === 0 ? undefined : port, srv.port);
-      return refused ?? serveDashboard(req, url, options.dashboard, srv);
+      const token = dashboardNeedsToken(url.pathname) ? this.options.token : undefined;
+      const refused = checkRequest(req, this.allowed, token, fixedPort, srv.port);
+      return refused ?? serveDashboard(req, url, dashboard, srv);
     }
-    const refused = checkRequest(req, allowed, options.token, port === 0 ? undefined : port, srv.port);
+    const refused = checkRequest(req, this.allowed, this.options.token, fixedPort, srv.port);
     if (refused) return refused;
-    const service = options.routes().get(url.pathname.replace(/\/+$/, "") || "/");
+    const service = this.options.routes().get(url.pathname.replace(/\/+$/, "") || "/");
     if (!service) return text(404, `no MCP service at ${url.pathname}`);
     if (service.shuttingDown) return text(503, "the service is shutting down");
-    if (req.method === "POST") return post(req, service, srv);
+    if (req.method === "POST") return this.post(req, service, srv);
     // 2026-07-28 has no standalone stream and no DELETE: only the legacy leg serves them.
     if (
       (req.method === "GET" || req.method === "DELETE") &&
@@ -167,9 +211,9 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       isModernVersion(req.headers.get("mcp-protocol-version")?.trim())
     )
       return text(405, "2026-07-28 is POST only", { Allow: "POST" });
-    if (req.method === "GET") return get(req, service, srv);
+    if (req.method === "GET") return this.get(req, service, srv);
     if (req.method === "DELETE") {
-      const found = lookup(req, service);
+      const found = this.lookup(req, service);
       if (found instanceof Response) return found;
       found.close("ended by the client (DELETE)");
       return new Response(null, { status: 200 });
@@ -177,49 +221,8 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     return text(405, "use POST, GET or DELETE", { Allow: "POST, GET, DELETE" });
   }
 
-  const sweep = setInterval(
-    () => {
-      const now = Date.now();
-      for (const { session } of [...sessions.values()]) {
-        if (session.sweep(now) > 0)
-          log.debug(`http session ${session.label}: a stream cut off (its client took nothing)`);
-        if (session.openStreams === 0 && now - session.lastActive > idleMs) session.close("idle session expired");
-        // Opened and never used (no `initialized`, nothing since): abandoned, not worth 30 minutes.
-        else if (
-          !session.client.operational &&
-          session.openStreams === 0 &&
-          now - session.lastActive > Math.min(idleMs, ABANDONED_MS)
-        )
-          session.close("abandoned session (never initialized) expired");
-      }
-    },
-    Math.min(10_000, Math.max(50, idleMs / 4)),
-  );
-
-  /** Make room for a new session: end the oldest idle one. False when every session is busy. */
-  function makeRoom(): boolean {
-    if (sessions.size < maxSessions) return true;
-    let oldest: HttpSession | undefined;
-    for (const { session } of sessions.values()) {
-      if (session.openStreams > 0 || session.client.inflight.size > 0) continue;
-      if (!oldest || session.lastActive < oldest.lastActive) oldest = session;
-    }
-    if (!oldest) return false;
-    oldest.close(`ended to make room: more than ${maxSessions} HTTP sessions`);
-    return true;
-  }
-
-  /** The session a request names, or the error response (400 none, 404 unknown or ended). */
-  function lookup(req: Request, service: ServiceDoor): HttpSession | Response {
-    const id = req.headers.get("mcp-session-id");
-    if (!id) return rpcError(400, "Bad Request: Mcp-Session-Id header is required");
-    const entry = sessions.get(id);
-    if (!entry || entry.service !== service || entry.session.ended) return rpcError(404, "Session not found");
-    entry.session.lastActive = Date.now();
-    return entry.session;
-  }
-
-  async function post(req: Request, service: ServiceDoor, srv: Bun.Server<undefined>): Promise<Response> {
+  /** A POST: headers, the body read as bytes and parsed once, then its era's handler. */
+  private async post(req: Request, service: HttpDoor, srv: Server): Promise<Response> {
     const accept = req.headers.get("accept") ?? "";
     if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
       return rpcError(406, "Not Acceptable: Accept must include application/json and text/event-stream");
@@ -228,7 +231,8 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       return rpcError(415, "Unsupported Media Type: Content-Type must be application/json");
     const version = req.headers.get("mcp-protocol-version")?.trim();
     const limit = service.options.maxRequestBytes;
-    const body = await readBody(req, limit, bodyTimeoutMs, arriving);
+    const bodyTimeoutMs = this.options.bodyTimeoutMs;
+    const body = await readBody(req, limit, bodyTimeoutMs, this.arriving);
     if (body === "shed") return shed();
     if (body === "slow")
       return rpcError(
@@ -241,116 +245,142 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
         },
       );
     if (body === undefined) return rpcError(413, `Payload Too Large: the limit is ${limit} bytes`, { limit });
-    const messages = split(body);
+    const messages = parseBody(body);
     if (!messages) return rpcError(400, "Parse error: the body is not JSON", undefined, RpcErrorCode.ParseError);
+    const post: Post = { req, service, srv, messages, size: body.length };
     // The body decides the era (protocol-2026 §2.2); a 2026-07-28 header on a body without the
     // envelope is a malformed modern request, not legacy traffic.
-    if (messages.some((m) => m.modern) || isModernVersion(version)) return stateless(req, messages, service, srv);
+    if (messages.some((m) => m.modern) || isModernVersion(version)) return this.stateless(post);
     if (version && !(SUPPORTED_VERSIONS as readonly string[]).includes(version))
       return rpcError(400, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+    const session = this.sessionOf(post);
+    if (session instanceof Response) return session;
+    return this.sessionPost(post, session);
+  }
+
+  /** The POST's session: a new one for an initialize, else the one its header names. */
+  private sessionOf({ req, service, messages }: Post): HttpSession | Response {
     const init = messages.find((m) => m.method === "initialize");
-    let session: HttpSession;
-    if (init) {
-      if (req.headers.get("mcp-session-id"))
-        return rpcError(400, "Bad Request: initialize opens a session; send it without Mcp-Session-Id");
-      if (messages.length > 1) return rpcError(400, "Bad Request: initialize must be sent alone");
-      if (!makeRoom())
-        return rpcError(503, `Service Unavailable: ${maxSessions} HTTP sessions are open and busy; retry later`);
-      session = new HttpSession(
-        {
-          id: randomBytes(16).toString("hex"),
-          stallTimeoutMs: service.options.clientStallTimeoutMs,
-          budget,
-          idleAfterMs: Math.min(IDLE_AFTER_MS, idleMs / 2),
-        },
-        end,
-      );
-      session.version = typeof init.version === "string" ? init.version : undefined;
-      // A URL entry names its workspace (`?workspace=/abs/folder`): untrusted, checked by the service.
-      const workspace = new URL(req.url).searchParams.get("workspace") ?? undefined;
-      session.client = service.openClient(session, "http", workspace ? { explicit: workspace } : undefined);
-      sessions.set(session.id, { session, service });
-      log.debug(`http session ${session.label} opened`);
-    } else {
-      const found = lookup(req, service);
+    if (!init) {
+      const found = this.lookup(req, service);
       if (found instanceof Response) return found;
-      session = found;
-      session.version ??= session.client.protocolVersion;
+      found.version ??= found.client.protocolVersion;
+      return found;
     }
-    const requests = messages.filter((m) => m.key !== undefined);
+    if (req.headers.get("mcp-session-id"))
+      return rpcError(400, "Bad Request: initialize opens a session; send it without Mcp-Session-Id");
+    if (messages.length > 1) return rpcError(400, "Bad Request: initialize must be sent alone");
+    // A URL entry names its workspace (`?workspace=/abs/folder`): untrusted, checked by the service.
+    const workspace = new URL(req.url).searchParams.get("workspace") ?? undefined;
+    const version = typeof init.version === "string" ? init.version : undefined;
+    const session = this.sessions.open(service, version, workspace);
+    if (session) return session;
+    return rpcError(
+      503,
+      `Service Unavailable: ${this.options.maxSessions} HTTP sessions are open and busy; retry later`,
+    );
+  }
+
+  /** A legacy POST on its session: its messages handed in (held while the client may not send), answers back. */
+  private async sessionPost(post: Post, session: HttpSession): Promise<Response> {
+    const { req, service, srv, messages } = post;
     const headers: Record<string, string> = { "mcp-session-id": session.id };
     // The same backpressure as a socket: nothing more of this client goes in while it has its
     // limit of requests in flight, is behind on its streams, or its server's stdin is behind.
     const client = session.client;
     const free = (): boolean => !client.saturated && !service.clientBusy(client);
+    const hold = this.hold(post, session, free);
+    if (hold instanceof Response) {
+      // A session this initialize just opened is of no use to anyone: its id was never given.
+      if (messages.some((m) => m.method === "initialize")) session.close("refused: its server is behind");
+      return hold;
+    }
     // Answers to the server's questions always go in, as on a socket: a client is never stuck
     // behind its own requests.
     const handIn = (m: Incoming): Promise<void> | undefined => {
       if (m.method === undefined) {
-        service.clientLine(client, m.text); // an answer (or no message at all: refused at once)
+        service.clientMessage(client, m.line, m.msg); // an answer (or no message at all: refused at once)
         return undefined;
       }
-      return session.admit(free, () => service.clientLine(client, m.text));
+      // A POST whose client went away while it waited never goes in (like unread socket bytes).
+      return session.admit(free, () => req.signal.aborted || service.clientMessage(client, m.line, m.msg));
     };
-    if (requests.length === 0) {
+    try {
+      const requests = messages.filter((m) => m.key !== undefined);
+      if (requests.length === 0) {
+        for (const m of messages) {
+          const held = handIn(m);
+          if (held) await held;
+        }
+        return new Response(null, { status: 202, headers });
+      }
+      const stream = openStream(session, messages, requests);
       for (const m of messages) {
+        if (m.key !== undefined && !stream.fresh.has(m)) {
+          session.answer(stream.sse, duplicateId(m.rawId));
+          continue;
+        }
         const held = handIn(m);
         if (held) await held;
       }
-      return new Response(null, { status: 202, headers });
+      hold.release();
+      // One request whose answer is the first thing back: plain JSON, no stream (the client
+      // accepts both); anything before it (progress, a server request, a slow answer): SSE.
+      const json = await stream.sse.first;
+      if (json !== undefined)
+        return new Response(json, { status: 200, headers: { ...headers, "content-type": "application/json" } });
+      srv.timeout(req, 0);
+      return new Response(stream.sse.body, {
+        status: 200,
+        headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },
+      });
+    } finally {
+      hold.release();
     }
-    // A request id already waiting on another stream of this session, or twice in this batch,
-    // is refused here: its answer would otherwise be taken for the first one's.
-    const seen = new Set<string>();
-    const fresh = requests.filter((m) => {
-      const key = m.key as string;
-      if (seen.has(key) || session.awaiting(key)) return false;
-      seen.add(key);
-      return true;
-    });
-    const single = messages.length === 1 && fresh.length === 1;
-    const stream = session.openPostStream(
-      fresh.map((m) => m.key as string),
-      single,
-    );
-    for (const m of messages) {
-      if (m.key !== undefined && !fresh.includes(m)) {
-        session.answer(
-          stream,
-          errorLine(
-            m.rawId ?? "null",
-            RpcErrorCode.InvalidRequest,
-            "Invalid Request: this id is already used by a request in flight",
-          ),
-        );
-        continue;
-      }
-      const held = handIn(m);
-      if (held) await held;
+  }
+
+  /**
+   * Count a POST's body against the front's held budget while its messages are handed in; a
+   * POST that would wait (its client or server is behind) and does not fit is refused (503),
+   * so waiting bodies never pile up without bound. One always fits when nothing waits.
+   */
+  private hold(post: Post, session: HttpSession, free: () => boolean): { release(): void } | Response {
+    const held = this.held;
+    const waits = session.wouldHold(free);
+    if (waits && held.used > 0 && held.used + post.size > held.max) {
+      const only = post.messages.length === 1 ? post.messages[0]?.rawId : undefined;
+      this.log.debug(`http front: a POST refused while ${held.used} bytes of POSTs wait for their server`);
+      return rpcError(
+        503,
+        "Service Unavailable: the server is behind on its input and enough requests already wait; retry later",
+        { heldBytes: held.used, limit: held.max },
+        RpcErrorCode.LimitReached,
+        { "retry-after": "1" },
+        only,
+      );
     }
-    // One request whose answer is the first thing back: plain JSON, no stream (the client
-    // accepts both); anything before it (progress, a server request, a slow answer): SSE.
-    const json = await stream.first;
-    if (json !== undefined)
-      return new Response(json, { status: 200, headers: { ...headers, "content-type": "application/json" } });
-    srv.timeout(req, 0);
-    return new Response(stream.body, {
-      status: 200,
-      headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },
-    });
+    // Waiting in the front is bounded by the budget, not by the connection's idle time: a POST
+    // cut off while it waits would still reach the server later, with nobody to answer.
+    if (waits) post.srv.timeout(post.req, 0);
+    held.used += post.size;
+    let counted = true;
+    return {
+      release: () => {
+        if (!counted) return;
+        counted = false;
+        held.used -= post.size;
+      },
+    };
   }
 
   /**
    * One stateless 2026-07-28 POST (protocol-2026 §1.7): headers checked against the body
    * (-32020), one request served through a client of its own that ends with its answer (no
-   * session id, no event ids, a closed stream cancels it), a notification taken (202).
+   * session id, no event ids, a closed stream cancels it), a notification taken (202). It waits
+   * like any other while its server's stdin is behind.
    */
-  async function stateless(
-    req: Request,
-    messages: Incoming[],
-    service: ServiceDoor,
-    srv: Bun.Server<undefined>,
-  ): Promise<Response> {
+  private async stateless(post: Post): Promise<Response> {
+    const { req, service, srv, messages } = post;
     if (messages.length !== 1)
       return rpcError(
         400,
@@ -360,30 +390,28 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       );
     const m = messages[0] as Incoming;
     if (m.key === undefined) return new Response(null, { status: 202 }); // notifications and answers: nothing to do on HTTP
-    const problem = modernHeaderProblem(req.headers, m);
+    const problem = modernHeaderProblem(req.headers, m, this.options.envelope);
     if (problem) return rpcError(400, problem.message, problem.data, problem.code, {}, m.rawId);
-    const book = toolHeaders(service);
-    if (m.method === "tools/call" && typeof m.params?.name === "string") {
-      const annotated = book.of(m.params.name);
-      const bad = annotated && paramHeaderProblem(req.headers, annotated, m.params.arguments);
-      if (bad) return rpcError(400, `Header mismatch: ${bad}`, undefined, RpcErrorCode.HeaderMismatch, {}, m.rawId);
+    const bad = this.paramHeaders.problem(service, req.headers, m.method, m.params);
+    if (bad) return rpcError(400, `Header mismatch: ${bad}`, undefined, RpcErrorCode.HeaderMismatch, {}, m.rawId);
+    const session = this.sessions.openStateless(service);
+    const client = session.client;
+    const free = (): boolean => !service.clientBusy(client);
+    const hold = this.hold(post, session, free);
+    if (hold instanceof Response) {
+      session.close("refused: its server is behind");
+      return hold;
     }
-    const session = new HttpSession(
-      { id: randomBytes(16).toString("hex"), stallTimeoutMs: service.options.clientStallTimeoutMs, stateless: true },
-      (s, reason) => {
-        statelessSessions.delete(s);
-        if (s.client) service.closeClient(s.client, reason);
-      },
-    );
-    session.version = "2026-07-28";
-    statelessSessions.add(session);
-    session.client = service.openClient(session, "http");
     const stream = session.openPostStream([m.key], true);
     // The client going away before the answer is a cancel (2026-07-28 has no notifications/cancelled on HTTP).
     req.signal.addEventListener("abort", () => session.close("the client closed the stream"), { once: true });
-    service.clientLine(session.client, m.text);
+    try {
+      await session.admit(free, () => service.clientMessage(client, m.line, m.msg));
+    } finally {
+      hold.release();
+    }
     const json = await stream.first;
-    if (json !== undefined && m.method === "tools/list") learnTools(book, json);
+    if (json !== undefined && m.method === "tools/list") this.paramHeaders.listed(service, json);
     if (json !== undefined)
       return new Response(json, { status: modernStatus(json), headers: { "content-type": "application/json" } });
     srv.timeout(req, 0);
@@ -397,10 +425,10 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
     });
   }
 
-  function get(req: Request, service: ServiceDoor, srv: Bun.Server<undefined>): Response {
+  private get(req: Request, service: HttpDoor, srv: Server): Response {
     if (!accepts(req.headers.get("accept") ?? "", "text/event-stream"))
       return rpcError(406, "Not Acceptable: Accept must include text/event-stream");
-    const found = lookup(req, service);
+    const found = this.lookup(req, service);
     if (found instanceof Response) return found;
     const stream = found.openGetStream(req.headers.get("last-event-id") ?? undefined);
     if (stream === "conflict") return rpcError(409, "Conflict: this session already has a standalone stream");
@@ -414,83 +442,69 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
       },
     });
   }
-
-  return {
-    url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`,
-    port: server.port as number,
-    get sessions() {
-      return sessions.size;
-    },
-    get storedBytes() {
-      return budget.used;
-    },
-    dropService(service) {
-      for (const { session, service: s } of [...sessions.values()])
-        if (s === service) session.close("the service stopped");
-    },
-    async close() {
-      if (options.dashboard) stopDashboard(options.dashboard);
-      clearInterval(sweep);
-      for (const { session } of [...sessions.values()]) session.close("the mux is shutting down");
-      for (const session of [...statelessSessions]) session.close("the mux is shutting down");
-      await server.stop(true);
-    },
-  };
 }
 
-// --- internal ---
-
-/** One message of a POST body: its text, and for requests their id key. */
-interface Incoming {
-  text: string;
-  method?: string;
-  key?: string;
-  rawId?: string;
-  /** The protocol version an initialize asks for. */
-  version?: unknown;
-  /** The request's `params._meta` claims a modern era (2026-07-28). */
-  modern?: boolean;
-  /** Its params, when an object (for the 2026-07-28 header checks). */
-  params?: Record<string, unknown>;
+/** One POST being served: its request, service, parsed messages and body size. */
+interface Post {
+  req: Request;
+  service: HttpDoor;
+  srv: Server;
+  messages: Incoming[];
+  size: number;
 }
 
-/** Split a body into messages (a batch into its elements); undefined when it is not JSON. */
-function split(body: string): Incoming[] | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
+/** The POST stream of a session's requests; a repeated id (in the batch, or in flight on another stream) is not fresh. */
+function openStream(
+  session: HttpSession,
+  messages: Incoming[],
+  requests: Incoming[],
+): { sse: ReturnType<HttpSession["openPostStream"]>; fresh: Set<Incoming> } {
+  // Its answer would otherwise be taken for the first one's.
+  const seen = new Set<string>();
+  const fresh = new Set<Incoming>();
+  for (const m of requests) {
+    const key = m.key as string;
+    if (seen.has(key) || session.awaiting(key)) continue;
+    seen.add(key);
+    fresh.add(m);
   }
-  const one = (text: string, v: unknown): Incoming => {
-    if (!isObject(v)) return { text };
-    const method = typeof v.method === "string" ? v.method : undefined;
-    const idSpan = method !== undefined && "id" in v ? scanObject(text)?.keys.get("id") : undefined;
-    const rawId = idSpan ? text.slice(idSpan[0], idSpan[1]) : undefined;
-    const params = isObject(v.params) ? v.params : {};
-    return {
-      text,
-      method,
-      rawId,
-      key: rawId !== undefined && (typeof v.id === "string" || typeof v.id === "number") ? idKeyOf(rawId) : undefined,
-      version: method === "initialize" ? params.protocolVersion : undefined,
-      modern: claimsModern(params),
-      params,
-    };
-  };
-  if (!Array.isArray(value)) return [one(body, value)];
-  const spans = scanArray(body) ?? [];
-  return value.map((v, i) => {
-    const span = spans[i];
-    return one(span ? body.slice(span[0], span[1]) : JSON.stringify(v), v);
-  });
+  const single = messages.length === 1 && fresh.size === 1;
+  const sse = session.openPostStream(
+    [...fresh].map((m) => m.key as string),
+    single,
+  );
+  return { sse, fresh };
 }
 
-/** A modern `tools/list` answer teaches the book its tools' `x-mcp-header` annotations. */
-function learnTools(book: ToolHeaderBook, json: string): void {
-  try {
-    book.learn((JSON.parse(json) as { result?: unknown }).result);
-  } catch {}
+function duplicateId(rawId: string | undefined): string {
+  return errorLine(
+    rawId ?? "null",
+    RpcErrorCode.InvalidRequest,
+    "Invalid Request: this id is already used by a request in flight",
+  );
+}
+
+/** Refuse auth "none" off loopback, and a front without a token unless auth is "none". */
+function checkAuth(options: HttpFrontSettings, hostname: string): void {
+  if (options.auth === "none" && !isLoopback(hostname))
+    throw new MuxError(
+      "CONFIG_INVALID",
+      `listening on ${hostname} (not loopback) needs a bearer token: auth "none" is for loopback only`,
+    );
+  if (options.auth !== "none" && !options.token)
+    throw new MuxError(
+      "CONFIG_INVALID",
+      'the HTTP front needs a bearer token (token), or auth: "none" to serve loopback without one',
+    );
+}
+
+/** The Host values a request may carry: loopback names, the configured ones, and the bound name. */
+function allowedHosts(options: HttpFrontSettings, hostname: string): Set<string> {
+  const allowed = new Set(
+    ["localhost", "127.0.0.1", "[::1]", "::1", ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()),
+  );
+  if (!isLoopback(hostname) && hostname !== "0.0.0.0" && hostname !== "::") allowed.add(hostname.toLowerCase());
+  return allowed;
 }
 
 function accepts(accept: string, type: string): boolean {
@@ -501,62 +515,12 @@ function accepts(accept: string, type: string): boolean {
   return parts.includes(type) || parts.includes("*/*") || parts.includes(`${type.split("/")[0]}/*`);
 }
 
-/** A session opened and never used is ended after this long (not the 30-minute idle time). */
-const ABANDONED_MS = 60_000;
-
 /** The answer to a request refused while descriptors run short (the connection is closed). */
 function shed(): Response {
   return text(503, "Service Unavailable: the mux is short of file descriptors; retry later", {
     connection: "close",
     "retry-after": "1",
   });
-}
-
-/**
- * Read a body up to `limit` bytes within `timeoutMs`: undefined when it is bigger, "slow" when
- * late, "shed" when ended through `arriving` (descriptors ran short).
- */
-async function readBody(
-  req: Request,
-  limit: number,
-  timeoutMs: number,
-  arriving: Set<() => void>,
-): Promise<string | undefined | "slow" | "shed"> {
-  const declared = Number(req.headers.get("content-length") ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limit) return undefined;
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stop: (() => void) | undefined;
-  const late = new Promise<"slow" | "shed">((resolve) => {
-    timer = setTimeout(() => resolve("slow"), timeoutMs);
-    stop = () => resolve("shed");
-    arriving.add(stop);
-  });
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const next = await Promise.race([reader.read(), late]);
-      if (next === "slow" || next === "shed") {
-        reader.cancel().catch(() => {});
-        return next;
-      }
-      if (next.done) break;
-      size += next.value.length;
-      if (size > limit) {
-        reader.cancel().catch(() => {});
-        return undefined;
-      }
-      parts.push(next.value);
-    }
-  } catch {
-    return "slow";
-  } finally {
-    clearTimeout(timer);
-    if (stop) arriving.delete(stop);
-  }
-  return new TextDecoder().decode(Buffer.concat(parts));
 }
 
 /** The HTTP status of a 2026-07-28 answer (protocol-2026 §1.8): 400 for envelope and capability faults, 404 for unknown methods. */

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { envelopeProblem } from "../mux/era2026/modern.ts";
 import { isObject } from "../protocol/message.ts";
 import { RpcErrorCode } from "../protocol/rpc-error.ts";
 import { META } from "../protocol/versions.ts";
+import type { EnvelopeCheck } from "./door.ts";
 import { decodeHeaderValue } from "./param-headers.ts";
 
 /** One request of a modern POST, as the front split it. */
@@ -25,18 +25,22 @@ export interface HeaderProblem {
   data?: unknown;
 }
 
-/** Why a modern request's headers or envelope are refused, if they are. */
-export function modernHeaderProblem(headers: Headers, m: ModernIncoming): HeaderProblem | undefined {
+/** Why a modern request's headers or envelope (checked by `envelope`, the mux's check) are refused, if they are. */
+export function modernHeaderProblem(
+  headers: Headers,
+  m: ModernIncoming,
+  envelope: EnvelopeCheck,
+): HeaderProblem | undefined {
   const meta = isObject(m.params?._meta) ? m.params._meta : undefined;
   const bodyVersion = meta?.[META.protocolVersion];
   const headerVersion = headerValue(headers, "mcp-protocol-version");
   const mismatch = (message: string): HeaderProblem => ({ code: RpcErrorCode.HeaderMismatch, message });
-  if (bodyVersion === undefined) return envelopeProblem(m.params);
+  if (bodyVersion === undefined) return envelope(m.params);
   if (headerVersion === undefined) return mismatch("Header mismatch: MCP-Protocol-Version is required");
   if (headerVersion !== bodyVersion)
     return mismatch("Header mismatch: MCP-Protocol-Version differs from the request's _meta protocol version");
-  const envelope = envelopeProblem(m.params);
-  if (envelope) return envelope;
+  const problem = envelope(m.params);
+  if (problem) return problem;
   const method = headerValue(headers, "mcp-method");
   if (method === undefined) return mismatch("Header mismatch: Mcp-Method is required");
   if (method !== m.method) return mismatch("Header mismatch: Mcp-Method differs from the request's method");

@@ -135,6 +135,35 @@ export class ToolHeaderBook {
   }
 }
 
+/** The front's checks for every service: a book per service, learned from what it answered. */
+export class ParamHeaderGuard<Service extends object> {
+  private readonly books = new WeakMap<Service, ToolHeaderBook>();
+
+  /** Why a 2026-07-28 request's `Mcp-Param-*` headers are refused, if they are (only `tools/call` has any). */
+  problem(
+    service: Service,
+    headers: Headers,
+    method: string | undefined,
+    params: Record<string, unknown> | undefined,
+  ): string | undefined {
+    if (method !== "tools/call" || typeof params?.name !== "string") return undefined;
+    const annotated = this.books.get(service)?.of(params.name);
+    return annotated ? paramHeaderProblem(headers, annotated, params.arguments) : undefined;
+  }
+
+  /** A `tools/list` answer (its JSON text) the service gave a 2026-07-28 client. */
+  listed(service: Service, json: string): void {
+    let book = this.books.get(service);
+    if (!book) {
+      book = new ToolHeaderBook();
+      this.books.set(service, book);
+    }
+    try {
+      book.learn((JSON.parse(json) as { result?: unknown }).result);
+    } catch {}
+  }
+}
+
 // --- internal ---
 
 const SENTINEL_START = "=?base64?";

@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { MuxClient, SendKind } from "../mux/client.ts";
 import { concatBytes } from "../protocol/bytes.ts";
 import type { WireLine } from "../protocol/message.ts";
+import type { HttpClient, HttpPort } from "./door.ts";
 
 /** Settings of a session. */
 export interface HttpSessionOptions {
@@ -59,10 +59,10 @@ export interface SseStream {
 }
 
 /** A Streamable HTTP session and its streams. */
-export class HttpSession {
+export class HttpSession implements HttpPort {
   readonly id: string;
   /** The mux client (set right after the session is opened on a service). */
-  client!: MuxClient;
+  client!: HttpClient;
   lastActive = Date.now();
   ended = false;
   /** The protocol version the session speaks (for the priming event). */
@@ -163,7 +163,7 @@ export class HttpSession {
   }
 
   /** ClientPort: deliver one line to the stream it belongs to. */
-  write(line: WireLine, kind: SendKind, related: string | undefined): void {
+  write(line: WireLine, kind: string, related: string | undefined): void {
     if (this.ended) return;
     const data = encodeData(line);
     const streamId = related !== undefined ? this.requestStream.get(related) : undefined;
@@ -220,12 +220,17 @@ export class HttpSession {
    * (then it never goes in); undefined when settled at once. The front holds a POST's messages here, as a socket is not read.
    */
   admit(free: () => boolean, go: () => void): Promise<void> | undefined {
-    if (this.held.length === 0 && free()) {
+    if (!this.wouldHold(free)) {
       go();
       return undefined; // went in now: the caller goes on without a turn of the event loop
     }
     if (this.ended) return undefined;
     return new Promise((done) => this.held.push({ free, go, done }));
+  }
+
+  /** True when a message admitted now would be held (others are held before it, or `free()` fails). */
+  wouldHold(free: () => boolean): boolean {
+    return this.held.length > 0 || !free();
   }
 
   /** ClientPort: something was released; held messages go in while their client is free. */

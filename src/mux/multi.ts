@@ -5,11 +5,11 @@
  */
 
 import { isMuxError, MuxError } from "../errors.ts";
-import { type HttpFront, startHttpFront } from "../http/front.ts";
+import type { HttpFront } from "../http/front.ts";
+import type { ServiceDoor } from "./door.ts";
 import { defaultLogger, type MuxLogger } from "./logger.ts";
 import type { HttpOptions, ServiceOptions } from "./options.ts";
-import { httpUnavailable, type MuxHandle, recordsOf, serviceOf, startMux } from "./serve.ts";
-import type { MuxService } from "./service.ts";
+import { httpUnavailable, type MuxHandle, recordsOf, startFront, startMux } from "./serve.ts";
 import type { StatusSnapshot } from "./status.ts";
 
 /** One service of a set: its options plus an optional per-service log level. */
@@ -114,14 +114,8 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
   const initial = select(config);
   if (initial.size === 0) throw new MuxError("CONFIG_INVALID", "no services to start (check --only/--except)");
   await Promise.all([...initial].map(([name, svc]) => start(name, svc)));
-  const routes = (): Map<string, MuxService> => {
-    const out = new Map<string, MuxService>();
-    for (const [name, r] of running) {
-      const service = serviceOf(r.handle);
-      if (service) out.set(`/mcp/${name}`, service);
-    }
-    return out;
-  };
+  const routes = (): Map<string, ServiceDoor> =>
+    new Map([...running].map(([name, r]) => [`/mcp/${name}`, r.handle.door]));
   const httpLogger = options.httpLogger ?? defaultLogger("http");
   const dashboard = {
     status: () => [...running.values()].map((r) => r.handle.status()),
@@ -138,7 +132,7 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
     httpToken = undefined;
     if (!http) return;
     try {
-      front = startHttpFront({ ...http, routes, logger: httpLogger, dashboard });
+      front = startFront(http, routes, httpLogger, dashboard);
       httpToken = http.auth === "none" ? undefined : http.token;
     } catch (error) {
       if (isMuxError(error)) throw error;
@@ -248,8 +242,7 @@ export async function startServices(config: ServiceSet, options: ServicesOptions
         const svc = wanted.get(name);
         const drop = (): void => {
           running.delete(name);
-          const service = serviceOf(r.handle);
-          if (service) front?.dropService(service);
+          front?.dropService(r.handle.door);
           stops.push(r.handle.close());
         };
         if (!svc) {

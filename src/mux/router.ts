@@ -10,7 +10,13 @@
  */
 
 import { decodeSpan } from "../protocol/json-bytes.ts";
-import { isObject, type JsonObject, type RequestMessage, type ResponseMessage } from "../protocol/message.ts";
+import {
+  isObject,
+  type JsonObject,
+  type Message,
+  type RequestMessage,
+  type ResponseMessage,
+} from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import type { Span } from "../protocol/scan.ts";
 import type { MuxClient, SendKind } from "./client.ts";
@@ -18,7 +24,7 @@ import { Handshake } from "./handshake.ts";
 import { effectiveLevel } from "./levels.ts";
 import type { MuxLogger } from "./logger.ts";
 import { childBytes, childLine } from "./routing/child-lines.ts";
-import { clientLine, clientOversized } from "./routing/client-lines.ts";
+import { clientLine, clientOversized, clientParsed } from "./routing/client-lines.ts";
 import type { RoutingCore } from "./routing/core.ts";
 import { PendingRequests } from "./routing/pending.ts";
 import { ProgressTokens } from "./routing/progress.ts";
@@ -138,6 +144,11 @@ export class Router implements RoutingCore {
   /** One line from a client (text, or the bytes of a big one). */
   clientLine(client: MuxClient, line: string | Uint8Array): void {
     clientLine(this, client, line);
+  }
+
+  /** One message already parsed by its transport (never parsed again). */
+  clientMessage(client: MuxClient, line: string | Uint8Array, msg: Message): void {
+    clientParsed(this, client, msg, line);
   }
 
   /** A client line over `max_request_bytes`: answer it if it was a request, drop it otherwise. */

@@ -4,9 +4,16 @@
  */
 
 import { isMuxError } from "../errors.ts";
+import type { DashboardSource } from "../http/dashboard.ts";
+import type { HttpClient, HttpDoor } from "../http/door.ts";
 import { type HttpFront, startHttpFront } from "../http/front.ts";
-import { defaultLogger } from "./logger.ts";
-import { type MuxOptions, resolveServiceOptions } from "./options.ts";
+import type { HttpSession } from "../http/session.ts";
+import type { ClientPort, MuxClient } from "./client.ts";
+import { descriptorPressure } from "./descriptors.ts";
+import type { ServiceDoor } from "./door.ts";
+import { envelopeProblem } from "./era2026/modern.ts";
+import { defaultLogger, type MuxLogger } from "./logger.ts";
+import { HTTP_DEFAULTS, type HttpOptions, type MuxOptions, resolveServiceOptions } from "./options.ts";
 import type { Recorder } from "./record.ts";
 import { MuxService } from "./service.ts";
 import type { StatusSnapshot } from "./status.ts";
@@ -26,21 +33,37 @@ export interface MuxHandle extends AsyncDisposable {
   readonly httpUrl?: string;
   /** Why the HTTP front is not serving, when it was asked for and could not start. */
   readonly httpError?: string;
-}
-
-/** The service behind a handle (for the multi-service HTTP front; not exported from the package). */
-export function serviceOf(handle: MuxHandle): MuxService | undefined {
-  return services.get(handle);
+  /** The one door every transport reaches the service through (the socket, the HTTP front, one of your own). */
+  readonly door: ServiceDoor;
+  /** The service's record of what flowed (`mux logs`, the dashboard). */
+  readonly recorder: Recorder;
 }
 
 /** The records of running services, by name (the control socket's `mcp-mux/logs`, the dashboard). */
 export function recordsOf(handles: ReadonlyMap<string, MuxHandle>): Map<string, Recorder> {
-  const out = new Map<string, Recorder>();
-  for (const [name, h] of handles) {
-    const r = services.get(h)?.recorder;
-    if (r) out.set(name, r);
-  }
-  return out;
+  return new Map([...handles].map(([name, h]) => [name, h.recorder]));
+}
+
+/**
+ * Start an HTTP front on `http` for the services `routes` names: the option table's defaults
+ * applied, and the mux's hooks handed in (descriptor pressure, the 2026-07-28 envelope check),
+ * so the front itself imports nothing of mux.
+ */
+export function startFront(
+  http: HttpOptions,
+  routes: () => ReadonlyMap<string, ServiceDoor>,
+  logger: MuxLogger,
+  dashboard: DashboardSource,
+): HttpFront {
+  return startHttpFront({
+    ...HTTP_DEFAULTS,
+    ...http,
+    routes,
+    logger,
+    dashboard,
+    envelope: envelopeProblem,
+    pressure: descriptorPressure(),
+  });
 }
 
 /** Start one mux service: bind its socket and (unless lazy) start its child. */
@@ -55,14 +78,9 @@ export async function startMux(options: MuxOptions): Promise<MuxHandle> {
     // A front that cannot start (its port is taken) is an error of its own: the socket serves
     // on, and `httpError` and the log say why HTTP is missing.
     try {
-      front = startHttpFront({
-        ...options.http,
-        routes: () => new Map([["/mcp", service]]),
-        logger,
-        dashboard: {
-          status: () => [service.status()],
-          records: () => new Map([[resolved.serviceName, service.recorder]]),
-        },
+      front = startFront(options.http, () => new Map([["/mcp", service]]), logger, {
+        status: () => [service.status()],
+        records: () => new Map([[resolved.serviceName, service.recorder]]),
       });
       logger.info(`serving Streamable HTTP at ${front.url}/mcp`);
     } catch (error) {
@@ -93,15 +111,22 @@ export async function startMux(options: MuxOptions): Promise<MuxHandle> {
     status: () => service.status(),
     close,
     closed,
+    door: service,
+    recorder: service.recorder,
     [Symbol.asyncDispose]: close,
   };
-  services.set(handle, service);
   return handle;
 }
 
 // --- internal ---
 
-const services = new WeakMap<MuxHandle, MuxService>();
+/** `T`, checked to fit `U` (compile time only). */
+type Fits<T extends U, U> = T;
+/**
+ * The HTTP front declares what it needs of a service, its clients and its sessions in
+ * src/http/door.ts (so http imports nothing of mux); the mux's types fit those declarations.
+ */
+export type HttpFitsMux = [Fits<MuxService, HttpDoor>, Fits<MuxClient, HttpClient>, Fits<HttpSession, ClientPort>];
 
 /** The message for a front that could not bind, naming the usual cause. */
 export function httpUnavailable(listen: string, error: unknown): string {

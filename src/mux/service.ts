@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { MuxError } from "../errors.ts";
 import type { OversizedLine } from "../protocol/framing.ts";
-import { bigHelloRefusal, type Hello, readHello, type WorkspaceHint } from "../protocol/hello.ts";
+import { bigHelloRefusal, HELLO_METHOD, type Hello, readHello, type WorkspaceHint } from "../protocol/hello.ts";
 import { type Message, parseMessage, type RequestMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
@@ -96,7 +96,12 @@ export class MuxService implements ServiceDoor {
 
   /** One line from a client opened with {@link openClient}. */
   clientLine(client: MuxClient, line: string | Uint8Array): void {
-    this.line(client, line);
+    this.line(client, line, undefined);
+  }
+
+  /** One message its transport parsed already (the HTTP front): never parsed again. */
+  clientMessage(client: MuxClient, line: string | Uint8Array, msg: Message): void {
+    this.line(client, line, msg);
   }
 
   /** A line over `max_request_bytes`: a first line may be a hello too big to read (refused). */
@@ -246,12 +251,12 @@ export class MuxService implements ServiceDoor {
     return this.pool.of(client);
   }
 
-  /** One line of a client: its first may be a proxy's hello with forwarded env. */
-  private line(client: MuxClient, line: string | Uint8Array): void {
+  /** One line of a client (`msg`: already parsed by its transport): its first may be a proxy's hello with forwarded env. */
+  private line(client: MuxClient, line: string | Uint8Array, msg: Message | undefined): void {
     client.lastSeenAt = Date.now();
     if (!client.greeted) {
       client.greeted = true;
-      const hello = typeof line === "string" ? readHello(line) : bigHello(line);
+      const hello = msg && !maybeHello(msg) ? undefined : typeof line === "string" ? readHello(line) : bigHello(line);
       if (hello && "refusal" in hello) return this.refuse(client, hello.refusal);
       if (hello) return this.hello(client, hello);
     }
@@ -259,21 +264,22 @@ export class MuxService implements ServiceDoor {
     // below when no router gets the line.
     let engine = this.engineOf(client);
     if (!engine && !client.refusal) {
-      const probe = typeof line === "string" ? this.probe(client, line) : false;
+      const probe = typeof line === "string" ? this.probe(client, msg ?? parseMessage(line), line) : false;
       if (probe) return;
       engine =
         this.options.share === "workspace"
           ? this.pool.joinWorkspace(client, client.workspaceHint)
           : this.pool.own(client);
     }
-    if (engine) engine.router.clientLine(client, line);
-    else if (client.refusal) refuse(client, line, client.refusal);
-    else client.tap?.received(parseLine(line), line);
+    if (engine) {
+      if (msg) engine.router.clientMessage(client, line, msg);
+      else engine.router.clientLine(client, line);
+    } else if (client.refusal) refuse(client, line, msg ?? parseLine(line), client.refusal);
+    else client.tap?.received(msg ?? parseLine(line), line);
   }
 
   /** Isolated mode, a client with no child yet: answer `ping` and `mcp-mux/status` here. */
-  private probe(client: MuxClient, line: string): boolean {
-    const msg = parseMessage(line);
+  private probe(client: MuxClient, msg: Message, line: string): boolean {
     if (msg.kind !== "request" || (msg.method !== "ping" && msg.method !== STATUS_METHOD)) return false;
     const asked = client.tap?.received(msg, line);
     const result = msg.method === "ping" ? {} : redactStatus(this.status(), client.transport);
@@ -364,6 +370,16 @@ function bigHello(line: Uint8Array): { refusal: string } | undefined {
   return refusal ? { refusal } : undefined;
 }
 
+/** A line parsed for a refusal (decoded first when it came as bytes). */
+function parseLine(line: string | Uint8Array): Message {
+  return parseMessage(typeof line === "string" ? line : new TextDecoder().decode(line));
+}
+
+/** A parsed message that may be a hello (a notification of that method): only then is the line read as one. */
+function maybeHello(msg: Message): boolean {
+  return msg.kind === "notification" && msg.method === HELLO_METHOD;
+}
+
 /** Loader variables a client may never forward, whatever the config allows. */
 const NEVER_FORWARDED = /^(LD_|DYLD_)/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -380,8 +396,7 @@ function refuseEnv(options: ResolvedServiceOptions, names: string[]): string | u
 }
 
 /** Answer every request of a client that has no engine (refused by a limit) with the reason. */
-function refuse(client: MuxClient, line: string | Uint8Array, reason: string): void {
-  const msg = parseLine(line);
+function refuse(client: MuxClient, line: string | Uint8Array, msg: Message, reason: string): void {
   const asked = client.tap?.received(msg, line);
   const requests = (msg.kind === "batch" ? msg.items : [msg]).filter((m): m is RequestMessage => m.kind === "request");
   const code = client.refusalCode ?? RpcErrorCode.LimitReached;
@@ -389,11 +404,6 @@ function refuse(client: MuxClient, line: string | Uint8Array, reason: string): v
   if (answers.length === 0) return;
   if (msg.kind === "batch") client.send(`[${answers.join(",")}]`, "response");
   else client.send(answers[0] as string, "response", requests[0]?.key, asked);
-}
-
-/** A line no router takes, parsed (as text: these are rare and small). */
-function parseLine(line: string | Uint8Array): Message {
-  return parseMessage(typeof line === "string" ? line : new TextDecoder().decode(line));
 }
 
 function checkCommand(options: ResolvedServiceOptions): void {

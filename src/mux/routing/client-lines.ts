@@ -18,9 +18,15 @@ import { guessRawId, shuttingDown, wireText } from "./wire.ts";
 
 /** One line from a client (text, or the bytes of a big one). */
 export function clientLine(r: RoutingCore, client: MuxClient, line: string | Uint8Array): void {
-  const msg = typeof line === "string" ? parseMessage(line) : parseMessageBytes(line);
-  // The service's record takes the message as parsed here; a request's answer carries back
-  // what the record needs of it (method, id, arrival).
+  clientParsed(r, client, typeof line === "string" ? parseMessage(line) : parseMessageBytes(line), line);
+}
+
+/**
+ * One message a transport already parsed (the HTTP front parses each body once): never parsed
+ * again. The service's record takes it as parsed here; a request's answer carries back what the
+ * record needs of it (method, id, arrival).
+ */
+export function clientParsed(r: RoutingCore, client: MuxClient, msg: Message, line: string | Uint8Array): void {
   const asked = client.tap !== undefined ? client.tap.received(msg, line) : undefined;
   if (msg.kind === "batch") return clientBatch(r, client, msg.items);
   clientMessage(r, client, msg, undefined, asked);
