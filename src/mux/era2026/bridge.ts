@@ -312,6 +312,7 @@ function answerRound(r: RoutingCore, b: Bridge, call: Call, hooks: BridgeHooks):
   for (const [key, q] of call.open) inputRequests[key] = { method: q.method, params: q.params };
   limitParked(r, b, call);
   call.expiry = setTimeout(() => abandon(r, b, call), r.options.requestTimeoutMs);
+  call.expiry.unref?.(); // a parked round never keeps the process up by itself
   cur.reply(
     resultLine(cur.msg.rawId, {
       resultType: "input_required",
@@ -359,6 +360,9 @@ function finish(r: RoutingCore, b: Bridge, call: Call, res: ResponseMessage, hoo
   call.open.clear();
   const cur = call.current;
   if (!cur) {
+    // The child gone or the mux closing: the handle is dead (a retry gets -32602, and starts over).
+    const code = res.error?.code;
+    if (code === RpcErrorCode.ServerExited || code === RpcErrorCode.ShuttingDown) return forget(b, call);
     call.final = res;
     return;
   }
