@@ -106,7 +106,7 @@ export function resumeCall(r: RoutingCore, req: BridgeRequest, hooks: BridgeHook
     return invalid("requestState expired or already used (start the request again)");
   const answers: [string, Question, unknown][] = [];
   for (const [key, q] of call.open) {
-    if (!responses || !(key in responses)) continue;
+    if (!responses || !Object.hasOwn(responses, key)) continue;
     const value = (responses as JsonObject)[key];
     const bad = answerProblem(q.method, value);
     if (bad) return invalid(`inputResponses.${key}: ${bad}`, "invalid_input_responses");
@@ -269,7 +269,7 @@ function closeRound(r: RoutingCore, call: Call): void {
   const supplied = call.round === 0 ? cur.msg.params?.inputResponses : undefined;
   for (const a of offer) {
     const key = keyFor(call, a.msg);
-    const given = isObject(supplied) ? supplied[key] : undefined;
+    const given = isObject(supplied) && Object.hasOwn(supplied, key) ? supplied[key] : undefined;
     if (given !== undefined && answerProblem(a.msg.method, given) === undefined) {
       if (r.state === "ready") r.host.writeChild(resultLine(a.msg.rawId, given));
       continue;
@@ -421,7 +421,7 @@ function question(msg: RequestMessage): Question {
 function keyFor(call: Call, msg: RequestMessage): string {
   const meta = msg.params?._meta;
   const hint = isObject(meta) ? meta[KEY_HINT_META] : undefined;
-  if (typeof hint === "string" && KEY_HINT.test(hint) && !call.used.has(hint)) {
+  if (typeof hint === "string" && KEY_HINT.test(hint) && !(hint in Object.prototype) && !call.used.has(hint)) {
     call.used.add(hint);
     return hint;
   }

@@ -102,7 +102,12 @@ export const DAEMON_SEAL = new StateSeal();
  */
 export function requestDigest(params: Record<string, unknown> | undefined): string {
   const p = params ?? {};
-  const key = canonical([p.name ?? null, p.uri ?? null, p.arguments ?? null]);
+  let key: string;
+  try {
+    key = canonical([p.name ?? null, p.uri ?? null, p.arguments ?? null], 0);
+  } catch {
+    key = "unreadable"; // nested past any sane depth: such a request binds by owner, method and round only
+  }
   return createHash("sha256").update(key).digest("base64url");
 }
 
@@ -118,12 +123,15 @@ function ownerTag(owner: string): string {
   return createHash("sha256").update(owner).digest("base64url").slice(0, 22);
 }
 
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+function canonical(v: unknown, depth: number): string {
+  if (depth > MAX_DEPTH) throw new Error("too deep");
+  if (Array.isArray(v)) return `[${v.map((x) => canonical(x, depth + 1)).join(",")}]`;
   if (isObject(v))
     return `{${Object.keys(v)
       .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k], depth + 1)}`)
       .join(",")}}`;
   return JSON.stringify(v) ?? "null";
 }
+
+const MAX_DEPTH = 256;
