@@ -183,6 +183,27 @@ describe("input_required bridge", () => {
     expect(toolCalls(d)).toHaveLength(1);
   });
 
+  test("over the socket: a connection that goes has its parked round released at the child, well before the timeout", async () => {
+    const d = scope.dir();
+    const t = await scope.target({ socket: join(d, "g.sock"), ...fakeServer(d), requestTimeoutMs: 600_000 });
+    const c = await scope.raw(t.socket, "proxy");
+    c.request("call", "tools/call", { name: "elicit", arguments: {}, _meta: envelope() });
+    expect(((await c.response("call", 15_000)).result as Json).resultType).toBe("input_required");
+    const call = toolCalls(d)[0] as Json;
+    c.close();
+    c.proc?.kill();
+    await waitFor(
+      () => answersAtChild(d).some((m) => (m.error as Json | undefined)?.code === -32034),
+      20_000,
+      "the child's question released (-32034)",
+    );
+    await waitFor(
+      () => recorded(d).some((m) => m.method === "notifications/cancelled" && (m.params as Json).requestId === call.id),
+      5000,
+      "the cancel of the call at the child",
+    );
+  }, 60_000);
+
   test("an abandoned round is released at the child after the request timeout: its question gets an error, the call a cancel", async () => {
     const d = scope.dir();
     const t = await scope.target({

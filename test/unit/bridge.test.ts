@@ -152,6 +152,17 @@ describe("input_required bridge", () => {
     expect(lastTo(c)).toMatchObject({ id: 2, error: { code: RpcErrorCode.InvalidParams } });
   });
 
+  test("a connection that goes has its parked round released at the child at once, long before the timeout", async () => {
+    const { router, child, c, at } = await firstRound({ requestTimeoutMs: 600_000 });
+    router.detach(c.client, "gone");
+    const released = (): Record<string, unknown> | undefined => child.messages.find((m) => m.id === "e1");
+    for (let i = 0; i < 400 && !released(); i++) await Bun.sleep(50);
+    expect(released()).toMatchObject({ error: { code: RpcErrorCode.NoRoute } });
+    expect(child.sent("notifications/cancelled").map((m) => (m.params as { requestId: number }).requestId)).toEqual([
+      at.id,
+    ]);
+  }, 30_000);
+
   test("several questions in one round, then a second round with a new state", async () => {
     const { router, child } = makeRouter();
     ready(router, child);

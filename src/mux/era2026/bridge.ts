@@ -13,7 +13,8 @@
  * - Keys are `elicitation_1`, `sampling_1`, `roots_1`, … per call, or the child's own
  *   `_meta["mcp-mux/inputKey"]` (a legacy server that knows it runs behind the mux may name them).
  * - A round nobody resumes within `request_timeout_ms` is abandoned: the child's questions get
- *   -32001 and its call is cancelled.
+ *   -32001 and its call is cancelled; a socket client that goes has its rounds abandoned at once
+ *   (-32034).
  * @module
  */
 
@@ -145,6 +146,8 @@ interface Call {
   muxId: number;
   pending: Pending;
   owner: string;
+  /** The owning connection when it is one (a socket client); HTTP requests are each a client of their own. */
+  ownerClient: MuxClient | undefined;
   method: string;
   digest: string;
   /** `input_required` answers given so far. */
@@ -168,7 +171,12 @@ interface Call {
 interface Bridge {
   byMux: Map<number, Call>;
   byId: Map<string, Call>;
+  /** The check for gone socket owners, while one has a parked round. */
+  watch?: ReturnType<typeof setInterval>;
 }
+
+/** How often parked rounds of socket clients are checked for a gone owner. */
+const OWNER_CHECK_MS = 1000;
 
 const bridges = new WeakMap<RoutingCore, Bridge>();
 
@@ -203,6 +211,7 @@ function newCall(r: RoutingCore, b: Bridge, req: BridgeRequest, pending: Pending
     muxId: pending.muxId,
     pending,
     owner: ownerOf(req.client),
+    ownerClient: req.client.transport === "http" ? undefined : req.client,
     method: req.msg.method,
     digest: requestDigest(req.msg.params),
     round: 0,
@@ -313,6 +322,7 @@ function answerRound(r: RoutingCore, b: Bridge, call: Call, hooks: BridgeHooks):
   limitParked(r, b, call);
   call.expiry = setTimeout(() => abandon(r, b, call), r.options.requestTimeoutMs);
   call.expiry.unref?.(); // a parked round never keeps the process up by itself
+  if (call.ownerClient) watchOwners(r, b);
   cur.reply(
     resultLine(cur.msg.rawId, {
       resultType: "input_required",
@@ -375,31 +385,51 @@ function finish(r: RoutingCore, b: Bridge, call: Call, res: ResponseMessage, hoo
 }
 
 /** Nobody resumed the round in time: the child's questions get an error and its call is cancelled. */
-function abandon(r: RoutingCore, b: Bridge, call: Call): void {
+function abandon(r: RoutingCore, b: Bridge, call: Call, why: "timeout" | "gone" | "limit" = "timeout"): void {
   forget(b, call);
   const ms = r.options.requestTimeoutMs;
+  const [code, text] =
+    why === "timeout"
+      ? [RpcErrorCode.RequestTimeout, `the client did not answer this input_required round within ${ms} ms`]
+      : why === "gone"
+        ? [RpcErrorCode.NoRoute, "the client of this input_required round disconnected"]
+        : [RpcErrorCode.NoRoute, `the client parked more than ${MAX_PARKED_PER_OWNER} input_required rounds`];
   if (r.state === "ready")
-    for (const q of call.open.values())
-      r.host.writeChild(
-        errorLine(
-          q.childRawId,
-          RpcErrorCode.RequestTimeout,
-          `mcp-mux: the client did not answer this input_required round within ${ms} ms`,
-        ),
-      );
+    for (const q of call.open.values()) r.host.writeChild(errorLine(q.childRawId, code, `mcp-mux: ${text}`));
   call.open.clear();
   if (r.pending.get(call.muxId) === call.pending) {
     r.dropPending(call.pending);
-    r.cancelAtChild(call.muxId, "input_required round abandoned (no retry in time)");
+    r.cancelAtChild(call.muxId, `input_required round abandoned: ${text}`);
   }
-  r.logger.debug(`input_required round of ${call.method} abandoned after ${ms} ms`);
+  r.logger.debug(`input_required round of ${call.method} abandoned: ${text}`);
   r.host.changed();
+}
+
+/**
+ * Parked rounds of socket clients that have gone are abandoned at once (an HTTP principal
+ * never "goes": its rounds wait for the timeout). Checked once a second while any is parked.
+ */
+function watchOwners(r: RoutingCore, b: Bridge): void {
+  if (b.watch) return;
+  b.watch = setInterval(() => {
+    let left = false;
+    for (const c of [...b.byId.values()]) {
+      if (c.current || !c.ownerClient) continue;
+      if (r.clients.has(c.ownerClient) && !c.ownerClient.closed) left = true;
+      else abandon(r, b, c, "gone");
+    }
+    if (!left) {
+      clearInterval(b.watch);
+      b.watch = undefined;
+    }
+  }, OWNER_CHECK_MS);
+  b.watch.unref?.();
 }
 
 /** An owner parking more calls than `MAX_PARKED_PER_OWNER`: its oldest parked one is abandoned. */
 function limitParked(r: RoutingCore, b: Bridge, call: Call): void {
   const mine = [...b.byId.values()].filter((c) => c.owner === call.owner && c !== call && !c.current);
-  if (mine.length >= MAX_PARKED_PER_OWNER) abandon(r, b, mine[0] as Call);
+  if (mine.length >= MAX_PARKED_PER_OWNER) abandon(r, b, mine[0] as Call, "limit");
 }
 
 /** The question as the modern client sees it: no id, no task or related-task, no URL elicitationId, no key hint. */
