@@ -17,7 +17,7 @@ import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
 import type { MuxClient } from "./client.ts";
-import { MRTR_METHODS } from "./era2026/bridge.ts";
+import { MRTR_METHODS, parkedQuestion } from "./era2026/bridge.ts";
 import {
   askModern,
   endListen,
@@ -422,6 +422,7 @@ function modernRoute(
   refuse: ((why: string) => void) | undefined,
 ): boolean {
   const causes = modernCauses(r, CAUSAL_METHODS);
+  if (causes.length === 0 && parkedQuestion(r, msg, capableOf)) return true;
   if (causes.length !== 1) return false;
   if ([...r.clients].some((s) => s.operational && causalRequest(r, s) !== undefined)) return false;
   const cause = causes[0] as (typeof causes)[number];

@@ -212,6 +212,24 @@ describe("input_required bridge", () => {
     expect(child.sent("tools/call").length).toBe(1);
   });
 
+  test("a question the child asks while its call is parked (and nothing else is at the child) is asked in the next round", async () => {
+    const { router, child, c, at, state } = await firstRound();
+    childAsks(child, "s1", "sampling/createMessage", { messages: [], maxTokens: 5 });
+    call(c, 2, {
+      name: "greet",
+      arguments: { who: "me" },
+      inputResponses: { elicitation_1: { action: "accept", content: { name: "Ada" } } },
+      requestState: state,
+    });
+    const r2 = lastTo(c) as { id: number; result: { resultType: string; inputRequests: Record<string, unknown> } };
+    expect(r2.id).toBe(2);
+    expect(r2.result.resultType).toBe("input_required");
+    expect(Object.keys(r2.result.inputRequests)).toEqual(["sampling_1"]);
+    expect(child.messages.find((m) => m.id === "s1")).toBeUndefined();
+    expect(child.sent("tools/call").map((m) => m.id)).toEqual([at.id]);
+    expect(router.pending.has(at.id)).toBe(true);
+  });
+
   test("only the declared kinds are offered; a round with nothing declared is -32021 and the call cancelled", async () => {
     const { router, child } = makeRouter();
     ready(router, child);

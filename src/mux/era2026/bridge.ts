@@ -82,6 +82,31 @@ export function bridgeQuestion(
 }
 
 /**
+ * A server→client request `msg` while no client request is at the child and exactly one call
+ * is parked: it can only be that call's (a legacy question names no request, but the child
+ * works on nothing else). It joins the call's open questions, asked in the next round (the
+ * retry that answers this one is answered `input_required` again with it). False when that
+ * does not hold; a question the parked round's request did not declare is refused.
+ */
+export function parkedQuestion(r: RoutingCore, msg: RequestMessage, capable: (caps: JsonObject) => boolean): boolean {
+  const b = bridges.get(r);
+  if (!b || r.pending.ofClients > 0) return false;
+  let only: Call | undefined;
+  for (const c of b.byId.values()) {
+    if (c.current || c.final !== undefined || r.pending.get(c.muxId) !== c.pending) continue;
+    if (only) return false;
+    only = c;
+  }
+  if (!only) return false;
+  if (!capable(only.capabilities)) {
+    r.serverRequests.answerUnrouted(msg.rawId, msg.method, "the calling client did not declare the capability");
+    return true;
+  }
+  only.open.set(keyFor(only, msg), question(msg));
+  return true;
+}
+
+/**
  * A retry carrying `requestState` (and `inputResponses`): check the state and the answers
  * before anything reaches the child, answer the parked questions, and resume the call for `req`.
  */
@@ -162,6 +187,8 @@ interface Call {
   gatherTimer: ReturnType<typeof setTimeout> | undefined;
   /** The client request standing for the call (none while a round is parked). */
   current: BridgeRequest | undefined;
+  /** What the last request standing for the call declared (a parked call's questions are judged by it). */
+  capabilities: JsonObject;
   expiry: ReturnType<typeof setTimeout> | undefined;
   /** The child's answer, when it came while the round was parked. */
   final: ResponseMessage | undefined;
@@ -221,6 +248,7 @@ function newCall(r: RoutingCore, b: Bridge, req: BridgeRequest, pending: Pending
     gathering: [],
     gatherTimer: undefined,
     current: req,
+    capabilities: req.capabilities,
     expiry: undefined,
     final: undefined,
     hooks,
@@ -293,6 +321,7 @@ function closeRound(r: RoutingCore, call: Call): void {
 function answerRound(r: RoutingCore, b: Bridge, call: Call, hooks: BridgeHooks): void {
   const cur = call.current as BridgeRequest;
   call.current = undefined;
+  call.capabilities = cur.capabilities;
   call.round++;
   const expiresAt = Date.now() + r.options.requestTimeoutMs;
   const state = DAEMON_SEAL.seal({
