@@ -292,6 +292,7 @@ function closeRound(r: RoutingCore, call: Call): void {
     ].join(", ")})`;
     forget(b, call);
     cur.client.inflight.delete(cur.msg.key);
+    call.hooks.untrack(cur.client, cur.msg.key);
     r.dropPending(call.pending);
     r.cancelAtChild(call.muxId, "the client lacks a required capability");
     cur.reply(
