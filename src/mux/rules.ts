@@ -17,7 +17,9 @@ import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
 import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
 import type { MuxClient } from "./client.ts";
+import { MRTR_METHODS, parkedQuestion } from "./era2026/bridge.ts";
 import {
+  askModern,
   endListen,
   failModern,
   type ListenFilter,
@@ -200,6 +202,8 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
   },
 
   "roots/list"(r, msg) {
+    // Asked while a modern tools/call (prompts/get, resources/read) is its only cause: that client answers it.
+    if (modernRoute(r, msg, (caps) => isObject(caps.roots), undefined)) return;
     answerRoots(r, msg, Date.now() + ROOTS_WAIT_MS);
   },
 
@@ -405,23 +409,31 @@ function routeToClient(
 
 /**
  * A server→client request while exactly one modern request (and no legacy one) could have
- * caused it (protocol-2026 §3.2 step 2): the modern client cannot be asked directly. Without
- * the capability in that request's own envelope, the request is answered -32021 naming it,
- * the child's question refused and its call cancelled; with it, only the question is refused
- * (the input_required bridge is not built yet). False when the question is not a modern one's.
+ * caused it (protocol-2026 §3.2): the modern client cannot be asked directly. A `tools/call`,
+ * `prompts/get` or `resources/read` goes to the `input_required` bridge (`era2026/bridge.ts`).
+ * Other methods cannot answer `input_required`: without the capability in that request's own
+ * envelope, the request is answered -32021 naming it, the child's question refused and its
+ * call cancelled; with it, only the question is refused. Without `refuse` (roots, which the mux
+ * otherwise answers itself) only the bridge is tried. False when the question is not a modern one's.
  */
 function modernRoute(
   r: RoutingCore,
   msg: RequestMessage,
   capableOf: (caps: JsonObject) => boolean,
-  refuse: (why: string) => void,
+  refuse: ((why: string) => void) | undefined,
 ): boolean {
   const causes = modernCauses(r, CAUSAL_METHODS);
+  if (causes.length === 0 && parkedQuestion(r, msg, capableOf)) return true;
   if (causes.length !== 1) return false;
   if ([...r.clients].some((s) => s.operational && causalRequest(r, s) !== undefined)) return false;
   const cause = causes[0] as (typeof causes)[number];
+  if (MRTR_METHODS.has(cause.pending.method)) {
+    askModern(r, msg, cause, capableOf, requiredCapability(msg));
+    return true;
+  }
+  if (!refuse) return false;
   if (capableOf(cause.envelope.capabilities)) {
-    refuse("the calling client speaks 2026-07-28, and input_required is not bridged yet");
+    refuse(`the calling client speaks 2026-07-28, and ${cause.pending.method} cannot answer input_required`);
     return true;
   }
   const required = requiredCapability(msg);

@@ -21,6 +21,7 @@ import type { MuxClient } from "../client.ts";
 import { isLogLevel } from "../levels.ts";
 import type { RoutingCore } from "../routing/core.ts";
 import type { Pending, Reply } from "../routing/types.ts";
+import { type BridgeHooks, type BridgeRequest, bridgeQuestion, MRTR_METHODS, resumeCall } from "./bridge.ts";
 
 /** What one modern request declared about itself. */
 export interface Envelope {
@@ -36,6 +37,9 @@ export interface ModernCause {
   key: string;
   envelope: Envelope;
   pending: Pending;
+  /** The request as the client sent it, and where its answer goes. */
+  msg: RequestMessage;
+  reply: Reply;
 }
 
 /** Serve one request whose `_meta` claims a modern protocol version. */
@@ -52,10 +56,25 @@ export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage,
   if (!s.session) s.capabilities = ROUTABLE_ALL;
   if (msg.method === "server/discover") return discover(r, s, msg, reply);
   if (msg.method === "subscriptions/listen") return listen(r, s, msg, reply);
+  if (MRTR_METHODS.has(msg.method)) {
+    const responses = msg.params?.inputResponses;
+    if (responses !== undefined && !(isObject(responses) && Object.values(responses).every(isObject)))
+      return reply(
+        errorLine(
+          msg.rawId,
+          RpcErrorCode.InvalidParams,
+          "Invalid params: inputResponses must be an object whose values are the input requests' results",
+          { reason: "invalid_input_responses" },
+        ),
+      );
+    // A retry of an `input_required` round resumes the parked call; it is never a new call.
+    if (msg.params?.requestState !== undefined)
+      return resumeCall(r, { client: s, msg, reply, capabilities: envelope.capabilities }, bridgeHooks(r, envelope));
+  }
   const out = childView(msg);
   if (!out) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unreadable request"));
   r.submit(s, msg, reply, () => {
-    track(s, msg.key, envelope);
+    track(s, msg.key, { envelope, msg, reply });
     r.forward(s, out, reply, (res) => {
       untrack(s, msg.key);
       reply(stampResponse(r, msg, res));
@@ -95,10 +114,10 @@ export function modernCauses(r: RoutingCore, methods?: ReadonlySet<string>): Mod
   for (const client of r.clients) {
     const map = envelopes.get(client);
     if (!map) continue;
-    for (const [key, envelope] of map) {
+    for (const [key, t] of map) {
       const muxId = client.inflight.get(key);
       const pending = muxId ? r.pending.get(muxId) : undefined;
-      if (pending && (!methods || methods.has(pending.method))) found.push({ client, key, envelope, pending });
+      if (pending && (!methods || methods.has(pending.method))) found.push({ client, key, pending, ...t });
     }
   }
   return found;
@@ -146,6 +165,27 @@ export function notifyListens(
 /** A client cancelled request `key`: true when it was one of its listens (now ended). */
 export function endListen(client: MuxClient, key: string): boolean {
   return listens.get(client)?.delete(key) === true;
+}
+
+/**
+ * A server→client request of the child while modern request `cause` (`tools/call`,
+ * `prompts/get` or `resources/read`) is the only one that can have caused it: the
+ * `input_required` bridge takes it (protocol-2026 §3.2).
+ */
+export function askModern(
+  r: RoutingCore,
+  msg: RequestMessage,
+  cause: ModernCause,
+  capable: (caps: JsonObject) => boolean,
+  required: JsonObject,
+): void {
+  const req: BridgeRequest = {
+    client: cause.client,
+    msg: cause.msg,
+    reply: cause.reply,
+    capabilities: cause.envelope.capabilities,
+  };
+  bridgeQuestion(r, msg, req, cause.pending, capable, required, bridgeHooks(r, cause.envelope));
 }
 
 /** Answer a modern request at the child with `line` now, and stop the child's work on it. */
@@ -246,10 +286,33 @@ const RESERVED_PREFIX = "io.modelcontextprotocol/";
 
 const textDecoder = new TextDecoder();
 
-/** Per client, its modern requests in flight: id key → envelope. */
-const envelopes = new WeakMap<MuxClient, Map<string, Envelope>>();
+/** A modern request in flight: its envelope, the request and where its answer goes. */
+interface Tracked {
+  envelope: Envelope;
+  msg: RequestMessage;
+  reply: Reply;
+}
 
-function track(client: MuxClient, key: string, envelope: Envelope): void {
+/** Per client, its modern requests in flight: id key → what it declared. */
+const envelopes = new WeakMap<MuxClient, Map<string, Tracked>>();
+
+/** The bridge's view of the modern leg (results stamped, requests tracked), for one router. */
+function bridgeHooks(r: RoutingCore, first: Envelope): BridgeHooks {
+  return {
+    stamp: (msg, res) => stampResponse(r, msg, res),
+    resultMeta: () => ({ [META.serverInfo]: serverInfoOf(r) }),
+    // A retry's own envelope, when it has one (it always has: only modern requests resume).
+    track: (req) =>
+      track(req.client, req.msg.key, {
+        envelope: { ...first, capabilities: req.capabilities },
+        msg: req.msg,
+        reply: req.reply,
+      }),
+    untrack,
+  };
+}
+
+function track(client: MuxClient, key: string, envelope: Tracked): void {
   let map = envelopes.get(client);
   if (!map) {
     map = new Map();
