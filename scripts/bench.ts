@@ -1181,7 +1181,7 @@ function verdicts(): Verdict[] {
     const cost = (r: typeof legacy) => r.summary.cpu.daemon ?? Number.NaN;
     list.push({
       target:
-        "a 2026-07-28 (stateless) client's call costs no more than a 2025-11-25 session's through the same HTTP front: daemon CPU per call and p50 within 10 %",
+        "SDK server, raw HTTP clients: a 2026-07-28 (stateless) client's call costs no more than a 2025-11-25 session's through the same front (daemon CPU per call and p50 within 10 %)",
       value: `daemon ${cost(modern)} vs ${cost(legacy)} µs/call; p50 ${sp(modern.summary.p50c1, ms)} vs ${sp(legacy.summary.p50c1, ms)} ms; ${sp(modern.summary.callsPerSec)} vs ${sp(legacy.summary.callsPerSec)} calls/s`,
       met: cost(modern) <= 1.1 * cost(legacy) && modern.summary.p50c1.median <= 1.1 * legacy.summary.p50c1.median,
       why: "A modern request carries its envelope (`_meta`, three headers) in every request and the mux checks it; a legacy one names its session.",
