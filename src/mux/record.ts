@@ -160,36 +160,18 @@ export class Recorder {
 
   /** A line the child wrote to stderr. */
   stderr(text: string): void {
-    if (this.enabled)
-      this.push(
-        Date.now(),
-        TYPE_STDERR,
-        undefined,
-        undefined,
-        undefined,
-        NaN,
-        NaN,
-        NaN,
-        text.slice(0, MAX_TEXT),
-        undefined,
-      );
+    this.note(TYPE_STDERR, text);
   }
 
   /** A lifecycle event (start, exit and why, restart, failure, dormancy, reload). */
   event(text: string): void {
+    this.note(TYPE_EVENT, text);
+  }
+
+  /** A text entry (stderr line or event) with no client. */
+  private note(type: typeof TYPE_STDERR | typeof TYPE_EVENT, text: string): void {
     if (this.enabled)
-      this.push(
-        Date.now(),
-        TYPE_EVENT,
-        undefined,
-        undefined,
-        undefined,
-        NaN,
-        NaN,
-        NaN,
-        text.slice(0, MAX_TEXT),
-        undefined,
-      );
+      this.push(Date.now(), type, undefined, undefined, undefined, NaN, NaN, NaN, text.slice(0, MAX_TEXT), undefined);
   }
 
   /** Entries held, oldest first, that pass `filter` (built now: the ring keeps no objects). */
