@@ -21,7 +21,18 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { BUN, type Json, ROOT, sdkClient, type Target, testScope, textOf, waitFor } from "../helpers.ts";
+import {
+  BUN,
+  fakeServer,
+  type Json,
+  ROOT,
+  recorded,
+  sdkClient,
+  type Target,
+  testScope,
+  textOf,
+  waitFor,
+} from "../helpers.ts";
 
 const scope = testScope("bin");
 const MODERN_FIXTURE = join(ROOT, "test/fixtures/modern-server.ts");
@@ -354,4 +365,25 @@ describe("era = auto", () => {
     expect(client.getServerVersion()?.name).toBe("mux-conformance-fixture");
     expect(textOf(await client.callTool({ name: "test_simple_text", arguments: {} }))).toContain("simple text");
   });
+
+  for (const mode of ["exit", "silent"] as const)
+    test(`a legacy server that ${mode === "exit" ? "exits on" : "never answers"} the probe is initialized instead`, async () => {
+      const d = scope.dir();
+      const t = await scope.target({
+        socket: join(d, "f.sock"),
+        ...fakeServer(d, { FAKE_DISCOVER: mode }),
+        era: "auto",
+        maxRestarts: 1,
+      });
+      const client = await sdkClient(t.socket);
+      scope.defer(() => client.close());
+      expect(client.getServerVersion()?.name).toBe("fake-server");
+      await client.listTools();
+      const methods = recorded(d).map((l) => l.method);
+      expect(methods.indexOf("server/discover")).toBeGreaterThanOrEqual(0);
+      expect(methods.indexOf("initialize")).toBeGreaterThan(methods.indexOf("server/discover"));
+      // Once known legacy, it is never probed again (one probe, one initialize).
+      expect(methods.filter((m) => m === "server/discover").length).toBe(1);
+      expect(methods.filter((m) => m === "initialize").length).toBe(1);
+    }, 15_000);
 });
