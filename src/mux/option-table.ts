@@ -390,7 +390,7 @@ export const OPTIONS = {
     flag: "era",
     key: "era",
     help: "Which MCP era the server speaks: legacy (initialize, the default), modern (2026-07-28: server/discover, never initialize) or auto (probe server/discover briefly, else initialize)",
-    docs: 'See "2026-07-28 servers behind the mux" in "MCP 2026-07-28".',
+    docs: 'See "A 2026-07-28 server behind the mux" in "Routing behaviour you can observe".',
   },
   forwardEnv: {
     scope: "service",
