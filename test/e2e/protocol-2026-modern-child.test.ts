@@ -51,6 +51,7 @@ const envelope = (caps: Json = {}, extra: Json = {}): Json => ({ _meta: { [V]: M
 async function modernChild(
   era: "modern" | "auto" = "modern",
   http = false,
+  more: Json = {},
 ): Promise<{ t: Target; log: string; lines: () => Json[] }> {
   const d = scope.dir();
   const log = join(d, "child.jsonl");
@@ -61,6 +62,7 @@ async function modernChild(
     env: { MODERN_FIXTURE_LOG: log },
     era,
     ...(http ? { http: { listen: "127.0.0.1:0", auth: "none" as const } } : {}),
+    ...more,
   });
   const lines = (): Json[] => {
     try {
@@ -336,6 +338,30 @@ describe("legacy clients of a modern child", () => {
     await client.callTool({ name: "test_trigger_resource_update", arguments: { uri: "test://static-text" } });
     await client.ping();
     expect(new Set(updated)).toEqual(new Set(["test://watched-resource"]));
+  });
+
+  test("the mux's own listen does not keep an idle modern child awake; the next call wakes it, probed again", async () => {
+    const { t, lines } = await modernChild("modern", false, { dormantAfterMs: 300 });
+    const c = await scope.raw(t.socket);
+    await c.handshake();
+    c.request(1, "tools/call", { name: "greet", arguments: { name: "A" } });
+    expect(textOf(resultOf(await c.response(1, 15_000)))).toBe("Hello, A!");
+    await waitFor(() => lines().some((l) => l.method === "subscriptions/listen"), 5000);
+    let state = "";
+    await waitFor(
+      async () => {
+        c.request("s", "mcp-mux/status");
+        state = String(resultOf(await c.response("s")).state);
+        return state === "dormant";
+      },
+      10_000,
+      "dormant",
+    );
+    c.request(2, "tools/call", { name: "greet", arguments: { name: "B" } });
+    expect(textOf(resultOf(await c.response(2, 15_000)))).toBe("Hello, B!");
+    const methods = lines().map((l) => l.method);
+    expect(methods.filter((m) => m === "server/discover").length).toBe(2);
+    expect(methods).not.toContain("initialize");
   });
 
   test("over Streamable HTTP: the SDK client's elicitation round trip", async () => {

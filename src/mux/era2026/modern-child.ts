@@ -62,7 +62,7 @@ export function modernChildRequest(
   if (TASK_METHODS.has(msg.method)) {
     if (!declaresTasks(capabilities)) return reply(tasksRequired(msg.rawId, msg.method));
     const taskId = msg.params?.taskId;
-    if (typeof taskId !== "string" || stateOf(r).tasks.get(taskId) !== ownerOf(s))
+    if (typeof taskId !== "string" || stateOf(r).tasks.get(taskId)?.owner !== ownerOf(s))
       return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unknown taskId"));
   }
   r.submit(s, msg, reply, () => {
@@ -77,7 +77,8 @@ export function modernChildRequest(
     r.forward(s, msg, reply, (res) => {
       hooks.answered();
       const result = isObject(res.result) ? res.result : undefined;
-      if (result?.resultType === "task" && typeof result.taskId === "string") noteTask(r, result.taskId, ownerOf(s));
+      if (result?.resultType === "task" && typeof result.taskId === "string")
+        noteTask(r, result.taskId, ownerOf(s), result.ttlMs);
       reply(res.idSpan ? splice(res.text, res.idSpan, msg.rawId) : errorLine(msg.rawId, -32603, "Internal error"));
     });
   });
@@ -133,6 +134,24 @@ export function childSubscription(
   return true;
 }
 
+/** The mux's own listen is open at the child (a pending request of nobody's). */
+export function muxListenOpen(r: RoutingCore): boolean {
+  const id = states.get(r)?.listenId;
+  return id !== undefined && id !== 0 && r.pending.get(id) !== undefined;
+}
+
+/** A modern child's task may still be running or be asked for (within its `ttlMs`, a day at most). */
+export function tasksOpen(r: RoutingCore): boolean {
+  const tasks = states.get(r)?.tasks;
+  if (!tasks) return false;
+  const now = Date.now();
+  for (const [id, t] of tasks) {
+    if (t.until > now) return true;
+    tasks.delete(id);
+  }
+  return false;
+}
+
 /** A modern child is ready: the mux's own listen (list changes for legacy clients) is opened. */
 export function childListensReady(r: RoutingCore): void {
   const st = stateOf(r);
@@ -151,12 +170,15 @@ const MAX_ROUNDS = 8;
 /** Tasks of a modern child the mux remembers (the oldest forgotten first). */
 const MAX_TASKS = 4096;
 
+/** The longest a modern child's task is remembered (`ttlMs: null`, or longer). */
+const MAX_TASK_MS = 24 * 3600_000;
+
 /** Members of a modern result a legacy client never sees. */
 const MODERN_MEMBERS = ["resultType", "ttlMs", "cacheScope"];
 
 interface ChildState {
-  /** Task id → the principal whose call created it. */
-  tasks: Map<string, string>;
+  /** Task id → the principal whose call created it, and until when it may be asked for. */
+  tasks: Map<string, { owner: string; until: number }>;
   /** URIs the mux's legacy clients subscribed to. */
   uris: Set<string>;
   /** The mux's own listen at the child (0: none). */
@@ -175,10 +197,11 @@ function stateOf(r: RoutingCore): ChildState {
   return st;
 }
 
-function noteTask(r: RoutingCore, taskId: string, owner: string): void {
+function noteTask(r: RoutingCore, taskId: string, owner: string, ttlMs: unknown): void {
   const tasks = stateOf(r).tasks;
+  const ttl = typeof ttlMs === "number" && ttlMs >= 0 ? Math.min(ttlMs, MAX_TASK_MS) : MAX_TASK_MS;
   tasks.delete(taskId);
-  tasks.set(taskId, owner);
+  tasks.set(taskId, { owner, until: Date.now() + ttl });
   for (const k of tasks.keys()) {
     if (tasks.size <= MAX_TASKS) break;
     tasks.delete(k);
