@@ -28,6 +28,7 @@ import {
   modernRequest,
   notifyListens,
 } from "./era2026/modern.ts";
+import { cancelAsking } from "./era2026/modern-child.ts";
 import { isLogLevel, passesLevel } from "./levels.ts";
 import { combineRoots, type Root } from "./roots.ts";
 import type { RoutingCore } from "./routing/core.ts";
@@ -175,7 +176,7 @@ export const clientNotificationRules: Record<string, ClientNotificationRule> = {
   "notifications/cancelled"(r, s, msg) {
     const key = requestIdKey(msg);
     if (key === undefined) return;
-    if (endListen(s, key)) return;
+    if (endListen(s, key) || cancelAsking(r, s, key)) return;
     const muxId = s.inflight.get(key);
     if (muxId === undefined) return;
     if (muxId === 0) {

@@ -306,6 +306,24 @@ describe("legacy clients of a modern child", () => {
     expect(JSON.stringify(prompt.messages)).toContain("Context: ctx");
   });
 
+  test("between rounds a legacy request stays in flight: its id is taken, and a cancel ends it with nothing sent to the child", async () => {
+    const { t, lines } = await modernChild();
+    const c = await scope.raw(t.socket);
+    await c.handshake({ elicitation: {} });
+    c.request(7, "tools/call", { name: "test_input_required_result_elicitation", arguments: {} });
+    const q = await c.next((m) => m.method === "elicitation/create", 15_000, 0);
+    c.request(7, "tools/list", {});
+    expect(errorOf(await c.response(7)).code).toBe(-32600);
+    c.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 7 } });
+    c.send({ jsonrpc: "2.0", id: q.id, result: { action: "accept", content: { name: "Zed" } } });
+    await c.settle();
+    expect(c.received.filter((m) => m.id === 7).length).toBe(1); // only the duplicate's refusal
+    expect(lines().filter((l) => l.method === "tools/call").length).toBe(1);
+    // The id is free again.
+    c.request(7, "tools/call", { name: "greet", arguments: { name: "Zed" } });
+    expect(textOf(resultOf(await c.response(7)))).toBe("Hello, Zed!");
+  });
+
   test("a legacy client without the capability gets an isError result, never the question", async () => {
     const { t } = await modernChild();
     const client = await sdkClient(t.socket, { capabilities: {} });

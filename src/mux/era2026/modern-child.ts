@@ -152,6 +152,20 @@ export function tasksOpen(r: RoutingCore): boolean {
   return false;
 }
 
+/**
+ * A legacy client cancelled request `key` while the mux was asking it the child's questions:
+ * the request ends there (no retry goes to the child, nothing is answered). False when it was not.
+ */
+export function cancelAsking(r: RoutingCore, client: MuxClient, key: string): boolean {
+  const mark = asking.get(client)?.get(key);
+  if (!mark) return false;
+  mark.cancelled = true;
+  asking.get(client)?.delete(key);
+  if (client.inflight.get(key) === ASKING) client.inflight.delete(key);
+  r.settled(client);
+  return true;
+}
+
 /** A modern child is ready: the mux's own listen (list changes for legacy clients) is opened. */
 export function childListensReady(r: RoutingCore): void {
   const st = stateOf(r);
@@ -169,6 +183,15 @@ const MAX_ROUNDS = 8;
 
 /** Tasks of a modern child the mux remembers (the oldest forgotten first). */
 const MAX_TASKS = 4096;
+
+/** Questions one `input_required` round may put to a legacy client. */
+const MAX_QUESTIONS = 16;
+
+/** The in-flight mark of a legacy request between rounds (not at the child, not held). */
+const ASKING = -1;
+
+/** Per legacy client, its requests between rounds: id key → cancelled. */
+const asking = new WeakMap<MuxClient, Map<string, { cancelled: boolean }>>();
 
 /** The longest a modern child's task is remembered (`ttlMs: null`, or longer). */
 const MAX_TASK_MS = 24 * 3600_000;
@@ -317,11 +340,35 @@ function ask(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply, re
       errorLine(msg.rawId, RpcErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${why}`),
     );
   }
+  if (questions.length > MAX_QUESTIONS)
+    return reply(
+      errorLine(
+        msg.rawId,
+        RpcErrorCode.InternalError,
+        `Internal error: the server asked ${questions.length} questions at once`,
+      ),
+    );
+  // Between rounds the request stays in flight at the mux: its id is taken, a cancel ends it.
+  const mark = { cancelled: false };
+  let mine = asking.get(s);
+  if (!mine) {
+    mine = new Map();
+    asking.set(s, mine);
+  }
+  mine.set(msg.key, mark);
+  if (!s.inflight.has(msg.key)) s.inflight.set(msg.key, ASKING);
+  const leave = (): void => {
+    asking.get(s)?.delete(msg.key);
+    if (s.inflight.get(msg.key) === ASKING) s.inflight.delete(msg.key);
+  };
   const answers: JsonObject = {};
   let left = questions.length;
   let failed = false;
-  const retry = (): void =>
+  const retry = (): void => {
+    if (mark.cancelled) return;
+    leave();
     send(r, s, msg, reply, { inputResponses: answers, requestState: result.requestState }, round + 1);
+  };
   if (left === 0) return retry();
   for (const [key, q] of questions) {
     const question = q as JsonObject;
@@ -330,10 +377,12 @@ function ask(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply, re
       s,
       String(question.method),
       (res) => {
-        if (failed) return;
+        if (failed || mark.cancelled) return;
         if (res.error) {
           failed = true;
-          return reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
+          leave();
+          reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
+          return r.settled(s);
         }
         answers[key] = isObject(res.result) ? res.result : {};
         if (--left === 0) retry();
