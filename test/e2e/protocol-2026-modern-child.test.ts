@@ -365,6 +365,8 @@ describe("legacy clients of a modern child", () => {
     c.request(1, "tools/call", { name: "greet", arguments: { name: "A" } });
     expect(textOf(resultOf(await c.response(1, 15_000)))).toBe("Hello, A!");
     await waitFor(() => lines().some((l) => l.method === "subscriptions/listen"), 5000);
+    c.request("st", "mcp-mux/status");
+    expect(resultOf(await c.response("st")).protocolVersion).toBe(MODERN);
     let state = "";
     await waitFor(
       async () => {
