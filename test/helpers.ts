@@ -143,6 +143,7 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
     ["clientStallTimeoutMs", "--client-stall-timeout-ms"],
     ["maxConcurrentRequests", "--max-concurrent-requests"],
     ["dormantAfterMs", "--dormant-after-ms"],
+    ["era", "--era"],
   ];
   for (const [key, flag] of map) if (options[key] !== undefined) flags.push(flag, String(options[key]));
   if (options.childCapabilities !== undefined)

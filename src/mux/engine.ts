@@ -95,6 +95,7 @@ export class Engine {
         rootsPolicy: options.rootsPolicy,
         ambiguousRoute: options.ambiguousRoute,
         childCapabilities: options.childCapabilities,
+        era: options.era,
         clientInfo: { name: "mcp-mux", version: VERSION },
         logger,
       },
@@ -311,6 +312,13 @@ export class Engine {
     this.childDrained();
     void up.stop(this.options.killGraceMs);
     if (this.closing) return;
+    // A legacy server that exits on the era probe (era = "auto") is restarted at once, legacy.
+    if (this.router.handshake.probeKilled()) {
+      this.router.childGone(reason, "restarting");
+      this.restartTimer = setTimeout(() => this.spawn(), 0);
+      this.hooks.changed();
+      return;
+    }
     // Gone before its handshake was done: it could not start (or stay up until a client came).
     const startFailed = BEFORE_READY.has(this.router.state);
     const tail = this.stderrTail;

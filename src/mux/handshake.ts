@@ -8,12 +8,19 @@
  * declared, so the server offers no tool that needs a capability that client lacks; `all`
  * declares everything the mux can route; a list names them. The parameters are kept for
  * every later restart of the same child, so the server's view never changes under clients.
+ *
+ * Which era the child speaks is the service's `era` (protocol-2026 §2.3): `legacy` (default)
+ * sends `initialize`; `modern` never does: the child is probed with `server/discover` (with the
+ * mux's envelope) and its `DiscoverResult` cached (`discovered`), with a legacy view of it as
+ * `result` for legacy clients' initialize; `auto` probes with `server/discover` for
+ * `AUTO_PROBE_MS`, then falls back to `initialize` on any error, a result naming no version the
+ * mux serves, or silence; a child that exits on the probe is restarted at once, legacy.
  * @module
  */
 
 import { isObject, type JsonObject, type RequestMessage, type ResponseMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
-import { LATEST_VERSION } from "../protocol/versions.ts";
+import { LATEST_VERSION, META, MODERN_VERSIONS } from "../protocol/versions.ts";
 import { childCapabilities } from "./capabilities.ts";
 import type { MuxClient } from "./client.ts";
 import type { MuxLogger } from "./logger.ts";
@@ -73,6 +80,12 @@ export class Handshake {
   listedAt = 0;
   /** The parameters the child is (or will be) initialized with; kept across restarts. */
   private params: JsonObject | undefined;
+  /** The child's era once known (`era = "auto"`: after the probe); kept across restarts. */
+  verdict: "legacy" | "modern" | undefined;
+  /** The child's `DiscoverResult` (a modern child), kept across restarts until a new one. */
+  discovered: JsonObject | undefined;
+  /** An `auto` probe is at the child now. */
+  probing = false;
 
   /** The parameters the child was initialized with (for the persisted cache). */
   get initializeParams(): JsonObject | undefined {
@@ -86,7 +99,24 @@ export class Handshake {
   /** Initializes waiting for the child's. */
   private readonly waiters = new HeldQueue<HeldRequest & { reply: Reply }>();
 
-  constructor(private readonly r: HandshakeHost) {}
+  constructor(private readonly r: HandshakeHost) {
+    const era = r.options.era;
+    if (era !== "auto") this.verdict = era === "modern" ? "modern" : "legacy";
+  }
+
+  /** The child speaks 2026-07-28 (answers `server/discover`; never sent `initialize`). */
+  get modern(): boolean {
+    return this.verdict === "modern";
+  }
+
+  /** The child exited while an `auto` probe was at it: a legacy server that cannot take one. */
+  probeKilled(): boolean {
+    if (!this.probing) return false;
+    this.probing = false;
+    this.verdict = "legacy";
+    this.r.logger.info("the server exited on the server/discover probe: it is a legacy server");
+    return true;
+  }
 
   /** The child process is up: initialize it now, or wait for the first client (`auto`). */
   childStarted(): void {
@@ -190,6 +220,59 @@ export class Handshake {
     this.r.state = "initializing";
     this.initializing = true;
     this.r.host.changed();
+    if (this.verdict === "legacy") this.initialize();
+    else this.discover();
+  }
+
+  /** The era probe: `server/discover` with the mux's envelope (protocol-2026 §1.3, §2.3). */
+  private discover(): void {
+    const params = this.params as JsonObject;
+    const auto = this.verdict === undefined;
+    let settled = false;
+    const fallBack = (why: string): void => {
+      this.probing = false;
+      if (!auto) {
+        this.initializing = false;
+        this.r.logger.warn(`server/discover failed: ${why}`);
+        this.r.host.childUnusable(`server/discover failed: ${why}`);
+        return;
+      }
+      this.verdict = "legacy";
+      this.r.logger.info(`server/discover probe: ${why}; the server is a legacy one (initialize)`);
+      this.initialize();
+    };
+    const timer = auto
+      ? setTimeout(() => {
+          if (settled || this.r.state !== "initializing" || this.r.closing) return;
+          settled = true;
+          fallBack(`no answer within ${AUTO_PROBE_MS} ms`);
+        }, AUTO_PROBE_MS)
+      : undefined;
+    this.probing = auto;
+    const envelope = {
+      [META.protocolVersion]: MODERN_VERSIONS[0],
+      [META.clientCapabilities]: params.capabilities ?? {},
+      [META.clientInfo]: params.clientInfo,
+    };
+    this.r.request("server/discover", { _meta: envelope }, (msg) => {
+      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      if (this.r.state !== "initializing" || this.r.closing) return;
+      const result = isObject(msg.result) ? msg.result : undefined;
+      const versions = Array.isArray(result?.supportedVersions) ? result.supportedVersions : [];
+      if (msg.error || !result) return fallBack(msg.error ? `${msg.error.message} (${msg.error.code})` : "no result");
+      if (!MODERN_VERSIONS.some((v) => versions.includes(v)))
+        return fallBack(`it serves none of ${MODERN_VERSIONS.join(", ")}`);
+      this.probing = false;
+      this.verdict = "modern";
+      this.discovered = result;
+      this.initializing = false;
+      this.ready(legacyView(result), false);
+    });
+  }
+
+  private initialize(): void {
     this.r.request("initialize", this.params, (msg) => {
       this.initializing = false;
       if (this.r.state !== "initializing" || this.r.closing) return; // the child went away meanwhile
@@ -208,13 +291,13 @@ export class Handshake {
     return errorLine(rawId, RpcErrorCode.ServerStartFailed, f.message, f.data);
   }
 
-  private ready(result: JsonObject): void {
+  private ready(result: JsonObject, initialized = true): void {
     const previous = this.previous;
     this.result = result;
     this.failure = undefined;
-    this.r.host.writeChild('{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    if (initialized) this.r.host.writeChild('{"jsonrpc":"2.0","method":"notifications/initialized"}');
     this.r.state = "ready";
-    this.r.logger.info(`server ready (protocol ${String(result.protocolVersion)})`);
+    this.r.logger.info(`server ready (protocol ${initialized ? String(result.protocolVersion) : MODERN_VERSIONS[0]})`);
     const woke = this.asleep;
     this.asleep = false;
     // A woken child that says the same as before is the same server: clients are not told to re-list.
@@ -248,6 +331,33 @@ export class Handshake {
 }
 
 // --- internal ---
+
+/** How long an `era = "auto"` probe waits for the child's `DiscoverResult` before it falls back to initialize. */
+const AUTO_PROBE_MS = 2000;
+
+/**
+ * A `DiscoverResult` as a legacy initialize result (what legacy clients' initialize is answered
+ * from, protocol-2026 §3.4): the server info from `_meta`, the capabilities without the tasks
+ * extension (the mux never declares it for a legacy client), the instructions.
+ */
+function legacyView(discover: JsonObject): JsonObject {
+  const meta = isObject(discover._meta) ? discover._meta : {};
+  const info = isObject(meta[META.serverInfo]) ? meta[META.serverInfo] : { name: "unknown", version: "0" };
+  const caps = isObject(discover.capabilities) ? { ...discover.capabilities } : {};
+  if (isObject(caps.extensions)) {
+    const extensions = { ...caps.extensions };
+    delete extensions["io.modelcontextprotocol/tasks"];
+    if (Object.keys(extensions).length > 0) caps.extensions = extensions;
+    else delete caps.extensions;
+  }
+  delete caps.tasks;
+  return {
+    protocolVersion: LATEST_VERSION,
+    capabilities: caps,
+    serverInfo: info,
+    ...(typeof discover.instructions === "string" ? { instructions: discover.instructions } : {}),
+  };
+}
 
 function capabilitiesShrank(before: unknown, after: unknown): boolean {
   if (!isObject(before)) return false;

@@ -382,6 +382,16 @@ export const OPTIONS = {
     help: "Client capabilities the server is told about: auto (the first client's), all, none, or a list",
     docs: 'See "Capabilities" in "Routing behaviour you can observe".',
   },
+  era: {
+    scope: "service",
+    kind: "enum",
+    values: ["legacy", "auto", "modern"],
+    default: "legacy",
+    flag: "era",
+    key: "era",
+    help: "Which MCP era the server speaks: legacy (initialize, the default), modern (2026-07-28: server/discover, never initialize) or auto (probe server/discover briefly, else initialize)",
+    docs: 'See "A 2026-07-28 server behind the mux" in "Routing behaviour you can observe".',
+  },
   forwardEnv: {
     scope: "service",
     kind: "strings",

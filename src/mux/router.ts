@@ -20,6 +20,7 @@ import {
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import type { Span } from "../protocol/scan.ts";
 import type { MuxClient, SendKind } from "./client.ts";
+import { childListensReady, childSubscription, muxEnvelope } from "./era2026/modern-child.ts";
 import { Handshake } from "./handshake.ts";
 import { effectiveLevel } from "./levels.ts";
 import type { MuxLogger } from "./logger.ts";
@@ -99,6 +100,14 @@ export class Router implements RoutingCore {
 
   get declaredCapabilities(): JsonObject | undefined {
     return this.handshake.declared;
+  }
+
+  get childEra(): "legacy" | "modern" | undefined {
+    return this.handshake.verdict;
+  }
+
+  get discovered(): JsonObject | undefined {
+    return this.handshake.discovered;
   }
 
   // ---- clients ----
@@ -196,7 +205,7 @@ export class Router implements RoutingCore {
     const text = msg.bytes ? spliceBytes(msg.bytes, edits) : spliceAll(msg.text, edits);
     const longLived = LONG_LIVED_METHODS.has(msg.method);
     if (!longLived) p.deadline = performance.now() + this.options.requestTimeoutMs;
-    this.pending.add(p, longLived ? { client, rawId: msg.rawId } : undefined);
+    this.pending.add(p, longLived ? { client, rawId: msg.rawId, key: msg.key } : undefined);
     client.inflight.set(msg.key, muxId);
     client.lastRequestAt = Date.now();
     this.requestsForwarded++;
@@ -206,14 +215,17 @@ export class Router implements RoutingCore {
     return p;
   }
 
-  request(method: string, params: JsonObject | undefined, onResponse: (msg: ResponseMessage) => void): void {
+  request(method: string, params: JsonObject | undefined, onResponse: (msg: ResponseMessage) => void): number {
+    if (this.handshake.modern && childSubscription(this, method, params, onResponse)) return 0; // its listen
+    if (this.handshake.modern && method !== "server/discover") params = muxEnvelope(this, params);
     const muxId = this.pending.nextId();
     const p: Pending = { muxId, method, client: null, rawId: String(muxId), key: "", reply: () => {}, onResponse };
-    p.deadline = performance.now() + this.options.requestTimeoutMs;
+    if (!LONG_LIVED_METHODS.has(method)) p.deadline = performance.now() + this.options.requestTimeoutMs;
     this.pending.add(p);
     const body =
       params === undefined ? { jsonrpc: "2.0", id: muxId, method } : { jsonrpc: "2.0", id: muxId, method, params };
     this.host.writeChild(JSON.stringify(body));
+    return muxId;
   }
 
   cancelAtChild(muxId: number, reason: string): void {
@@ -269,6 +281,7 @@ export class Router implements RoutingCore {
 
   childReady(): void {
     this.applyLogLevel();
+    if (this.handshake.modern) childListensReady(this);
     this.subscriptions.resubscribe();
   }
 
@@ -315,7 +328,7 @@ export class Router implements RoutingCore {
 
   applyLogLevel(): void {
     const caps = this.initResult?.capabilities;
-    if (this.state !== "ready" || !isObject(caps) || !("logging" in caps)) return;
+    if (this.state !== "ready" || !isObject(caps) || !("logging" in caps) || this.handshake.modern) return;
     const levels = [...this.clients].filter((c) => c.initialized).map((c) => c.logLevel);
     const want = effectiveLevel(levels, this.childLogLevel);
     if (want === undefined || want === this.childLogLevel) return;
@@ -326,7 +339,7 @@ export class Router implements RoutingCore {
   }
 
   rootsChanged(): void {
-    if (this.options.rootsPolicy === "none" || this.rootsTimer) return;
+    if (this.options.rootsPolicy === "none" || this.rootsTimer || this.handshake.modern) return;
     this.rootsTimer = setTimeout(() => {
       this.rootsTimer = undefined;
       if (this.state === "ready") this.host.writeChild('{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}');

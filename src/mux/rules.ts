@@ -28,6 +28,7 @@ import {
   modernRequest,
   notifyListens,
 } from "./era2026/modern.ts";
+import { cancelAsking } from "./era2026/modern-child.ts";
 import { isLogLevel, passesLevel } from "./levels.ts";
 import { combineRoots, type Root } from "./roots.ts";
 import type { RoutingCore } from "./routing/core.ts";
@@ -175,7 +176,7 @@ export const clientNotificationRules: Record<string, ClientNotificationRule> = {
   "notifications/cancelled"(r, s, msg) {
     const key = requestIdKey(msg);
     if (key === undefined) return;
-    if (endListen(s, key)) return;
+    if (endListen(s, key) || cancelAsking(r, s, key)) return;
     const muxId = s.inflight.get(key);
     if (muxId === undefined) return;
     if (muxId === 0) {
@@ -281,6 +282,12 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
     owner?.send(msg.text, "notification");
   },
 
+  /** The acknowledgement of the mux's own listen on a modern child (client listens' are routed before the rules). */
+  "notifications/subscriptions/acknowledged"() {},
+
+  /** A modern child's task status off any client listen: nobody asked for it. */
+  "notifications/tasks"() {},
+
   "notifications/tasks/status"(r, msg) {
     const taskId = String(msg.params?.taskId);
     r.tasks.owner(taskId)?.send(msg.text, "notification");
@@ -307,7 +314,8 @@ function listFromCache(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply:
 function listChanged(method: string, listen: keyof ListenFilter): ChildNotificationRule {
   return (r, msg) => {
     r.cachedLists.delete(method);
-    r.broadcast(msg.text);
+    // From a modern child it comes on the mux's own listen: legacy clients get it plain.
+    r.broadcast(r.childEra === "modern" ? `{"jsonrpc":"2.0","method":"${msg.method}"}` : msg.text);
     notifyListens(r, listen, msg.method, msg.params);
   };
 }

@@ -11,6 +11,7 @@ import type { OversizedLine } from "../protocol/framing.ts";
 import { bigHelloRefusal, HELLO_METHOD, type Hello, readHello, type WorkspaceHint } from "../protocol/hello.ts";
 import { type Message, parseMessage, type RequestMessage } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../protocol/rpc-error.ts";
+import { MODERN_VERSIONS } from "../protocol/versions.ts";
 import { type ClientPort, MuxClient } from "./client.ts";
 import type { ServiceDoor } from "./door.ts";
 import { Engine } from "./engine.ts";
@@ -201,7 +202,13 @@ export class MuxService implements ServiceDoor {
       pendingRequests: routers.reduce((n, x) => n + x.pending.ofClients, 0),
       requestsTotal: this.pool.pastRequests + routers.reduce((n, x) => n + x.requestsForwarded, 0),
       initializeCached: init !== undefined,
-      protocolVersion: typeof init?.protocolVersion === "string" ? init.protocolVersion : null,
+      // A modern child's own version (its initialize result is the mux's legacy view of its DiscoverResult).
+      protocolVersion:
+        r?.childEra === "modern"
+          ? MODERN_VERSIONS[0]
+          : typeof init?.protocolVersion === "string"
+            ? init.protocolVersion
+            : null,
       serverInfo: info ? { name: info.name, version: info.version } : null,
       uptimeMs: Date.now() - this.startedAt,
       childUptimeMs: main?.childPid ? Date.now() - main.childStartedAt : null,

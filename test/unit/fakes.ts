@@ -125,6 +125,7 @@ export function makeRouter(options: Partial<RouterOptions> = {}): { router: Rout
       rootsPolicy: "intersection",
       ambiguousRoute: "error",
       childCapabilities: "all",
+      era: "legacy",
       clientInfo: { name: "mcp-mux", version: "test" },
       logger: { debug() {}, info() {}, warn() {}, error() {} },
       ...options,

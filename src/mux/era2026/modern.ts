@@ -22,6 +22,7 @@ import { isLogLevel } from "../levels.ts";
 import type { RoutingCore } from "../routing/core.ts";
 import type { Pending, Reply } from "../routing/types.ts";
 import { type BridgeHooks, type BridgeRequest, bridgeQuestion, MRTR_METHODS, resumeCall } from "./bridge.ts";
+import { modernChildRequest } from "./modern-child.ts";
 
 /** What one modern request declared about itself. */
 export interface Envelope {
@@ -54,6 +55,15 @@ export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage,
   // handshake (`auto`), the child is told everything the mux can route (protocol-2026 §3.1), as
   // each later modern request is judged by its own capabilities (-32021).
   if (!s.session) s.capabilities = ROUTABLE_ALL;
+  // A modern child (era = "modern", or "auto" once probed) serves the request itself.
+  if (r.childEra === "modern")
+    return modernChildRequest(r, s, msg, envelope.capabilities, reply, {
+      forwarded: () => track(s, msg.key, { envelope, msg, reply }),
+      answered: () => untrack(s, msg.key),
+    });
+  // `auto` before the probe answered: the request waits for the verdict.
+  if (r.childEra === undefined && r.state !== "ready")
+    return r.submit(s, msg, reply, () => modernRequest(r, s, msg, reply));
   if (msg.method === "server/discover") return discover(r, s, msg, reply);
   if (msg.method === "subscriptions/listen") return listen(r, s, msg, reply);
   if (MRTR_METHODS.has(msg.method)) {

@@ -144,7 +144,7 @@ function routeListenNotification(r: RoutingCore, text: string, params: JsonObjec
   const listen = r.pending.listen(id);
   if (!listen) return false;
   const span = spanAt(text, ["params", "_meta", SUBSCRIPTION_ID_KEY]);
-  if (span) listen.client.send(splice(text, span, listen.rawId), "notification");
+  if (span) listen.client.send(splice(text, span, listen.rawId), "notification", listen.key);
   return true;
 }
 

@@ -11,6 +11,7 @@ import { errorLine, RpcErrorCode } from "../../protocol/rpc-error.ts";
 import { claimsModern } from "../../protocol/versions.ts";
 import type { Asked, MuxClient } from "../client.ts";
 import { modernRequest } from "../era2026/modern.ts";
+import { legacyChildRequest } from "../era2026/modern-child.ts";
 import { clientNotificationRules, clientRequestRules } from "../rules.ts";
 import type { RoutingCore } from "./core.ts";
 import type { Reply } from "./types.ts";
@@ -61,6 +62,18 @@ export function clientMessage(
       // modern version is served on its own envelope.
       if (!client.session && claimsModern(msg.params) && !msg.method.startsWith("mcp-mux/"))
         return modernRequest(r, client, msg, out);
+      // A legacy client of a modern child: the mux speaks 2026-07-28 for it (protocol-2026 §3.4).
+      if (r.childEra === "modern" && !LEGACY_RULES.has(msg.method) && !msg.method.startsWith("mcp-mux/")) {
+        if (!client.initialized && !KNOWN_CLIENT_METHODS.has(msg.method) && msg.method !== "ping")
+          return out(
+            errorLine(
+              msg.rawId,
+              RpcErrorCode.MethodNotFound,
+              `Method not found: ${msg.method} (send initialize first)`,
+            ),
+          );
+        return legacyChildRequest(r, client, msg, out);
+      }
       const rule = clientRequestRules[msg.method];
       if (rule) return rule(r, client, msg, out);
       if (!client.initialized && !KNOWN_CLIENT_METHODS.has(msg.method)) {
@@ -99,6 +112,9 @@ export function clientOversized(
 }
 
 // --- internal ---
+
+/** Methods whose own rule serves a legacy client of a modern child too (initialize from the cached discover, levels, subscriptions). */
+const LEGACY_RULES = new Set(["initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
 
 /** Known MCP client→server methods (forwarded even before the client's initialize). */
 const KNOWN_CLIENT_METHODS = new Set([

@@ -27,6 +27,10 @@ export interface RoutingCore {
   readonly logger: MuxLogger;
   /** The child's cached initialize result. */
   readonly initResult: JsonObject | undefined;
+  /** The child's era once known (`modern`: it answers `server/discover`, never initialize). */
+  readonly childEra: "legacy" | "modern" | undefined;
+  /** A modern child's cached `DiscoverResult`. */
+  readonly discovered: JsonObject | undefined;
   /** The client capabilities declared to the child (undefined before its first initialize). */
   readonly declaredCapabilities: JsonObject | undefined;
   /** The child's list results by method (answered from while the child is dormant). */
@@ -45,8 +49,8 @@ export interface RoutingCore {
   submit(client: MuxClient, msg: RequestMessage, reply: Reply, run?: () => void): void;
   /** Send a client request to the child now, with a mux id (and a mux progress token). */
   forward(client: MuxClient, msg: RequestMessage, reply: Reply, onResponse?: Pending["onResponse"]): Pending;
-  /** A request of the mux itself to the child. */
-  request(method: string, params: JsonObject | undefined, onResponse: (msg: ResponseMessage) => void): void;
+  /** A request of the mux itself to the child (its mux id; 0 when the mux answered it itself). */
+  request(method: string, params: JsonObject | undefined, onResponse: (msg: ResponseMessage) => void): number;
   /** A held (not yet forwarded) request was cancelled by its client: forget it, answer nothing. */
   cancelHeld(client: MuxClient, key: string): void;
   /** Forget a pending entry without answering it (cancel, disconnect). */

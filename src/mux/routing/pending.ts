@@ -12,6 +12,8 @@ import type { Pending } from "./types.ts";
 export interface Listen {
   client: MuxClient;
   rawId: string;
+  /** The listen request's id key at its client (where its notifications belong: its HTTP stream). */
+  key?: string;
 }
 
 /** The pending requests of one child. */

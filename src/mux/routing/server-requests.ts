@@ -5,7 +5,7 @@
  * @module
  */
 
-import { idKeyOf, type RequestMessage, type ResponseMessage } from "../../protocol/message.ts";
+import { idKeyOf, type JsonObject, type RequestMessage, type ResponseMessage } from "../../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../../protocol/rpc-error.ts";
 import { type Span, splice } from "../../protocol/scan.ts";
 import type { MuxClient } from "../client.ts";
@@ -52,7 +52,13 @@ export class ServerRequests {
   }
 
   /** Ask a client something on the mux's own behalf (e.g. its roots). */
-  ask(client: MuxClient, method: string, onAnswer: (msg: ResponseMessage) => void): void {
+  ask(
+    client: MuxClient,
+    method: string,
+    onAnswer: (msg: ResponseMessage) => void,
+    params?: JsonObject,
+    related?: string,
+  ): void {
     const muxKeyText = `"mux-${this.next++}"`;
     const muxKey = idKeyOf(muxKeyText);
     const timer = setTimeout(() => {
@@ -61,7 +67,8 @@ export class ServerRequests {
     }, this.core.options.requestTimeoutMs);
     client.outbound.set(muxKey, { childRawId: "", method, timer });
     this.own.set(muxKey, onAnswer);
-    client.send(`{"jsonrpc":"2.0","id":${muxKeyText},"method":${JSON.stringify(method)}}`, "request");
+    const body = params === undefined ? "" : `,"params":${JSON.stringify(params)}`;
+    client.send(`{"jsonrpc":"2.0","id":${muxKeyText},"method":${JSON.stringify(method)}${body}}`, "request", related);
   }
 
   /** A client answered (false: it was never asked that id): give it to the mux's callback, or back to the child with the child's id. */

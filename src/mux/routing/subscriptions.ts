@@ -17,6 +17,8 @@ export interface SubscriptionsHost {
   submit(client: MuxClient, msg: RequestMessage, reply: Reply, run?: () => void): void;
   forward(client: MuxClient, msg: RequestMessage, reply: Reply, onResponse?: Pending["onResponse"]): Pending;
   request(method: string, params: JsonObject | undefined, onResponse: (msg: ResponseMessage) => void): void;
+  /** A modern child has no `resources/subscribe`: the mux's own requests stand for the clients' (its listen). */
+  readonly childEra: "legacy" | "modern" | undefined;
 }
 
 /** The subscriptions of one child. */
@@ -45,8 +47,12 @@ export class Subscriptions {
     const sub: Subscription = { clients: new Set([client]), confirmed: false, waiters: [] };
     this.byUri.set(uri, sub);
     client.subscriptions.add(uri);
+    const send = (onResponse: (res: ResponseMessage) => void): void => {
+      if (this.host.childEra === "modern") this.host.request("resources/subscribe", { uri }, onResponse);
+      else this.host.forward(client, msg, reply, onResponse);
+    };
     this.host.submit(client, msg, reply, () =>
-      this.host.forward(client, msg, reply, (res) => {
+      send((res) => {
         const waiters = sub.waiters;
         sub.waiters = [];
         if (res.error) {
@@ -73,6 +79,10 @@ export class Subscriptions {
       return reply(resultLine(msg.rawId, {}));
     }
     this.byUri.delete(uri);
+    if (this.host.childEra === "modern")
+      return this.host.submit(client, msg, reply, () =>
+        this.host.request("resources/unsubscribe", { uri }, () => reply(resultLine(msg.rawId, {}))),
+      );
     this.host.submit(client, msg, reply);
   }
 

@@ -28,6 +28,9 @@ export type ChildState =
   | "failed"
   | "stopped";
 
+/** Which MCP era a child speaks: `legacy` (initialize), `modern` (2026-07-28), `auto` (probed). */
+export type ChildEra = "legacy" | "auto" | "modern";
+
 /** Policy for a server→client request when several clients could have caused it. */
 export type AmbiguousRoute = "error" | "most-recent";
 
@@ -53,6 +56,8 @@ export interface RouterOptions {
   rootsPolicy: RootsPolicy;
   ambiguousRoute: AmbiguousRoute;
   childCapabilities: ChildCapabilities;
+  /** Which era the child speaks (`auto`: probed with `server/discover`, else `initialize`). */
+  era: ChildEra;
   clientInfo: { name: string; version: string };
   logger: MuxLogger;
 }
