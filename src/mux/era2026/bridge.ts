@@ -130,19 +130,18 @@ export function resumeCall(r: RoutingCore, req: BridgeRequest, hooks: BridgeHook
   const live = call && (call.final !== undefined || r.pending.get(call.muxId) === call.pending);
   if (!call || !live || call.round !== opened.claims.round || call.current)
     return invalid("requestState expired or already used (start the request again)");
-  const answers: [string, Question, unknown][] = [];
+  const answers: [string, string][] = [];
   for (const [key, q] of call.open) {
     if (!responses || !Object.hasOwn(responses, key)) continue;
-    const value = (responses as JsonObject)[key];
-    const bad = answerProblem(q.method, value);
-    if (bad) return invalid(`inputResponses.${key}: ${bad}`, "invalid_input_responses");
-    answers.push([key, q, value]);
+    const line = answerLine(q.childRawId, q.method, (responses as JsonObject)[key]);
+    if (typeof line !== "string") return invalid(`inputResponses.${key}: ${line.bad}`, "invalid_input_responses");
+    answers.push([key, line]);
   }
   clearTimeout(call.expiry);
   call.expiry = undefined;
-  for (const [key, q, value] of answers) {
+  for (const [key, line] of answers) {
     call.open.delete(key);
-    if (r.state === "ready" && call.final === undefined) r.host.writeChild(resultLine(q.childRawId, value));
+    if (r.state === "ready" && call.final === undefined) r.host.writeChild(line);
   }
   call.current = req;
   call.hooks = hooks;
@@ -308,8 +307,9 @@ function closeRound(r: RoutingCore, call: Call): void {
   for (const a of offer) {
     const key = keyFor(call, a.msg);
     const given = isObject(supplied) && Object.hasOwn(supplied, key) ? supplied[key] : undefined;
-    if (given !== undefined && answerProblem(a.msg.method, given) === undefined) {
-      if (r.state === "ready") r.host.writeChild(resultLine(a.msg.rawId, given));
+    const line = given === undefined ? undefined : answerLine(a.msg.rawId, a.msg.method, given);
+    if (typeof line === "string") {
+      if (r.state === "ready") r.host.writeChild(line);
       continue;
     }
     call.open.set(key, question(a.msg));
@@ -493,6 +493,21 @@ function keyFor(call: Call, msg: RequestMessage): string {
     if (call.used.has(key)) continue;
     call.used.add(key);
     return key;
+  }
+}
+
+/**
+ * The line answering the child's question `rawId` (`method`) with the client's `v`, or why it
+ * cannot be: a wrong shape, or a value nested too deep to write again (JSON.parse reads any
+ * depth, JSON.stringify overflows the stack: thrown in a timer, that left the request unanswered).
+ */
+function answerLine(rawId: string, method: string, v: unknown): string | { bad: string } {
+  const bad = answerProblem(method, v);
+  if (bad) return { bad };
+  try {
+    return resultLine(rawId, v);
+  } catch {
+    return { bad: "nested too deep" };
   }
 }
 

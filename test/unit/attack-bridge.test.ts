@@ -1,0 +1,104 @@
+/**
+ * Adversarial checks of the input_required bridge and the 2026-07-28 leg in process
+ * (`src/mux/era2026/bridge.ts`, `modern.ts`): hostile client lines against the real router.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { RpcErrorCode } from "../../src/protocol/rpc-error.ts";
+import { connect, makeRouter, ready, settle } from "./fakes.ts";
+
+const META = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientCapabilities": { elicitation: {} },
+};
+
+const ASK = { message: "name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } };
+
+/** The gather window (30 ms) and a margin. */
+const gathered = (): Promise<void> => Bun.sleep(80);
+
+/** A JSON value nested `n` deep (arrays), as text: JSON.parse reads it, JSON.stringify of it overflows the stack. */
+const deep = (n: number): string => `${"[".repeat(n)}${"]".repeat(n)}`;
+
+describe("attack: the 2026-07-28 leg and its bridge", () => {
+  test("a tools/call whose arguments nest absurdly deep is refused, and the client and router go on", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    const line = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"x":${deep(200_000)}},"_meta":${JSON.stringify(META)}}}`;
+    expect(() => c.sendText(line)).not.toThrow();
+    await settle();
+    const first = c.port.messages.at(-1) as { id: number; error?: { code: number } };
+    expect(first.id).toBe(1);
+    expect(first.error?.code).toBe(RpcErrorCode.InvalidParams);
+    // The same client is still served.
+    c.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
+    const at = child.last("tools/call");
+    child.answer(at.id, { content: [] });
+    await settle();
+    expect((c.port.messages.at(-1) as { id: number }).id).toBe(2);
+  });
+
+  test("a first request whose inputResponses nest absurdly deep: its round is asked, and nothing throws in the gather timer", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    const answers = `{"elicitation_1":{"action":"accept","content":{"x":${deep(200_000)}}}}`;
+    c.sendText(
+      `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{},"inputResponses":${answers},"_meta":${JSON.stringify(META)}}}`,
+    );
+    const at = child.last("tools/call");
+    child.say({ jsonrpc: "2.0", id: "e1", method: "elicitation/create", params: ASK });
+    // Before the fix the gather timer threw RangeError here (the request was never answered).
+    await gathered();
+    const round = c.port.messages.at(-1) as { id: number; result?: { resultType: string; inputRequests: object } };
+    expect(round.id).toBe(1);
+    expect(round.result?.resultType).toBe("input_required");
+    expect(Object.keys(round.result?.inputRequests ?? {})).toEqual(["elicitation_1"]);
+    expect(child.lines.some((l) => l.includes('"e1"'))).toBe(false);
+    expect(at.id).toBeNumber();
+  });
+
+  test("a retry whose answer nests absurdly deep is refused with -32602 and the round can still be resumed", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    c.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
+    const at = child.last("tools/call");
+    child.say({ jsonrpc: "2.0", id: "e1", method: "elicitation/create", params: ASK });
+    await gathered();
+    const state = (c.port.messages.at(-1) as { result: { requestState: string } }).result.requestState;
+    const bad = `{"elicitation_1":{"action":"accept","content":{"x":${deep(200_000)}}}}`;
+    const retry = (id: number, answers: string): void =>
+      c.sendText(
+        `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"t","arguments":{},"requestState":${JSON.stringify(state)},"inputResponses":${answers},"_meta":${JSON.stringify(META)}}}`,
+      );
+    const lines = child.lines.length;
+    expect(() => retry(2, bad)).not.toThrow();
+    expect(c.port.messages.at(-1)).toMatchObject({
+      id: 2,
+      error: { code: RpcErrorCode.InvalidParams, data: { reason: "invalid_input_responses" } },
+    });
+    expect(child.lines.length).toBe(lines);
+    retry(3, `{"elicitation_1":{"action":"accept","content":{"name":"Ada"}}}`);
+    expect(child.messages.at(-1)).toEqual({
+      jsonrpc: "2.0",
+      id: "e1",
+      result: { action: "accept", content: { name: "Ada" } },
+    });
+    child.answer(at.id, { content: [] });
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 3, result: { resultType: "complete" } });
+  });
+
+  test("a child result nested absurdly deep reaches the modern client as an error, not a throw in the child's line handler", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    c.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
+    const at = child.last("tools/call");
+    const line = `{"jsonrpc":"2.0","id":${at.id},"result":{"content":[],"x":${deep(200_000)}}}`;
+    expect(() => router.childLine(line)).not.toThrow();
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 1, error: { code: RpcErrorCode.InternalError } });
+    expect(router.pending.size).toBe(0);
+  });
+});
