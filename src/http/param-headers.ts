@@ -94,7 +94,8 @@ export function paramHeaderProblem(
 ): string | undefined {
   for (const p of annotated) {
     let value: unknown = args;
-    for (const key of p.path) value = isObject(value) ? value[key] : undefined;
+    // Own members only: a property named `constructor` the client omitted is not Object.prototype's.
+    for (const key of p.path) value = isObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
     const header = `Mcp-Param-${p.name}`;
     const raw = headers.get(header);
     if (value === undefined || value === null) continue; // the client omits it; nothing to expect
