@@ -4,6 +4,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
+import { parseMessageBytes } from "../../src/protocol/message.ts";
 import { RpcErrorCode } from "../../src/protocol/rpc-error.ts";
 import { connect, makeRouter, ready, settle } from "./fakes.ts";
 
@@ -100,5 +101,56 @@ describe("attack: the 2026-07-28 leg and its bridge", () => {
     expect(() => router.childLine(line)).not.toThrow();
     expect(c.port.messages.at(-1)).toMatchObject({ id: 1, error: { code: RpcErrorCode.InternalError } });
     expect(router.pending.size).toBe(0);
+  });
+
+  test("a state binds big arguments too (byte path): a retry with other big arguments is another request", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    const big = (id: number, fill: string, extra: string): Uint8Array =>
+      new TextEncoder().encode(
+        `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"t","arguments":{"blob":"${fill.repeat(300_000)}"}${extra},"_meta":${JSON.stringify(META)}}}`,
+      );
+    // Lines this big come in as bytes (the socket's framing and the HTTP front hand them so).
+    const first = big(1, "a", "");
+    router.clientMessage(c.client, first, parseMessageBytes(first));
+    const at = child.last("tools/call");
+    child.say({ jsonrpc: "2.0", id: "e1", method: "elicitation/create", params: ASK });
+    await gathered();
+    const round = c.port.messages.at(-1) as { result: { requestState: string } };
+    const state = JSON.stringify(round.result.requestState);
+    const answers = `,"requestState":${state},"inputResponses":{"elicitation_1":{"action":"accept","content":{}}}`;
+    const other = big(2, "b", answers);
+    const lines = child.lines.length;
+    router.clientMessage(c.client, other, parseMessageBytes(other));
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 2, error: { code: RpcErrorCode.InvalidParams } });
+    expect(JSON.stringify(c.port.messages.at(-1))).toContain("wrong-request");
+    expect(child.lines.length).toBe(lines);
+    // The same big arguments resume it.
+    const same = big(3, "a", answers);
+    router.clientMessage(c.client, same, parseMessageBytes(same));
+    expect(child.messages.at(-1)).toMatchObject({ id: "e1", result: { action: "accept" } });
+    expect(at.id).toBeNumber();
+  });
+
+  test("a retry whose answer is big (byte path, over 64 KiB) hands that answer to the child", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    c.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
+    child.say({ jsonrpc: "2.0", id: "e1", method: "elicitation/create", params: ASK });
+    await gathered();
+    const state = (c.port.messages.at(-1) as { result: { requestState: string } }).result.requestState;
+    const name = "n".repeat(300_000);
+    const retry = new TextEncoder().encode(
+      `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"t","arguments":{},"requestState":${JSON.stringify(state)},"inputResponses":{"elicitation_1":{"action":"accept","content":{"name":"${name}"}}},"_meta":${JSON.stringify(META)}}}`,
+    );
+    router.clientMessage(c.client, retry, parseMessageBytes(retry));
+    // The child got the big answer (before: the answer was not seen and the round asked again).
+    expect(child.messages.at(-1)).toEqual({
+      jsonrpc: "2.0",
+      id: "e1",
+      result: { action: "accept", content: { name } },
+    });
   });
 });

@@ -112,7 +112,7 @@ export function parkedQuestion(r: RoutingCore, msg: RequestMessage, capable: (ca
  */
 export function resumeCall(r: RoutingCore, req: BridgeRequest, hooks: BridgeHooks): void {
   const { client, msg, reply } = req;
-  const params = msg.params ?? {};
+  const params = paramsOf(msg) ?? {};
   const invalid = (why: string, reason = "invalid_request_state"): void =>
     reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid params: ${why}`, { reason }));
   const responses = params.inputResponses;
@@ -239,7 +239,7 @@ function newCall(r: RoutingCore, b: Bridge, req: BridgeRequest, pending: Pending
     owner: ownerOf(req.client),
     ownerClient: req.client.transport === "http" ? undefined : req.client,
     method: req.msg.method,
-    digest: requestDigest(req.msg.params),
+    digest: digestOf(req.msg),
     round: 0,
     ordinals: new Map(),
     used: new Set(),
@@ -303,7 +303,7 @@ function closeRound(r: RoutingCore, call: Call): void {
   // A first request that already carries answers (a retry without state, protocol-2026 §3.2
   // step 9) has the questions under the keys it names answered from them: keys are per call
   // and deterministic, so a client retrying from scratch is matched without a state.
-  const supplied = call.round === 0 ? cur.msg.params?.inputResponses : undefined;
+  const supplied = call.round === 0 ? paramsOf(cur.msg)?.inputResponses : undefined;
   for (const a of offer) {
     const key = keyFor(call, a.msg);
     const given = isObject(supplied) && Object.hasOwn(supplied, key) ? supplied[key] : undefined;
@@ -461,6 +461,37 @@ function limitParked(r: RoutingCore, b: Bridge, call: Call): void {
   const mine = [...b.byId.values()].filter((c) => c.owner === call.owner && c !== call && !c.current);
   if (mine.length >= MAX_PARKED_PER_OWNER) abandon(r, b, mine[0] as Call, "limit");
 }
+
+/**
+ * The request digest of `msg`. A message on the byte path carries only its small params
+ * members, so its params are read from its bytes: else big arguments would bind nothing and
+ * a state would resume a request with other arguments.
+ */
+function digestOf(msg: RequestMessage): string {
+  return requestDigest(paramsOf(msg));
+}
+
+/**
+ * All of `msg`'s params: a message on the byte path has only its small members in `params`
+ * (big arguments, a big answer in `inputResponses` are left out), so they are read from its
+ * bytes, once per message.
+ */
+function paramsOf(msg: RequestMessage): JsonObject | undefined {
+  if (!msg.bytes) return msg.params;
+  let whole = wholeParams.get(msg);
+  if (!whole) {
+    try {
+      const body: unknown = JSON.parse(new TextDecoder().decode(msg.bytes));
+      whole = isObject(body) && isObject(body.params) ? body.params : {};
+    } catch {
+      whole = {};
+    }
+    wholeParams.set(msg, whole);
+  }
+  return whole;
+}
+
+const wholeParams = new WeakMap<RequestMessage, JsonObject>();
 
 /** The question as the modern client sees it: no id, no task or related-task, no URL elicitationId, no key hint. */
 function question(msg: RequestMessage): Question {
