@@ -5,7 +5,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, type Json, ROOT, testScope } from "../helpers.ts";
+import { BUN, fakeServer, type Json, ROOT, testScope } from "../helpers.ts";
 
 const scope = testScope("bin");
 const FIXTURE = join(ROOT, "test/fixtures/conformance-server.ts");
@@ -22,6 +22,7 @@ async function post(
   method: string,
   params: Json,
   extra: Record<string, string> = {},
+  meta: Json = {},
 ): Promise<{ status: number; body: Json; type: string }> {
   const name = params.name;
   const res = await fetch(url, {
@@ -34,7 +35,7 @@ async function post(
       ...(typeof name === "string" ? { "mcp-name": name } : {}),
       ...extra,
     },
-    body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta: META } }),
+    body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta: { ...META, ...meta } } }),
   });
   const text = await res.text();
   const json = text.startsWith("{")
@@ -95,6 +96,38 @@ describe("attack: the HTTP front", () => {
     const same = await post(url, 6, "tools/call", big, { "mcp-param-region": "eu" });
     expect(same.status).toBe(200);
     expect(JSON.stringify(same.body.result)).toContain("Region: eu");
+    await t.close();
+  });
+
+  test("an input_required retry whose answer is big (over 256 KiB) reaches the child whole and resumes the call", async () => {
+    const d = scope.dir();
+    const t = await scope.target({
+      socket: join(d, "h.sock"),
+      ...fakeServer(d),
+      http: { listen: "127.0.0.1:0", auth: "none" },
+    });
+    const url = t.httpUrl as string;
+    const caps = { "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } };
+    const round = (await post(url, 1, "tools/call", { name: "elicit", arguments: {} }, {}, caps)).body.result as Json;
+    expect(round.resultType).toBe("input_required");
+    const name = "n".repeat(300_000);
+    const done = await post(
+      url,
+      2,
+      "tools/call",
+      {
+        name: "elicit",
+        arguments: {},
+        requestState: round.requestState,
+        inputResponses: { elicitation_1: { action: "accept", content: { name } } },
+      },
+      {},
+      caps,
+    );
+    const result = done.body.result as Json;
+    expect(result?.resultType).toBe("complete");
+    const saw = JSON.parse((result.content as { text: string }[])[0]?.text as string) as Json;
+    expect(saw).toMatchObject({ result: { action: "accept", content: { name } } });
     await t.close();
   });
 });
