@@ -153,4 +153,20 @@ describe("attack: the 2026-07-28 leg and its bridge", () => {
       result: { action: "accept", content: { name } },
     });
   });
+
+  test("a child question nested absurdly deep: the client gets -32603, the child an error, nothing throws in the gather timer", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    c.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
+    const at = child.last("tools/call");
+    router.childLine(
+      `{"jsonrpc":"2.0","id":"e1","method":"elicitation/create","params":{"message":"m","requestedSchema":{"type":"object"},"x":${deep(200_000)}}}`,
+    );
+    await gathered();
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 1, error: { code: RpcErrorCode.InternalError } });
+    expect(child.messages.find((m) => m.id === "e1")).toMatchObject({ error: { code: RpcErrorCode.InternalError } });
+    expect(child.sent("notifications/cancelled").at(-1)).toMatchObject({ params: { requestId: at.id } });
+    expect(router.pending.size).toBe(0);
+  });
 });

@@ -321,6 +321,34 @@ function closeRound(r: RoutingCore, call: Call): void {
 /** Answer the current request `input_required` with every open question; the call is parked until a retry. */
 function answerRound(r: RoutingCore, b: Bridge, call: Call, hooks: BridgeHooks): void {
   const cur = call.current as BridgeRequest;
+  const inputRequests: JsonObject = {};
+  for (const [key, q] of call.open) inputRequests[key] = { method: q.method, params: q.params };
+  try {
+    JSON.stringify(inputRequests);
+  } catch {
+    // The child's questions nest past what JSON.stringify can write: the call cannot be relayed.
+    for (const q of call.open.values())
+      if (r.state === "ready")
+        r.host.writeChild(
+          errorLine(q.childRawId, RpcErrorCode.InternalError, "mcp-mux: request nested too deep to relay"),
+        );
+    call.open.clear();
+    forget(b, call);
+    cur.client.inflight.delete(cur.msg.key);
+    hooks.untrack(cur.client, cur.msg.key);
+    r.dropPending(call.pending);
+    r.cancelAtChild(call.muxId, "its input requests could not be relayed");
+    cur.reply(
+      errorLine(
+        cur.msg.rawId,
+        RpcErrorCode.InternalError,
+        "Internal error: the server's input requests are nested too deep to relay",
+      ),
+    );
+    r.settled(cur.client);
+    r.host.changed();
+    return;
+  }
   call.current = undefined;
   call.capabilities = cur.capabilities;
   call.round++;
@@ -347,8 +375,6 @@ function answerRound(r: RoutingCore, b: Bridge, call: Call, hooks: BridgeHooks):
   r.progress.release(p.progressToken); // no request is open for its progress until a retry
   p.progressToken = undefined;
   hooks.untrack(cur.client, cur.msg.key);
-  const inputRequests: JsonObject = {};
-  for (const [key, q] of call.open) inputRequests[key] = { method: q.method, params: q.params };
   limitParked(r, b, call);
   call.expiry = setTimeout(() => abandon(r, b, call), r.options.requestTimeoutMs);
   call.expiry.unref?.(); // a parked round never keeps the process up by itself
