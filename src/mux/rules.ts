@@ -113,7 +113,14 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
   "logging/setLevel"(r, s, msg, reply) {
     const level = msg.params?.level;
     if (!isLogLevel(level))
-      return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid log level: ${String(level)}`));
+      return reply(
+        errorLine(
+          msg.rawId,
+          RpcErrorCode.InvalidParams,
+          // Named, never String()ed: a deeply nested array would overflow the stack.
+          `Invalid log level: ${typeof level === "string" ? level.slice(0, 64) : typeof level}`,
+        ),
+      );
     const caps = r.initResult?.capabilities;
     if (isObject(caps) && !("logging" in caps)) {
       return reply(
@@ -462,7 +469,8 @@ function requiredCapability(msg: RequestMessage): JsonObject {
 function refreshRoots(r: RoutingCore, s: MuxClient): void {
   if (r.options.rootsPolicy === "none" || !isObject(s.capabilities.roots) || !s.operational) return;
   r.serverRequests.ask(s, "roots/list", (res) => {
-    const roots = isObject(res.result) && Array.isArray(res.result.roots) ? (res.result.roots as Root[]) : [];
+    const given = isObject(res.result) && Array.isArray(res.result.roots) ? (res.result.roots as Root[]) : [];
+    const roots = given.filter(writable); // a root nested past JSON.stringify's stack would throw here and later
     const changed = JSON.stringify(roots) !== JSON.stringify(s.roots);
     s.roots = roots;
     if (changed) r.rootsChanged();
@@ -496,4 +504,14 @@ function answerRoots(r: RoutingCore, msg: RequestMessage, deadline: number): voi
     capable.map((s) => s.roots ?? []),
   );
   r.host.writeChild(resultLine(msg.rawId, { roots }));
+}
+
+/** True when `v` can be written as JSON again (JSON.parse reads any depth; JSON.stringify does not). */
+function writable(v: unknown): boolean {
+  try {
+    JSON.stringify(v);
+    return true;
+  } catch {
+    return false;
+  }
 }

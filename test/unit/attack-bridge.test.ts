@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseMessageBytes } from "../../src/protocol/message.ts";
 import { RpcErrorCode } from "../../src/protocol/rpc-error.ts";
-import { connect, makeRouter, ready, settle } from "./fakes.ts";
+import { connect, makeRouter, ready, session, settle } from "./fakes.ts";
 
 const META = {
   "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -168,5 +168,41 @@ describe("attack: the 2026-07-28 leg and its bridge", () => {
     expect(child.messages.find((m) => m.id === "e1")).toMatchObject({ error: { code: RpcErrorCode.InternalError } });
     expect(child.sent("notifications/cancelled").at(-1)).toMatchObject({ params: { requestId: at.id } });
     expect(router.pending.size).toBe(0);
+  });
+
+  test("a deeply nested log level (2026-07-28 envelope, logging/setLevel) is refused with -32602, not a throw", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const m = connect(router);
+    const meta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/logLevel":${deep(200_000)}}`;
+    expect(() => m.sendText(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{${meta}}}`)).not.toThrow();
+    await settle();
+    expect(m.port.messages.at(-1)).toMatchObject({ id: 1, error: { code: RpcErrorCode.InvalidParams } });
+    const c = session(router);
+    expect(() =>
+      c.sendText(`{"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":${deep(200_000)}}}`),
+    ).not.toThrow();
+    await settle();
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 2, error: { code: RpcErrorCode.InvalidParams } });
+  });
+
+  test("a client's roots answer nested absurdly deep is not a throw; its usable roots are kept", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router, { roots: {} });
+    c.send({
+      jsonrpc: "2.0",
+      id: "init",
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: { roots: {} }, clientInfo: { name: "t", version: "1" } },
+    });
+    c.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    await settle();
+    const ask = c.port.messages.find((m) => m.method === "roots/list") as { id: string };
+    const roots = `[{"uri":"file:///ok"},{"uri":"file:///deep","x":${deep(200_000)}}]`;
+    expect(() =>
+      c.sendText(`{"jsonrpc":"2.0","id":${JSON.stringify(ask.id)},"result":{"roots":${roots}}}`),
+    ).not.toThrow();
+    expect(c.client.roots).toEqual([{ uri: "file:///ok" }]);
   });
 });

@@ -104,7 +104,10 @@ export function envelopeProblem(
   if (clientInfo !== undefined && !isObject(clientInfo))
     return invalid(`_meta["${META.clientInfo}"] must be an object`);
   const logLevel = meta[META.logLevel];
-  if (logLevel !== undefined && !isLogLevel(logLevel)) return invalid(`unknown log level ${JSON.stringify(logLevel)}`);
+  if (logLevel !== undefined && !isLogLevel(logLevel))
+    return invalid(
+      `unknown log level ${typeof logLevel === "string" ? JSON.stringify(logLevel.slice(0, 64)) : typeof logLevel}`,
+    );
   return undefined;
 }
 
