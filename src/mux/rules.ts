@@ -160,7 +160,7 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
         if (res.error) return reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
         const result = isObject(res.result) ? res.result : {};
         const tasks = Array.isArray(result.tasks) ? result.tasks : [];
-        const mine = tasks.filter((t) => isObject(t) && r.tasks.owner(String(t.taskId)) === s);
+        const mine = tasks.filter((t) => isObject(t) && typeof t.taskId === "string" && r.tasks.owner(t.taskId) === s);
         reply(resultLine(msg.rawId, { ...result, tasks: mine }));
       }),
     );
@@ -289,9 +289,12 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
   },
 
   "notifications/tasks/status"(r, msg) {
-    const taskId = String(msg.params?.taskId);
+    // Task ids and statuses are strings; anything else names no task (never String()ed: a deep array overflows).
+    const taskId = msg.params?.taskId;
+    if (typeof taskId !== "string") return;
     r.tasks.owner(taskId)?.send(msg.text, "notification");
-    if (TERMINAL_TASK_STATUSES.has(String(msg.params?.status))) r.progress.taskTerminal(taskId);
+    const status = msg.params?.status;
+    if (typeof status === "string" && TERMINAL_TASK_STATUSES.has(status)) r.progress.taskTerminal(taskId);
   },
 };
 
