@@ -205,4 +205,45 @@ describe("attack: the 2026-07-28 leg and its bridge", () => {
     ).not.toThrow();
     expect(c.client.roots).toEqual([{ uri: "file:///ok" }]);
   });
+
+  test("the 65th parked round of one owner abandons its oldest: that question gets -32034, its call is cancelled, its state is spent", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    const states: string[] = [];
+    const calls: number[] = [];
+    for (let i = 1; i <= 65; i++) {
+      c.send({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "t", arguments: { i }, _meta: META } });
+      calls.push(child.last("tools/call").id);
+      child.say({ jsonrpc: "2.0", id: `e${i}`, method: "elicitation/create", params: ASK });
+      await Bun.sleep(40); // the gather window (30 ms) closes
+      const round = c.port.messages.at(-1) as { id: number; result: { resultType: string; requestState: string } };
+      expect(round).toMatchObject({ id: i, result: { resultType: "input_required" } });
+      states.push(round.result.requestState);
+    }
+    // Only the oldest went: its question answered with an error, its call cancelled.
+    const errors = child.messages.filter((m) => typeof m.id === "string" && m.error !== undefined);
+    expect(errors.map((m) => m.id)).toEqual(["e1"]);
+    expect(errors[0]).toMatchObject({ error: { code: RpcErrorCode.NoRoute } });
+    const cancelled = child.sent("notifications/cancelled").map((m) => (m.params as { requestId: number }).requestId);
+    expect(cancelled).toEqual([calls[0] as number]);
+    const retry = (id: number, i: number, state: string): void =>
+      c.send({
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: {
+          name: "t",
+          arguments: { i },
+          requestState: state,
+          inputResponses: { elicitation_1: { action: "accept", content: {} } },
+          _meta: META,
+        },
+      });
+    retry(100, 1, states[0] as string);
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 100, error: { code: RpcErrorCode.InvalidParams } });
+    // The second oldest is still parked and resumes.
+    retry(101, 2, states[1] as string);
+    expect(child.messages.at(-1)).toMatchObject({ id: "e2", result: { action: "accept" } });
+  });
 });
