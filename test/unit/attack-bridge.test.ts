@@ -246,4 +246,36 @@ describe("attack: the 2026-07-28 leg and its bridge", () => {
     retry(101, 2, states[1] as string);
     expect(child.messages.at(-1)).toMatchObject({ id: "e2", result: { action: "accept" } });
   });
+
+  test("two retries of one round at once: the first resumes the call, the second is refused, the child is answered once", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    c.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
+    const at = child.last("tools/call");
+    child.say({ jsonrpc: "2.0", id: "e1", method: "elicitation/create", params: ASK });
+    await gathered();
+    const state = (c.port.messages.at(-1) as { result: { requestState: string } }).result.requestState;
+    const retry = (id: number, name: string): void =>
+      c.send({
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: {
+          name: "t",
+          arguments: {},
+          requestState: state,
+          inputResponses: { elicitation_1: { action: "accept", content: { name } } },
+          _meta: META,
+        },
+      });
+    retry(2, "first");
+    retry(3, "second");
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 3, error: { code: RpcErrorCode.InvalidParams } });
+    const answers = child.messages.filter((m) => m.id === "e1");
+    expect(answers).toEqual([{ jsonrpc: "2.0", id: "e1", result: { action: "accept", content: { name: "first" } } }]);
+    child.answer(at.id, { content: [] });
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 2, result: { resultType: "complete" } });
+    expect(c.port.messages.filter((m) => m.id === 2)).toHaveLength(1);
+  });
 });
