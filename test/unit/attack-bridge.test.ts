@@ -278,4 +278,32 @@ describe("attack: the 2026-07-28 leg and its bridge", () => {
     expect(c.port.messages.at(-1)).toMatchObject({ id: 2, result: { resultType: "complete" } });
     expect(c.port.messages.filter((m) => m.id === 2)).toHaveLength(1);
   });
+
+  test("the child crashes while a round is parked: the retry is refused (start over), nothing reaches the next child", async () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    c.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
+    child.say({ jsonrpc: "2.0", id: "e1", method: "elicitation/create", params: ASK });
+    await gathered();
+    const state = (c.port.messages.at(-1) as { result: { requestState: string } }).result.requestState;
+    router.childGone("crashed", "starting");
+    ready(router, child);
+    const lines = child.lines.length;
+    c.send({
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: {
+        name: "t",
+        arguments: {},
+        requestState: state,
+        inputResponses: { elicitation_1: { action: "accept", content: {} } },
+        _meta: META,
+      },
+    });
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 2, error: { code: RpcErrorCode.InvalidParams } });
+    expect(child.lines.length).toBe(lines);
+    expect(router.pending.size).toBe(0);
+  });
 });
