@@ -227,8 +227,12 @@ function describe(args: Record<string, unknown>): string {
   return parts.length ? ` (${parts.join(", ")})` : "";
 }
 
-/** Control characters of untrusted text (host names, stderr) shown as `?`. */
+/**
+ * Control characters of untrusted text (host names, stderr) shown as `?`, and so are the
+ * Unicode format characters that would disguise it on a terminal: bidi overrides and isolates
+ * (`evil\u202Egnp.exe` reads as "evilexe.png"), zero-width ones, line and paragraph separators.
+ */
 function safe(s: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, "?");
 }

@@ -392,7 +392,8 @@ class Front {
     if (m.key === undefined) return new Response(null, { status: 202 }); // notifications and answers: nothing to do on HTTP
     const problem = modernHeaderProblem(req.headers, m, this.options.envelope);
     if (problem) return rpcError(400, problem.message, problem.data, problem.code, {}, m.rawId);
-    const bad = this.paramHeaders.problem(service, req.headers, m.method, m.params);
+    const bytes = m.msg.kind === "request" ? m.msg.bytes : undefined; // a big body's params hold only its small members
+    const bad = this.paramHeaders.problem(service, req.headers, m.method, m.params, bytes);
     if (bad) return rpcError(400, `Header mismatch: ${bad}`, undefined, RpcErrorCode.HeaderMismatch, {}, m.rawId);
     const session = this.sessions.openStateless(service);
     const client = session.client;
@@ -403,6 +404,8 @@ class Front {
       return hold;
     }
     const stream = session.openPostStream([m.key], true);
+    // Learnt whether the answer comes back as JSON or, slow, as an event.
+    if (m.method === "tools/list") stream.onAnswer = (json) => this.paramHeaders.listed(service, json);
     // The client going away before the answer is a cancel (2026-07-28 has no notifications/cancelled on HTTP).
     req.signal.addEventListener("abort", () => session.close("the client closed the stream"), { once: true });
     try {
@@ -411,7 +414,6 @@ class Front {
       hold.release();
     }
     const json = await stream.first;
-    if (json !== undefined && m.method === "tools/list") this.paramHeaders.listed(service, json);
     if (json !== undefined)
       return new Response(json, { status: modernStatus(json), headers: { "content-type": "application/json" } });
     srv.timeout(req, 0);

@@ -56,6 +56,8 @@ export interface SseStream {
    * the client for that request (no stream needed), or undefined once the stream is needed.
    */
   readonly first?: Promise<string | undefined>;
+  /** Told each answer to one of its requests, as JSON text, whether it goes back as JSON or as an event. */
+  onAnswer?: (json: string) => void;
 }
 
 /** A Streamable HTTP session and its streams. */
@@ -169,6 +171,8 @@ export class HttpSession implements HttpPort {
     const streamId = related !== undefined ? this.requestStream.get(related) : undefined;
     const target = streamId !== undefined ? this.streams.get(streamId) : undefined;
     if (target) {
+      if (kind === "response" && related !== undefined && target.onAnswer && target.pending.has(related))
+        target.onAnswer(typeof line === "string" ? line : decoder.decode(data));
       if (target.waiting) {
         if (kind === "response" && related !== undefined && target.pending.size === 1 && target.pending.has(related)) {
           target.pending.delete(related);
@@ -361,6 +365,7 @@ const QUICK_MS = 50;
 class Stream implements SseStream {
   open = true;
   first?: Promise<string | undefined>;
+  onAnswer?: (json: string) => void;
   /** While a single-request POST waits to learn whether it needs a stream at all. */
   waiting:
     | { resolve: (json: string | undefined) => void; timer: ReturnType<typeof setTimeout>; onStream: () => void }

@@ -197,7 +197,9 @@ export class Handshake {
     if (!page || page.ttlMs === undefined) return page;
     const ttl = page.ttlMs;
     if (typeof ttl !== "number" || !(ttl > 0) || this.listedAt <= 0) return undefined;
-    return Date.now() - this.listedAt < ttl ? page : undefined;
+    // An age below zero (a cache file's listedAt in the future, a clock set back) is unknown, not fresh.
+    const age = Date.now() - this.listedAt;
+    return age >= 0 && age < ttl ? page : undefined;
   }
 
   /** The child was stopped for being idle (after `childGone`): its result stands for the next one. */

@@ -88,7 +88,9 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
 
 /** The known server a command or argument names, if any. */
 export function knownServer(tokens: readonly string[]): KnownServer | undefined {
-  return KNOWN_SERVERS.find((k) => tokens.some((t) => k.match.test(t)));
+  // A URL names a remote endpoint (`mcp-remote https://host/mcp/fetch`), never the package that runs.
+  const named = tokens.filter((t) => !URL_LIKE.test(t));
+  return KNOWN_SERVERS.find((k) => named.some((t) => k.match.test(t)));
 }
 
 /**
@@ -111,12 +113,18 @@ export function autoDormancy(tokens: readonly string[]): { ms: number; reason: s
 
 /** `docker|podman|nerdctl run …` with no `-v`/`--volume`/`--mount`: the container's files are its own. */
 function inContainerWithoutVolume(tokens: readonly string[]): boolean {
-  const tool = (tokens[0] ?? "").split(/[/\\]/).pop() ?? "";
-  if (!CONTAINER_TOOLS.has(tool) || !tokens.includes("run")) return false;
-  return !tokens.some((t) => /^(-v|--volume|--mount)(=|$)/.test(t) || /^-v./.test(t));
+  // The tool wherever it stands: `env X=1 docker run …`, `sudo -E docker run …` are containers too.
+  const at = tokens.findIndex((t) => CONTAINER_TOOLS.has(t.split(/[/\\]/).pop() ?? ""));
+  if (at < 0) return false;
+  const rest = tokens.slice(at + 1);
+  if (!rest.includes("run")) return false;
+  return !rest.some((t) => /^(-v|--volume|--mount)(=|$)/.test(t) || /^-v./.test(t));
 }
 
 const CONTAINER_TOOLS = new Set(["docker", "podman", "nerdctl"]);
+
+/** `scheme://…`: a URL argument. */
+const URL_LIKE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /** A whole path segment (of a command, a package spec with a version, or an image with a tag). */
 function segment(names: string): RegExp {

@@ -114,7 +114,14 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
   "logging/setLevel"(r, s, msg, reply) {
     const level = msg.params?.level;
     if (!isLogLevel(level))
-      return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid log level: ${String(level)}`));
+      return reply(
+        errorLine(
+          msg.rawId,
+          RpcErrorCode.InvalidParams,
+          // Named, never String()ed: a deeply nested array would overflow the stack.
+          `Invalid log level: ${typeof level === "string" ? level.slice(0, 64) : typeof level}`,
+        ),
+      );
     const caps = r.initResult?.capabilities;
     if (isObject(caps) && !("logging" in caps)) {
       return reply(
@@ -154,7 +161,7 @@ export const clientRequestRules: Record<string, ClientRequestRule> = {
         if (res.error) return reply(errorLine(msg.rawId, res.error.code, res.error.message, res.error.data));
         const result = isObject(res.result) ? res.result : {};
         const tasks = Array.isArray(result.tasks) ? result.tasks : [];
-        const mine = tasks.filter((t) => isObject(t) && r.tasks.owner(String(t.taskId)) === s);
+        const mine = tasks.filter((t) => isObject(t) && typeof t.taskId === "string" && r.tasks.owner(t.taskId) === s);
         reply(resultLine(msg.rawId, { ...result, tasks: mine }));
       }),
     );
@@ -289,9 +296,12 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
   "notifications/tasks"() {},
 
   "notifications/tasks/status"(r, msg) {
-    const taskId = String(msg.params?.taskId);
+    // Task ids and statuses are strings; anything else names no task (never String()ed: a deep array overflows).
+    const taskId = msg.params?.taskId;
+    if (typeof taskId !== "string") return;
     r.tasks.owner(taskId)?.send(msg.text, "notification");
-    if (TERMINAL_TASK_STATUSES.has(String(msg.params?.status))) r.progress.taskTerminal(taskId);
+    const status = msg.params?.status;
+    if (typeof status === "string" && TERMINAL_TASK_STATUSES.has(status)) r.progress.taskTerminal(taskId);
   },
 };
 
@@ -470,7 +480,8 @@ function requiredCapability(msg: RequestMessage): JsonObject {
 function refreshRoots(r: RoutingCore, s: MuxClient): void {
   if (r.options.rootsPolicy === "none" || !isObject(s.capabilities.roots) || !s.operational) return;
   r.serverRequests.ask(s, "roots/list", (res) => {
-    const roots = isObject(res.result) && Array.isArray(res.result.roots) ? (res.result.roots as Root[]) : [];
+    const given = isObject(res.result) && Array.isArray(res.result.roots) ? (res.result.roots as Root[]) : [];
+    const roots = given.filter(writable); // a root nested past JSON.stringify's stack would throw here and later
     const changed = JSON.stringify(roots) !== JSON.stringify(s.roots);
     s.roots = roots;
     if (changed) r.rootsChanged();
@@ -504,4 +515,14 @@ function answerRoots(r: RoutingCore, msg: RequestMessage, deadline: number): voi
     capable.map((s) => s.roots ?? []),
   );
   r.host.writeChild(resultLine(msg.rawId, { roots }));
+}
+
+/** True when `v` can be written as JSON again (JSON.parse reads any depth; JSON.stringify does not). */
+function writable(v: unknown): boolean {
+  try {
+    JSON.stringify(v);
+    return true;
+  } catch {
+    return false;
+  }
 }

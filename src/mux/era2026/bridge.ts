@@ -112,7 +112,7 @@ export function parkedQuestion(r: RoutingCore, msg: RequestMessage, capable: (ca
  */
 export function resumeCall(r: RoutingCore, req: BridgeRequest, hooks: BridgeHooks): void {
   const { client, msg, reply } = req;
-  const params = msg.params ?? {};
+  const params = paramsOf(msg) ?? {};
   const invalid = (why: string, reason = "invalid_request_state"): void =>
     reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid params: ${why}`, { reason }));
   const responses = params.inputResponses;
@@ -130,19 +130,18 @@ export function resumeCall(r: RoutingCore, req: BridgeRequest, hooks: BridgeHook
   const live = call && (call.final !== undefined || r.pending.get(call.muxId) === call.pending);
   if (!call || !live || call.round !== opened.claims.round || call.current)
     return invalid("requestState expired or already used (start the request again)");
-  const answers: [string, Question, unknown][] = [];
+  const answers: [string, string][] = [];
   for (const [key, q] of call.open) {
     if (!responses || !Object.hasOwn(responses, key)) continue;
-    const value = (responses as JsonObject)[key];
-    const bad = answerProblem(q.method, value);
-    if (bad) return invalid(`inputResponses.${key}: ${bad}`, "invalid_input_responses");
-    answers.push([key, q, value]);
+    const line = answerLine(q.childRawId, q.method, (responses as JsonObject)[key]);
+    if (typeof line !== "string") return invalid(`inputResponses.${key}: ${line.bad}`, "invalid_input_responses");
+    answers.push([key, line]);
   }
   clearTimeout(call.expiry);
   call.expiry = undefined;
-  for (const [key, q, value] of answers) {
+  for (const [key, line] of answers) {
     call.open.delete(key);
-    if (r.state === "ready" && call.final === undefined) r.host.writeChild(resultLine(q.childRawId, value));
+    if (r.state === "ready" && call.final === undefined) r.host.writeChild(line);
   }
   call.current = req;
   call.hooks = hooks;
@@ -240,7 +239,7 @@ function newCall(r: RoutingCore, b: Bridge, req: BridgeRequest, pending: Pending
     owner: ownerOf(req.client),
     ownerClient: req.client.transport === "http" ? undefined : req.client,
     method: req.msg.method,
-    digest: requestDigest(req.msg.params),
+    digest: digestOf(req.msg),
     round: 0,
     ordinals: new Map(),
     used: new Set(),
@@ -304,12 +303,13 @@ function closeRound(r: RoutingCore, call: Call): void {
   // A first request that already carries answers (a retry without state, protocol-2026 §3.2
   // step 9) has the questions under the keys it names answered from them: keys are per call
   // and deterministic, so a client retrying from scratch is matched without a state.
-  const supplied = call.round === 0 ? cur.msg.params?.inputResponses : undefined;
+  const supplied = call.round === 0 ? paramsOf(cur.msg)?.inputResponses : undefined;
   for (const a of offer) {
     const key = keyFor(call, a.msg);
     const given = isObject(supplied) && Object.hasOwn(supplied, key) ? supplied[key] : undefined;
-    if (given !== undefined && answerProblem(a.msg.method, given) === undefined) {
-      if (r.state === "ready") r.host.writeChild(resultLine(a.msg.rawId, given));
+    const line = given === undefined ? undefined : answerLine(a.msg.rawId, a.msg.method, given);
+    if (typeof line === "string") {
+      if (r.state === "ready") r.host.writeChild(line);
       continue;
     }
     call.open.set(key, question(a.msg));
@@ -321,6 +321,34 @@ function closeRound(r: RoutingCore, call: Call): void {
 /** Answer the current request `input_required` with every open question; the call is parked until a retry. */
 function answerRound(r: RoutingCore, b: Bridge, call: Call, hooks: BridgeHooks): void {
   const cur = call.current as BridgeRequest;
+  const inputRequests: JsonObject = {};
+  for (const [key, q] of call.open) inputRequests[key] = { method: q.method, params: q.params };
+  try {
+    JSON.stringify(inputRequests);
+  } catch {
+    // The child's questions nest past what JSON.stringify can write: the call cannot be relayed.
+    for (const q of call.open.values())
+      if (r.state === "ready")
+        r.host.writeChild(
+          errorLine(q.childRawId, RpcErrorCode.InternalError, "mcp-mux: request nested too deep to relay"),
+        );
+    call.open.clear();
+    forget(b, call);
+    cur.client.inflight.delete(cur.msg.key);
+    hooks.untrack(cur.client, cur.msg.key);
+    r.dropPending(call.pending);
+    r.cancelAtChild(call.muxId, "its input requests could not be relayed");
+    cur.reply(
+      errorLine(
+        cur.msg.rawId,
+        RpcErrorCode.InternalError,
+        "Internal error: the server's input requests are nested too deep to relay",
+      ),
+    );
+    r.settled(cur.client);
+    r.host.changed();
+    return;
+  }
   call.current = undefined;
   call.capabilities = cur.capabilities;
   call.round++;
@@ -347,8 +375,6 @@ function answerRound(r: RoutingCore, b: Bridge, call: Call, hooks: BridgeHooks):
   r.progress.release(p.progressToken); // no request is open for its progress until a retry
   p.progressToken = undefined;
   hooks.untrack(cur.client, cur.msg.key);
-  const inputRequests: JsonObject = {};
-  for (const [key, q] of call.open) inputRequests[key] = { method: q.method, params: q.params };
   limitParked(r, b, call);
   call.expiry = setTimeout(() => abandon(r, b, call), r.options.requestTimeoutMs);
   call.expiry.unref?.(); // a parked round never keeps the process up by itself
@@ -462,6 +488,37 @@ function limitParked(r: RoutingCore, b: Bridge, call: Call): void {
   if (mine.length >= MAX_PARKED_PER_OWNER) abandon(r, b, mine[0] as Call, "limit");
 }
 
+/**
+ * The request digest of `msg`. A message on the byte path carries only its small params
+ * members, so its params are read from its bytes: else big arguments would bind nothing and
+ * a state would resume a request with other arguments.
+ */
+function digestOf(msg: RequestMessage): string {
+  return requestDigest(paramsOf(msg));
+}
+
+/**
+ * All of `msg`'s params: a message on the byte path has only its small members in `params`
+ * (big arguments, a big answer in `inputResponses` are left out), so they are read from its
+ * bytes, once per message.
+ */
+function paramsOf(msg: RequestMessage): JsonObject | undefined {
+  if (!msg.bytes) return msg.params;
+  let whole = wholeParams.get(msg);
+  if (!whole) {
+    try {
+      const body: unknown = JSON.parse(new TextDecoder().decode(msg.bytes));
+      whole = isObject(body) && isObject(body.params) ? body.params : {};
+    } catch {
+      whole = {};
+    }
+    wholeParams.set(msg, whole);
+  }
+  return whole;
+}
+
+const wholeParams = new WeakMap<RequestMessage, JsonObject>();
+
 /** The question as the modern client sees it: no id, no task or related-task, no URL elicitationId, no key hint. */
 function question(msg: RequestMessage): Question {
   const params: JsonObject = isObject(msg.params) ? { ...msg.params } : {};
@@ -493,6 +550,21 @@ function keyFor(call: Call, msg: RequestMessage): string {
     if (call.used.has(key)) continue;
     call.used.add(key);
     return key;
+  }
+}
+
+/**
+ * The line answering the child's question `rawId` (`method`) with the client's `v`, or why it
+ * cannot be: a wrong shape, or a value nested too deep to write again (JSON.parse reads any
+ * depth, JSON.stringify overflows the stack: thrown in a timer, that left the request unanswered).
+ */
+function answerLine(rawId: string, method: string, v: unknown): string | { bad: string } {
+  const bad = answerProblem(method, v);
+  if (bad) return { bad };
+  try {
+    return resultLine(rawId, v);
+  } catch {
+    return { bad: "nested too deep" };
   }
 }
 

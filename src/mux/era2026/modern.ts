@@ -114,7 +114,10 @@ export function envelopeProblem(
   if (clientInfo !== undefined && !isObject(clientInfo))
     return invalid(`_meta["${META.clientInfo}"] must be an object`);
   const logLevel = meta[META.logLevel];
-  if (logLevel !== undefined && !isLogLevel(logLevel)) return invalid(`unknown log level ${JSON.stringify(logLevel)}`);
+  if (logLevel !== undefined && !isLogLevel(logLevel))
+    return invalid(
+      `unknown log level ${typeof logLevel === "string" ? JSON.stringify(logLevel.slice(0, 64)) : typeof logLevel}`,
+    );
   return undefined;
 }
 
@@ -370,7 +373,13 @@ function childView(msg: RequestMessage): RequestMessage | undefined {
     if (Object.keys(meta).length > 0) params._meta = meta;
     else delete params._meta;
   }
-  const parsed = parseMessage(JSON.stringify({ ...body, params }));
+  let line: string;
+  try {
+    line = JSON.stringify({ ...body, params });
+  } catch {
+    return undefined; // nested past what JSON.stringify can write (JSON.parse reads any depth)
+  }
+  const parsed = parseMessage(line);
   if (parsed.kind !== "request") return undefined;
   // The client's id stays the exact text it sent (a big integer survives the round trip).
   return { ...parsed, rawId: msg.rawId, key: msg.key };
@@ -404,6 +413,16 @@ function discover(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Repl
 
 /** A child's response to a modern request, as the modern client gets it. */
 function stampResponse(r: RoutingCore, msg: RequestMessage, res: ResponseMessage): string {
+  try {
+    return stampOnce(r, msg, res);
+  } catch {
+    // Nested past what JSON.stringify can write again (JSON.parse read it): the client gets why.
+    const why = "Internal error: the server's answer is nested too deep to relay";
+    return errorLine(msg.rawId, RpcErrorCode.InternalError, why);
+  }
+}
+
+function stampOnce(r: RoutingCore, msg: RequestMessage, res: ResponseMessage): string {
   if (res.error) {
     const { code, message, data } = res.error;
     if (msg.method === "resources/read" && code === -32002) {
