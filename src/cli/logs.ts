@@ -15,7 +15,7 @@ import { controlPathOf } from "../mux/control.ts";
 import type { RecordEntry } from "../mux/record.ts";
 import { createLineSplitter } from "../protocol/framing.ts";
 import { fail } from "./logger.ts";
-import { colorEnabled } from "./tty.ts";
+import { colorEnabled, printable } from "./tty.ts";
 
 /** Exit codes of `mux logs`. */
 export const LOGS_EXIT = { ok: 0, notRunning: 1, usage: 2, nothing: 3 } as const;
@@ -113,21 +113,21 @@ export function parseSince(text: string, now: number): number | undefined {
 export function renderEntry(e: RecordEntry, color: boolean): string {
   const paint = (code: string, s: string): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const time = new Date(e.t).toISOString().slice(11, 23);
-  const head = `${paint("2", time)} ${safe(e.service)}`;
-  if (e.type === "stderr") return `${head} ${paint("2", "stderr")} ${safe(e.text ?? "")}`;
-  if (e.type === "event") return `${head} ${paint("33", "event")}  ${safe(e.text ?? "")}`;
-  const who = e.client ? `${safe(e.client.name ?? "?")}#${e.client.id}` : "-";
+  const head = `${paint("2", time)} ${printable(e.service)}`;
+  if (e.type === "stderr") return `${head} ${paint("2", "stderr")} ${printable(e.text ?? "")}`;
+  if (e.type === "event") return `${head} ${paint("33", "event")}  ${printable(e.text ?? "")}`;
+  const who = e.client ? `${printable(e.client.name ?? "?")}#${e.client.id}` : "-";
   const arrow = e.dir === "in" ? paint("36", "→") : paint("35", "←");
   const parts = [head, who, arrow, e.kind ?? "?"];
-  if (e.method) parts.push(paint("1", safe(e.method)));
-  if (e.id !== undefined) parts.push(`id=${safe(e.id)}`);
+  if (e.method) parts.push(paint("1", printable(e.method)));
+  if (e.id !== undefined) parts.push(`id=${printable(e.id)}`);
   if (e.ms !== undefined) parts.push(`${e.ms}ms`);
   if (e.code !== undefined) parts.push(paint("31", `error ${e.code}`));
   if (e.bytes !== undefined) parts.push(`${e.bytes}B`);
-  if (e.client?.workspace) parts.push(paint("2", `[${safe(e.client.workspace)}]`));
+  if (e.client?.workspace) parts.push(paint("2", `[${printable(e.client.workspace)}]`));
   if (e.client?.pid) parts.push(paint("2", `(pid ${e.client.pid})`));
   let line = parts.join(" ");
-  if (e.payload !== undefined) line += ` ${safe(JSON.stringify(e.payload))}`;
+  if (e.payload !== undefined) line += ` ${printable(JSON.stringify(e.payload))}`;
   return line;
 }
 
@@ -225,14 +225,4 @@ function describe(args: Record<string, unknown>): string {
   if (args.client) parts.push(`client ${JSON.stringify(args.client)}`);
   if (args.since) parts.push(`since ${args.since}`);
   return parts.length ? ` (${parts.join(", ")})` : "";
-}
-
-/**
- * Control characters of untrusted text (host names, stderr) shown as `?`, and so are the
- * Unicode format characters that would disguise it on a terminal: bidi overrides and isolates
- * (`evil\u202Egnp.exe` reads as "evilexe.png"), zero-width ones, line and paragraph separators.
- */
-function safe(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, "?");
 }

@@ -12,7 +12,7 @@ import { findConfig, loadConfig } from "../config/load.ts";
 import { controlSocketPath } from "../config/paths.ts";
 import { isObject } from "../protocol/message.ts";
 import { fail } from "./logger.ts";
-import { colorEnabled } from "./tty.ts";
+import { colorEnabled, printable } from "./tty.ts";
 
 /** One service as status shows it: a daemon's snapshot, or `{service, socket, state: "down"}`. */
 export type StatusRow = Record<string, unknown>;
@@ -173,15 +173,15 @@ export function renderStatusTable(
   for (const r of rows) {
     // One line per workspace child of a `share = "workspace"` service.
     for (const w of (Array.isArray(r.workspaces) ? r.workspaces : []) as Record<string, unknown>[]) {
-      const line = `  ${String(r.service)} @ ${String(w.dir)}: ${String(w.state)}, pid ${dash(w.pid)}, ${num(w.clients)} clients, ${num(w.requests)} requests, idle ${typeof w.idleMs === "number" ? formatDuration(w.idleMs) : "-"}`;
+      const line = `  ${String(r.service)} @ ${printable(String(w.dir))}: ${String(w.state)}, pid ${dash(w.pid)}, ${num(w.clients)} clients, ${num(w.requests)} requests, idle ${typeof w.idleMs === "number" ? formatDuration(w.idleMs) : "-"}`;
       lines.push(options.width === undefined ? line : line.slice(0, options.width));
     }
     let why = "";
-    if (r.failReason) why = `${String(r.service)}: failed: ${String(r.failReason)}`;
+    if (r.failReason) why = `${String(r.service)}: failed: ${printable(String(r.failReason))}`;
     else if (r.startFailure)
-      why = `${String(r.service)}: cannot start (mux retries): ${String(r.lastRestartReason ?? r.startFailure)}`;
+      why = `${String(r.service)}: cannot start (mux retries): ${printable(String(r.lastRestartReason ?? r.startFailure))}`;
     else if (r.lastRestartReason && Number(r.restarts) > 0)
-      why = `${String(r.service)}: last restart: ${String(r.lastRestartReason)}`;
+      why = `${String(r.service)}: last restart: ${printable(String(r.lastRestartReason))}`;
     if (why) lines.push(options.width === undefined ? why : why.slice(0, options.width));
   }
   return `${lines.join("\n")}\n`;

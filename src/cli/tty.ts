@@ -29,3 +29,14 @@ else
 export function restoreColorEnv(): void {
   for (const [name, value] of Object.entries(hidden)) process.env[name] = value;
 }
+
+/**
+ * Untrusted text (host names, folder names, a server's stderr in a reason) made safe for a
+ * terminal: control characters shown as `?`, and so are the Unicode format characters that
+ * would disguise it: bidi overrides and isolates (`evil\u202Egnp.exe` reads as "evilexe.png"),
+ * zero-width ones, line and paragraph separators.
+ */
+export function printable(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, "?");
+}

@@ -129,7 +129,7 @@ export class EnginePool {
   own(client: MuxClient, env?: Record<string, string>): Engine | undefined {
     if (this.isolated.size >= this.options.maxIsolatedChildren) {
       client.refusalCode = RpcErrorCode.LimitReached;
-      client.refusal = `too many isolated servers for service "${this.options.serviceName}" (max_isolated_children = ${this.options.maxIsolatedChildren}); try again when a client leaves`;
+      client.refusal = `too many isolated servers for service "${this.options.serviceName}" (max_isolated_children = ${this.options.maxIsolatedChildren}); reconnect once a client has left`;
       this.logger.warn(`client ${client.id}: ${client.refusal}`);
       return undefined;
     }
@@ -167,7 +167,7 @@ export class EnginePool {
       if (this.byWorkspace.size >= o.maxWorkspaces) this.dropIdleWorkspace();
       if (this.byWorkspace.size >= o.maxWorkspaces) {
         client.refusalCode = RpcErrorCode.LimitReached;
-        client.refusal = `too many workspaces for service "${o.serviceName}" (max_workspaces = ${o.maxWorkspaces}); ${dir} gets a server when another workspace's last client leaves`;
+        client.refusal = `too many workspaces for service "${o.serviceName}" (max_workspaces = ${o.maxWorkspaces}); reconnect once another workspace's last client has left`;
         this.logger.warn(`client ${client.id}: ${client.refusal}`);
         return undefined;
       }
