@@ -406,8 +406,6 @@ class Front {
     const stream = session.openPostStream([m.key], true);
     // Learnt whether the answer comes back as JSON or, slow, as an event.
     if (m.method === "tools/list") stream.onAnswer = (json) => this.paramHeaders.listed(service, json);
-    // The client going away before the answer is a cancel (2026-07-28 has no notifications/cancelled on HTTP).
-    req.signal.addEventListener("abort", () => session.close("the client closed the stream"), { once: true });
     try {
       await session.admit(free, () => service.clientMessage(client, m.line, m.msg));
     } finally {
@@ -416,6 +414,12 @@ class Front {
     const json = await stream.first;
     if (json !== undefined)
       return new Response(json, { status: modernStatus(json), headers: { "content-type": "application/json" } });
+    // Not answered within the JSON window: from now on the client going away is a cancel (2026-07-28
+    // has no notifications/cancelled on HTTP), through its closed stream or, before that, its
+    // aborted request. (Watching `req.signal` from the start would cost every quick request.)
+    const cancel = (): void => session.close("the client closed the stream");
+    if (req.signal.aborted) cancel();
+    else req.signal.addEventListener("abort", cancel, { once: true });
     srv.timeout(req, 0);
     return new Response(stream.body, {
       status: 200,

@@ -58,10 +58,13 @@ export class SessionTable {
     return session;
   }
 
+  private statelessSeq = 0;
+
   /** One stateless 2026-07-28 request's own client, ended with its answer. */
   openStateless(service: HttpDoor): HttpSession {
     const session = new HttpSession(
-      { id: randomBytes(16).toString("hex"), stallTimeoutMs: service.options.clientStallTimeoutMs, stateless: true },
+      // Its id is never sent (no Mcp-Session-Id): a counter, not 128 random bits.
+      { id: `stateless-${++this.statelessSeq}`, stallTimeoutMs: service.options.clientStallTimeoutMs, stateless: true },
       (s, reason) => {
         this.stateless.delete(s);
         if (s.client) service.closeClient(s.client, reason);

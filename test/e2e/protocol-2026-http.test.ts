@@ -108,6 +108,37 @@ describe("2026-07-28 on the HTTP front", () => {
     );
   });
 
+  test("a client that goes away before its stateless request is answered (still in the JSON window) cancels it at the child", async () => {
+    const d = scope.dir();
+    const t = await scope.target({
+      socket: join(d, "c.sock"),
+      ...fakeServer(d),
+      http: { listen: "127.0.0.1:0", auth: "none" },
+    });
+    const gone = new AbortController();
+    const call = (): Json | undefined => recorded(d).find((m) => m.method === "tools/call");
+    const res = fetch(t.httpUrl as string, {
+      method: "POST",
+      signal: gone.signal,
+      headers: { ...ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "hang" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "hang", arguments: {}, _meta: envelope() },
+      }),
+    }).catch(() => undefined);
+    await waitFor(() => call() !== undefined, 5000, "the call at the child");
+    gone.abort();
+    await res;
+    const id = (call() as Json).id;
+    await waitFor(
+      () => recorded(d).some((m) => m.method === "notifications/cancelled" && (m.params as Json).requestId === id),
+      5000,
+      "the cancel at the child",
+    );
+  });
+
   test("headers are checked against the body (-32020), the envelope too (-32602, -32022), with the request's id, HTTP 400", async () => {
     const t = await serve();
     const url = t.httpUrl as string;
