@@ -463,7 +463,7 @@ function limitParked(r: RoutingCore, b: Bridge, call: Call): void {
 }
 
 /** The question as the modern client sees it: no id, no task or related-task, no URL elicitationId, no key hint. */
-function question(msg: RequestMessage): Question {
+export function question(msg: RequestMessage): Question {
   const params: JsonObject = isObject(msg.params) ? { ...msg.params } : {};
   delete params.task;
   if (msg.method === "elicitation/create" && params.mode === "url") delete params.elicitationId;
@@ -497,7 +497,7 @@ function keyFor(call: Call, msg: RequestMessage): string {
 }
 
 /** Why an answer cannot go to the child as the result of `method`, if it cannot. */
-function answerProblem(method: string, v: unknown): string | undefined {
+export function answerProblem(method: string, v: unknown): string | undefined {
   if (!isObject(v)) return "must be an object (the result of the input request)";
   if (method === "elicitation/create") {
     if (v.action !== "accept" && v.action !== "decline" && v.action !== "cancel")
