@@ -225,3 +225,30 @@ describe("tasks extension over a 2025-11-25 child", () => {
     expect(((await a.response("x")).result as Json).resultType).toBe("complete");
   }, 60_000);
 });
+
+describe("legacy clients of the same child", () => {
+  test("a 2025-11-25 session beside a modern client keeps the legacy task API: {task}, related-task questions to it, tasks/result", async () => {
+    const t = await serve();
+    const url = t.httpUrl as string;
+    const legacy = await scope.raw(t.socket);
+    await legacy.handshake({ elicitation: {}, tasks: {} });
+    // A modern client's task runs beside it.
+    const modern = resultOf(await call(url, "tools/call", { name: "slow_compute", arguments: { seconds: 60 } }));
+    expect(modern.resultType).toBe("task");
+    legacy.request("c", "tools/call", { name: "confirm_delete", arguments: { filename: "l.txt" }, task: {} });
+    const created = (await legacy.response("c", 15_000)).result as Json;
+    const task = created.task as Json;
+    expect(typeof task.taskId).toBe("string");
+    expect(task.ttl).toBe(300_000);
+    expect(created.resultType).toBeUndefined();
+    const ask = await legacy.next((m) => m.method === "elicitation/create", 15_000, 0);
+    expect(((ask.params as Json)._meta as Json)[RELATED]).toEqual({ taskId: task.taskId });
+    legacy.send({ jsonrpc: "2.0", id: ask.id, result: { action: "accept", content: { confirm: true } } });
+    legacy.request("r", "tasks/result", { taskId: task.taskId });
+    const result = (await legacy.response("r", 15_000)).result as Json;
+    expect(result.content).toEqual([{ type: "text", text: "deleted l.txt" }]);
+    legacy.request("g", "tasks/get", { taskId: modern.taskId });
+    expect(((await legacy.response("g")).error as Json).code).toBe(-32602);
+    expect(resultOf(await call(url, "tasks/cancel", { taskId: modern.taskId })).resultType).toBe("complete");
+  }, 60_000);
+});

@@ -248,7 +248,7 @@ function earlyQuestion(
   capable: (caps: JsonObject) => boolean,
 ): boolean {
   const e = early.get(r);
-  if (!e) return false;
+  if (!e || r.tasks.owner(taskId)) return false; // a legacy client's task: its own routing
   for (const q of e.calls) if (r.pending.get(q.muxId) !== q) e.calls.delete(q);
   if (e.calls.size === 0) return false;
   let held = 0;
