@@ -165,6 +165,24 @@ describe("tasks extension over a 2025-11-25 child", () => {
     expect(done2.result).toEqual({ content: [{ type: "text", text: "got A and B" }] });
   }, 60_000);
 
+  test("a child that sends a task's questions only on an open tasks/result (the SDK's queue) gets one opened", async () => {
+    const t = await serve();
+    const url = t.httpUrl as string;
+    const created = resultOf(await call(url, "tools/call", { name: "queued_confirm", arguments: {} }));
+    const asking = await until(
+      url,
+      created.taskId as string,
+      (x) => x.status === "input_required" && Object.keys((x.inputRequests as Json) ?? {}).length === 1,
+    );
+    const [key] = Object.keys(asking.inputRequests as Json) as [string];
+    await call(url, "tasks/update", {
+      taskId: created.taskId,
+      inputResponses: { [key]: { action: "accept", content: { confirm: true } } },
+    });
+    const done = await until(url, created.taskId as string, terminal);
+    expect(done.result).toEqual({ content: [{ type: "text", text: "went on" }] });
+  }, 60_000);
+
   test("without the extension: a task-required tool is -32021 naming it, an optional one runs inline, tasks/* are -32021", async () => {
     const t = await serve();
     const url = t.httpUrl as string;
