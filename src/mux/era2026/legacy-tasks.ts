@@ -315,7 +315,7 @@ const KIND: Record<string, string> = {
 /** Per child, the task support of its tools (by name), once read. */
 const supports = new WeakMap<
   RoutingCore,
-  { map?: Map<string, string>; waiting: ((m: Map<string, string>) => void)[] }
+  { map?: Map<string, string>; waiting: ((m: Map<string, string>) => void)[]; init: unknown }
 >();
 
 /** Pages of tools/list read for task support at most. */
@@ -323,9 +323,10 @@ const MAX_PAGES = 20;
 
 function toolSupport(r: RoutingCore, use: (support: Map<string, string>) => void): void {
   let s = supports.get(r);
+  if (s && s.init !== r.initResult) s = undefined; // a restarted child: its tools are read again
   if (s?.map) return use(s.map);
   if (s) return void s.waiting.push(use);
-  s = { waiting: [use] };
+  s = { waiting: [use], init: r.initResult };
   supports.set(r, s);
   const entry = s;
   const map = new Map<string, string>();
