@@ -122,6 +122,14 @@ export function startHttpFront(options: HttpFrontOptions): HttpFront {
 
 // --- internal ---
 
+/** A 200 answer streamed as Server-Sent Events, with `headers` besides the usual ones. */
+function sse(body: ReadableStream<Uint8Array>, headers: Record<string, string>): Response {
+  return new Response(body, {
+    status: 200,
+    headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },
+  });
+}
+
 type Server = Bun.Server<undefined>;
 
 /** The listener's state (sessions, budgets, the sweep) and its request handlers, each one step. */
@@ -330,10 +338,7 @@ class Front {
       if (json !== undefined)
         return new Response(json, { status: 200, headers: { ...headers, "content-type": "application/json" } });
       srv.timeout(req, 0);
-      return new Response(stream.sse.body, {
-        status: 200,
-        headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },
-      });
+      return sse(stream.sse.body, headers);
     } finally {
       hold.release();
     }
@@ -421,14 +426,7 @@ class Front {
     if (req.signal.aborted) cancel();
     else req.signal.addEventListener("abort", cancel, { once: true });
     srv.timeout(req, 0);
-    return new Response(stream.body, {
-      status: 200,
-      headers: {
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache, no-transform",
-        "x-accel-buffering": "no",
-      },
-    });
+    return sse(stream.body, { "x-accel-buffering": "no" });
   }
 
   private get(req: Request, service: HttpDoor, srv: Server): Response {
@@ -439,14 +437,7 @@ class Front {
     const stream = found.openGetStream(req.headers.get("last-event-id") ?? undefined);
     if (stream === "conflict") return rpcError(409, "Conflict: this session already has a standalone stream");
     srv.timeout(req, 0);
-    return new Response(stream.body, {
-      status: 200,
-      headers: {
-        "mcp-session-id": found.id,
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache, no-transform",
-      },
-    });
+    return sse(stream.body, { "mcp-session-id": found.id });
   }
 }
 

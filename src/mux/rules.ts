@@ -18,6 +18,7 @@ import { spanAt, splice } from "../protocol/scan.ts";
 import { capabilitiesFor, negotiateVersion } from "../protocol/versions.ts";
 import type { MuxClient } from "./client.ts";
 import { MRTR_METHODS, parkedQuestion } from "./era2026/bridge.ts";
+import { forgetToolSupport, taskQuestion, taskStatus } from "./era2026/legacy-tasks.ts";
 import {
   askModern,
   endListen,
@@ -210,6 +211,7 @@ export const childRequestRules: Record<string, ChildRequestRule> = {
   },
 
   "roots/list"(r, msg) {
+    if (taskQuestion(r, msg, (caps) => isObject(caps.roots))) return;
     // Asked while a modern tools/call (prompts/get, resources/read) is its only cause: that client answers it.
     if (modernRoute(r, msg, (caps) => isObject(caps.roots), undefined)) return;
     answerRoots(r, msg, Date.now() + ROOTS_WAIT_MS);
@@ -296,6 +298,7 @@ export const childNotificationRules: Record<string, ChildNotificationRule> = {
   "notifications/tasks"() {},
 
   "notifications/tasks/status"(r, msg) {
+    if (taskStatus(r, msg.params)) return; // a modern client's task: kept for its tasks/get
     // Task ids and statuses are strings; anything else names no task (never String()ed: a deep array overflows).
     const taskId = msg.params?.taskId;
     if (typeof taskId !== "string") return;
@@ -324,6 +327,7 @@ function listFromCache(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply:
 function listChanged(method: string, listen: keyof ListenFilter): ChildNotificationRule {
   return (r, msg) => {
     r.cachedLists.delete(method);
+    if (method === "tools/list") forgetToolSupport(r);
     // From a modern child it comes on the mux's own listen: legacy clients get it plain.
     r.broadcast(r.childEra === "modern" ? `{"jsonrpc":"2.0","method":"${msg.method}"}` : msg.text);
     notifyListens(r, listen, msg.method, msg.params);
@@ -398,6 +402,8 @@ function routeToClient(
 ): void {
   const capable = (s: MuxClient): boolean => capableOf(s.capabilities);
   const refuse = (why: string): void => r.serverRequests.answerUnrouted(msg.rawId, msg.method, why);
+  // A question for a task a 2026-07-28 client owns: one of the task's inputRequests.
+  if (taskQuestion(r, msg, capableOf)) return;
   const taskOwner = r.tasks.relatedOwner(msg.params);
   if (!taskOwner && modernRoute(r, msg, capableOf, refuse)) return;
   if (taskOwner)

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { MuxClient } from "../../src/mux/client.ts";
 import { Deadlines } from "../../src/mux/deadlines.ts";
 import { HeldQueue, type HeldRequest } from "../../src/mux/routing/held.ts";
+import { type BridgedTask, TaskOwners } from "../../src/mux/routing/tasks.ts";
 import { Slots } from "../../src/mux/slots.ts";
 import { parseMessage, type RequestMessage } from "../../src/protocol/message.ts";
 import { RpcErrorCode } from "../../src/protocol/rpc-error.ts";
@@ -251,5 +252,42 @@ describe("Deadlines", () => {
       reason: "request timed out in mcp-mux",
     });
     expect(router.pending.size).toBe(0);
+  });
+});
+
+describe("TaskOwners: tasks of 2026-07-28 clients over a legacy child", () => {
+  const bridged = (taskId: string, over: Partial<BridgedTask> = {}): BridgedTask => ({
+    taskId,
+    owner: "http",
+    ownerClient: undefined,
+    capabilities: {},
+    task: { taskId, status: "working" },
+    inputs: new Map(),
+    ordinals: new Map(),
+    final: undefined,
+    resultOpen: false,
+    onFinal: [],
+    expiresAt: Date.now() + 60_000,
+    ...over,
+  });
+
+  test("bounded (the oldest go), expired ones are gone, a socket owner's go with it, clear() empties", () => {
+    const owners = new TaskOwners();
+    for (const id of ["a", "b", "c"]) owners.noteBridged(bridged(id), 2);
+    expect(owners.bridged("a")).toBeUndefined();
+    expect(owners.bridged("b")?.taskId).toBe("b");
+    expect(owners.size).toBe(2);
+    owners.noteBridged(bridged("old", { expiresAt: Date.now() - 1 }), 10);
+    expect(owners.bridged("old")).toBeUndefined();
+    const socket = client();
+    owners.noteBridged(bridged("s", { owner: "socket:0", ownerClient: socket }), 10);
+    owners.noteBridged(bridged("done", { task: { taskId: "done", status: "completed" } }), 10);
+    expect(owners.size).toBe(3); // a terminal task keeps nothing awake
+    owners.dropClient(socket);
+    expect(owners.bridged("s")).toBeUndefined();
+    expect(owners.bridged("b")?.taskId).toBe("b");
+    owners.clear();
+    expect(owners.bridged("b")).toBeUndefined();
+    expect(owners.size).toBe(0);
   });
 });

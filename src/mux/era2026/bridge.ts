@@ -520,7 +520,7 @@ function paramsOf(msg: RequestMessage): JsonObject | undefined {
 const wholeParams = new WeakMap<RequestMessage, JsonObject>();
 
 /** The question as the modern client sees it: no id, no task or related-task, no URL elicitationId, no key hint. */
-function question(msg: RequestMessage): Question {
+export function question(msg: RequestMessage): Question {
   const params: JsonObject = isObject(msg.params) ? { ...msg.params } : {};
   delete params.task;
   if (msg.method === "elicitation/create" && params.mode === "url") delete params.elicitationId;
@@ -569,7 +569,7 @@ function answerLine(rawId: string, method: string, v: unknown): string | { bad: 
 }
 
 /** Why an answer cannot go to the child as the result of `method`, if it cannot. */
-function answerProblem(method: string, v: unknown): string | undefined {
+export function answerProblem(method: string, v: unknown): string | undefined {
   if (!isObject(v)) return "must be an object (the result of the input request)";
   if (method === "elicitation/create") {
     if (v.action !== "accept" && v.action !== "decline" && v.action !== "cancel")

@@ -21,7 +21,17 @@ import type { MuxClient } from "../client.ts";
 import { isLogLevel } from "../levels.ts";
 import type { RoutingCore } from "../routing/core.ts";
 import type { Pending, Reply } from "../routing/types.ts";
+import { duplicateError } from "../routing/wire.ts";
 import { type BridgeHooks, type BridgeRequest, bridgeQuestion, MRTR_METHODS, resumeCall } from "./bridge.ts";
+import {
+  flattenCreated,
+  legacyTasksOn,
+  prepareToolCall,
+  TASK_METHODS,
+  TASKS_EXTENSION,
+  taskCallSent,
+  taskRequest,
+} from "./legacy-tasks.ts";
 import { modernChildRequest } from "./modern-child.ts";
 
 /** What one modern request declared about itself. */
@@ -66,6 +76,7 @@ export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage,
     return r.submit(s, msg, reply, () => modernRequest(r, s, msg, reply));
   if (msg.method === "server/discover") return discover(r, s, msg, reply);
   if (msg.method === "subscriptions/listen") return listen(r, s, msg, reply);
+  if (TASK_METHODS.has(msg.method)) return taskRequest(r, s, msg, envelope.capabilities, reply);
   if (MRTR_METHODS.has(msg.method)) {
     const responses = msg.params?.inputResponses;
     if (responses !== undefined && !(isObject(responses) && Object.values(responses).every(isObject)))
@@ -79,15 +90,26 @@ export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage,
       );
     // A retry of an `input_required` round resumes the parked call; it is never a new call.
     if (msg.params?.requestState !== undefined)
-      return resumeCall(r, { client: s, msg, reply, capabilities: envelope.capabilities }, bridgeHooks(r, envelope));
+      return resumeCall(r, { client: s, msg, reply, capabilities: envelope.capabilities }, bridgeHooks(r, envelope, s));
   }
   const out = childView(msg);
   if (!out) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unreadable request"));
-  r.submit(s, msg, reply, () => {
+  const go = (child: RequestMessage, asTask?: boolean): void => {
     track(s, msg.key, { envelope, msg, reply });
-    r.forward(s, out, reply, (res) => {
+    const p = r.forward(s, child, reply, (res) => {
       untrack(s, msg.key);
-      reply(stampResponse(r, msg, res));
+      reply(stampResponse(r, msg, res, { client: s, capabilities: envelope.capabilities }));
+    });
+    if (asTask) taskCallSent(r, p);
+  };
+  r.submit(s, msg, reply, () => {
+    if (msg.method !== "tools/call") return go(out);
+    // The tasks extension over a legacy child with tasks (the tool's task support read first).
+    prepareToolCall(r, out, envelope.capabilities, (child, refusal, asTask) => {
+      if (refusal) return reply(refusal);
+      if (!child) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unreadable request"));
+      if (s.inflight.has(msg.key)) return reply(duplicateError(msg.rawId));
+      go(child, asTask);
     });
   });
 }
@@ -198,7 +220,7 @@ export function askModern(
     reply: cause.reply,
     capabilities: cause.envelope.capabilities,
   };
-  bridgeQuestion(r, msg, req, cause.pending, capable, required, bridgeHooks(r, cause.envelope));
+  bridgeQuestion(r, msg, req, cause.pending, capable, required, bridgeHooks(r, cause.envelope, cause.client));
 }
 
 /** Answer a modern request at the child with `line` now, and stop the child's work on it. */
@@ -310,9 +332,10 @@ interface Tracked {
 const envelopes = new WeakMap<MuxClient, Map<string, Tracked>>();
 
 /** The bridge's view of the modern leg (results stamped, requests tracked), for one router. */
-function bridgeHooks(r: RoutingCore, first: Envelope): BridgeHooks {
+function bridgeHooks(r: RoutingCore, first: Envelope, client: MuxClient): BridgeHooks {
   return {
-    stamp: (msg, res) => stampResponse(r, msg, res),
+    // A call that ends in a task (MRTR rounds first) is the first client's principal's task.
+    stamp: (msg, res) => stampResponse(r, msg, res, { client, capabilities: first.capabilities }),
     resultMeta: () => ({ [META.serverInfo]: serverInfoOf(r) }),
     // A retry's own envelope, when it has one (it always has: only modern requests resume).
     track: (req) =>
@@ -395,7 +418,9 @@ function discover(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Repl
     if (!init)
       return reply(errorLine(msg.rawId, RpcErrorCode.InternalError, "Internal error: the server is not ready"));
     const caps = isObject(init.capabilities) ? { ...init.capabilities } : {};
-    delete caps.tasks; // legacy tasks have no modern counterpart without the extension bridge
+    delete caps.tasks; // the 2025-11-25 slot; the extension stands for it when translated
+    if (legacyTasksOn(r))
+      caps.extensions = { ...(isObject(caps.extensions) ? caps.extensions : {}), [TASKS_EXTENSION]: {} };
     const result: JsonObject = {
       resultType: "complete",
       supportedVersions: [...MODERN_VERSIONS],
@@ -412,9 +437,14 @@ function discover(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Repl
 }
 
 /** A child's response to a modern request, as the modern client gets it. */
-function stampResponse(r: RoutingCore, msg: RequestMessage, res: ResponseMessage): string {
+function stampResponse(
+  r: RoutingCore,
+  msg: RequestMessage,
+  res: ResponseMessage,
+  caller?: { client: MuxClient; capabilities: JsonObject },
+): string {
   try {
-    return stampOnce(r, msg, res);
+    return stampOnce(r, msg, res, caller);
   } catch {
     // Nested past what JSON.stringify can write again (JSON.parse read it): the client gets why.
     const why = "Internal error: the server's answer is nested too deep to relay";
@@ -422,7 +452,12 @@ function stampResponse(r: RoutingCore, msg: RequestMessage, res: ResponseMessage
   }
 }
 
-function stampOnce(r: RoutingCore, msg: RequestMessage, res: ResponseMessage): string {
+function stampOnce(
+  r: RoutingCore,
+  msg: RequestMessage,
+  res: ResponseMessage,
+  caller?: { client: MuxClient; capabilities: JsonObject },
+): string {
   if (res.error) {
     const { code, message, data } = res.error;
     if (msg.method === "resources/read" && code === -32002) {
@@ -435,6 +470,10 @@ function stampOnce(r: RoutingCore, msg: RequestMessage, res: ResponseMessage): s
   if (msg.method === "resources/read" && !(Array.isArray(result.contents) && result.contents.length > 0)) {
     const uri = msg.params?.uri;
     return errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Resource not found", { uri });
+  }
+  if (caller && msg.method === "tools/call" && isObject(result.task)) {
+    const created = flattenCreated(r, caller.client, caller.capabilities, result);
+    if (created) return resultLine(msg.rawId, { ...created, _meta: { [META.serverInfo]: serverInfoOf(r) } });
   }
   const meta = isObject(result._meta) ? result._meta : {};
   const stamped: JsonObject = {
