@@ -20,6 +20,7 @@ import {
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import type { Span } from "../protocol/scan.ts";
 import type { MuxClient, SendKind } from "./client.ts";
+import { cancelOrphanTasks } from "./era2026/legacy-tasks.ts";
 import { childListensReady, childSubscription, muxEnvelope } from "./era2026/modern-child.ts";
 import { Handshake } from "./handshake.ts";
 import { effectiveLevel } from "./levels.ts";
@@ -131,7 +132,7 @@ export class Router implements RoutingCore {
     this.slots.drop(client);
     this.handshake.drop(client);
     this.serverRequests.dropClient(client);
-    this.tasks.dropClient(client);
+    cancelOrphanTasks(this, this.tasks.dropClient(client));
     this.subscriptions.dropClient(client);
     this.applyLogLevel();
     if (client.roots !== undefined) this.rootsChanged();

@@ -6,8 +6,9 @@
  */
 
 import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, type Json, ROOT, type Target, testScope } from "../helpers.ts";
+import { BUN, type Json, ROOT, type Target, testScope, waitFor } from "../helpers.ts";
 
 const scope = testScope("bin");
 const FIXTURE = join(ROOT, "test/fixtures/conformance-server.ts");
@@ -241,6 +242,26 @@ describe("tasks extension over a 2025-11-25 child", () => {
     expect(((await a.response("u")).error as Json).code).toBe(-32602);
     a.request("x", "tasks/cancel", { taskId, _meta: meta(WITH_TASKS) });
     expect(((await a.response("x")).result as Json).resultType).toBe("complete");
+  }, 60_000);
+});
+
+describe("a task's connection going away", () => {
+  test("a socket client that disconnects has its unfinished tasks cancelled at the child (nobody can reach them)", async () => {
+    const d = scope.dir();
+    const cancelled = join(d, "cancelled");
+    const t = await scope.target({
+      socket: join(d, "t.sock"),
+      cmd: BUN,
+      args: [FIXTURE],
+      env: { FIXTURE_CANCEL_LOG: cancelled },
+    });
+    const a = await scope.raw(t.socket);
+    a.request("c", "tools/call", { name: "slow_compute", arguments: { seconds: 60 }, _meta: meta(WITH_TASKS) });
+    const created = (await a.response("c", 15_000)).result as Json;
+    expect(created.resultType).toBe("task");
+    a.close();
+    const read = (): string => (existsSync(cancelled) ? readFileSync(cancelled, "utf8") : "");
+    await waitFor(() => read().includes(created.taskId as string), 10_000, "the task cancelled at the child");
   }, 60_000);
 });
 

@@ -291,6 +291,20 @@ export function taskStatus(r: RoutingCore, params: JsonObject | undefined): bool
   return true;
 }
 
+/**
+ * Tasks whose socket connection went away (`TaskOwners.dropClient`): nobody can reach them any
+ * more, so their parked questions are answered with an error and the child is asked to cancel
+ * them (its answer, whatever it is, is not needed).
+ */
+export function cancelOrphanTasks(r: RoutingCore, orphans: readonly BridgedTask[]): void {
+  if (r.state !== "ready") return;
+  for (const t of orphans) {
+    for (const q of t.inputs.values())
+      r.serverRequests.answerUnrouted(q.childRawId, q.method, "the client that owns the task disconnected");
+    r.request("tasks/cancel", { taskId: t.taskId }, () => {});
+  }
+}
+
 // --- internal ---
 
 const RELATED_TASK = "io.modelcontextprotocol/related-task";

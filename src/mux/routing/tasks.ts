@@ -87,10 +87,19 @@ export class TaskOwners {
     return typeof taskId === "string" ? this.owners.get(taskId) : undefined;
   }
 
-  /** A client left: its tasks have no owner any more. */
-  dropClient(client: MuxClient): void {
+  /**
+   * A client left: its tasks have no owner any more. Returns its 2026-07-28 tasks over this
+   * legacy child that had not ended (nobody can reach them now: the caller cancels them).
+   */
+  dropClient(client: MuxClient): BridgedTask[] {
     for (const [id, owner] of this.owners) if (owner === client) this.owners.delete(id);
-    for (const [id, t] of this.modern) if (t.ownerClient === client) this.modern.delete(id);
+    const orphans: BridgedTask[] = [];
+    for (const [id, t] of this.modern) {
+      if (t.ownerClient !== client) continue;
+      this.modern.delete(id);
+      if (!TERMINAL.has(String(t.task.status)) && t.expiresAt > Date.now()) orphans.push(t);
+    }
+    return orphans;
   }
 
   /** The child is gone: its tasks with it. */
