@@ -20,6 +20,7 @@
  */
 
 import { MuxError } from "../errors.ts";
+import { wholeParams } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { type Incoming, parseBody, readBody } from "./body.ts";
@@ -397,8 +398,10 @@ class Front {
     if (m.key === undefined) return new Response(null, { status: 202 }); // notifications and answers: nothing to do on HTTP
     const problem = modernHeaderProblem(req.headers, m, this.options.envelope);
     if (problem) return rpcError(400, problem.message, problem.data, problem.code, {}, m.rawId);
-    const bytes = m.msg.kind === "request" ? m.msg.bytes : undefined; // a big body's params hold only its small members
-    const bad = this.paramHeaders.problem(service, req.headers, m.method, m.params, bytes);
+    // A big body's `params` hold only its small members: the check reads them whole, or
+    // padding the arguments past the byte-path threshold would skip it.
+    const params = m.msg.kind === "request" ? wholeParams(m.msg) : m.params;
+    const bad = this.paramHeaders.problem(service, req.headers, m.method, params);
     if (bad) return rpcError(400, `Header mismatch: ${bad}`, undefined, RpcErrorCode.HeaderMismatch, {}, m.rawId);
     const session = this.sessions.openStateless(service);
     const client = session.client;

@@ -146,14 +146,10 @@ export class ParamHeaderGuard<Service extends object> {
     headers: Headers,
     method: string | undefined,
     params: Record<string, unknown> | undefined,
-    bytes?: Uint8Array,
   ): string | undefined {
     if (method !== "tools/call" || typeof params?.name !== "string") return undefined;
     const annotated = this.books.get(service)?.of(params.name);
-    if (!annotated) return undefined;
-    // A body on the byte path (`bytes`) has only its small members in `params`: big arguments
-    // are read from its bytes, or padding the arguments would skip the check.
-    return paramHeaderProblem(headers, annotated, bytes ? argumentsOf(bytes) : params.arguments);
+    return annotated ? paramHeaderProblem(headers, annotated, params.arguments) : undefined;
   }
 
   /** A `tools/list` answer (its JSON text) the service gave a 2026-07-28 client. */
@@ -177,16 +173,6 @@ const SENTINEL_END = "?=";
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const MAX_DEPTH = 32;
 const MAX_TOOLS = 4096;
-
-/** `params.arguments` of a request given as bytes (undefined when unreadable). */
-function argumentsOf(bytes: Uint8Array): unknown {
-  try {
-    const body: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    return isObject(body) && isObject(body.params) ? body.params.arguments : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function sameValue(type: ParamHeader["type"], header: string, value: unknown): boolean {
   if (type === "string") return typeof value === "string" && header === value;

@@ -94,6 +94,26 @@ export type Message =
   | InvalidMessage
   | ParseErrorMessage;
 
+/**
+ * All of a request's params. A message on the byte path keeps only its small members in
+ * `params` (big arguments, a big answer in `inputResponses` are left out), so for one of those
+ * they are read from its bytes, once per message; a text message's `params` are whole already.
+ */
+export function wholeParams(msg: RequestMessage): JsonObject | undefined {
+  if (!msg.bytes) return msg.params;
+  let whole = wholeCache.get(msg);
+  if (!whole) {
+    try {
+      const body: unknown = JSON.parse(decoder.decode(msg.bytes));
+      whole = isObject(body) && isObject(body.params) ? body.params : {};
+    } catch {
+      whole = {};
+    }
+    wholeCache.set(msg, whole);
+  }
+  return whole;
+}
+
 /** Parse and classify one line of JSON-RPC text. */
 export function parseMessage(text: string): Message {
   let value: unknown;
@@ -207,6 +227,7 @@ export function idKeyOf(raw: string): string {
 
 const PLAIN_INTEGER = /^-?\d+$/;
 const decoder = new TextDecoder();
+const wholeCache = new WeakMap<RequestMessage, JsonObject>();
 /** Members up to this size are parsed for routing; bigger ones are payload the mux never reads. */
 const SMALL_MEMBER = 64 * 1024;
 

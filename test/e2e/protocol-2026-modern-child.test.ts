@@ -324,6 +324,20 @@ describe("legacy clients of a modern child", () => {
     expect(textOf(resultOf(await c.response(7)))).toBe("Hello, Zed!");
   });
 
+  test("a legacy client's request nested past JSON.stringify's stack gets -32602 and its connection goes on", async () => {
+    const { t, lines } = await modernChild();
+    const c = await scope.raw(t.socket);
+    await c.handshake();
+    const deep = 200_000;
+    c.send(
+      `{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"greet","arguments":{"x":${"[".repeat(deep)}${"]".repeat(deep)}}}}`,
+    );
+    expect(((await c.response("deep", 20_000)).error as Json).code).toBe(-32602);
+    c.request("ok", "tools/call", { name: "greet", arguments: { name: "Ada" } });
+    expect(((await c.response("ok")).result as Json).content).toEqual([{ type: "text", text: "Hello, Ada!" }]);
+    expect(lines().filter((l) => l.method === "tools/call")).toHaveLength(1);
+  }, 60_000);
+
   test("a legacy client without the capability gets an isError result, never the question", async () => {
     const { t } = await modernChild();
     const client = await sdkClient(t.socket, { capabilities: {} });

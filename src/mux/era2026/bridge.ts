@@ -19,7 +19,13 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { isObject, type JsonObject, type RequestMessage, type ResponseMessage } from "../../protocol/message.ts";
+import {
+  isObject,
+  type JsonObject,
+  type RequestMessage,
+  type ResponseMessage,
+  wholeParams,
+} from "../../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../../protocol/rpc-error.ts";
 import type { MuxClient } from "../client.ts";
 import type { RoutingCore } from "../routing/core.ts";
@@ -112,7 +118,7 @@ export function parkedQuestion(r: RoutingCore, msg: RequestMessage, capable: (ca
  */
 export function resumeCall(r: RoutingCore, req: BridgeRequest, hooks: BridgeHooks): void {
   const { client, msg, reply } = req;
-  const params = paramsOf(msg) ?? {};
+  const params = wholeParams(msg) ?? {};
   const invalid = (why: string, reason = "invalid_request_state"): void =>
     reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, `Invalid params: ${why}`, { reason }));
   const responses = params.inputResponses;
@@ -303,7 +309,7 @@ function closeRound(r: RoutingCore, call: Call): void {
   // A first request that already carries answers (a retry without state, protocol-2026 §3.2
   // step 9) has the questions under the keys it names answered from them: keys are per call
   // and deterministic, so a client retrying from scratch is matched without a state.
-  const supplied = call.round === 0 ? paramsOf(cur.msg)?.inputResponses : undefined;
+  const supplied = call.round === 0 ? wholeParams(cur.msg)?.inputResponses : undefined;
   for (const a of offer) {
     const key = keyFor(call, a.msg);
     const given = isObject(supplied) && Object.hasOwn(supplied, key) ? supplied[key] : undefined;
@@ -494,30 +500,8 @@ function limitParked(r: RoutingCore, b: Bridge, call: Call): void {
  * a state would resume a request with other arguments.
  */
 function digestOf(msg: RequestMessage): string {
-  return requestDigest(paramsOf(msg));
+  return requestDigest(wholeParams(msg));
 }
-
-/**
- * All of `msg`'s params: a message on the byte path has only its small members in `params`
- * (big arguments, a big answer in `inputResponses` are left out), so they are read from its
- * bytes, once per message.
- */
-function paramsOf(msg: RequestMessage): JsonObject | undefined {
-  if (!msg.bytes) return msg.params;
-  let whole = wholeParams.get(msg);
-  if (!whole) {
-    try {
-      const body: unknown = JSON.parse(new TextDecoder().decode(msg.bytes));
-      whole = isObject(body) && isObject(body.params) ? body.params : {};
-    } catch {
-      whole = {};
-    }
-    wholeParams.set(msg, whole);
-  }
-  return whole;
-}
-
-const wholeParams = new WeakMap<RequestMessage, JsonObject>();
 
 /** The question as the modern client sees it: no id, no task or related-task, no URL elicitationId, no key hint. */
 export function question(msg: RequestMessage): Question {

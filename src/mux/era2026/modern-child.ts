@@ -18,6 +18,7 @@ import {
   parseMessage,
   type RequestMessage,
   type ResponseMessage,
+  wholeParams,
 } from "../../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../../protocol/rpc-error.ts";
 import { splice } from "../../protocol/scan.ts";
@@ -292,7 +293,14 @@ function send(
   round: number,
 ): void {
   const out = withEnvelope(s, msg, retry);
-  if (!out) return reply(errorLine(msg.rawId, RpcErrorCode.InvalidParams, "Invalid params: unreadable request"));
+  if (!out)
+    return reply(
+      errorLine(
+        msg.rawId,
+        RpcErrorCode.InvalidParams,
+        "Invalid params: the request cannot be relayed (nested too deep)",
+      ),
+    );
   r.forward(s, out, reply, (res) => {
     if (res.error?.code === RpcErrorCode.MissingRequiredClientCapability && msg.method === "tools/call")
       return reply(
@@ -428,14 +436,7 @@ function withEnvelope(
   msg: RequestMessage,
   retry: { inputResponses: JsonObject; requestState?: unknown } | undefined,
 ): RequestMessage | undefined {
-  let body: unknown;
-  try {
-    body = JSON.parse(msg.bytes ? textDecoder.decode(msg.bytes) : msg.text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(body)) return undefined;
-  const params: JsonObject = isObject(body.params) ? { ...body.params } : {};
+  const params: JsonObject = { ...(wholeParams(msg) ?? {}) };
   const meta: JsonObject = {};
   // The client's own `_meta` keys, minus any claim to the reserved envelope keys.
   if (isObject(params._meta))
@@ -451,9 +452,13 @@ function withEnvelope(
     params.inputResponses = retry.inputResponses;
     if (retry.requestState !== undefined) params.requestState = retry.requestState;
   }
-  const parsed = parseMessage(JSON.stringify({ ...body, params }));
+  let line: string;
+  try {
+    line = JSON.stringify({ jsonrpc: "2.0", id: msg.id, method: msg.method, params });
+  } catch {
+    return undefined; // nested past what JSON.stringify can write (JSON.parse reads any depth)
+  }
+  const parsed = parseMessage(line);
   if (parsed.kind !== "request") return undefined;
   return { ...parsed, rawId: msg.rawId, key: msg.key };
 }
-
-const textDecoder = new TextDecoder();

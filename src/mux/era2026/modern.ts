@@ -14,6 +14,7 @@ import {
   parseMessage,
   type RequestMessage,
   type ResponseMessage,
+  wholeParams,
 } from "../../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../../protocol/rpc-error.ts";
 import { isModernVersion, META, MODERN_VERSIONS } from "../../protocol/versions.ts";
@@ -319,8 +320,6 @@ const MODERN_PARAMS = ["inputResponses", "requestState"];
 
 const RESERVED_PREFIX = "io.modelcontextprotocol/";
 
-const textDecoder = new TextDecoder();
-
 /** A modern request in flight: its envelope, the request and where its answer goes. */
 interface Tracked {
   envelope: Envelope;
@@ -381,14 +380,7 @@ function readEnvelope(msg: RequestMessage, reply: Reply): Envelope | undefined {
 
 /** The request as the legacy child gets it: the reserved `_meta` keys and the MRTR members removed. */
 function childView(msg: RequestMessage): RequestMessage | undefined {
-  let body: unknown;
-  try {
-    body = JSON.parse(msg.bytes ? textDecoder.decode(msg.bytes) : msg.text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(body)) return undefined;
-  const params = isObject(body.params) ? { ...body.params } : {};
+  const params: JsonObject = { ...(wholeParams(msg) ?? {}) };
   for (const k of MODERN_PARAMS) delete params[k];
   if (isObject(params._meta)) {
     const meta: JsonObject = {};
@@ -398,7 +390,7 @@ function childView(msg: RequestMessage): RequestMessage | undefined {
   }
   let line: string;
   try {
-    line = JSON.stringify({ ...body, params });
+    line = JSON.stringify({ jsonrpc: "2.0", id: msg.id, method: msg.method, params });
   } catch {
     return undefined; // nested past what JSON.stringify can write (JSON.parse reads any depth)
   }
