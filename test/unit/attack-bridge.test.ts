@@ -91,15 +91,22 @@ describe("attack: the 2026-07-28 leg and its bridge", () => {
     expect(c.port.messages.at(-1)).toMatchObject({ id: 3, result: { resultType: "complete" } });
   });
 
-  test("a child result nested absurdly deep reaches the modern client as an error, not a throw in the child's line handler", async () => {
+  test("a child result nested absurdly deep reaches the modern client stamped (written from its text), and one the mux must rewrite as an error, never a throw in the child's line handler", async () => {
     const { router, child } = makeRouter();
     ready(router, child);
     const c = connect(router);
+    // Stamped in its text: the client gets the result as a legacy client would, nothing rewritten.
     c.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
-    const at = child.last("tools/call");
+    let at = child.last("tools/call");
     const line = `{"jsonrpc":"2.0","id":${at.id},"result":{"content":[],"x":${deep(200_000)}}}`;
     expect(() => router.childLine(line)).not.toThrow();
-    expect(c.port.messages.at(-1)).toMatchObject({ id: 1, error: { code: RpcErrorCode.InternalError } });
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 1, result: { resultType: "complete", content: [] } });
+    // A result with its own `_meta` is merged from the parsed value, which cannot be written again.
+    c.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "t", arguments: {}, _meta: META } });
+    at = child.last("tools/call");
+    const merged = `{"jsonrpc":"2.0","id":${at.id},"result":{"content":[],"_meta":{},"x":${deep(200_000)}}}`;
+    expect(() => router.childLine(merged)).not.toThrow();
+    expect(c.port.messages.at(-1)).toMatchObject({ id: 2, error: { code: RpcErrorCode.InternalError } });
     expect(router.pending.size).toBe(0);
   });
 

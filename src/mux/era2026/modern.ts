@@ -378,7 +378,11 @@ function readEnvelope(msg: RequestMessage, reply: Reply): Envelope | undefined {
   };
 }
 
-/** The request as the legacy child gets it: the reserved `_meta` keys and the MRTR members removed. */
+/**
+ * The request as the legacy child gets it: the reserved `_meta` keys and the MRTR members
+ * removed. Its text is written here, so the id's span is known without parsing it again; a
+ * kept `progressToken` (whose span the router rewrites) is found by parsing, as before.
+ */
 function childView(msg: RequestMessage): RequestMessage | undefined {
   const params: JsonObject = { ...(wholeParams(msg) ?? {}) };
   for (const k of MODERN_PARAMS) delete params[k];
@@ -388,17 +392,26 @@ function childView(msg: RequestMessage): RequestMessage | undefined {
     if (Object.keys(meta).length > 0) params._meta = meta;
     else delete params._meta;
   }
-  let line: string;
+  let paramsText: string;
   try {
-    line = JSON.stringify({ jsonrpc: "2.0", id: msg.id, method: msg.method, params });
+    paramsText = JSON.stringify(params);
   } catch {
     return undefined; // nested past what JSON.stringify can write (JSON.parse reads any depth)
   }
-  const parsed = parseMessage(line);
-  if (parsed.kind !== "request") return undefined;
-  // The client's id stays the exact text it sent (a big integer survives the round trip).
-  return { ...parsed, rawId: msg.rawId, key: msg.key };
+  // The client's id stays the exact text it sent (a big integer survives).
+  const text = `${ID_HEAD}${msg.rawId},"method":${JSON.stringify(msg.method)},"params":${paramsText}}`;
+  const token = isObject(params._meta) ? params._meta.progressToken : undefined;
+  if (typeof token === "string" || typeof token === "number") {
+    const parsed = parseMessage(text);
+    return parsed.kind === "request" ? { ...parsed, key: msg.key } : undefined;
+  }
+  const idSpan: [number, number] = [ID_HEAD.length, ID_HEAD.length + msg.rawId.length];
+  const { bytes: _bytes, ...small } = msg;
+  return { ...small, text, params, idSpan, progressSpan: undefined };
 }
+
+/** How every request line the mux writes for the child begins (its id follows). */
+const ID_HEAD = '{"jsonrpc":"2.0","id":';
 
 function serverInfoOf(r: RoutingCore): unknown {
   return r.initResult?.serverInfo;
@@ -467,6 +480,10 @@ function stampOnce(
     const created = flattenCreated(r, caller.client, caller.capabilities, result);
     if (created) return resultLine(msg.rawId, { ...created, _meta: { [META.serverInfo]: serverInfoOf(r) } });
   }
+  if (!CACHEABLE.has(msg.method) && !("_meta" in result) && !("resultType" in result)) {
+    const spliced = stampedText(r, msg, res, result);
+    if (spliced !== undefined) return spliced;
+  }
   const meta = isObject(result._meta) ? result._meta : {};
   const stamped: JsonObject = {
     ...result,
@@ -479,3 +496,47 @@ function stampOnce(
   }
   return resultLine(msg.rawId, stamped);
 }
+
+/**
+ * The common answer (`{"jsonrpc":"2.0","id":…,"result":{…}…}`, its result without a `_meta`
+ * or `resultType` of its own) stamped in its text: the stamp goes in right after the result's
+ * `{` and the client's id in place of the mux's; the rest is the child's text as it came (what
+ * follows the result, too, as a legacy client gets it), so the result is never written again.
+ * Undefined for any other shape (the caller writes it from the parsed result).
+ */
+function stampedText(
+  r: RoutingCore,
+  msg: RequestMessage,
+  res: ResponseMessage,
+  result: JsonObject,
+): string | undefined {
+  const text = res.text;
+  const span = res.idSpan;
+  if (!span || span[0] !== ID_HEAD.length || !text.startsWith(ID_HEAD) || !text.startsWith(RESULT_HEAD, span[1]))
+    return undefined;
+  const rest = text.slice(span[1] + RESULT_HEAD.length); // after the result's `{`: its members on
+  const info = serverInfoText(r);
+  const stamp = `"resultType":"complete","_meta":{${info === undefined ? "" : `"${META.serverInfo}":${info}`}}`;
+  let empty = true;
+  for (const _ in result) {
+    empty = false;
+    break;
+  }
+  return `${ID_HEAD}${msg.rawId}${RESULT_HEAD}${stamp}${empty ? "" : ","}${rest}`;
+}
+
+/** What follows the id of an answer whose result comes next and is an object. */
+const RESULT_HEAD = ',"result":{';
+
+/** The server's `serverInfo` as JSON text (undefined without one), written once per initialize result. */
+function serverInfoText(r: RoutingCore): string | undefined {
+  const init = r.initResult;
+  if (!init || init.serverInfo === undefined) return undefined;
+  let t = infoTexts.get(init);
+  if (t === undefined) {
+    t = JSON.stringify(init.serverInfo);
+    infoTexts.set(init, t);
+  }
+  return t;
+}
+const infoTexts = new WeakMap<JsonObject, string>();
