@@ -20,6 +20,8 @@ export interface HttpDoor {
   openClient(port: HttpPort, transport: string, workspace?: WorkspaceHint): HttpClient;
   /** One message the front parsed (`line`: its text, or its bytes when big): never parsed again. */
   clientMessage(client: HttpClient, line: string | Uint8Array, msg: Message): void;
+  /** The client gave up request `key` (its stream closed): cancelled at the child if it got there. */
+  cancelRequest(client: HttpClient, key: string, reason: string): void;
   /** The client is gone: release everything it held. */
   closeClient(client: HttpClient, reason: string): void;
   /** True while no new message of `client` should go in (its server's stdin is behind). */
@@ -36,6 +38,8 @@ export interface HttpClient {
   readonly operational: boolean;
   /** Its requests in flight. */
   readonly inflight: { readonly size: number };
+  /** Why it may not use the service (a limit, a refused workspace), if it may not. */
+  readonly refusal: string | undefined;
   /** Server→client requests it has not answered yet. */
   readonly outbound: { readonly size: number };
   /** The transport took queued bytes: the client may get more. */

@@ -20,7 +20,7 @@
  */
 
 import { MuxError } from "../errors.ts";
-import { wholeParams } from "../protocol/message.ts";
+import { type RequestMessage, wholeParams } from "../protocol/message.ts";
 import { errorLine, RpcErrorCode } from "../protocol/rpc-error.ts";
 import { isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { type Incoming, parseBody, readBody } from "./body.ts";
@@ -381,9 +381,9 @@ class Front {
 
   /**
    * One stateless 2026-07-28 POST (protocol-2026 §1.7): headers checked against the body
-   * (-32020), one request served through a client of its own that ends with its answer (no
-   * session id, no event ids, a closed stream cancels it), a notification taken (202). It waits
-   * like any other while its server's stdin is behind.
+   * (-32020), one request served on the client the service's stateless requests share (no
+   * session id, no event ids, a closed stream cancels it alone), a notification taken (202).
+   * It waits like any other while its server's stdin is behind.
    */
   private async stateless(post: Post): Promise<Response> {
     const { req, service, srv, messages } = post;
@@ -403,19 +403,30 @@ class Front {
     const params = m.msg.kind === "request" ? wholeParams(m.msg) : m.params;
     const bad = this.paramHeaders.problem(service, req.headers, m.method, params);
     if (bad) return rpcError(400, `Header mismatch: ${bad}`, undefined, RpcErrorCode.HeaderMismatch, {}, m.rawId);
-    const session = this.sessions.openStateless(service);
+    const session = this.sessions.statelessFor(service);
     const client = session.client;
     const free = (): boolean => !service.clientBusy(client);
     const hold = this.hold(post, session, free);
-    if (hold instanceof Response) {
-      session.close("refused: its server is behind");
-      return hold;
-    }
-    const stream = session.openPostStream([m.key], true);
+    if (hold instanceof Response) return hold;
+    // A key of its own on the shared client: two requests with the same id never meet; the
+    // answer still carries the id as the client wrote it.
+    const key = session.nextKey();
+    const msg = m.msg as RequestMessage; // this POST's own, parsed for it alone
+    msg.key = key;
+    const stream = session.openPostStream([key], true);
     // Learnt whether the answer comes back as JSON or, slow, as an event.
     if (m.method === "tools/list") stream.onAnswer = (json) => this.paramHeaders.listed(service, json);
+    let late = false;
     try {
-      await session.admit(free, () => service.clientMessage(client, m.line, m.msg));
+      // One that waited goes in only if its client is still there (as unread socket bytes).
+      const held = session.admit(free, () => {
+        if (!late || !req.signal.aborted) service.clientMessage(client, m.line, msg);
+      });
+      if (held) {
+        late = true;
+        await held;
+        if (req.signal.aborted) session.giveUp(key, "the client went away while its request waited");
+      }
     } finally {
       hold.release();
     }
@@ -425,7 +436,7 @@ class Front {
     // Not answered within the JSON window: from now on the client going away is a cancel (2026-07-28
     // has no notifications/cancelled on HTTP), through its closed stream or, before that, its
     // aborted request. (Watching `req.signal` from the start would cost every quick request.)
-    const cancel = (): void => session.close("the client closed the stream");
+    const cancel = (): void => session.giveUp(key, "the client closed the stream");
     if (req.signal.aborted) cancel();
     else req.signal.addEventListener("abort", cancel, { once: true });
     srv.timeout(req, 0);

@@ -30,11 +30,14 @@ export interface HttpSessionOptions {
   /** Without a stream or a request for this long the session counts as idle (default {@link IDLE_AFTER_MS}). */
   idleAfterMs?: number;
   /**
-   * One stateless (2026-07-28) request, not a session: events carry no ids and nothing is
-   * stored (no resumption), the session ends once the request is answered, and a stream the
-   * client closes ends it too (the request is cancelled at the child).
+   * The stateless (2026-07-28) requests of a service, not a session: each request its own
+   * stream under a key of its own ({@link HttpSession.nextKey}), events without ids and nothing
+   * stored (no resumption), nothing sent that belongs to no request, and a stream the client
+   * closes cancels its request alone (through `cancel`).
    */
   stateless?: boolean;
+  /** A stateless request's stream closed before its answer: give up request `key`. */
+  cancel?: (key: string, reason: string) => void;
 }
 
 /** Bytes of stored events across the sessions of one front. */
@@ -85,6 +88,7 @@ export class HttpSession implements HttpPort {
   private storeBytes = 0;
   private nextSeq = 1;
   private nextStream = 1;
+  private keySeq = 0;
   private readonly options: HttpSessionOptions;
   private readonly onEnd: (session: HttpSession, reason: string) => void;
 
@@ -179,11 +183,14 @@ export class HttpSession implements HttpPort {
           this.requestStream.delete(related);
           this.streams.delete(target.id);
           target.answerFirst(typeof line === "string" ? line : decoder.decode(data));
-          if (this.options.stateless) this.close("answered");
           return;
         }
         target.useStream();
       }
+      // A stateless request's stream keeps only what it can take: its progress and logs are
+      // dropped past the mark (one slow reader never costs the others theirs).
+      if (this.options.stateless && (kind === "progress" || kind === "log") && target.queued > STREAM_HIGH_WATER)
+        return;
       this.emit(target, data);
       if (kind === "response" && related !== undefined) {
         target.pending.delete(related);
@@ -192,12 +199,13 @@ export class HttpSession implements HttpPort {
           target.end();
           // Done with: its events stay stored for a resume, which needs nothing else of it.
           if (this.standalone !== target) this.streams.delete(target.id);
-          if (this.options.stateless) this.close("answered");
         }
       }
       return;
     }
-    if (kind === "response") return; // its stream is gone for good: nothing can resume it
+    // Its stream is gone for good (nothing can resume it), or, stateless, it belongs to no
+    // request: nobody asked for it (another request's stream is never the place).
+    if (kind === "response" || this.options.stateless) return;
     if (this.standalone?.open) return this.emit(this.standalone, data);
     // No stream for it: a server request goes on the newest open POST stream; the rest waits
     // (bounded) for a standalone stream.
@@ -210,8 +218,21 @@ export class HttpSession implements HttpPort {
     this.waitingBytes += data.length;
   }
 
-  /** ClientPort: bytes queued on open streams and not yet taken by the client. */
+  /** A key for the next stateless request (unique in this session: the client's own ids may repeat). */
+  nextKey(): string {
+    return `h${++this.keySeq}`;
+  }
+
+  /** A stateless request given up by the front (its client went away): its stream ends, the request is cancelled. */
+  giveUp(key: string, reason: string): void {
+    const id = this.requestStream.get(key);
+    const stream = id !== undefined ? this.streams.get(id) : undefined;
+    if (stream) this.dropStream(stream, reason);
+  }
+
+  /** ClientPort: bytes queued on open streams and not yet taken by the client (stateless: per stream, see {@link write}). */
   get backlog(): number {
+    if (this.options.stateless) return 0;
     let n = 0;
     for (const s of this.streams.values()) n += s.queued;
     return n;
@@ -276,7 +297,9 @@ export class HttpSession implements HttpPort {
     let cut = 0;
     for (const s of this.streams.values()) {
       if (s.open && s.queued > 0 && now - s.lastPull > this.options.stallTimeoutMs) {
-        s.end();
+        // A stateless stream cannot be resumed: its requests are given up with it.
+        if (this.options.stateless) this.dropStream(s, "its client took nothing for too long");
+        else s.end();
         cut++;
       }
     }
@@ -287,10 +310,26 @@ export class HttpSession implements HttpPort {
   // --- internal ---
 
   private newStream(pending: Set<string>, id = this.nextStream++): Stream {
-    const cancelled = this.options.stateless ? () => this.close("the client closed the stream") : undefined;
-    const stream = new Stream(id, pending, () => this.client?.drained(), cancelled);
+    const stream: Stream = new Stream(
+      id,
+      pending,
+      () => this.client?.drained(),
+      this.options.stateless ? () => this.dropStream(stream, "the client closed the stream") : undefined,
+    );
     this.streams.set(id, stream);
     return stream;
+  }
+
+  /** A stateless stream is gone before its answer: its requests are given up (cancelled at the child). */
+  private dropStream(stream: Stream, reason: string): void {
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    stream.end();
+    for (const key of stream.pending) {
+      this.requestStream.delete(key);
+      this.options.cancel?.(key, reason);
+    }
+    stream.pending.clear();
   }
 
   /** SEP-1699: a first event with an id and empty data, and how soon to reconnect. */
@@ -358,6 +397,8 @@ const WAITING_LIMIT = 1_048_576;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const END = encoder.encode("\n\n");
+/** Queued bytes past which a stateless stream's progress and logs are dropped. */
+const STREAM_HIGH_WATER = 1_048_576;
 /** How long a single-request POST waits for its answer before it streams (and primes) instead. */
 const QUICK_MS = 50;
 

@@ -1,7 +1,7 @@
 /**
  * The sessions of one HTTP front: open (capped: the oldest idle one makes room), looked up by
  * id, swept (stalled streams cut, idle and abandoned sessions expired), dropped with their
- * service, and the stateless 2026-07-28 requests being served; one event budget for all.
+ * service, and the client each service's stateless 2026-07-28 requests share; one event budget for all.
  * @module
  */
 
@@ -21,8 +21,10 @@ export class SessionTable {
   /** Stored event bytes of all sessions. */
   readonly budget: StoreBudget;
   private readonly sessions = new Map<string, { session: HttpSession; service: HttpDoor }>();
-  /** Stateless 2026-07-28 requests being served (each its own short-lived client). */
-  private readonly stateless = new Set<HttpSession>();
+  /** Per service, the session its stateless 2026-07-28 requests share (see {@link statelessFor}). */
+  private readonly stateless = new Map<HttpDoor, HttpSession>();
+  /** Stateless sessions that take no more requests (their client was refused): ended once idle. */
+  private readonly retired = new Set<HttpSession>();
   private readonly sweepTimer: ReturnType<typeof setInterval>;
 
   constructor(
@@ -60,18 +62,38 @@ export class SessionTable {
 
   private statelessSeq = 0;
 
-  /** One stateless 2026-07-28 request's own client, ended with its answer. */
-  openStateless(service: HttpDoor): HttpSession {
-    const session = new HttpSession(
-      // Its id is never sent (no Mcp-Session-Id): a counter, not 128 random bits.
-      { id: `stateless-${++this.statelessSeq}`, stallTimeoutMs: service.options.clientStallTimeoutMs, stateless: true },
+  /**
+   * The session the stateless 2026-07-28 requests of `service` share: one long-lived client,
+   * the HTTP principal's (every HTTP client holds the same token), each request a stream of
+   * its own under a key of its own (two requests with the same id never meet), cancelled
+   * alone when its stream closes. A session whose client was refused (a limit, a workspace)
+   * takes no more requests: the next one gets a new client and the old one ends once its streams have.
+   */
+  statelessFor(service: HttpDoor): HttpSession {
+    const current = this.stateless.get(service);
+    if (current && !current.ended && current.client.refusal === undefined) {
+      current.lastActive = Date.now();
+      return current;
+    }
+    if (current && !current.ended) this.retired.add(current);
+    const session: HttpSession = new HttpSession(
+      {
+        // Its id is never sent (no Mcp-Session-Id): a counter, not 128 random bits.
+        id: `stateless-${++this.statelessSeq}`,
+        stallTimeoutMs: service.options.clientStallTimeoutMs,
+        stateless: true,
+        idleAfterMs: Math.min(IDLE_AFTER_MS, this.settings.sessionIdleMs / 2),
+        cancel: (key, reason) => service.cancelRequest(session.client, key, reason),
+      },
       (s, reason) => {
-        this.stateless.delete(s);
+        if (this.stateless.get(service) === s) this.stateless.delete(service);
+        this.retired.delete(s);
         if (s.client) service.closeClient(s.client, reason);
+        this.log.debug(`http stateless client ${s.label} ended: ${reason}`);
       },
     );
     session.version = "2026-07-28";
-    this.stateless.add(session);
+    this.stateless.set(service, session);
     session.client = service.openClient(session, "http");
     return session;
   }
@@ -89,13 +111,14 @@ export class SessionTable {
   dropService(service: HttpDoor): void {
     for (const { session, service: s } of [...this.sessions.values()])
       if (s === service) session.close("the service stopped");
+    this.stateless.get(service)?.close("the service stopped");
   }
 
   /** End every session and stateless request; stop the sweep. */
   close(reason: string): void {
     clearInterval(this.sweepTimer);
     for (const { session } of [...this.sessions.values()]) session.close(reason);
-    for (const session of [...this.stateless]) session.close(reason);
+    for (const session of [...this.stateless.values(), ...this.retired]) session.close(reason);
   }
 
   // --- internal ---
@@ -122,6 +145,14 @@ export class SessionTable {
         now - session.lastActive > Math.min(idleMs, ABANDONED_MS)
       )
         session.close("abandoned session (never initialized) expired");
+    }
+    // The shared stateless clients: stalled streams cut; ended once idle (an isolated or
+    // workspace child is released), or, retired, once nothing of theirs is open.
+    for (const session of [...this.stateless.values(), ...this.retired]) {
+      if (session.sweep(now) > 0) this.log.debug("http stateless request: a stream cut off (its client took nothing)");
+      if (session.idle) session.close("idle");
+      else if (this.retired.has(session) && session.openStreams === 0 && session.client.inflight.size === 0)
+        session.close("refused, and done");
     }
   }
 

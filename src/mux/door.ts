@@ -30,6 +30,8 @@ export interface ServiceDoor {
   clientOversized(client: MuxClient, info: OversizedLine): void;
   /** The client finished sending: close it once what it asked is answered. */
   clientEnded(client: MuxClient): void;
+  /** The client gave up request `key` (an HTTP stream closed): cancelled at the child if it got there. */
+  cancelRequest(client: MuxClient, key: string, reason: string): void;
   /** The client is gone: release everything it held (once, however often it is said). */
   closeClient(client: MuxClient, reason: string): void;
   /** True while no new line of `client` should be taken (its server's stdin is behind). */

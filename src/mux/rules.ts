@@ -184,25 +184,33 @@ export const clientNotificationRules: Record<string, ClientNotificationRule> = {
   "notifications/cancelled"(r, s, msg) {
     const key = requestIdKey(msg);
     if (key === undefined) return;
-    if (endListen(s, key) || cancelAsking(r, s, key)) return;
-    const muxId = s.inflight.get(key);
-    if (muxId === undefined) return;
-    if (muxId === 0) {
-      r.cancelHeld(s, key);
-      return;
-    }
-    const p = r.pending.get(muxId);
-    if (!p || p.method === "initialize") return;
-    r.dropPending(p);
-    const reason = typeof msg.params?.reason === "string" ? msg.params.reason : "cancelled by client";
-    r.cancelAtChild(muxId, reason);
-    r.host.changed();
+    cancelRequest(r, s, key, typeof msg.params?.reason === "string" ? msg.params.reason : "cancelled by client");
   },
 
   "notifications/roots/list_changed"(r, s) {
     refreshRoots(r, s);
   },
 };
+
+/**
+ * The client gave up request `key` (a `notifications/cancelled`, or its HTTP stream closed):
+ * a listen ends, a held request is dropped, one at the child is cancelled there; its answer,
+ * if one still comes, goes nowhere. Unknown keys are ignored.
+ */
+export function cancelRequest(r: RoutingCore, s: MuxClient, key: string, reason: string): void {
+  if (endListen(s, key) || cancelAsking(r, s, key)) return;
+  const muxId = s.inflight.get(key);
+  if (muxId === undefined) return;
+  if (muxId === 0) {
+    r.cancelHeld(s, key);
+    return;
+  }
+  const p = r.pending.get(muxId);
+  if (!p || p.method === "initialize") return;
+  r.dropPending(p);
+  r.cancelAtChild(muxId, reason);
+  r.host.changed();
+}
 
 /** Server (child) → client requests. */
 export const childRequestRules: Record<string, ChildRequestRule> = {

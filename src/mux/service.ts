@@ -121,6 +121,11 @@ export class MuxService implements ServiceDoor {
     );
   }
 
+  /** The client gave up one request (its HTTP stream closed): cancelled at the child, if it got there. */
+  cancelRequest(client: MuxClient, key: string, reason: string): void {
+    this.engineOf(client)?.router.cancelRequest(client, key, reason);
+  }
+
   /** The client finished sending: close it once what it asked is answered. */
   clientEnded(client: MuxClient): void {
     this.engineOf(client)?.router.clientEnded(client);

@@ -44,6 +44,23 @@ describe("the stamp of a legacy child's answer", () => {
     });
   });
 
+  test("the SDK's order (result first, then jsonrpc and id) is stamped in its text too, members after it kept", () => {
+    const line = relay('"x"', (id) => `{"result":{"content":[]},"jsonrpc":"2.0","id":${id}}`);
+    expect(line).toStartWith('{"result":{"resultType":"complete",');
+    expect(JSON.parse(line)).toEqual({
+      jsonrpc: "2.0",
+      id: "x",
+      result: { resultType: "complete", _meta: { [INFO]: { name: "fake", version: "1" } }, content: [] },
+    });
+    const extra = relay("3", (id) => `{"result":{},"y":[1,"}"],"jsonrpc":"2.0","id":${id}}`);
+    expect(JSON.parse(extra)).toEqual({
+      jsonrpc: "2.0",
+      id: 3,
+      y: [1, "}"],
+      result: { resultType: "complete", _meta: { [INFO]: { name: "fake", version: "1" } } },
+    });
+  });
+
   test("an empty result, with or without spaces, and spaces before the end", () => {
     for (const body of ["{}", "{ }", "{\n}", "{} "]) {
       const line = relay("1", (id) => `{"jsonrpc":"2.0","id":${id},"result":${body}}`);
@@ -83,7 +100,7 @@ describe("the stamp of a legacy child's answer", () => {
     });
     const typed = relay("1", (id) => `{"jsonrpc":"2.0","id":${id},"result":{"resultType":"input_required","a":2}}`);
     expect(JSON.parse(typed).result.resultType).toBe("complete");
-    const order = relay("1", (id) => `{"result":{"a":2},"id":${id},"jsonrpc":"2.0"}`);
+    const order = relay("1", (id) => `{"id":${id},"jsonrpc":"2.0","result":{"a":2}}`);
     expect(JSON.parse(order)).toMatchObject({ id: 1, result: { resultType: "complete", a: 2 } });
     const spaced = relay("1", (id) => `{ "jsonrpc": "2.0", "id": ${id}, "result": { "a": 2 } }`);
     expect(JSON.parse(spaced)).toMatchObject({ id: 1, result: { resultType: "complete", a: 2 } });
@@ -113,6 +130,18 @@ describe("what the legacy child gets of a modern request", () => {
     });
     router.childLine(`{"jsonrpc":"2.0","id":${at.id},"result":{}}`);
     expect(JSON.parse(c.port.got.at(-1)?.line ?? "{}").id).toBe('a"b');
+  });
+
+  test("members named __proto__ reach the child as members, in params and in _meta", () => {
+    const { router, child } = makeRouter();
+    ready(router, child);
+    const c = connect(router);
+    c.sendText(
+      `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","__proto__":{"x":1},"_meta":{"__proto__":{"y":2},${JSON.stringify(META).slice(1, -1)}}}}`,
+    );
+    const at = child.last("tools/call");
+    expect(at.raw).toContain('"__proto__":{"x":1}');
+    expect(at.raw).toContain('"_meta":{"__proto__":{"y":2}}');
   });
 
   test("a progress token the client kept is rewritten for the child and its progress comes back under the client's token", () => {

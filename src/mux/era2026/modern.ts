@@ -315,9 +315,6 @@ const CACHEABLE = new Set([
   "resources/read",
 ]);
 
-/** Params members of a modern request the legacy child never sees. */
-const MODERN_PARAMS = ["inputResponses", "requestState"];
-
 const RESERVED_PREFIX = "io.modelcontextprotocol/";
 
 /** A modern request in flight: its envelope, the request and where its answer goes. */
@@ -384,13 +381,18 @@ function readEnvelope(msg: RequestMessage, reply: Reply): Envelope | undefined {
  * kept `progressToken` (whose span the router rewrites) is found by parsing, as before.
  */
 function childView(msg: RequestMessage): RequestMessage | undefined {
-  const params: JsonObject = { ...(wholeParams(msg) ?? {}) };
-  for (const k of MODERN_PARAMS) delete params[k];
-  if (isObject(params._meta)) {
-    const meta: JsonObject = {};
-    for (const [k, v] of Object.entries(params._meta)) if (!k.startsWith(RESERVED_PREFIX)) meta[k] = v;
-    if (Object.keys(meta).length > 0) params._meta = meta;
-    else delete params._meta;
+  const whole = wholeParams(msg) ?? {};
+  const params: JsonObject = {};
+  for (const k in whole) {
+    if (k === "inputResponses" || k === "requestState") continue; // the MRTR members
+    const v = whole[k];
+    if (k !== "_meta" || !isObject(v)) {
+      put(params, k, v);
+      continue;
+    }
+    let meta: JsonObject | undefined;
+    for (const m in v) if (!m.startsWith(RESERVED_PREFIX)) put((meta ??= {}), m, v[m]);
+    if (meta) params._meta = meta;
   }
   let paramsText: string;
   try {
@@ -406,8 +408,23 @@ function childView(msg: RequestMessage): RequestMessage | undefined {
     return parsed.kind === "request" ? { ...parsed, key: msg.key } : undefined;
   }
   const idSpan: [number, number] = [ID_HEAD.length, ID_HEAD.length + msg.rawId.length];
-  const { bytes: _bytes, ...small } = msg;
-  return { ...small, text, params, idSpan, progressSpan: undefined };
+  return {
+    kind: "request",
+    text,
+    method: msg.method,
+    params,
+    id: msg.id,
+    rawId: msg.rawId,
+    key: msg.key,
+    idSpan,
+    progressSpan: undefined,
+  };
+}
+
+/** Set member `k` as JSON.parse made it: an own member even when it is `__proto__`. */
+function put(o: JsonObject, k: string, v: unknown): void {
+  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
 }
 
 /** How every request line the mux writes for the child begins (its id follows). */
@@ -498,11 +515,12 @@ function stampOnce(
 }
 
 /**
- * The common answer (`{"jsonrpc":"2.0","id":…,"result":{…}…}`, its result without a `_meta`
- * or `resultType` of its own) stamped in its text: the stamp goes in right after the result's
- * `{` and the client's id in place of the mux's; the rest is the child's text as it came (what
- * follows the result, too, as a legacy client gets it), so the result is never written again.
- * Undefined for any other shape (the caller writes it from the parsed result).
+ * The common answer (its result an object without a `_meta` or `resultType` of its own, right
+ * after the id, as in `{"jsonrpc":"2.0","id":…,"result":{…}}`, or first, as the SDK writes
+ * `{"result":{…},"jsonrpc":"2.0","id":…}`) stamped in its text: the stamp goes in right after
+ * the result's `{` and the client's id in place of the mux's, two local edits of valid JSON;
+ * the rest is the child's text as it came (as a legacy client gets it), so the result is never
+ * written again. Undefined for any other shape (the caller writes it from the parsed result).
  */
 function stampedText(
   r: RoutingCore,
@@ -512,21 +530,28 @@ function stampedText(
 ): string | undefined {
   const text = res.text;
   const span = res.idSpan;
-  if (!span || span[0] !== ID_HEAD.length || !text.startsWith(ID_HEAD) || !text.startsWith(RESULT_HEAD, span[1]))
-    return undefined;
-  const rest = text.slice(span[1] + RESULT_HEAD.length); // after the result's `{`: its members on
+  if (!span) return undefined;
+  // Where the result's members begin: the top object's first member, or the one after its id.
+  let at = -1;
+  if (text.startsWith(RESULT_FIRST)) at = RESULT_FIRST.length;
+  else if (text.startsWith(RESULT_AFTER_ID, span[1])) at = span[1] + RESULT_AFTER_ID.length;
+  if (at < 0) return undefined;
   const info = serverInfoText(r);
-  const stamp = `"resultType":"complete","_meta":{${info === undefined ? "" : `"${META.serverInfo}":${info}`}}`;
   let empty = true;
   for (const _ in result) {
     empty = false;
     break;
   }
-  return `${ID_HEAD}${msg.rawId}${RESULT_HEAD}${stamp}${empty ? "" : ","}${rest}`;
+  const stamp = `"resultType":"complete","_meta":{${info === undefined ? "" : `"${META.serverInfo}":${info}`}}${empty ? "" : ","}`;
+  const [idStart, idEnd] = span;
+  if (at < idStart) return `${text.slice(0, at)}${stamp}${text.slice(at, idStart)}${msg.rawId}${text.slice(idEnd)}`;
+  return `${text.slice(0, idStart)}${msg.rawId}${text.slice(idEnd, at)}${stamp}${text.slice(at)}`;
 }
 
+/** An answer whose first member is its result, an object. */
+const RESULT_FIRST = '{"result":{';
 /** What follows the id of an answer whose result comes next and is an object. */
-const RESULT_HEAD = ',"result":{';
+const RESULT_AFTER_ID = ',"result":{';
 
 /** The server's `serverInfo` as JSON text (undefined without one), written once per initialize result. */
 function serverInfoText(r: RoutingCore): string | undefined {
