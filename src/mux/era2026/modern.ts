@@ -350,8 +350,10 @@ function track(client: MuxClient, key: string, envelope: Tracked): void {
     map = new Map();
     envelopes.set(client, map);
   }
-  // Entries of requests that ended without an answer through us (timeout, cancel) are swept here.
-  if (map.size >= 64) for (const k of map.keys()) if (!client.inflight.has(k)) map.delete(k);
+  // Entries of requests that ended without an answer through us (timeout, cancel) are swept
+  // here, once they could be half of the map (a client with many requests in flight, as the
+  // HTTP front's stateless one, is never swept per request).
+  if (map.size >= 64 + 2 * client.inflight.size) for (const k of map.keys()) if (!client.inflight.has(k)) map.delete(k);
   map.set(key, envelope);
 }
 
@@ -423,7 +425,8 @@ function childView(msg: RequestMessage): RequestMessage | undefined {
 
 /** Set member `k` as JSON.parse made it: an own member even when it is `__proto__`. */
 function put(o: JsonObject, k: string, v: unknown): void {
-  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === "__proto__")
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   else o[k] = v;
 }
 
