@@ -144,6 +144,7 @@ export async function startTarget(mode: Mode, options: MuxOptions): Promise<Targ
     ["maxConcurrentRequests", "--max-concurrent-requests"],
     ["dormantAfterMs", "--dormant-after-ms"],
     ["era", "--era"],
+    ["maxIsolatedChildren", "--max-isolated-children"],
   ];
   for (const [key, flag] of map) if (options[key] !== undefined) flags.push(flag, String(options[key]));
   if (options.childCapabilities !== undefined)

@@ -231,3 +231,122 @@ describe("2026-07-28 on the HTTP front", () => {
     expect(result.resultType).toBeUndefined();
   });
 });
+
+/** Start one stateless tools/call; its answer's messages once it ends (JSON or SSE). */
+function call(url: string, id: Json[string], name: string, args: Json = {}): Promise<Json[]> {
+  return post(url, { id, method: "tools/call", params: { name, arguments: args, _meta: envelope() } }).then((r) =>
+    messagesOf(r.text),
+  );
+}
+
+/** A legacy session: initialize and initialized; its headers. */
+async function legacySession(url: string): Promise<Record<string, string>> {
+  const init = await fetch(url, {
+    method: "POST",
+    headers: ACCEPT,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "legacy", version: "1" } },
+    }),
+  });
+  await init.text();
+  const headers = {
+    ...ACCEPT,
+    "mcp-session-id": init.headers.get("mcp-session-id") ?? "",
+    "mcp-protocol-version": "2025-11-25",
+  };
+  await (
+    await fetch(url, { method: "POST", headers, body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' })
+  ).text();
+  return headers;
+}
+
+describe("stateless requests share one client per service", () => {
+  test("requests with the same id at once each get their own answer; a closed stream cancels its own request only", async () => {
+    const d = scope.dir();
+    const t = await serve2(d);
+    const url = t.httpUrl as string;
+    // Streamed (slower than the JSON window), all with id 1, at the child together.
+    const a = call(url, 1, "slow", { ms: 600, tag: "a" });
+    const b = call(url, 1, "slow", { ms: 600, tag: "b" });
+    const hung = await fetch(url, {
+      method: "POST",
+      headers: { ...ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "hang" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "hang", arguments: {}, _meta: envelope() },
+      }),
+    });
+    const calls = (): Json[] => recorded(d).filter((m) => m.method === "tools/call");
+    await waitFor(() => calls().length === 3, 5000, "three calls at the child");
+    const hangId = (calls().find((m) => (m.params as Json).name === "hang") as Json).id;
+    await hung.body?.cancel();
+    const [ra, rb] = await Promise.all([a, b]);
+    const answer = (ms: Json[]): Json => ms.find((m) => m.id === 1 && ("result" in m || "error" in m)) as Json;
+    expect(answer(ra as Json[])).toMatchObject({ id: 1, result: { resultType: "complete" } });
+    expect(JSON.stringify(answer(ra as Json[]))).toContain('\\"tag\\":\\"a\\"');
+    expect(JSON.stringify(answer(rb as Json[]))).toContain('\\"tag\\":\\"b\\"');
+    await waitFor(
+      () => recorded(d).some((m) => m.method === "notifications/cancelled"),
+      5000,
+      "the cancel at the child",
+    );
+    const cancels = recorded(d).filter((m) => m.method === "notifications/cancelled");
+    expect(cancels.map((m) => (m.params as Json).requestId)).toEqual([hangId]);
+  });
+
+  test("isolated: stateless requests share one child (not one per request), and hold it as one client", async () => {
+    const d = scope.dir();
+    const t = await isolated(d);
+    const url = t.httpUrl as string;
+    const inits = (): number => recorded(d).filter((m) => m.method === "initialize").length;
+    for (let i = 0; i < 3; i++) expect((await call(url, i, "echo", { i }))[0]).toHaveProperty("result");
+    expect(inits()).toBe(1);
+    // The only child is theirs (until they idle out): a legacy session is refused meanwhile.
+    const session = await legacySession(url);
+    const refused = await fetch(url, {
+      method: "POST",
+      headers: session,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "echo", arguments: {} } }),
+    });
+    expect(messagesOf(await refused.text())[0]).toMatchObject({ id: 9, error: { code: -32038 } });
+  });
+
+  test("isolated at its limit: a stateless request refused while another client holds the child is served once it left (the refusal does not stick)", async () => {
+    const d = scope.dir();
+    const t = await isolated(d);
+    const url = t.httpUrl as string;
+    const session = await legacySession(url);
+    const own = await fetch(url, {
+      method: "POST",
+      headers: session,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: {} } }),
+    });
+    expect(messagesOf(await own.text())[0]).toHaveProperty("result");
+    expect((await call(url, 2, "echo"))[0]).toMatchObject({ id: 2, error: { code: -32038 } });
+    await fetch(url, { method: "DELETE", headers: session });
+    await waitFor(
+      async () => "result" in ((await call(url, 3, "echo"))[0] as Json),
+      10_000,
+      "a stateless request served after the session left",
+    );
+  });
+});
+
+function isolated(d: string): Promise<Target> {
+  return scope.target({
+    socket: join(d, "i.sock"),
+    ...fakeServer(d),
+    isolated: true,
+    maxIsolatedChildren: 1,
+    http: { listen: "127.0.0.1:0", auth: "none" },
+  });
+}
+
+function serve2(d: string): Promise<Target> {
+  return scope.target({ socket: join(d, "s.sock"), ...fakeServer(d), http: { listen: "127.0.0.1:0", auth: "none" } });
+}
