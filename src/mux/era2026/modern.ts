@@ -392,9 +392,14 @@ function childView(msg: RequestMessage): RequestMessage | undefined {
       put(params, k, v);
       continue;
     }
-    let meta: JsonObject | undefined;
-    for (const m in v) if (!m.startsWith(RESERVED_PREFIX)) put((meta ??= {}), m, v[m]);
-    if (meta) params._meta = meta;
+    const meta: JsonObject = {};
+    let kept = false;
+    for (const m in v) {
+      if (m.startsWith(RESERVED_PREFIX)) continue;
+      put(meta, m, v[m]);
+      kept = true;
+    }
+    if (kept) params._meta = meta;
   }
   let paramsText: string;
   try {
