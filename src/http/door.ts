@@ -22,6 +22,8 @@ export interface HttpDoor {
   clientMessage(client: HttpClient, line: string | Uint8Array, msg: Message): void;
   /** The client gave up request `key` (its stream closed): cancelled at the child if it got there. */
   cancelRequest(client: HttpClient, key: string, reason: string): void;
+  /** True once the server serving `client` failed for good (a new client may be served by another). */
+  clientFailed(client: HttpClient): boolean;
   /** The client is gone: release everything it held. */
   closeClient(client: HttpClient, reason: string): void;
   /** True while no new message of `client` should go in (its server's stdin is behind). */

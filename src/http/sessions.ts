@@ -23,8 +23,8 @@ export class SessionTable {
   private readonly sessions = new Map<string, { session: HttpSession; service: HttpDoor }>();
   /** Per service, the session its stateless 2026-07-28 requests share (see {@link statelessFor}). */
   private readonly stateless = new Map<HttpDoor, HttpSession>();
-  /** Stateless sessions that take no more requests (their client was refused): ended once idle. */
-  private readonly retired = new Set<HttpSession>();
+  /** Stateless sessions that take no more requests (their client was refused, or its server failed): ended once idle. */
+  private readonly retired = new Map<HttpSession, HttpDoor>();
   private readonly sweepTimer: ReturnType<typeof setInterval>;
 
   constructor(
@@ -67,15 +67,15 @@ export class SessionTable {
    * the HTTP principal's (every HTTP client holds the same token), each request a stream of
    * its own under a key of its own (two requests with the same id never meet), cancelled
    * alone when its stream closes. A session whose client was refused (a limit, a workspace)
-   * takes no more requests: the next one gets a new client and the old one ends once its streams have.
+   * or whose server failed for good takes no more requests: the next one gets a new client and the old one ends once its streams have.
    */
   statelessFor(service: HttpDoor): HttpSession {
     const current = this.stateless.get(service);
-    if (current && !current.ended && current.client.refusal === undefined) {
+    if (current && !current.ended && current.client.refusal === undefined && !service.clientFailed(current.client)) {
       current.lastActive = Date.now();
       return current;
     }
-    if (current && !current.ended) this.retired.add(current);
+    if (current && !current.ended) this.retired.set(current, service);
     const session: HttpSession = new HttpSession(
       {
         // Its id is never sent (no Mcp-Session-Id): a counter, not 128 random bits.
@@ -112,13 +112,14 @@ export class SessionTable {
     for (const { session, service: s } of [...this.sessions.values()])
       if (s === service) session.close("the service stopped");
     this.stateless.get(service)?.close("the service stopped");
+    for (const [session, s] of [...this.retired]) if (s === service) session.close("the service stopped");
   }
 
   /** End every session and stateless request; stop the sweep. */
   close(reason: string): void {
     clearInterval(this.sweepTimer);
     for (const { session } of [...this.sessions.values()]) session.close(reason);
-    for (const session of [...this.stateless.values(), ...this.retired]) session.close(reason);
+    for (const session of [...this.stateless.values(), ...this.retired.keys()]) session.close(reason);
   }
 
   // --- internal ---
@@ -148,7 +149,7 @@ export class SessionTable {
     }
     // The shared stateless clients: stalled streams cut; ended once idle (an isolated or
     // workspace child is released), or, retired, once nothing of theirs is open.
-    for (const session of [...this.stateless.values(), ...this.retired]) {
+    for (const session of [...this.stateless.values(), ...this.retired.keys()]) {
       if (session.sweep(now) > 0) this.log.debug("http stateless request: a stream cut off (its client took nothing)");
       if (session.idle) session.close("idle");
       else if (this.retired.has(session) && session.openStreams === 0 && session.client.inflight.size === 0)

@@ -32,6 +32,8 @@ export interface ServiceDoor {
   clientEnded(client: MuxClient): void;
   /** The client gave up request `key` (an HTTP stream closed): cancelled at the child if it got there. */
   cancelRequest(client: MuxClient, key: string, reason: string): void;
+  /** True once the server serving `client` failed for good. */
+  clientFailed(client: MuxClient): boolean;
   /** The client is gone: release everything it held (once, however often it is said). */
   closeClient(client: MuxClient, reason: string): void;
   /** True while no new line of `client` should be taken (its server's stdin is behind). */

@@ -43,7 +43,7 @@ import {
   syntheticError,
   timeoutError,
 } from "./routing/wire.ts";
-import { cancelRequest, clientRequestRules } from "./rules.ts";
+import { clientRequestRules } from "./rules.ts";
 import { Slots } from "./slots.ts";
 
 export type {
@@ -149,11 +149,6 @@ export class Router implements RoutingCore {
   settled(client: MuxClient): void {
     if (client.ending && client.inflight.size === 0 && !client.closed) client.close("client finished");
     else client.wake();
-  }
-
-  /** The client gave up request `key` (its HTTP stream closed): cancelled as a `notifications/cancelled` would. */
-  cancelRequest(client: MuxClient, key: string, reason: string): void {
-    cancelRequest(this, client, key, reason);
   }
 
   /** One line from a client (text, or the bytes of a big one). */

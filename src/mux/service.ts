@@ -22,6 +22,7 @@ import type { MuxLogger } from "./logger.ts";
 import { statusSettingsOf } from "./option-table.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import { Recorder } from "./record.ts";
+import { cancelRequest } from "./rules.ts";
 import type { SocketClient } from "./socket-client.ts";
 import { listenSocket } from "./socket-transport.ts";
 import { createStatusWriter, redactStatus, type StatusSnapshot, type StatusWriter } from "./status.ts";
@@ -29,6 +30,8 @@ import { createStatusWriter, redactStatus, type StatusSnapshot, type StatusWrite
 /**
  * A running service, the door its transports use (`ServiceDoor`). Built by `startMux`; not
  * exported from the package. Which engine serves a client is the pool's (engine-pool.ts).
+ * Over 300 lines (about 330) on purpose: the door's dozen hand-overs to the engine of a client
+ * (each a line or three), beside the service's hello, refusal, probe and status handling.
  */
 export class MuxService implements ServiceDoor {
   readonly options: ResolvedServiceOptions;
@@ -121,9 +124,15 @@ export class MuxService implements ServiceDoor {
     );
   }
 
-  /** The client gave up one request (its HTTP stream closed): cancelled at the child, if it got there. */
+  /** The client gave up one request (its HTTP stream closed), as a `notifications/cancelled` would. */
   cancelRequest(client: MuxClient, key: string, reason: string): void {
-    this.engineOf(client)?.router.cancelRequest(client, key, reason);
+    const router = this.engineOf(client)?.router;
+    if (router) cancelRequest(router, client, key, reason);
+  }
+
+  /** True once the server `client` is served by failed for good (a client of another child may fare better). */
+  clientFailed(client: MuxClient): boolean {
+    return this.engineOf(client)?.router.state === "failed";
   }
 
   /** The client finished sending: close it once what it asked is answered. */

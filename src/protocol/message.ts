@@ -303,9 +303,7 @@ function progressSpan(
   params: JsonObject | undefined,
 ): Span | undefined | null {
   const meta = params?._meta;
-  // No token to rewrite (a repeated `progressToken` key would still show as one): nothing to
-  // find, and `params` stays unscanned, as in a request without `_meta`.
-  if (!paramsSpan || !isObject(meta) || !("progressToken" in meta)) return undefined;
+  if (!paramsSpan || !isObject(meta)) return undefined;
   const token = meta.progressToken;
   const p = scanObject(text, paramsSpan[0]);
   if (!p || p.members !== Object.keys(params as JsonObject).length) return null;

@@ -127,6 +127,7 @@ describe("auto-start", () => {
       }
       const answers = await Promise.all(proxies.map((p) => p.response("e", 20_000)));
       answers.forEach((a, i) => {
+        expect(a.error).toBeUndefined(); // shown whole when it fails
         expect(JSON.parse(textOf(a.result))).toEqual({ i });
       });
       expect(daemons(h.config)).toHaveLength(1);

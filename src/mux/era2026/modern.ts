@@ -278,9 +278,11 @@ function listen(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply)
       mine = new Map();
       listens.set(s, mine);
     }
-    if (mine.size >= MAX_LISTENS)
+    // The HTTP front's stateless requests are one client (its principal): each listen holds a connection of its own.
+    const max = s.transport === "http" && !s.session ? MAX_HTTP_LISTENS : MAX_LISTENS;
+    if (mine.size >= max)
       return reply(
-        errorLine(msg.rawId, RpcErrorCode.InvalidRequest, `Invalid Request: at most ${MAX_LISTENS} listens per client`),
+        errorLine(msg.rawId, RpcErrorCode.InvalidRequest, `Invalid Request: at most ${max} listens per client`),
       );
     mine.set(msg.key, { rawId: msg.rawId, honored });
   };
@@ -290,6 +292,8 @@ function listen(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply)
 
 /** Open listens one client may hold. */
 const MAX_LISTENS = 64;
+/** Open listens the stateless requests of the HTTP front may hold together. */
+const MAX_HTTP_LISTENS = 4096;
 
 /** What a modern client stands for in the `auto` handshake: every capability the mux can route. */
 const ROUTABLE_ALL: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
