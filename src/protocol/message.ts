@@ -304,6 +304,10 @@ function progressSpan(
 ): Span | undefined | null {
   const meta = params?._meta;
   if (!paramsSpan || !isObject(meta)) return undefined;
+  // No token anywhere in the text, nor an escape that could spell one: nothing the server could
+  // read as a token the mux did not rewrite, whatever repeats (params stay unscanned, as in a
+  // request without `_meta`).
+  if (!("progressToken" in meta) && !text.includes('"progressToken"') && !text.includes("\\u")) return undefined;
   const token = meta.progressToken;
   const p = scanObject(text, paramsSpan[0]);
   if (!p || p.members !== Object.keys(params as JsonObject).length) return null;

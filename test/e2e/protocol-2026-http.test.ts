@@ -6,6 +6,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fakeServer, type Json, recorded, type Target, testScope, waitFor } from "../helpers.ts";
 
@@ -335,6 +336,25 @@ describe("stateless requests share one client per service", () => {
       "a stateless request served after the session left",
     );
   });
+});
+
+test("isolated: a shared stateless client whose child failed for good is replaced (the next request gets a child of its own)", async () => {
+  const d = scope.dir();
+  const crash = join(d, "crash");
+  writeFileSync(crash, "");
+  const t = await scope.target({
+    socket: join(d, "f.sock"),
+    ...fakeServer(d, { FAKE_CRASH_FILE: crash }),
+    isolated: true,
+    maxRestarts: 1,
+    restartBackoffMs: 10,
+    http: { listen: "127.0.0.1:0", auth: "none" },
+  });
+  const url = t.httpUrl as string;
+  expect((await call(url, 1, "echo"))[0]).toHaveProperty("error");
+  await waitFor(() => t.stderr().includes("restart limit reached"), 10_000, "the child to fail for good");
+  rmSync(crash);
+  expect((await call(url, 2, "echo", { ok: true }))[0]).toMatchObject({ id: 2, result: { resultType: "complete" } });
 });
 
 function isolated(d: string): Promise<Target> {

@@ -122,3 +122,16 @@ describe("scanJsonBytes", () => {
       });
   });
 });
+
+describe("a repeated _meta cannot carry a progress token past the mux", () => {
+  test("a token in an earlier _meta (plain or escaped) makes the request invalid; a _meta without any token is read as it is", () => {
+    const req = (params: string): string => `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":${params}}`;
+    expect(parseMessage(req('{"name":"t","_meta":{"progressToken":7},"_meta":{"k":1}}')).kind).toBe("invalid");
+    expect(parseMessage(req('{"name":"t","_meta":{"\\u0070rogressToken":7},"_meta":{"k":1}}')).kind).toBe("invalid");
+    expect(parseMessage(req('{"name":"t","_meta":{"k":1,"progressToken":"a","progressToken":"b"}}')).kind).toBe(
+      "invalid",
+    );
+    const plain = parseMessage(req('{"name":"t","_meta":{"k":1}}'));
+    expect(plain.kind).toBe("request");
+  });
+});

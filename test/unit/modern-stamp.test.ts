@@ -106,6 +106,38 @@ describe("the stamp of a legacy child's answer", () => {
     expect(JSON.parse(spaced)).toMatchObject({ id: 1, result: { resultType: "complete", a: 2 } });
   });
 
+  test("an answer whose text could spell a member the stamp must merge (an escaped key) is parsed: one _meta, merged", () => {
+    const line = relay("1", (id) => `{"result":{"\\u005fmeta":{"k":1},"a":2},"jsonrpc":"2.0","id":${id}}`);
+    expect(line.match(/_meta/g)?.length).toBe(1);
+    expect(JSON.parse(line).result).toEqual({
+      resultType: "complete",
+      a: 2,
+      _meta: { k: 1, [INFO]: { name: "fake", version: "1" } },
+    });
+  });
+
+  test("words that need the parse (error, task) anywhere in the text give the same answer as the text path", () => {
+    const line = relay(
+      "1",
+      (id) => `{"result":{"content":[{"type":"text","text":"\\"error\\" and \\"task\\""}]},"jsonrpc":"2.0","id":${id}}`,
+    );
+    expect(JSON.parse(line)).toEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      result: {
+        resultType: "complete",
+        _meta: { [INFO]: { name: "fake", version: "1" } },
+        content: [{ type: "text", text: '"error" and "task"' }],
+      },
+    });
+  });
+
+  test("an answer that is not valid JSON-RPC still answers the modern request (-32603), once", () => {
+    // The SDK's layout (taken as an answer at once) with a repeated key: the parse refuses it.
+    const line = relay("4", (id) => `{"result":{"_meta":{}},"x":1,"x":2,"jsonrpc":"2.0","id":${id}}`);
+    expect(JSON.parse(line)).toMatchObject({ id: 4, error: { code: -32603 } });
+  });
+
   test("a server without serverInfo: the stamp's _meta is empty, as the rewrite gives", () => {
     const init = { protocolVersion: "2025-06-18", capabilities: { tools: {} } };
     const line = relay("1", (id) => `{"jsonrpc":"2.0","id":${id},"result":{"a":1}}`, init);

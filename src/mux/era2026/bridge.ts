@@ -261,6 +261,7 @@ function newCall(r: RoutingCore, b: Bridge, req: BridgeRequest, pending: Pending
   b.byMux.set(call.muxId, call);
   b.byId.set(call.id, call);
   pending.onResponse = (res) => finish(r, b, call, res, call.hooks);
+  pending.onText = undefined;
   return call;
 }
 

@@ -17,6 +17,7 @@ import {
   wholeParams,
 } from "../../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../../protocol/rpc-error.ts";
+import type { Span } from "../../protocol/scan.ts";
 import { isModernVersion, META, MODERN_VERSIONS } from "../../protocol/versions.ts";
 import type { MuxClient } from "../client.ts";
 import { isLogLevel } from "../levels.ts";
@@ -101,6 +102,14 @@ export function modernRequest(r: RoutingCore, s: MuxClient, msg: RequestMessage,
       untrack(s, msg.key);
       reply(stampResponse(r, msg, res, { client: s, capabilities: envelope.capabilities }));
     });
+    // The common answer is stamped in its text, never parsed (as a legacy client's is relayed).
+    p.onText = (text, span) => {
+      const line = plainStamp(r, msg, text, span);
+      if (line === undefined) return false;
+      untrack(s, msg.key);
+      reply(line);
+      return true;
+    };
     if (asTask) taskCallSent(r, p);
   };
   r.submit(s, msg, reply, () => {
@@ -266,24 +275,24 @@ function listen(r: RoutingCore, s: MuxClient, msg: RequestMessage, reply: Reply)
     if (want.promptsListChanged === true && can("prompts")) honored.promptsListChanged = true;
     if (want.resourcesListChanged === true && can("resources")) honored.resourcesListChanged = true;
     const meta = `{"${SUBSCRIPTION_ID}":${msg.rawId}}`;
+    const none = Object.keys(honored).length === 0;
+    let mine = listens.get(s);
+    // The HTTP front's stateless requests are one client (its principal): each listen holds a connection of its own.
+    const max = s.transport === "http" && !s.session ? MAX_HTTP_LISTENS : MAX_LISTENS;
+    if (!none && (mine?.size ?? 0) >= max)
+      return reply(
+        errorLine(msg.rawId, RpcErrorCode.InvalidRequest, `Invalid Request: at most ${max} listens per client`),
+      );
     s.send(
       `{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":${JSON.stringify(honored)},"_meta":${meta}}}`,
       "notification",
       msg.key,
     );
-    if (Object.keys(honored).length === 0)
-      return reply(`{"jsonrpc":"2.0","id":${msg.rawId},"result":{"resultType":"complete","_meta":${meta}}}`);
-    let mine = listens.get(s);
+    if (none) return reply(`{"jsonrpc":"2.0","id":${msg.rawId},"result":{"resultType":"complete","_meta":${meta}}}`);
     if (!mine) {
       mine = new Map();
       listens.set(s, mine);
     }
-    // The HTTP front's stateless requests are one client (its principal): each listen holds a connection of its own.
-    const max = s.transport === "http" && !s.session ? MAX_HTTP_LISTENS : MAX_LISTENS;
-    if (mine.size >= max)
-      return reply(
-        errorLine(msg.rawId, RpcErrorCode.InvalidRequest, `Invalid Request: at most ${max} listens per client`),
-      );
     mine.set(msg.key, { rawId: msg.rawId, honored });
   };
   if (r.state === "ready" && r.initResult) return run();
@@ -509,8 +518,13 @@ function stampOnce(
     const created = flattenCreated(r, caller.client, caller.capabilities, result);
     if (created) return resultLine(msg.rawId, { ...created, _meta: { [META.serverInfo]: serverInfoOf(r) } });
   }
-  if (!CACHEABLE.has(msg.method) && !("_meta" in result) && !("resultType" in result)) {
-    const spliced = stampedText(r, msg, res, result);
+  if (!CACHEABLE.has(msg.method) && !("_meta" in result) && !("resultType" in result) && res.idSpan) {
+    let empty = true;
+    for (const _ in result) {
+      empty = false;
+      break;
+    }
+    const spliced = stampedText(r, msg, res.text, res.idSpan, empty);
     if (spliced !== undefined) return spliced;
   }
   const meta = isObject(result._meta) ? result._meta : {};
@@ -537,28 +551,45 @@ function stampOnce(
 function stampedText(
   r: RoutingCore,
   msg: RequestMessage,
-  res: ResponseMessage,
-  result: JsonObject,
+  text: string,
+  span: Span,
+  empty: boolean,
 ): string | undefined {
-  const text = res.text;
-  const span = res.idSpan;
-  if (!span) return undefined;
-  // Where the result's members begin: the top object's first member, or the one after its id.
-  let at = -1;
-  if (text.startsWith(RESULT_FIRST)) at = RESULT_FIRST.length;
-  else if (text.startsWith(RESULT_AFTER_ID, span[1])) at = span[1] + RESULT_AFTER_ID.length;
+  const at = resultStart(text, span);
   if (at < 0) return undefined;
   const info = serverInfoText(r);
-  let empty = true;
-  for (const _ in result) {
-    empty = false;
-    break;
-  }
   const stamp = `"resultType":"complete","_meta":{${info === undefined ? "" : `"${META.serverInfo}":${info}`}}${empty ? "" : ","}`;
   const [idStart, idEnd] = span;
   if (at < idStart) return `${text.slice(0, at)}${stamp}${text.slice(at, idStart)}${msg.rawId}${text.slice(idEnd)}`;
   return `${text.slice(0, idStart)}${msg.rawId}${text.slice(idEnd, at)}${stamp}${text.slice(at)}`;
 }
+
+/** Where the result's members begin (the top object's first member, or the one after its id), or -1. */
+function resultStart(text: string, span: Span): number {
+  if (text.startsWith(RESULT_FIRST)) return RESULT_FIRST.length;
+  if (text.startsWith(RESULT_AFTER_ID, span[1])) return span[1] + RESULT_AFTER_ID.length;
+  return -1;
+}
+
+/**
+ * A success answer stamped from its text alone, never parsed: only when nothing in it could
+ * change the stamp (no `"_meta"`, `"resultType"`, `"task"` or `"error"` anywhere, no `\u`
+ * escape that could spell one), for a method whose results carry no caching hints; else undefined
+ * (it is parsed, and stamped from the parsed value or its text).
+ */
+function plainStamp(r: RoutingCore, msg: RequestMessage, text: string, span: Span): string | undefined {
+  if (CACHEABLE.has(msg.method)) return undefined;
+  for (const word of PARSE_WORDS) if (text.includes(word)) return undefined;
+  const at = resultStart(text, span);
+  if (at < 0) return undefined;
+  let i = at;
+  while (WHITESPACE.has(text.charCodeAt(i))) i++;
+  return stampedText(r, msg, text, span, text.charCodeAt(i) === 0x7d);
+}
+
+/** Any of these in an answer's text sends it down the parsing path. */
+const PARSE_WORDS = ['"_meta"', '"resultType"', '"task"', '"error"', "\\u"];
+const WHITESPACE = new Set([0x20, 0x0a, 0x0d, 0x09]);
 
 /** An answer whose first member is its result, an object. */
 const RESULT_FIRST = '{"result":{';

@@ -13,7 +13,7 @@ import { fastIdSpan, type Span, scanObject, spanAt, splice } from "../../protoco
 import type { MuxClient } from "../client.ts";
 import { childNotificationRules, childRequestRules } from "../rules.ts";
 import type { RoutingCore } from "./core.ts";
-import { spliceBytes } from "./wire.ts";
+import { spliceBytes, syntheticError } from "./wire.ts";
 
 /** One line from the child's stdout. */
 export function childLine(r: RoutingCore, text: string): void {
@@ -97,6 +97,8 @@ const URL_ELICITATION_CODE = String(RpcErrorCode.UrlElicitationRequired);
 
 const textDecoder = new TextDecoder();
 
+const INVALID_ANSWER = "Internal error: the server's answer is not a valid JSON-RPC response";
+
 /** A response from the child: give it back to its client with the client's own id. */
 function childResponse(r: RoutingCore, text: string, idSpan: Span, isError: boolean): void {
   const idText = text.slice(idSpan[0], idSpan[1]);
@@ -109,13 +111,17 @@ function childResponse(r: RoutingCore, text: string, idSpan: Span, isError: bool
   }
   const client = p.client;
   if (p.onResponse) {
-    const msg = parseMessage(text);
     r.progress.release(p.progressToken);
     if (client) {
       client.inflight.delete(p.key);
       r.released(client, p.counted);
     }
-    if (msg.kind === "response") p.onResponse(msg);
+    if (isError || !p.onText?.(text, idSpan)) {
+      const msg = parseMessage(text);
+      if (msg.kind === "response") p.onResponse(msg);
+      // A client's request is answered whatever the child wrote (its answer went nowhere before).
+      else if (client) p.onResponse(syntheticError(RpcErrorCode.InternalError, INVALID_ANSWER));
+    }
     if (client) r.settled(client);
     return;
   }

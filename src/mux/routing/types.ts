@@ -6,6 +6,7 @@
  */
 
 import type { ResponseMessage, WireLine } from "../../protocol/message.ts";
+import type { Span } from "../../protocol/scan.ts";
 import type { ChildCapabilities } from "../capabilities.ts";
 import type { MuxClient } from "../client.ts";
 import type { MuxLogger } from "../logger.ts";
@@ -79,6 +80,11 @@ export interface Pending {
   deadline?: number;
   /** Custom handling of the child's answer (the default splices the client's id back). */
   onResponse?: (msg: ResponseMessage) => void;
+  /**
+   * Tried first on a success answer, as text (never parsed): true when it took the answer.
+   * Whoever replaces `onResponse` clears it.
+   */
+  onText?: (text: string, idSpan: Span) => boolean;
   /** It counts against `maxConcurrentRequests`. */
   counted?: boolean;
 }
