@@ -437,9 +437,16 @@ async function viaHttpEra(ctx: PathContext, n: number, era: "legacy" | "modern")
         body: JSON.stringify({ jsonrpc: "2.0", id: next++, method: "tools/call", params }),
       });
       const body = await res.text();
-      const msg = JSON.parse(body.startsWith("{") ? body : (/^data: (.*)$/m.exec(body)?.[1] ?? "{}")) as {
-        result?: { content?: { text?: string }[] };
-      };
+      // A streamed answer (slower than the JSON window) is the event that carries it: a legacy
+      // stream opens with a priming event whose data is empty.
+      const data = body.startsWith("{")
+        ? body
+        : (body
+            .split("\n")
+            .filter((l) => l.startsWith("data: ") && l.length > 6)
+            .map((l) => l.slice(6))
+            .find((l) => l.includes('"result"') || l.includes('"error"')) ?? "{}");
+      const msg = JSON.parse(data) as { result?: { content?: { text?: string }[] } };
       if (!msg.result) checks.errors++;
       else if (msg.result.content?.[0]?.text !== JSON.stringify(args)) checks.mismatches++;
     } catch {

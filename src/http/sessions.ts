@@ -75,7 +75,12 @@ export class SessionTable {
       current.lastActive = Date.now();
       return current;
     }
-    if (current && !current.ended) this.retired.set(current, service);
+    // Done with at once when nothing of it is open (a refused client's requests are answered at
+    // once: a run of refusals never piles up clients); else once its streams have ended.
+    if (current && !current.ended) {
+      if (current.openStreams === 0 && current.client.inflight.size === 0) current.close("replaced");
+      else this.retired.set(current, service);
+    }
     const session: HttpSession = new HttpSession(
       {
         // Its id is never sent (no Mcp-Session-Id): a counter, not 128 random bits.
