@@ -49,6 +49,21 @@ async function post(
   };
 }
 
+/** A stateless `tools/call` of the fixture's `hang` tool (never answered), id 1. */
+function hang(url: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    signal,
+    headers: { ...ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "hang" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "hang", arguments: {}, _meta: envelope() },
+    }),
+  });
+}
+
 /** The JSON-RPC messages of a JSON or SSE answer. */
 function messagesOf(text: string): Json[] {
   if (text.startsWith("{")) return [JSON.parse(text) as Json];
@@ -87,16 +102,7 @@ describe("2026-07-28 on the HTTP front", () => {
       ...fakeServer(d),
       http: { listen: "127.0.0.1:0", auth: "none" },
     });
-    const res = await fetch(t.httpUrl as string, {
-      method: "POST",
-      headers: { ...ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "hang" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "hang", arguments: {}, _meta: envelope() },
-      }),
-    });
+    const res = await hang(t.httpUrl as string);
     expect(res.headers.get("content-type")).toContain("text/event-stream");
     const call = (): Json | undefined => recorded(d).find((m) => m.method === "tools/call");
     await waitFor(() => call() !== undefined, 5000, "the call at the child");
@@ -118,17 +124,7 @@ describe("2026-07-28 on the HTTP front", () => {
     });
     const gone = new AbortController();
     const call = (): Json | undefined => recorded(d).find((m) => m.method === "tools/call");
-    const res = fetch(t.httpUrl as string, {
-      method: "POST",
-      signal: gone.signal,
-      headers: { ...ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "hang" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "hang", arguments: {}, _meta: envelope() },
-      }),
-    }).catch(() => undefined);
+    const res = hang(t.httpUrl as string, gone.signal).catch(() => undefined);
     await waitFor(() => call() !== undefined, 5000, "the call at the child");
     gone.abort();
     await res;
@@ -272,16 +268,7 @@ describe("stateless requests share one client per service", () => {
     // Streamed (slower than the JSON window), all with id 1, at the child together.
     const a = call(url, 1, "slow", { ms: 600, tag: "a" });
     const b = call(url, 1, "slow", { ms: 600, tag: "b" });
-    const hung = await fetch(url, {
-      method: "POST",
-      headers: { ...ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "hang" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "hang", arguments: {}, _meta: envelope() },
-      }),
-    });
+    const hung = await hang(url);
     const calls = (): Json[] => recorded(d).filter((m) => m.method === "tools/call");
     await waitFor(() => calls().length === 3, 5000, "three calls at the child");
     const hangId = (calls().find((m) => (m.params as Json).name === "hang") as Json).id;
