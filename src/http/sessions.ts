@@ -67,7 +67,8 @@ export class SessionTable {
    * the HTTP principal's (every HTTP client holds the same token), each request a stream of
    * its own under a key of its own (two requests with the same id never meet), cancelled
    * alone when its stream closes. A session whose client was refused (a limit, a workspace)
-   * or whose server failed for good takes no more requests: the next one gets a new client and the old one ends once its streams have.
+   * or whose server failed for good takes no more requests: the next one gets a new client,
+   * and the old one ends once its streams have.
    */
   statelessFor(service: HttpDoor): HttpSession {
     const current = this.stateless.get(service);
@@ -78,7 +79,7 @@ export class SessionTable {
     // Done with at once when nothing of it is open (a refused client's requests are answered at
     // once: a run of refusals never piles up clients); else once its streams have ended.
     if (current && !current.ended) {
-      if (current.openStreams === 0 && current.client.inflight.size === 0) current.close("replaced");
+      if (unused(current)) current.close("replaced");
       else this.retired.set(current, service);
     }
     const session: HttpSession = new HttpSession(
@@ -157,8 +158,7 @@ export class SessionTable {
     for (const session of [...this.stateless.values(), ...this.retired.keys()]) {
       if (session.sweep(now) > 0) this.log.debug("http stateless request: a stream cut off (its client took nothing)");
       if (session.idle) session.close("idle");
-      else if (this.retired.has(session) && session.openStreams === 0 && session.client.inflight.size === 0)
-        session.close("refused, and done");
+      else if (this.retired.has(session) && unused(session)) session.close("refused, and done");
     }
   }
 
@@ -175,6 +175,11 @@ export class SessionTable {
     oldest.close(`ended to make room: more than ${max} HTTP sessions`);
     return true;
   }
+}
+
+/** Nothing of the session is open: no stream, no request in flight. */
+function unused(session: HttpSession): boolean {
+  return session.openStreams === 0 && session.client.inflight.size === 0;
 }
 
 /** A session opened and never used is ended after this long (not the 30-minute idle time). */

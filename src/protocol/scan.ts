@@ -104,9 +104,9 @@ export function fastIdSpan(text: string): Span | undefined {
   return tailIdSpan(text) ?? headIdSpan(text);
 }
 
-/** The first non-whitespace character code of `text` (or NaN). */
-export function firstChar(text: string): number {
-  return text.charCodeAt(skipWs(text, 0));
+/** The first non-whitespace character code of `text` from `from` on (or NaN). */
+export function firstChar(text: string, from = 0): number {
+  return text.charCodeAt(skipWs(text, from));
 }
 
 // --- internal ---

@@ -17,7 +17,7 @@ import {
   wholeParams,
 } from "../../protocol/message.ts";
 import { errorLine, RpcErrorCode, resultLine } from "../../protocol/rpc-error.ts";
-import type { Span } from "../../protocol/scan.ts";
+import { firstChar, type Span } from "../../protocol/scan.ts";
 import { isModernVersion, META, MODERN_VERSIONS } from "../../protocol/versions.ts";
 import type { MuxClient } from "../client.ts";
 import { isLogLevel } from "../levels.ts";
@@ -519,12 +519,7 @@ function stampOnce(
     if (created) return resultLine(msg.rawId, { ...created, _meta: { [META.serverInfo]: serverInfoOf(r) } });
   }
   if (!CACHEABLE.has(msg.method) && !("_meta" in result) && !("resultType" in result) && res.idSpan) {
-    let empty = true;
-    for (const _ in result) {
-      empty = false;
-      break;
-    }
-    const spliced = stampedText(r, msg, res.text, res.idSpan, empty);
+    const spliced = stampedText(r, msg, res.text, res.idSpan);
     if (spliced !== undefined) return spliced;
   }
   const meta = isObject(result._meta) ? result._meta : {};
@@ -548,16 +543,11 @@ function stampOnce(
  * the rest is the child's text as it came (as a legacy client gets it), so the result is never
  * written again. Undefined for any other shape (the caller writes it from the parsed result).
  */
-function stampedText(
-  r: RoutingCore,
-  msg: RequestMessage,
-  text: string,
-  span: Span,
-  empty: boolean,
-): string | undefined {
+function stampedText(r: RoutingCore, msg: RequestMessage, text: string, span: Span): string | undefined {
   const at = resultStart(text, span);
   if (at < 0) return undefined;
   const info = serverInfoText(r);
+  const empty = firstChar(text, at) === 0x7d; // `{}`: no member for the stamp to stand before
   const stamp = `"resultType":"complete","_meta":{${info === undefined ? "" : `"${META.serverInfo}":${info}`}}${empty ? "" : ","}`;
   const [idStart, idEnd] = span;
   if (at < idStart) return `${text.slice(0, at)}${stamp}${text.slice(at, idStart)}${msg.rawId}${text.slice(idEnd)}`;
@@ -580,16 +570,11 @@ function resultStart(text: string, span: Span): number {
 function plainStamp(r: RoutingCore, msg: RequestMessage, text: string, span: Span): string | undefined {
   if (CACHEABLE.has(msg.method)) return undefined;
   for (const word of PARSE_WORDS) if (text.includes(word)) return undefined;
-  const at = resultStart(text, span);
-  if (at < 0) return undefined;
-  let i = at;
-  while (WHITESPACE.has(text.charCodeAt(i))) i++;
-  return stampedText(r, msg, text, span, text.charCodeAt(i) === 0x7d);
+  return stampedText(r, msg, text, span);
 }
 
 /** Any of these in an answer's text sends it down the parsing path. */
 const PARSE_WORDS = ['"_meta"', '"resultType"', '"task"', '"error"', "\\u"];
-const WHITESPACE = new Set([0x20, 0x0a, 0x0d, 0x09]);
 
 /** An answer whose first member is its result, an object. */
 const RESULT_FIRST = '{"result":{';
